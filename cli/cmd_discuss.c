@@ -1,0 +1,180 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage[] =
+	"usage: syndisco discuss CONFIG.json [options]\n"
+	"\n"
+	"Run one discussion described by CONFIG.json, print each comment as it\n"
+	"is generated and write the discussion log (JSON) atomically.\n"
+	"\n"
+	"options:\n"
+	"  --model PATH   GGUF model to use (overrides backend.model); without\n"
+	"                 one, the tiny random-weight test model is used\n"
+	"  --out FILE     where to write the log (default:\n"
+	"                 discussion-<timestamp>-<id>.json in the current dir)\n"
+	"  --seed N       run seed (overrides \"seed\"; default 42)\n"
+	"  --dry-run      no model: print the exact prompts each speaker would\n"
+	"                 get, with canned replies; writes a log only with --out\n"
+	"  --quiet        do not print comments\n"
+	"  -h, --help     this help\n";
+
+static void on_comment(const sd_log_comment *c, void *ud)
+{
+	bool quiet = *(bool *)ud;
+	if (quiet)
+		return;
+	printf("User %s posted: %s\n\n", c->name, c->text);
+	fflush(stdout);
+}
+
+/* Dry run: step the state machine by hand to show every prompt. */
+static int dry_run(sd_discussion *d, sd_backend *b)
+{
+	sd_request req;
+	int rc, turn = 0;
+	while ((rc = sd_discussion_next(d, &req)) == 1) {
+		printf("=== request %d: %s ===\n--- system prompt ---\n%s\n"
+		       "--- user prompt ---\n%s\n",
+		       ++turn, sd_discussion_pending_speaker(d),
+		       req.system_prompt, req.user_prompt);
+		if ((rc = sd_backend_submit(b, &req)))
+			return rc;
+		sd_reply r;
+		memset(&r, 0, sizeof(r));
+		while ((rc = sd_backend_collect(b, &r)) == 0)
+			if (sd_backend_step(b) < 0)
+				return SD_EBACKEND;
+		printf("--- canned reply ---\n%s\n\n", r.text);
+		rc = sd_discussion_accept(d, r.text, &r);
+		sd_reply_clear(&r);
+		if (rc)
+			return rc;
+	}
+	return rc < 0 ? rc : SD_OK;
+}
+
+int cmd_discuss(int argc, char **argv)
+{
+	const char *config = NULL, *model = NULL, *out = NULL, *v;
+	uint64_t seed = 0;
+	bool have_seed = false, dry = false, quiet = false;
+	sd_discussion_config *cfg = NULL;
+	sd_backend *backend = NULL;
+	sd_discussion *d = NULL;
+	char *default_model = NULL;
+	sd_error err;
+	int status = 1, rc;
+
+	sd_error_clear(&err);
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			fputs(usage, stdout);
+			return 0;
+		} else if ((v = cli_opt(argc, argv, &i, "--model"))) {
+			model = v;
+		} else if ((v = cli_opt(argc, argv, &i, "--out"))) {
+			out = v;
+		} else if ((v = cli_opt(argc, argv, &i, "--seed"))) {
+			if (!cli_parse_u64(v, &seed) || seed > INT64_MAX)
+				return cli_errorf(2, "--seed: '%s' is not a whole number >= 0", v);
+			have_seed = true;
+		} else if (!strcmp(argv[i], "--dry-run")) {
+			dry = true;
+		} else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) {
+			quiet = true;
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			fputs(usage, stderr);
+			return cli_errorf(2, "unknown option '%s'", argv[i]);
+		} else if (!config) {
+			config = argv[i];
+		} else {
+			return cli_errorf(2, "only one CONFIG.json, got '%s' too", argv[i]);
+		}
+	}
+	if (!config) {
+		fputs(usage, stderr);
+		return cli_errorf(2, "no CONFIG.json given");
+	}
+
+	if ((rc = sd_discussion_config_load(config, &cfg, &err)))
+		goto fail;
+	if (have_seed)
+		sd_discussion_config_set_seed(cfg, seed);
+	if (model && sd_discussion_config_set_model(cfg, model))
+		goto oom;
+
+	if (dry || !strcmp(sd_discussion_config_backend_type(cfg), "scripted")) {
+		sd_scripted_params sp = sd_scripted_default_params();
+		sp.mode = SD_SCRIPTED_ECHO;
+		sp.model_name = dry ? "dry-run" : "scripted";
+		backend = sd_backend_scripted_create(&sp, &err);
+	} else {
+		sd_global_init(true);
+		sd_llama_params lp = sd_discussion_config_llama_params(cfg);
+		if (!lp.model_path) {
+			default_model = cli_default_model(quiet);
+			if (!default_model)
+				goto out;
+			if (!quiet)
+				fprintf(stderr, "syndisco: no model given (--model or "
+					"backend.model): using the tiny random-weight "
+					"test model; its text is gibberish\n");
+			lp.model_path = default_model;
+		}
+		backend = sd_backend_llama_create(&lp, &err);
+	}
+	if (!backend)
+		goto fail;
+
+	d = sd_discussion_config_instantiate(cfg, sd_backend_model_name(backend), &err);
+	if (!d)
+		goto fail;
+
+	if (dry) {
+		if ((rc = dry_run(d, backend)))
+			goto backend_fail;
+	} else {
+		if ((rc = sd_discussion_run(d, backend, on_comment, &quiet, &err)))
+			goto fail;
+	}
+
+	char id[40], ts[32];
+	sd_uuid4(id);
+	sd_timestamp_now(ts, sizeof(ts));
+	sd_logs *logs = sd_discussion_logs_mut(d);
+	if (sd_logs_set_id(logs, id) || sd_logs_set_timestamp(logs, ts))
+		goto oom;
+	char default_out[96];
+	if (!out && !dry) {
+		snprintf(default_out, sizeof(default_out), "discussion-%s-%.8s.json", ts, id);
+		out = default_out;
+	}
+	if (out) {
+		if ((rc = sd_logs_save(logs, out, &err)))
+			goto fail;
+		if (!quiet)
+			fprintf(stderr, "syndisco: wrote %s (%zu comments)\n", out,
+				sd_logs_comment_count(logs));
+	}
+	status = 0;
+	goto out;
+
+backend_fail:
+	cli_errorf(1, "dry run failed: %s", sd_strerror(rc));
+	goto out;
+oom:
+	cli_errorf(1, "out of memory");
+	goto out;
+fail:
+	cli_fail(&err);
+out:
+	sd_discussion_free(d);
+	sd_backend_free(backend);
+	sd_discussion_config_free(cfg);
+	free(default_model);
+	sd_global_free();
+	return status;
+}

@@ -1,0 +1,43 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage[] =
+	"usage: syndisco <command> [options]\n"
+	"\n"
+	"Synthetic online discussions between LLM agents with personas.\n"
+	"\n"
+	"commands:\n"
+	"  discuss CONFIG.json       run one discussion and write its JSON log\n"
+	"  make-test-model OUT.gguf  write a tiny random-weight model with a\n"
+	"                            real Llama-3 tokenizer (for tests, demos)\n"
+	"\n"
+	"options:\n"
+	"  -h, --help     this help; 'syndisco <command> --help' for a command\n"
+	"  -V, --version  print the version\n"
+	"\n"
+	"Docs: README.md and docs/ in the source tree.\n";
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
+		printf("syndisco %s\n", SD_VERSION_STRING);
+		return 0;
+	}
+	if (!strcmp(cmd, "discuss"))
+		return cmd_discuss(argc - 1, argv + 1);
+	if (!strcmp(cmd, "make-test-model"))
+		return cmd_make_model(argc - 1, argv + 1);
+	fprintf(stderr, "syndisco: error: unknown command '%s'\n\n%s", cmd, usage);
+	return 2;
+}

@@ -1,0 +1,579 @@
+/*
+ * syndisco.h - synthetic online discussions between LLM agents (C11 API).
+ *
+ * Layers: core (personas, actors, turn managers, discussions, logs; no I/O),
+ * backends (llama.cpp embedded, scripted), run (files). See docs/ and
+ * DESIGN.md in the project for the architecture.
+ *
+ * Conventions
+ *  - Every function that can fail returns an int: SD_OK (0) or a negative
+ *    SD_E* code. sd_strerror() names the code. The human-readable message
+ *    goes into the caller's sd_error (may be NULL) or lives on the handle.
+ *  - Every *_free(NULL) is a harmless no-op.
+ *  - Strings are UTF-8. Returned char* that the caller must free are freed
+ *    with sd_free(). Borrowed pointers say until when they stay valid.
+ *  - No function prints, exits or aborts on bad input.
+ *  - Handles are not thread-safe; use one handle per thread.
+ */
+#ifndef SYNDISCO_H
+#define SYNDISCO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SD_VERSION_STRING "0.1.0"
+
+/* ------------------------------------------------------------------ */
+/* Status codes and errors                                            */
+/* ------------------------------------------------------------------ */
+
+enum {
+	SD_OK = 0,
+	SD_EINVAL = -1,   /* invalid argument or input value */
+	SD_ENOMEM = -2,   /* allocation failed */
+	SD_EIO = -3,      /* file could not be read or written */
+	SD_EPARSE = -4,   /* malformed JSON or file format */
+	SD_EBACKEND = -5, /* generation engine failed */
+	SD_ESTATE = -6,   /* call not allowed in the object's current state */
+	SD_ENOTFOUND = -7 /* file, key or entry does not exist */
+};
+
+/* Static string naming a status code ("invalid argument", ...). */
+const char *sd_strerror(int status);
+
+/*
+ * Where a failure happened and why. Filled by functions that take one;
+ * `source` is a file name or other origin ("<config>"), `line`/`column`
+ * are 1-based (0 when unknown), `field` is a JSON path such as
+ * "personas[2].username" (empty when not applicable).
+ */
+typedef struct sd_error {
+	int code;
+	int line;
+	int column;
+	char source[256];
+	char field[128];
+	char text[512];
+} sd_error;
+
+/* Clear an error struct (safe on NULL). */
+void sd_error_clear(sd_error *err);
+
+/*
+ * Format "source:line:column: field: text" into buf (at most size bytes,
+ * always NUL-terminated); parts that are unknown are left out. Returns buf.
+ */
+const char *sd_error_format(const sd_error *err, char *buf, size_t size);
+
+/* Free memory returned by this library (strings, arrays). NULL is ok. */
+void sd_free(void *p);
+
+/*
+ * Process-wide set-up of the dependencies (llama.cpp backend, its log
+ * sink). Call once before creating a llama backend; calling it more than
+ * once is harmless. `quiet` silences llama.cpp's own log lines except
+ * errors.
+ */
+void sd_global_init(bool quiet);
+void sd_global_free(void);
+
+/* ------------------------------------------------------------------ */
+/* Persona                                                            */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A persona is any JSON object with a non-empty string "username". Usual
+ * fields: username, age, sex, sexual_orientation, demographic_group,
+ * current_employment, education_level, special_instructions,
+ * personality_characteristics[]. Unknown fields are kept, in order.
+ */
+typedef struct sd_persona sd_persona;
+
+/* Parse one persona from JSON text. Caller frees with sd_persona_free(). */
+sd_persona *sd_persona_from_json(const char *json_text, sd_error *err);
+
+/*
+ * Parse a JSON array of personas. On success *out is an array of *n
+ * personas; caller frees it with sd_persona_array_free(*out, *n).
+ * `source` names the origin in error messages (e.g. the file name).
+ */
+int sd_persona_array_from_json(const char *json_text, const char *source,
+			       sd_persona ***out, size_t *n, sd_error *err);
+
+/* Copy a persona. Caller frees the result. NULL on allocation failure. */
+sd_persona *sd_persona_copy(const sd_persona *p);
+
+/* Borrowed; valid until the persona is freed. */
+const char *sd_persona_username(const sd_persona *p);
+
+/*
+ * Set the username (a copy is kept). Used for random usernames.
+ * Returns SD_EINVAL for an empty name.
+ */
+int sd_persona_set_username(sd_persona *p, const char *username);
+
+/*
+ * The persona as a compact JSON object with empty fields (empty strings,
+ * null, empty arrays and objects) left out, as it appears in prompts.
+ * Caller frees with sd_free(). NULL on allocation failure.
+ */
+char *sd_persona_to_prompt_json(const sd_persona *p);
+
+void sd_persona_free(sd_persona *p);
+void sd_persona_array_free(sd_persona **arr, size_t n);
+
+/* ------------------------------------------------------------------ */
+/* Prompt templates and actors                                        */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Templates with placeholders {name}, {text} (history_entry) and
+ * {history} (user_prompt, annotator_prompt). "{{" is a literal "{".
+ * Defaults (SynDisco 2.x):
+ *   history_entry    = "Comment by user {name}: \"\n{text}\""
+ *   history_sep      = "\n"
+ *   user_prompt      = "Comments so far: {history}.\nYour comment:"
+ *   annotator_prompt = "Comments so far: {history}.\nYour annotation:"
+ * wrap_user_json: SynDisco 2.x compatibility; the user text is sent as the
+ * JSON string {"role": "user", "content": <text>}. Default false.
+ */
+typedef struct sd_prompt_templates {
+	const char *history_entry;
+	const char *history_sep;
+	const char *user_prompt;
+	const char *annotator_prompt;
+	bool wrap_user_json;
+} sd_prompt_templates;
+
+sd_prompt_templates sd_prompt_templates_default(void);
+
+typedef enum sd_actor_kind {
+	SD_ACTOR_USER = 0,
+	SD_ACTOR_ANNOTATOR = 1
+} sd_actor_kind;
+
+typedef struct sd_actor_params {
+	const sd_persona *persona;    /* required; copied */
+	const char *model_name;       /* logged as "model"; default "unknown" */
+	const char *context;          /* default "" */
+	const char *instructions;     /* default "" */
+	sd_actor_kind kind;           /* default SD_ACTOR_USER */
+	sd_prompt_templates templates;/* default sd_prompt_templates_default() */
+} sd_actor_params;
+
+sd_actor_params sd_actor_default_params(void);
+
+typedef struct sd_actor sd_actor;
+
+/* Caller frees with sd_actor_free(). All strings are copied. */
+sd_actor *sd_actor_create(const sd_actor_params *params, sd_error *err);
+void sd_actor_free(sd_actor *a);
+
+/* Borrowed; valid until the actor is freed. */
+const char *sd_actor_name(const sd_actor *a);
+const char *sd_actor_model_name(const sd_actor *a);
+const sd_persona *sd_actor_persona(const sd_actor *a);
+
+/*
+ * The system prompt: JSON {"context", "instructions", "type", "persona"}
+ * with ", " and ": " separators and non-ASCII escaped, as Python's
+ * json.dumps writes it. Caller frees with sd_free().
+ */
+int sd_actor_system_prompt(const sd_actor *a, char **out);
+
+/* One comment as the history shows it. */
+typedef struct sd_comment_view {
+	const char *name;
+	const char *text;
+} sd_comment_view;
+
+/*
+ * The user prompt for the given history (oldest first, already cut to the
+ * window). Caller frees *out with sd_free().
+ */
+int sd_actor_user_prompt(const sd_actor *a, const sd_comment_view *history,
+			 size_t n_history, char **out);
+
+/* ------------------------------------------------------------------ */
+/* Generation requests (the seam between core and backends)           */
+/* ------------------------------------------------------------------ */
+
+typedef struct sd_sampling {
+	int32_t max_tokens;     /* default 256 */
+	float temperature;      /* default 0.8; 0 = greedy */
+	float top_p;            /* default 0.95 */
+	int32_t top_k;          /* default 40; 0 = off */
+	float min_p;            /* default 0.05 */
+	float repeat_penalty;   /* default 1.1; 1 = off */
+	int32_t repeat_last_n;  /* default 64 */
+	uint32_t seed;          /* per request; set by the discussion */
+} sd_sampling;
+
+sd_sampling sd_sampling_default(void);
+
+/*
+ * One generation request. Strings are borrowed from whoever offered it
+ * (a discussion) and stay valid until the matching accept or the
+ * discussion is freed; backends copy what they keep.
+ */
+typedef struct sd_request {
+	uint64_t tag;              /* caller's tag, returned with the reply */
+	const char *system_prompt;
+	const char *user_prompt;
+	sd_sampling sampling;
+} sd_request;
+
+/* A finished generation. text is owned by the reply (sd_reply_clear). */
+typedef struct sd_reply {
+	uint64_t tag;
+	int status;           /* SD_OK or error code */
+	char *text;           /* valid UTF-8; NULL when status != SD_OK */
+	char *error;          /* message when status != SD_OK */
+	int32_t n_prompt_tokens;
+	int32_t n_gen_tokens;
+	double seconds;       /* time from admission to finish */
+} sd_reply;
+
+/* Free the strings of a reply and zero it. */
+void sd_reply_clear(sd_reply *r);
+
+/* ------------------------------------------------------------------ */
+/* Backends                                                           */
+/* ------------------------------------------------------------------ */
+
+typedef struct sd_backend sd_backend;
+
+/*
+ * Submit a request. The backend copies the strings. Many requests may be
+ * in flight; the backend decides how many it works on at once.
+ * Returns SD_OK, SD_EINVAL or SD_ENOMEM.
+ */
+int sd_backend_submit(sd_backend *b, const sd_request *req);
+
+/*
+ * Do one unit of work (one decode step for llama). Returns the number of
+ * requests still pending or active (>= 0), or a negative error code for a
+ * failure of the whole backend.
+ */
+int sd_backend_step(sd_backend *b);
+
+/*
+ * Take one finished reply, if any: returns 1 and fills *out (caller owns
+ * it; sd_reply_clear), or 0 when none is ready.
+ */
+int sd_backend_collect(sd_backend *b, sd_reply *out);
+
+/* Drop a pending or active request; its reply is never delivered. */
+int sd_backend_cancel(sd_backend *b, uint64_t tag);
+
+/* The model name logged with each comment. Borrowed. */
+const char *sd_backend_model_name(const sd_backend *b);
+
+/* Message of the last backend failure ("" if none). Borrowed. */
+const char *sd_backend_last_error(const sd_backend *b);
+
+void sd_backend_free(sd_backend *b);
+
+/*
+ * Render the chat prompt the model would receive for (system, user), with
+ * the backend's chat template. Caller frees *out. SD_ESTATE for backends
+ * without a chat template (scripted).
+ */
+int sd_backend_format_chat(sd_backend *b, const char *system_prompt,
+			   const char *user_prompt, char **out);
+
+/* Scripted backend: canned replies, for tests and --dry-run. */
+typedef enum sd_scripted_mode {
+	SD_SCRIPTED_LIST = 0, /* replies[i % n_replies] for the i-th request */
+	SD_SCRIPTED_ECHO = 1  /* "echo <k>: " + last line of the user prompt */
+} sd_scripted_mode;
+
+typedef struct sd_scripted_params {
+	sd_scripted_mode mode;
+	const char *const *replies; /* copied */
+	size_t n_replies;
+	const char *model_name;     /* default "scripted" */
+	int max_active;             /* replies finished per step; default 64 */
+} sd_scripted_params;
+
+sd_scripted_params sd_scripted_default_params(void);
+sd_backend *sd_backend_scripted_create(const sd_scripted_params *p,
+				       sd_error *err);
+
+/* Embedded llama.cpp backend. */
+typedef struct sd_llama_params {
+	const char *model_path;     /* required: a GGUF file */
+	const char *model_name;     /* logged; default: file name w/o .gguf */
+	int32_t n_ctx;              /* total context, all sequences; 4096 */
+	int32_t n_seq_max;          /* sequences decoded together; default 1 */
+	int32_t n_batch;            /* default 512 */
+	int32_t n_threads;          /* default: number of CPUs */
+	int32_t n_gpu_layers;       /* default 0; -1 = all */
+	const char *chat_template;  /* override: a built-in name ("llama3",
+				       "chatml", ...) or template text; NULL =
+				       the model's own, else fallback */
+	const char *fallback_chat_template; /* used when the model has none;
+					       default "llama3" */
+	const char *const *stop;    /* stop strings, copied */
+	size_t n_stop;
+} sd_llama_params;
+
+sd_llama_params sd_llama_default_params(void);
+
+/*
+ * Load the model and create a context. Needs sd_global_init(). Errors
+ * name the file: SD_ENOTFOUND (missing), SD_EPARSE (not GGUF),
+ * SD_EBACKEND (llama.cpp refused it).
+ */
+sd_backend *sd_backend_llama_create(const sd_llama_params *p, sd_error *err);
+
+/*
+ * Write a tiny random-weight llama model with a real tokenizer taken from
+ * a vocab-only GGUF (e.g. llama.cpp's models/ggml-vocab-llama-bpe.gguf).
+ */
+typedef struct sd_test_model_params {
+	const char *vocab_path;  /* required */
+	uint64_t seed;           /* weights; default 42 */
+	int32_t n_embd;          /* 64 */
+	int32_t n_layer;         /* 2 */
+	int32_t n_head;          /* 4 */
+	int32_t n_head_kv;       /* 2 */
+	int32_t n_ff;            /* 128 */
+	int32_t n_ctx_train;     /* 4096 */
+	const char *type;        /* "f32" (default), "f16", "q8_0", "q4_k" */
+} sd_test_model_params;
+
+sd_test_model_params sd_test_model_default_params(void);
+
+/* Atomically writes out_path (temp file + rename); reloads it to check. */
+int sd_make_test_model(const sd_test_model_params *p, const char *out_path,
+		       sd_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Turn managers                                                      */
+/* ------------------------------------------------------------------ */
+
+typedef enum sd_turn_kind {
+	SD_TURN_ROUND_ROBIN = 0,
+	SD_TURN_RANDOM = 1,  /* uniform, never the last speaker twice */
+	SD_TURN_RESPOND = 2  /* p_respond: second-to-last speaker answers */
+} sd_turn_kind;
+
+typedef struct sd_turn_params {
+	sd_turn_kind kind;
+	double p_respond;     /* respond only; in [0, 1]; default 0.5 */
+	bool random_first;    /* round robin: random first speaker */
+	uint64_t seed;        /* the manager's own RNG */
+} sd_turn_params;
+
+sd_turn_params sd_turn_default_params(void);
+
+/* Parse "round_robin" | "random" | "respond" (SynDisco aliases too). */
+int sd_turn_kind_from_name(const char *name, sd_turn_kind *out);
+const char *sd_turn_kind_name(sd_turn_kind kind);
+
+typedef struct sd_turn_manager sd_turn_manager;
+
+/* n_users >= 1 (random/respond need >= 2). Caller frees. */
+sd_turn_manager *sd_turn_manager_create(const sd_turn_params *p,
+					size_t n_users, sd_error *err);
+/* Index of the next speaker in [0, n_users). */
+size_t sd_turn_manager_next(sd_turn_manager *tm);
+void sd_turn_manager_free(sd_turn_manager *tm);
+
+/* ------------------------------------------------------------------ */
+/* Discussion logs                                                    */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A discussion log: SynDisco 2.x fields, the seed guide's metadata and
+ * ours. Reading accepts SynDisco's files as they are.
+ */
+typedef struct sd_logs sd_logs;
+
+typedef struct sd_log_comment {
+	const char *name;     /* speaker */
+	const char *text;
+	const char *model;    /* "hardcoded" for seed opinions */
+	const char *prompt;   /* user prompt that produced it; may be NULL */
+	bool is_moderator;
+	int32_t n_prompt_tokens; /* -1 unknown */
+	int32_t n_gen_tokens;    /* -1 unknown */
+} sd_log_comment;
+
+/* Parse a log (SynDisco's or ours). Caller frees with sd_logs_free(). */
+sd_logs *sd_logs_from_json(const char *json_text, const char *source,
+			   sd_error *err);
+
+/*
+ * Serialize (pretty, valid UTF-8, keys in a fixed order). Caller frees
+ * *out with sd_free().
+ */
+int sd_logs_to_json(const sd_logs *l, char **out);
+
+size_t sd_logs_comment_count(const sd_logs *l);
+/* Borrowed views; valid until the logs are changed or freed. */
+sd_log_comment sd_logs_comment(const sd_logs *l, size_t i);
+const char *sd_logs_id(const sd_logs *l);
+const char *sd_logs_timestamp(const sd_logs *l);
+const char *sd_logs_moderator(const sd_logs *l); /* NULL: none */
+size_t sd_logs_user_count(const sd_logs *l);
+const char *sd_logs_user(const sd_logs *l, size_t i);
+int32_t sd_logs_ctx_length(const sd_logs *l);
+uint64_t sd_logs_seed(const sd_logs *l);
+
+/* Set metadata that core cannot know (it has no clock). Copies. */
+int sd_logs_set_id(sd_logs *l, const char *id);
+int sd_logs_set_timestamp(sd_logs *l, const char *timestamp);
+/* Extra field kept in the JSON under "extra" (takes a JSON text). */
+int sd_logs_set_extra(sd_logs *l, const char *key, const char *json_text);
+
+void sd_logs_free(sd_logs *l);
+
+/* ------------------------------------------------------------------ */
+/* Discussion (a state machine: offer a request, accept its reply)    */
+/* ------------------------------------------------------------------ */
+
+typedef struct sd_seed_opinion {
+	const char *username;
+	const char *text;
+} sd_seed_opinion;
+
+typedef struct sd_discussion_params {
+	int32_t conv_len;         /* prompted user turns; default 5 */
+	int32_t history_ctx_len;  /* comments shown; default 5 */
+	uint64_t seed;            /* sampler seeds derive from it */
+	sd_sampling sampling;     /* per-request sampling (seed overwritten) */
+	const sd_seed_opinion *seed_opinions; /* copied; may be NULL */
+	size_t n_seed_opinions;
+} sd_discussion_params;
+
+sd_discussion_params sd_discussion_default_params(void);
+
+typedef struct sd_discussion sd_discussion;
+
+/*
+ * Borrows the actors and the turn manager: they must outlive the
+ * discussion. The turn manager must have been created for n_users.
+ * moderator may be NULL. Usernames must be unique.
+ */
+sd_discussion *sd_discussion_create(const sd_discussion_params *p,
+				    sd_actor *const *users, size_t n_users,
+				    sd_actor *moderator, sd_turn_manager *tm,
+				    sd_error *err);
+
+/*
+ * Offer the next request. Returns 1 and fills *req (strings borrowed until
+ * the matching accept), 0 when the discussion is over, or an error. Calling
+ * it again before accept offers the same request.
+ */
+int sd_discussion_next(sd_discussion *d, sd_request *req);
+
+/*
+ * Accept the reply to the offered request. text may be invalid UTF-8; it
+ * is repaired. Whitespace-only replies are not logged. reply may carry
+ * token counts (may be NULL).
+ */
+int sd_discussion_accept(sd_discussion *d, const char *text,
+			 const sd_reply *reply);
+
+/* True once sd_discussion_next() returned 0. */
+bool sd_discussion_done(const sd_discussion *d);
+
+/* Speaker of the offered request (borrowed), NULL if none offered. */
+const char *sd_discussion_pending_speaker(const sd_discussion *d);
+
+/* The log so far (borrowed; valid until the discussion is freed). */
+const sd_logs *sd_discussion_logs(const sd_discussion *d);
+sd_logs *sd_discussion_logs_mut(sd_discussion *d);
+
+/* Called for each logged comment by sd_discussion_run. */
+typedef void (*sd_comment_cb)(const sd_log_comment *c, void *ud);
+
+/*
+ * Blocking convenience: loop next -> backend submit/step/collect ->
+ * accept until done. on_comment may be NULL.
+ */
+int sd_discussion_run(sd_discussion *d, sd_backend *b,
+		      sd_comment_cb on_comment, void *ud, sd_error *err);
+
+void sd_discussion_free(sd_discussion *d);
+
+/* ------------------------------------------------------------------ */
+/* Files (run layer)                                                  */
+/* ------------------------------------------------------------------ */
+
+/* Read a whole file. Caller frees *out. Errors name the file. */
+int sd_file_read(const char *path, char **out, size_t *len, sd_error *err);
+
+/*
+ * Write atomically: temp file in the same directory, fsync, rename. On
+ * failure nothing is left at path and no temp file remains.
+ */
+int sd_file_write_atomic(const char *path, const char *data, size_t len,
+			 sd_error *err);
+
+/* Load personas from a JSON array file. */
+int sd_persona_array_load(const char *path, sd_persona ***out, size_t *n,
+			  sd_error *err);
+
+int sd_logs_load(const char *path, sd_logs **out, sd_error *err);
+int sd_logs_save(const sd_logs *l, const char *path, sd_error *err);
+
+/* A random UUIDv4 string into buf (>= 37 bytes). */
+void sd_uuid4(char *buf);
+/* Local time as "%y-%m-%d-%H-%M" (SynDisco's format) into buf (>= 32). */
+void sd_timestamp_now(char *buf, size_t size);
+
+
+/* ------------------------------------------------------------------ */
+/* Discussion config files (run layer)                                */
+/* ------------------------------------------------------------------ */
+
+/*
+ * One discussion described by a JSON file (docs/config.md): personas
+ * (inline or a file), context, instructions, optional moderator, turn
+ * manager, conv_len, history_ctx_len, seed opinions, seed, sampling,
+ * backend and prompt templates. Relative paths inside it are resolved
+ * against the file's directory.
+ */
+typedef struct sd_discussion_config sd_discussion_config;
+
+/* Caller frees with sd_discussion_config_free(). Errors name the file
+ * and the field ("turn_manager.p_respond"). */
+int sd_discussion_config_load(const char *path, sd_discussion_config **out,
+			      sd_error *err);
+void sd_discussion_config_free(sd_discussion_config *c);
+
+/* Overrides from the command line. */
+void sd_discussion_config_set_seed(sd_discussion_config *c, uint64_t seed);
+int sd_discussion_config_set_model(sd_discussion_config *c, const char *path);
+
+uint64_t sd_discussion_config_seed(const sd_discussion_config *c);
+/* "llama" or "scripted". Borrowed. */
+const char *sd_discussion_config_backend_type(const sd_discussion_config *c);
+/* Model path or NULL when none is configured. Borrowed. */
+const char *sd_discussion_config_model(const sd_discussion_config *c);
+/* The configured llama parameters (strings borrowed from the config;
+ * model_path is the configured model, possibly NULL). */
+sd_llama_params sd_discussion_config_llama_params(const sd_discussion_config *c);
+
+/*
+ * Build the actors, turn manager and discussion. model_name is what the
+ * log records as each comment's model. The config owns the actors and
+ * the turn manager and must outlive the discussion; caller frees the
+ * discussion. SD_ESTATE when called twice.
+ */
+sd_discussion *sd_discussion_config_instantiate(sd_discussion_config *c,
+						const char *model_name,
+						sd_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SYNDISCO_H */

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Fetch llama.cpp from the pinned npm package node-llama-cpp, verify it, and
+# build it once into a cache outside the clone. Prints the install prefix on
+# the last line of stdout.
+#
+#   scripts/build-llama.sh            libllama + ggml (static), installed
+#   scripts/build-llama.sh --tools    also llama-server and llama-batched-bench
+#
+# Environment:
+#   SYNDISCO_CACHE      cache root (default ~/.cache/syndisco)
+#   LLAMA_CMAKE_ARGS    extra cmake arguments, e.g. "-DGGML_CUDA=ON"; they
+#                       change the cache key so builds never mix
+#   SYNDISCO_JOBS       parallel build jobs (default: nproc)
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=llama-version.env
+. "$here/llama-version.env"
+
+want_tools=0
+for a in "$@"; do
+	case "$a" in
+	--tools) want_tools=1 ;;
+	-h | --help)
+		sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+		exit 0
+		;;
+	*)
+		echo "build-llama.sh: unknown argument '$a' (try --help)" >&2
+		exit 2
+		;;
+	esac
+done
+
+extra=${LLAMA_CMAKE_ARGS:-}
+key="llama-${LLAMA_CPP_RELEASE}-npm${NODE_LLAMA_CPP_VERSION}"
+if [ -n "$extra" ]; then
+	key="$key-$(printf '%s' "$extra" | sha256sum | cut -c1-10)"
+fi
+cache_root=${SYNDISCO_CACHE:-$HOME/.cache/syndisco}
+dir="$cache_root/$key"
+jobs=${SYNDISCO_JOBS:-$(nproc)}
+mkdir -p "$dir"
+
+# One builder at a time per cache entry (parallel test runs, two shells).
+exec 9>"$dir/.lock"
+flock 9
+
+log() { echo "build-llama: $*" >&2; }
+
+fetch_source() {
+	[ -f "$dir/src/.complete" ] && return 0
+	command -v npm >/dev/null || {
+		log "npm is required to fetch llama.cpp (apt-get install npm)"
+		exit 1
+	}
+	local tmp
+	tmp=$(mktemp -d)
+	log "fetching node-llama-cpp@$NODE_LLAMA_CPP_VERSION from the npm registry"
+	(cd "$tmp" && npm pack --silent "node-llama-cpp@$NODE_LLAMA_CPP_VERSION" >/dev/null)
+	local tgz="$tmp/node-llama-cpp-$NODE_LLAMA_CPP_VERSION.tgz"
+	local got
+	got=$(sha512sum "$tgz" | cut -d' ' -f1)
+	if [ "$got" != "$NODE_LLAMA_CPP_SHA512" ]; then
+		log "sha512 mismatch for $tgz"
+		log "  expected $NODE_LLAMA_CPP_SHA512"
+		log "  got      $got"
+		rm -rf "$tmp"
+		exit 1
+	fi
+	tar -xzf "$tgz" -C "$tmp" package/llama/gitRelease.bundle
+	rm -rf "$dir/src.tmp" "$dir/src"
+	git -c advice.detachedHead=false clone --quiet "$tmp/package/llama/gitRelease.bundle" "$dir/src.tmp"
+	rm -rf "$tmp"
+	touch "$dir/src.tmp/.complete"
+	mv "$dir/src.tmp" "$dir/src"
+}
+
+common_args=(
+	-G Ninja
+	-DCMAKE_BUILD_TYPE=Release
+	-DBUILD_SHARED_LIBS=OFF
+	-DCMAKE_POSITION_INDEPENDENT_CODE=ON
+	-DLLAMA_BUILD_TESTS=OFF
+	-DLLAMA_BUILD_EXAMPLES=OFF
+	-DLLAMA_CURL=OFF
+)
+
+build_lib() {
+	[ -f "$dir/install/.complete" ] && return 0
+	log "building libllama in $dir/build-lib (a few minutes, once)"
+	rm -rf "$dir/install"
+	# shellcheck disable=SC2086
+	cmake -S "$dir/src" -B "$dir/build-lib" "${common_args[@]}" \
+		-DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF \
+		-DLLAMA_BUILD_COMMON=OFF -DLLAMA_BUILD_APP=OFF \
+		-DCMAKE_INSTALL_PREFIX="$dir/install" $extra >"$dir/build-lib.log" 2>&1 ||
+		{ tail -30 "$dir/build-lib.log" >&2; exit 1; }
+	cmake --build "$dir/build-lib" -j "$jobs" >>"$dir/build-lib.log" 2>&1 ||
+		{ tail -30 "$dir/build-lib.log" >&2; exit 1; }
+	cmake --install "$dir/build-lib" >>"$dir/build-lib.log" 2>&1 ||
+		{ tail -30 "$dir/build-lib.log" >&2; exit 1; }
+	# The tokenizer files travel with the install: the test model needs one.
+	mkdir -p "$dir/install/share/llama/models"
+	cp "$dir/src/models/ggml-vocab-llama-bpe.gguf" "$dir/install/share/llama/models/"
+	touch "$dir/install/.complete"
+}
+
+build_tools() {
+	[ -f "$dir/install/bin/.tools-complete" ] && return 0
+	log "building llama-server and llama-batched-bench in $dir/build-tools"
+	# shellcheck disable=SC2086
+	cmake -S "$dir/src" -B "$dir/build-tools" "${common_args[@]}" \
+		-DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_APP=OFF $extra \
+		>"$dir/build-tools.log" 2>&1 ||
+		{ tail -30 "$dir/build-tools.log" >&2; exit 1; }
+	cmake --build "$dir/build-tools" -j "$jobs" \
+		--target llama-server llama-batched-bench >>"$dir/build-tools.log" 2>&1 ||
+		{ tail -30 "$dir/build-tools.log" >&2; exit 1; }
+	mkdir -p "$dir/install/bin"
+	cp "$dir/build-tools/bin/llama-server" "$dir/build-tools/bin/llama-batched-bench" \
+		"$dir/install/bin/"
+	touch "$dir/install/bin/.tools-complete"
+}
+
+fetch_source
+build_lib
+[ "$want_tools" = 1 ] && build_tools
+echo "$dir/install"

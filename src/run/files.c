@@ -1,0 +1,201 @@
+/* Everything that touches the file system: reads, atomic writes, ids. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "syndisco.h"
+#include "util/buf.h"
+#include "util/error.h"
+
+int sd_file_read(const char *path, char **out, size_t *len, sd_error *err)
+{
+	sd_buf b;
+	char chunk[65536];
+	int rc = SD_OK;
+	if (!path || !out)
+		return sd_error_set(err, SD_EINVAL, NULL, NULL, "no path");
+	*out = NULL;
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return sd_error_set(err, errno == ENOENT ? SD_ENOTFOUND : SD_EIO,
+				    path, NULL, "cannot open: %s", strerror(errno));
+	struct stat st;
+	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fclose(f);
+		return sd_error_set(err, SD_EIO, path, NULL,
+				    "is a directory, expected a file");
+	}
+	sd_buf_init(&b, 0);
+	for (;;) {
+		size_t n = fread(chunk, 1, sizeof(chunk), f);
+		if (n && sd_buf_append(&b, chunk, n)) {
+			rc = sd_error_set(err, SD_ENOMEM, path, NULL,
+					  "file too large or out of memory");
+			break;
+		}
+		if (n < sizeof(chunk)) {
+			if (ferror(f))
+				rc = sd_error_set(err, SD_EIO, path, NULL,
+						  "read error: %s", strerror(errno));
+			break;
+		}
+	}
+	fclose(f);
+	if (rc) {
+		sd_buf_free(&b);
+		return rc;
+	}
+	if (len)
+		*len = b.len;
+	*out = sd_buf_steal(&b);
+	return *out ? SD_OK : sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
+}
+
+int sd_file_write_atomic(const char *path, const char *data, size_t len,
+			 sd_error *err)
+{
+	sd_buf tmp;
+	int fd = -1, rc = SD_OK;
+	sd_buf_init(&tmp, 0);
+	if (!path || !data)
+		return sd_error_set(err, SD_EINVAL, NULL, NULL, "no path or data");
+	/* same directory as the target so rename() is atomic */
+	if (sd_buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid()))
+		return sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
+	fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		rc = sd_error_set(err, SD_EIO, path, NULL, "cannot create: %s",
+				  strerror(errno));
+		goto out;
+	}
+	for (size_t off = 0; off < len;) {
+		ssize_t n = write(fd, data + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = sd_error_set(err, SD_EIO, path, NULL, "write failed: %s",
+					  strerror(errno));
+			goto out;
+		}
+		off += (size_t)n;
+	}
+	if (fsync(fd) != 0) {
+		rc = sd_error_set(err, SD_EIO, path, NULL, "fsync failed: %s",
+				  strerror(errno));
+		goto out;
+	}
+	if (close(fd) != 0) {
+		fd = -1;
+		rc = sd_error_set(err, SD_EIO, path, NULL, "close failed: %s",
+				  strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp.data, path) != 0) {
+		rc = sd_error_set(err, SD_EIO, path, NULL, "rename failed: %s",
+				  strerror(errno));
+		goto out;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	if (rc)
+		unlink(tmp.data);
+	sd_buf_free(&tmp);
+	return rc;
+}
+
+int sd_persona_array_load(const char *path, sd_persona ***out, size_t *n,
+			  sd_error *err)
+{
+	char *text = NULL;
+	int rc = sd_file_read(path, &text, NULL, err);
+	if (rc)
+		return rc;
+	rc = sd_persona_array_from_json(text, path, out, n, err);
+	free(text);
+	return rc;
+}
+
+int sd_logs_load(const char *path, sd_logs **out, sd_error *err)
+{
+	char *text = NULL;
+	*out = NULL;
+	int rc = sd_file_read(path, &text, NULL, err);
+	if (rc)
+		return rc;
+	*out = sd_logs_from_json(text, path, err);
+	free(text);
+	return *out ? SD_OK : (err && err->code ? err->code : SD_EPARSE);
+}
+
+int sd_logs_save(const sd_logs *l, const char *path, sd_error *err)
+{
+	char *text = NULL;
+	int rc = sd_logs_to_json(l, &text);
+	if (rc)
+		return sd_error_set(err, rc, path, NULL, "cannot serialize the log");
+	size_t n = strlen(text);
+	/* end with a newline like every text file should */
+	char *with_nl = malloc(n + 2);
+	if (!with_nl) {
+		free(text);
+		return sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
+	}
+	memcpy(with_nl, text, n);
+	with_nl[n] = '\n';
+	with_nl[n + 1] = '\0';
+	free(text);
+	rc = sd_file_write_atomic(path, with_nl, n + 1, err);
+	free(with_nl);
+	return rc;
+}
+
+void sd_uuid4(char *buf)
+{
+	unsigned char r[16];
+	size_t got = 0;
+	while (got < sizeof(r)) {
+		ssize_t n = getrandom(r + got, sizeof(r) - got, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			/* no entropy source: fall back to time and pid, ids
+			 * only need to be unique, not secret */
+			uint64_t x = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+			for (size_t i = got; i < sizeof(r); i++) {
+				x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+				r[i] = (unsigned char)(x >> 56);
+			}
+			break;
+		}
+		got += (size_t)n;
+	}
+	r[6] = (unsigned char)((r[6] & 0x0F) | 0x40);
+	r[8] = (unsigned char)((r[8] & 0x3F) | 0x80);
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+	for (int i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			buf[o++] = '-';
+		buf[o++] = hex[r[i] >> 4];
+		buf[o++] = hex[r[i] & 15];
+	}
+	buf[o] = '\0';
+}
+
+void sd_timestamp_now(char *buf, size_t size)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+	if (size == 0)
+		return;
+	if (!localtime_r(&t, &tm) || strftime(buf, size, "%y-%m-%d-%H-%M", &tm) == 0)
+		buf[0] = '\0';
+}

@@ -1,0 +1,140 @@
+/* Discussion config files: every bad input names the file and field. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "syndisco.h"
+
+static char dir[] = "/tmp/sd-config-XXXXXX";
+
+static const char *write_cfg(const char *name, const char *text)
+{
+	static char path[512];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_int_equal(sd_file_write_atomic(path, text, strlen(text), NULL), SD_OK);
+	return path;
+}
+
+/* Load `text` and expect failure with `field` (may be "") and `needle`. */
+static void expect_error(const char *text, int code, const char *field,
+			 const char *needle)
+{
+	sd_discussion_config *c = NULL;
+	sd_error err;
+	const char *path = write_cfg("c.json", text);
+	int rc = sd_discussion_config_load(path, &c, &err);
+	char buf[1024];
+	sd_error_format(&err, buf, sizeof(buf));
+	if (rc != code)
+		fail_msg("expected %d, got %d: %s", code, rc, buf);
+	assert_null(c);
+	if (!strstr(buf, needle && strstr(needle, ".json") ? needle : "c.json"))
+		fail_msg("no file name in '%s'", buf);
+	if (field)
+		assert_string_equal(err.field, field);
+	if (needle && !strstr(buf, needle))
+		fail_msg("'%s' not in '%s'", needle, buf);
+}
+
+#define USERS "\"personas\": [{\"username\": \"a\"}, {\"username\": \"b\"}]"
+
+static void test_config_errors(void **state)
+{
+	(void)state;
+	expect_error("{" USERS ",}", SD_EPARSE, NULL, "c.json:1:");
+	expect_error("[]", SD_EINVAL, NULL, "JSON object");
+	expect_error("{\"context\": \"x\"}", SD_EINVAL, "personas", "missing");
+	expect_error("{\"personas\": [{\"age\": 3}]}", SD_EINVAL,
+		     "personas[0].username", "username");
+	expect_error("{" USERS ", \"turn_manager\": \"zigzag\"}", SD_EINVAL,
+		     "turn_manager", "unknown turn manager");
+	expect_error("{" USERS ", \"turn_manager\": {\"type\": \"respond\", \"p_respond\": 1.5}}",
+		     SD_EINVAL, "turn_manager.p_respond", "between 0 and 1");
+	expect_error("{\"personas\": [{\"username\": \"a\"}], \"turn_manager\": \"random\"}",
+		     SD_EINVAL, "users", "at least 2 users");
+	expect_error("{" USERS ", \"users\": [\"a\", \"zed\"]}", SD_EINVAL,
+		     "users[1]", "zed");
+	expect_error("{" USERS ", \"conv_lenn\": 3}", SD_EINVAL, "conv_lenn",
+		     "unknown field");
+	expect_error("{" USERS ", \"conv_len\": \"3\"}", SD_EINVAL, "conv_len",
+		     "integer");
+	expect_error("{\"personas_file\": \"nope.json\"}", SD_ENOTFOUND, NULL,
+		     "nope.json");
+	expect_error("{" USERS ", \"moderator\": {\"instructions\": \"x\"}}",
+		     SD_EINVAL, "moderator.persona", "missing");
+	expect_error("{" USERS ", \"moderator\": {\"persona\": {\"username\": \"a\"}}}",
+		     SD_EINVAL, "moderator.persona.username", "also a user");
+	expect_error("{" USERS ", \"backend\": {\"type\": \"gpt\"}}", SD_EINVAL,
+		     "backend.type", "unknown backend");
+	expect_error("{" USERS ", \"seed_opinions\": [{\"text\": \"x\"}]}", SD_EINVAL,
+		     "seed_opinions[0]", "username");
+}
+
+static void test_persona_file_errors(void **state)
+{
+	(void)state;
+	write_cfg("bad-personas.json", "[\n {\"username\": \"a\"},\n {\"username\": 5}\n]");
+	expect_error("{\"personas_file\": \"bad-personas.json\"}", SD_EINVAL,
+		     "[1].username", "bad-personas.json");
+	write_cfg("broken.json", "[\n {\"username\": \"a\"\n");
+	sd_discussion_config *c = NULL;
+	sd_error err;
+	const char *path = write_cfg("c2.json", "{\"personas_file\": \"broken.json\"}");
+	assert_int_equal(sd_discussion_config_load(path, &c, &err), SD_EPARSE);
+	assert_non_null(strstr(err.source, "broken.json"));
+	assert_true(err.line >= 2);
+}
+
+static void test_config_scripted_run(void **state)
+{
+	(void)state;
+	sd_discussion_config *c = NULL;
+	sd_error err;
+	char path[512];
+	snprintf(path, sizeof(path), "%s/../../examples/guide-moderated.json", FIXTURES);
+	if (sd_discussion_config_load(path, &c, &err)) {
+		char b[1024];
+		fail_msg("%s", sd_error_format(&err, b, sizeof(b)));
+	}
+	sd_scripted_params sp = sd_scripted_default_params();
+	sd_backend *b = sd_backend_scripted_create(&sp, NULL);
+	sd_discussion *d = sd_discussion_config_instantiate(c, "scripted", &err);
+	assert_non_null(d);
+	assert_null(sd_discussion_config_instantiate(c, "scripted", &err));
+	assert_int_equal(err.code, SD_ESTATE);
+	assert_int_equal(sd_discussion_run(d, b, NULL, NULL, &err), SD_OK);
+	const sd_logs *l = sd_discussion_logs(d);
+	/* 1 seed + 5 user turns + 5 moderator turns */
+	assert_int_equal(sd_logs_comment_count(l), 11);
+	assert_string_equal(sd_logs_comment(l, 0).model, "hardcoded");
+	assert_string_equal(sd_logs_comment(l, 1).name, "Emma35");
+	assert_string_equal(sd_logs_comment(l, 2).name, "Moderator");
+	assert_string_equal(sd_logs_comment(l, 3).name, "Giannis");
+	assert_int_equal(sd_logs_seed(l), 42);
+	sd_discussion_free(d);
+	sd_backend_free(b);
+	sd_discussion_config_free(c);
+}
+
+int main(void)
+{
+	if (!mkdtemp(dir))
+		return 1;
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_config_errors),
+		cmocka_unit_test(test_persona_file_errors),
+		cmocka_unit_test(test_config_scripted_run),
+	};
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		return 1;
+	return rc;
+}

@@ -1,0 +1,196 @@
+/* Integration tests on the tiny generated model (label: model). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "syndisco.h"
+#include "util/utf8.h"
+
+static const char *model_path;
+
+static sd_backend *open_model(int n_seq)
+{
+	sd_llama_params lp = sd_llama_default_params();
+	lp.model_path = model_path;
+	lp.n_seq_max = n_seq;
+	lp.n_threads = 2;
+	sd_error err;
+	sd_backend *b = sd_backend_llama_create(&lp, &err);
+	if (!b) {
+		char buf[1024];
+		fail_msg("%s", sd_error_format(&err, buf, sizeof(buf)));
+	}
+	return b;
+}
+
+/* The prompt the model receives is a proper Llama-3 chat prompt. */
+static void test_chat_prompt_is_llama3(void **state)
+{
+	(void)state;
+	sd_backend *b = open_model(1);
+	char *chat = NULL;
+	assert_int_equal(sd_backend_format_chat(b, "SYS", "USER", &chat), SD_OK);
+	assert_string_equal(chat,
+		"<|start_header_id|>system<|end_header_id|>\n\nSYS<|eot_id|>"
+		"<|start_header_id|>user<|end_header_id|>\n\nUSER<|eot_id|>"
+		"<|start_header_id|>assistant<|end_header_id|>\n\n");
+	sd_free(chat);
+	sd_backend_free(b);
+}
+
+static char *run_config(const char *config, int n_seq)
+{
+	sd_discussion_config *c = NULL;
+	sd_error err;
+	char buf[1024];
+	if (sd_discussion_config_load(config, &c, &err))
+		fail_msg("%s", sd_error_format(&err, buf, sizeof(buf)));
+	sd_backend *b = open_model(n_seq);
+	sd_discussion *d = sd_discussion_config_instantiate(c, sd_backend_model_name(b), &err);
+	assert_non_null(d);
+	if (sd_discussion_run(d, b, NULL, NULL, &err))
+		fail_msg("%s", sd_error_format(&err, buf, sizeof(buf)));
+	char *json = NULL;
+	assert_int_equal(sd_logs_to_json(sd_discussion_logs(d), &json), SD_OK);
+	sd_discussion_free(d);
+	sd_backend_free(b);
+	sd_discussion_config_free(c);
+	return json;
+}
+
+/* Same config and seed: identical logs (ids/timestamps are not set). */
+static void test_deterministic_and_valid(void **state)
+{
+	(void)state;
+	const char *cfg = FIXTURES "/../../examples/guide-moderated.json";
+	char *a = run_config(cfg, 1);
+	char *b = run_config(cfg, 1);
+	assert_string_equal(a, b);
+	assert_true(sd_utf8_valid(a, strlen(a)));
+	sd_logs *l = sd_logs_from_json(a, "generated", NULL);
+	assert_non_null(l);
+	/* 1 seed opinion, 5 user turns, a moderator after each non-empty one */
+	assert_true(sd_logs_comment_count(l) >= 2);
+	for (size_t i = 0; i < sd_logs_comment_count(l); i++) {
+		sd_log_comment c = sd_logs_comment(l, i);
+		assert_true(sd_utf8_valid(c.text, strlen(c.text)));
+		if (i > 0) {
+			assert_string_equal(c.model, "tiny");
+			assert_true(c.n_gen_tokens > 0);
+			assert_true(c.n_gen_tokens <= 48);
+		}
+	}
+	sd_logs_free(l);
+	sd_free(a);
+	sd_free(b);
+}
+
+/* Several requests in flight on several sequences all finish. */
+static void test_many_in_flight(void **state)
+{
+	(void)state;
+	sd_backend *b = open_model(4);
+	sd_request r;
+	memset(&r, 0, sizeof(r));
+	r.system_prompt = "You are terse.";
+	r.sampling = sd_sampling_default();
+	r.sampling.max_tokens = 16;
+	char prompt[64];
+	for (int i = 0; i < 6; i++) {
+		snprintf(prompt, sizeof(prompt), "Say something about %d.", i);
+		r.user_prompt = prompt;
+		r.tag = (uint64_t)i + 100;
+		r.sampling.seed = (uint32_t)i;
+		assert_int_equal(sd_backend_submit(b, &r), SD_OK);
+	}
+	int seen[6] = { 0 }, got = 0, steps = 0;
+	while (got < 6) {
+		assert_true(sd_backend_step(b) >= 0);
+		assert_true(++steps < 10000);
+		sd_reply rep;
+		while (sd_backend_collect(b, &rep) == 1) {
+			assert_int_equal(rep.status, SD_OK);
+			assert_true(rep.tag >= 100 && rep.tag < 106);
+			assert_true(sd_utf8_valid(rep.text, strlen(rep.text)));
+			assert_true(rep.n_gen_tokens >= 1 && rep.n_gen_tokens <= 16);
+			seen[rep.tag - 100]++;
+			got++;
+			sd_reply_clear(&rep);
+		}
+	}
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(seen[i], 1);
+	sd_backend_free(b);
+}
+
+static void test_bad_model_files(void **state)
+{
+	(void)state;
+	sd_llama_params lp = sd_llama_default_params();
+	sd_error err;
+	lp.model_path = "/nonexistent/model.gguf";
+	assert_null(sd_backend_llama_create(&lp, &err));
+	assert_int_equal(err.code, SD_ENOTFOUND);
+	assert_non_null(strstr(err.source, "model.gguf"));
+	char path[] = "/tmp/sd-notgguf-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "hello world, not a model", 24), 24);
+	close(fd);
+	lp.model_path = path;
+	assert_null(sd_backend_llama_create(&lp, &err));
+	assert_int_equal(err.code, SD_EPARSE);
+	unlink(path);
+}
+
+static void test_make_model_types(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/sd-models-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char out[256];
+	snprintf(out, sizeof(out), "%s/q8.gguf", dir);
+	sd_test_model_params p = sd_test_model_default_params();
+	p.vocab_path = getenv("SYNDISCO_VOCAB");
+	if (!p.vocab_path)
+		skip();
+	p.type = "q8_0";
+	sd_error err;
+	assert_int_equal(sd_make_test_model(&p, out, &err), SD_OK);
+	struct stat st;
+	assert_int_equal(stat(out, &st), 0);
+	p.type = "q3_weird";
+	snprintf(out, sizeof(out), "%s/bad.gguf", dir);
+	assert_int_equal(sd_make_test_model(&p, out, &err), SD_EINVAL);
+	assert_int_not_equal(stat(out, &st), 0); /* nothing left behind */
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: test_llama TINY.gguf\n");
+		return 2;
+	}
+	model_path = argv[1];
+	sd_global_init(true);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_chat_prompt_is_llama3),
+		cmocka_unit_test(test_deterministic_and_valid),
+		cmocka_unit_test(test_many_in_flight),
+		cmocka_unit_test(test_bad_model_files),
+		cmocka_unit_test(test_make_model_types),
+	};
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	sd_global_free();
+	return rc;
+}
