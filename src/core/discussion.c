@@ -322,16 +322,17 @@ int sd_discussion_run(sd_discussion *d, sd_backend *b,
 					    "backend refused the request: %s",
 					    sd_backend_last_error(b));
 		while ((rc = sd_backend_collect(b, &reply)) == 0) {
-			rc = sd_backend_step(b);
-			if (rc < 0)
+			int active = sd_backend_step(b);
+			if (active < 0)
 				return sd_error_set(err, SD_EBACKEND, NULL, NULL,
 						    "%s", sd_backend_last_error(b));
+			if (active > 0)
+				continue;
 			/* idle and still no reply: it was lost, do not spin */
-			if (rc == 0 && (rc = sd_backend_collect(b, &reply)) == 0)
+			if ((rc = sd_backend_collect(b, &reply)) == 0)
 				return sd_error_set(err, SD_EBACKEND, NULL, NULL,
 						    "the backend dropped a request");
-			if (rc == 1)
-				break;
+			break;
 		}
 		if (rc < 0)
 			return sd_error_set(err, rc, NULL, NULL,
