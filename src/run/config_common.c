@@ -1,0 +1,529 @@
+#include "run/config_common.h"
+
+#include <libgen.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/buf.h"
+#include "util/error.h"
+
+int cfg_check_keys(const json_t *o, const char *const *keys, size_t n,
+		      const char *source, const char *prefix, sd_error *err)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)o, key, v) {
+		size_t i;
+		for (i = 0; i < n; i++)
+			if (strcmp(key, keys[i]) == 0)
+				break;
+		if (i < n)
+			continue;
+		sd_buf allowed;
+		sd_buf_init(&allowed, 0);
+		for (i = 0; i < n; i++)
+			sd_buf_printf(&allowed, "%s%s", i ? ", " : "", keys[i]);
+		char field[sizeof(err->field) + 64];
+		snprintf(field, sizeof(field), "%s%s", prefix, key);
+		sd_error_set(err, SD_EINVAL, source, field,
+			     "unknown field (valid: %s)",
+			     allowed.data ? allowed.data : "");
+		sd_buf_free(&allowed);
+		return SD_EINVAL;
+	}
+	return SD_OK;
+}
+
+int cfg_get_str(const json_t *o, const char *key, const char *field,
+		   const char *source, char **out, sd_error *err)
+{
+	const json_t *v = json_object_get(o, key);
+	if (!v || json_is_null(v))
+		return SD_OK;
+	if (!json_is_string(v))
+		return sd_error_set(err, SD_EINVAL, source, field,
+				    "must be a string");
+	char *s = strdup(json_string_value(v));
+	if (!s)
+		return sd_error_set(err, SD_ENOMEM, source, field, "out of memory");
+	free(*out);
+	*out = s;
+	return SD_OK;
+}
+
+int cfg_get_int(const json_t *o, const char *key, const char *field,
+		   const char *source, long long lo, long long hi,
+		   long long *out, sd_error *err)
+{
+	const json_t *v = json_object_get(o, key);
+	if (!v || json_is_null(v))
+		return SD_OK;
+	if (!json_is_integer(v))
+		return sd_error_set(err, SD_EINVAL, source, field,
+				    "must be an integer");
+	long long x = json_integer_value(v);
+	if (x < lo || x > hi)
+		return sd_error_set(err, SD_EINVAL, source, field,
+				    "must be between %lld and %lld, got %lld",
+				    lo, hi, x);
+	*out = x;
+	return SD_OK;
+}
+
+int cfg_get_num(const json_t *o, const char *key, const char *field,
+		   const char *source, double lo, double hi, double *out,
+		   sd_error *err)
+{
+	const json_t *v = json_object_get(o, key);
+	if (!v || json_is_null(v))
+		return SD_OK;
+	if (!json_is_number(v))
+		return sd_error_set(err, SD_EINVAL, source, field,
+				    "must be a number");
+	double x = json_number_value(v);
+	if (!(x >= lo && x <= hi))
+		return sd_error_set(err, SD_EINVAL, source, field,
+				    "must be between %g and %g, got %g", lo, hi, x);
+	*out = x;
+	return SD_OK;
+}
+
+void cfg_prefix_field(sd_error *err, const char *prefix, const char *sep)
+{
+	char old[sizeof(err->field)];
+	memcpy(old, err->field, sizeof(old));
+	size_t n = strlen(prefix) + strlen(sep);
+	if (n >= sizeof(err->field))
+		return;
+	memcpy(err->field, prefix, strlen(prefix));
+	memcpy(err->field + strlen(prefix), sep, strlen(sep));
+	size_t rest = strnlen(old, sizeof(old));
+	if (rest > sizeof(err->field) - 1 - n)
+		rest = sizeof(err->field) - 1 - n;
+	memcpy(err->field + n, old, rest);
+	err->field[n + rest] = '\0';
+}
+
+char *cfg_resolve(const char *dir, const char *p)
+{
+	sd_buf b;
+	sd_buf_init(&b, 0);
+	if (p[0] == '/' || !dir || !dir[0] || strcmp(dir, ".") == 0)
+		sd_buf_puts(&b, p);
+	else
+		sd_buf_printf(&b, "%s/%s", dir, p);
+	return sd_buf_steal(&b);
+}
+
+char *cfg_dirname(const char *path)
+{
+	char *tmp = strdup(path);
+	char *d = tmp ? strdup(dirname(tmp)) : NULL;
+	free(tmp);
+	return d;
+}
+
+int cfg_text(const json_t *o, const char *key, const char *prefix,
+	     const char *source, const char *dir, char **out, sd_error *err)
+{
+	char fkey[96], field[160];
+	snprintf(fkey, sizeof(fkey), "%s_file", key);
+	const json_t *inl = json_object_get(o, key);
+	const json_t *file = json_object_get(o, fkey);
+	if (inl && !json_is_null(inl) && file) {
+		snprintf(field, sizeof(field), "%s%s", prefix, key);
+		return sd_error_set(err, SD_EINVAL, source, field,
+				    "give either \"%s\" or \"%s\", not both", key, fkey);
+	}
+	if (!file) {
+		snprintf(field, sizeof(field), "%s%s", prefix, key);
+		return cfg_get_str(o, key, field, source, out, err);
+	}
+	snprintf(field, sizeof(field), "%s%s", prefix, fkey);
+	if (!json_is_string(file))
+		return sd_error_set(err, SD_EINVAL, source, field, "must be a path string");
+	char *p = cfg_resolve(dir, json_string_value(file));
+	char *text = NULL;
+	if (!p)
+		return sd_error_set(err, SD_ENOMEM, source, NULL, "out of memory");
+	int rc = sd_file_read(p, &text, NULL, err);
+	free(p);
+	if (rc)
+		return rc;
+	free(*out);
+	*out = text;
+	return SD_OK;
+}
+
+int cfg_personas(const json_t *root, const char *source, const char *dir,
+		 bool allow_missing, sd_persona ***out, size_t *n, sd_error *err)
+{
+	const json_t *inl = json_object_get(root, "personas");
+	const json_t *file = json_object_get(root, "personas_file");
+	sd_persona **all = NULL, **sel = NULL;
+	size_t n_all = 0, n_sel = 0;
+	int rc;
+	*out = NULL;
+	*n = 0;
+	if (inl && file)
+		return sd_error_set(err, SD_EINVAL, source, "personas",
+				    "give either \"personas\" or \"personas_file\", not both");
+	if (!inl && !file) {
+		if (allow_missing)
+			return SD_OK;
+		return sd_error_set(err, SD_EINVAL, source, "personas",
+				    "missing: list the users' personas inline or give \"personas_file\"");
+	}
+	if (file) {
+		if (!json_is_string(file))
+			return sd_error_set(err, SD_EINVAL, source, "personas_file",
+					    "must be a path string");
+		char *p = cfg_resolve(dir, json_string_value(file));
+		if (!p)
+			return sd_error_set(err, SD_ENOMEM, source, NULL, "out of memory");
+		rc = sd_persona_array_load(p, &all, &n_all, err);
+		free(p);
+		if (rc)
+			return rc;
+	} else {
+		char *text = json_dumps(inl, JSON_ENCODE_ANY);
+		if (!text)
+			return sd_error_set(err, SD_ENOMEM, source, NULL, "out of memory");
+		rc = sd_persona_array_from_json(text, source, &all, &n_all, err);
+		free(text);
+		if (rc) {
+			/* point at the config's field, not at a re-dumped text */
+			if (err && err->field[0])
+				cfg_prefix_field(err, "personas", "");
+			if (err)
+				err->line = err->column = 0;
+			return rc;
+		}
+	}
+
+	const json_t *users = json_object_get(root, "users");
+	if (!users) {
+		*out = all;
+		*n = n_all;
+		return SD_OK;
+	}
+	rc = SD_EINVAL;
+	if (!json_is_array(users) || json_array_size(users) == 0) {
+		sd_error_set(err, SD_EINVAL, source, "users",
+			     "must be a non-empty array of usernames");
+		goto out;
+	}
+	sel = calloc(json_array_size(users), sizeof(*sel));
+	if (!sel) {
+		rc = sd_error_set(err, SD_ENOMEM, source, NULL, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < json_array_size(users); i++) {
+		const char *name = json_string_value(json_array_get(users, i));
+		char field[64];
+		snprintf(field, sizeof(field), "users[%zu]", i);
+		if (!name) {
+			sd_error_set(err, SD_EINVAL, source, field, "must be a username string");
+			goto out;
+		}
+		size_t k;
+		for (k = 0; k < n_all; k++)
+			if (all[k] && strcmp(sd_persona_username(all[k]), name) == 0)
+				break;
+		if (k == n_all) {
+			sd_error_set(err, SD_EINVAL, source, field,
+				     "no persona named \"%s\" (or it is listed twice)", name);
+			goto out;
+		}
+		sel[n_sel++] = all[k];
+		all[k] = NULL;
+	}
+	*out = sel;
+	*n = n_sel;
+	sel = NULL;
+	rc = SD_OK;
+out:
+	sd_persona_array_free(sel, n_sel);
+	sd_persona_array_free(all, n_all);
+	return rc;
+}
+
+int cfg_moderator_parse(const json_t *m, const char *source, const char *dir,
+			cfg_moderator *out, sd_error *err)
+{
+	static const char *const keys[] = {
+		"persona", "instructions", "instructions_file", "context",
+	};
+	int rc;
+	memset(out, 0, sizeof(*out));
+	if (!m || json_is_null(m))
+		return SD_OK;
+	if (!json_is_object(m))
+		return sd_error_set(err, SD_EINVAL, source, "moderator",
+				    "must be an object {persona, instructions} or null");
+	if ((rc = cfg_check_keys(m, keys, 4, source, "moderator.", err)))
+		return rc;
+	const json_t *p = json_object_get(m, "persona");
+	if (!p)
+		return sd_error_set(err, SD_EINVAL, source, "moderator.persona",
+				    "missing: the moderator needs a persona with a username");
+	char *text = json_dumps(p, JSON_ENCODE_ANY);
+	if (!text)
+		return sd_error_set(err, SD_ENOMEM, source, NULL, "out of memory");
+	out->persona = sd_persona_from_json(text, err);
+	free(text);
+	if (!out->persona) {
+		if (err) {
+			snprintf(err->source, sizeof(err->source), "%s", source);
+			cfg_prefix_field(err, "moderator.persona", err->field[0] ? "." : "");
+			err->line = err->column = 0;
+		}
+		return SD_EINVAL;
+	}
+	out->instructions = strdup("");
+	if (!out->instructions)
+		return sd_error_set(err, SD_ENOMEM, source, NULL, "out of memory");
+	if ((rc = cfg_text(m, "instructions", "moderator.", source, dir,
+			   &out->instructions, err)) ||
+	    (rc = cfg_get_str(m, "context", "moderator.context", source,
+			      &out->context, err))) {
+		cfg_moderator_clear(out);
+		return rc;
+	}
+	return SD_OK;
+}
+
+void cfg_moderator_clear(cfg_moderator *m)
+{
+	sd_persona_free(m->persona);
+	free(m->instructions);
+	free(m->context);
+	memset(m, 0, sizeof(*m));
+}
+
+int cfg_turn_manager(const json_t *t, const char *source, sd_turn_params *out,
+		     sd_error *err)
+{
+	static const char *const keys[] = { "type", "p_respond", "random_first" };
+	const char *name = NULL;
+	int rc;
+	if (!t || json_is_null(t))
+		return SD_OK;
+	if (json_is_string(t)) {
+		name = json_string_value(t);
+	} else if (json_is_object(t)) {
+		if ((rc = cfg_check_keys(t, keys, 3, source, "turn_manager.", err)))
+			return rc;
+		name = json_string_value(json_object_get(t, "type"));
+		if (!name)
+			return sd_error_set(err, SD_EINVAL, source, "turn_manager.type",
+					    "missing; one of round_robin, random, respond");
+		if ((rc = cfg_get_num(t, "p_respond", "turn_manager.p_respond", source,
+				      0.0, 1.0, &out->p_respond, err)))
+			return rc;
+		const json_t *rf = json_object_get(t, "random_first");
+		if (rf && !json_is_boolean(rf))
+			return sd_error_set(err, SD_EINVAL, source,
+					    "turn_manager.random_first", "must be true or false");
+		out->random_first = json_is_true(rf);
+	} else {
+		return sd_error_set(err, SD_EINVAL, source, "turn_manager",
+				    "must be a name or an object {type, ...}");
+	}
+	if (sd_turn_kind_from_name(name, &out->kind))
+		return sd_error_set(err, SD_EINVAL, source,
+				    json_is_string(t) ? "turn_manager" : "turn_manager.type",
+				    "unknown turn manager \"%s\" (valid: round_robin, random, respond)",
+				    name);
+	return SD_OK;
+}
+
+int cfg_sampling(const json_t *s, const char *source, sd_sampling *sp,
+		 sd_error *err)
+{
+	static const char *const keys[] = {
+		"max_tokens", "temperature", "top_p", "top_k", "min_p",
+		"repeat_penalty", "repeat_last_n",
+	};
+	static const struct {
+		const char *key, *field;
+		long long lo, hi;
+		size_t off;
+	} ints[] = {
+		{ "max_tokens", "sampling.max_tokens", 1, 1 << 20, offsetof(sd_sampling, max_tokens) },
+		{ "top_k", "sampling.top_k", 0, 1 << 20, offsetof(sd_sampling, top_k) },
+		{ "repeat_last_n", "sampling.repeat_last_n", 0, 1 << 20, offsetof(sd_sampling, repeat_last_n) },
+	};
+	static const struct {
+		const char *key, *field;
+		double lo, hi;
+		size_t off;
+	} nums[] = {
+		{ "temperature", "sampling.temperature", 0, 100, offsetof(sd_sampling, temperature) },
+		{ "top_p", "sampling.top_p", 0, 1, offsetof(sd_sampling, top_p) },
+		{ "min_p", "sampling.min_p", 0, 1, offsetof(sd_sampling, min_p) },
+		{ "repeat_penalty", "sampling.repeat_penalty", 0, 100, offsetof(sd_sampling, repeat_penalty) },
+	};
+	int rc;
+	if (!s || json_is_null(s))
+		return SD_OK;
+	if (!json_is_object(s))
+		return sd_error_set(err, SD_EINVAL, source, "sampling", "must be an object");
+	if ((rc = cfg_check_keys(s, keys, 7, source, "sampling.", err)))
+		return rc;
+	for (size_t k = 0; k < sizeof(ints) / sizeof(ints[0]); k++) {
+		int32_t *dst = (int32_t *)((char *)sp + ints[k].off);
+		long long v = *dst;
+		if ((rc = cfg_get_int(s, ints[k].key, ints[k].field, source, ints[k].lo,
+				      ints[k].hi, &v, err)))
+			return rc;
+		*dst = (int32_t)v;
+	}
+	for (size_t k = 0; k < sizeof(nums) / sizeof(nums[0]); k++) {
+		float *dst = (float *)((char *)sp + nums[k].off);
+		double v = *dst;
+		if ((rc = cfg_get_num(s, nums[k].key, nums[k].field, source, nums[k].lo,
+				      nums[k].hi, &v, err)))
+			return rc;
+		*dst = (float)v;
+	}
+	return SD_OK;
+}
+
+int cfg_templates(const json_t *t, const char *source, sd_prompt_templates *out,
+		  sd_error *err)
+{
+	static const char *const keys[] = {
+		"history_entry", "history_sep", "user_prompt",
+		"annotator_prompt", "wrap_user_json",
+	};
+	const char **dst[] = {
+		&out->history_entry, &out->history_sep, &out->user_prompt,
+		&out->annotator_prompt,
+	};
+	int rc;
+	if (!t || json_is_null(t))
+		return SD_OK;
+	if (!json_is_object(t))
+		return sd_error_set(err, SD_EINVAL, source, "templates", "must be an object");
+	if ((rc = cfg_check_keys(t, keys, 5, source, "templates.", err)))
+		return rc;
+	for (size_t k = 0; k < 4; k++) {
+		const json_t *v = json_object_get(t, keys[k]);
+		if (!v)
+			continue;
+		if (!json_is_string(v)) {
+			char f[64];
+			snprintf(f, sizeof(f), "templates.%s", keys[k]);
+			return sd_error_set(err, SD_EINVAL, source, f, "must be a string");
+		}
+		*dst[k] = json_string_value(v);
+	}
+	const json_t *w = json_object_get(t, "wrap_user_json");
+	if (w && !json_is_boolean(w))
+		return sd_error_set(err, SD_EINVAL, source, "templates.wrap_user_json",
+				    "must be true or false");
+	if (w)
+		out->wrap_user_json = json_is_true(w);
+	return SD_OK;
+}
+
+int cfg_backend_parse(const json_t *b, const char *source, const char *dir,
+		      cfg_backend *out, sd_error *err)
+{
+	static const char *const keys[] = {
+		"type", "model", "model_name", "n_ctx", "n_threads",
+		"n_gpu_layers", "n_batch", "chat_template",
+		"fallback_chat_template", "stop",
+	};
+	static const struct {
+		const char *key, *field;
+		long long lo, hi;
+		size_t off;
+	} ints[] = {
+		{ "n_ctx", "backend.n_ctx", 64, 1 << 24, offsetof(sd_llama_params, n_ctx) },
+		{ "n_threads", "backend.n_threads", 1, 1024, offsetof(sd_llama_params, n_threads) },
+		{ "n_batch", "backend.n_batch", 1, 1 << 20, offsetof(sd_llama_params, n_batch) },
+		{ "n_gpu_layers", "backend.n_gpu_layers", -1, 100000, offsetof(sd_llama_params, n_gpu_layers) },
+	};
+	int rc;
+	memset(out, 0, sizeof(*out));
+	out->llama = sd_llama_default_params();
+	out->type = strdup("llama");
+	if (!out->type)
+		return sd_error_set(err, SD_ENOMEM, source, NULL, "out of memory");
+	if (!b || json_is_null(b))
+		return SD_OK;
+	if (!json_is_object(b))
+		return sd_error_set(err, SD_EINVAL, source, "backend", "must be an object");
+	if ((rc = cfg_check_keys(b, keys, sizeof(keys) / sizeof(keys[0]), source,
+				 "backend.", err)))
+		return rc;
+	if ((rc = cfg_get_str(b, "type", "backend.type", source, &out->type, err)))
+		return rc;
+	if (strcmp(out->type, "llama") && strcmp(out->type, "scripted"))
+		return sd_error_set(err, SD_EINVAL, source, "backend.type",
+				    "unknown backend \"%s\" (valid: llama, scripted)",
+				    out->type);
+	char *model = NULL;
+	if ((rc = cfg_get_str(b, "model", "backend.model", source, &model, err)))
+		return rc;
+	if (model) {
+		out->model = cfg_resolve(dir, model);
+		free(model);
+		if (!out->model)
+			return sd_error_set(err, SD_ENOMEM, source, NULL, "out of memory");
+	}
+	sd_llama_params *lp = &out->llama;
+	static const char *const strs[] = { "model_name", "chat_template",
+					    "fallback_chat_template" };
+	const char **sdst[] = { &lp->model_name, &lp->chat_template,
+				&lp->fallback_chat_template };
+	for (size_t k = 0; k < 3; k++) {
+		const json_t *v = json_object_get(b, strs[k]);
+		if (!v || json_is_null(v))
+			continue;
+		if (!json_is_string(v)) {
+			char f[64];
+			snprintf(f, sizeof(f), "backend.%s", strs[k]);
+			return sd_error_set(err, SD_EINVAL, source, f, "must be a string");
+		}
+		*sdst[k] = json_string_value(v);
+	}
+	for (size_t k = 0; k < sizeof(ints) / sizeof(ints[0]); k++) {
+		int32_t *dst = (int32_t *)((char *)lp + ints[k].off);
+		long long v = *dst;
+		if ((rc = cfg_get_int(b, ints[k].key, ints[k].field, source, ints[k].lo,
+				      ints[k].hi, &v, err)))
+			return rc;
+		*dst = (int32_t)v;
+	}
+	const json_t *stop = json_object_get(b, "stop");
+	if (stop && !json_is_null(stop)) {
+		if (!json_is_array(stop))
+			return sd_error_set(err, SD_EINVAL, source, "backend.stop",
+					    "must be an array of strings");
+		out->stop = calloc(json_array_size(stop) + 1, sizeof(char *));
+		if (!out->stop)
+			return sd_error_set(err, SD_ENOMEM, source, NULL, "out of memory");
+		for (size_t k = 0; k < json_array_size(stop); k++) {
+			out->stop[k] = json_string_value(json_array_get(stop, k));
+			if (!out->stop[k] || !out->stop[k][0])
+				return sd_error_set(err, SD_EINVAL, source, "backend.stop",
+						    "entry %zu must be a non-empty string", k);
+		}
+		lp->stop = out->stop;
+		lp->n_stop = json_array_size(stop);
+	}
+	return SD_OK;
+}
+
+void cfg_backend_clear(cfg_backend *b)
+{
+	free(b->type);
+	free(b->model);
+	free(b->stop);
+	memset(b, 0, sizeof(*b));
+}

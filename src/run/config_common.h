@@ -1,0 +1,70 @@
+/*
+ * Parsing shared by discussion configs and experiment configs: typed
+ * getters that name the file and field on error, and the sections both
+ * formats have (personas, moderator, turn manager, sampling, backend,
+ * templates).
+ */
+#ifndef SD_RUN_CONFIG_COMMON_H
+#define SD_RUN_CONFIG_COMMON_H
+
+#include <jansson.h>
+
+#include "syndisco.h"
+
+int cfg_check_keys(const json_t *o, const char *const *keys, size_t n,
+		   const char *source, const char *prefix, sd_error *err);
+/* Absent or null keeps *out; a wrong type is an error. */
+int cfg_get_str(const json_t *o, const char *key, const char *field,
+		const char *source, char **out, sd_error *err);
+int cfg_get_int(const json_t *o, const char *key, const char *field,
+		const char *source, long long lo, long long hi, long long *out,
+		sd_error *err);
+int cfg_get_num(const json_t *o, const char *key, const char *field,
+		const char *source, double lo, double hi, double *out,
+		sd_error *err);
+/* err->field = prefix + sep + err->field */
+void cfg_prefix_field(sd_error *err, const char *prefix, const char *sep);
+/* p relative to dir (unless absolute). Caller frees. */
+char *cfg_resolve(const char *dir, const char *p);
+/* Directory part of path. Caller frees. */
+char *cfg_dirname(const char *path);
+
+/*
+ * Text from "key" (a string) or "key_file" (a path read as it is). Both
+ * given is an error; neither keeps *out.
+ */
+int cfg_text(const json_t *o, const char *key, const char *prefix,
+	     const char *source, const char *dir, char **out, sd_error *err);
+
+/* Personas from "personas" (inline) or "personas_file", then "users". */
+int cfg_personas(const json_t *root, const char *source, const char *dir,
+		 bool allow_missing, sd_persona ***out, size_t *n, sd_error *err);
+
+typedef struct cfg_moderator {
+	sd_persona *persona; /* NULL: no moderator */
+	char *instructions;
+	char *context;       /* NULL: the users' context */
+} cfg_moderator;
+int cfg_moderator_parse(const json_t *m, const char *source, const char *dir,
+			cfg_moderator *out, sd_error *err);
+void cfg_moderator_clear(cfg_moderator *m);
+
+int cfg_turn_manager(const json_t *t, const char *source, sd_turn_params *out,
+		     sd_error *err);
+int cfg_sampling(const json_t *s, const char *source, sd_sampling *out,
+		 sd_error *err);
+int cfg_templates(const json_t *t, const char *source,
+		  sd_prompt_templates *out, sd_error *err);
+
+typedef struct cfg_backend {
+	char *type;          /* "llama" or "scripted" */
+	char *model;         /* resolved path or NULL */
+	sd_llama_params llama; /* strings borrowed from the JSON */
+	const char **stop;
+} cfg_backend;
+/* b may be NULL (defaults). Strings in out->llama borrow from b. */
+int cfg_backend_parse(const json_t *b, const char *source, const char *dir,
+		      cfg_backend *out, sd_error *err);
+void cfg_backend_clear(cfg_backend *b);
+
+#endif
