@@ -9,6 +9,14 @@
 
 int cmd_discuss(int argc, char **argv);
 int cmd_make_model(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+
+/* --log-file: lines appended, the file rotated when the day changes. */
+typedef struct cli_log cli_log;
+cli_log *cli_log_open(const char *path);
+void cli_log_write(cli_log *l, int level, const char *msg);
+void cli_log_close(cli_log *l);
 
 /* "syndisco: error: <formatted sd_error>" on stderr; returns exit code. */
 int cli_fail(const sd_error *err);

@@ -10,6 +10,9 @@ static const char usage[] =
 	"\n"
 	"commands:\n"
 	"  discuss CONFIG.json       run one discussion and write its JSON log\n"
+	"  run CONFIG.json           run or resume an experiment: many\n"
+	"                            discussions at once, one file each\n"
+	"  status OUT                done/total per cell of a run\n"
 	"  make-test-model OUT.gguf  write a tiny random-weight model with a\n"
 	"                            real Llama-3 tokenizer (for tests, demos)\n"
 	"\n"
@@ -36,6 +39,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "discuss"))
 		return cmd_discuss(argc - 1, argv + 1);
+	if (!strcmp(cmd, "run"))
+		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(cmd, "status"))
+		return cmd_status(argc - 1, argv + 1);
 	if (!strcmp(cmd, "make-test-model"))
 		return cmd_make_model(argc - 1, argv + 1);
 	fprintf(stderr, "syndisco: error: unknown command '%s'\n\n%s", cmd, usage);

@@ -290,7 +290,7 @@ int sd_backend_format_chat(sd_backend *b, const char *system_prompt,
 /* Scripted backend: canned replies, for tests and --dry-run. */
 typedef enum sd_scripted_mode {
 	SD_SCRIPTED_LIST = 0, /* replies[i % n_replies] for the i-th request */
-	SD_SCRIPTED_ECHO = 1  /* "echo <k>: " + last line of the user prompt */
+	SD_SCRIPTED_ECHO = 1  /* "echo <hash of prompt>: " + its last line */
 } sd_scripted_mode;
 
 typedef struct sd_scripted_params {
@@ -572,6 +572,107 @@ sd_llama_params sd_discussion_config_llama_params(const sd_discussion_config *c)
 sd_discussion *sd_discussion_config_instantiate(sd_discussion_config *c,
 						const char *model_name,
 						sd_error *err);
+
+
+/* ------------------------------------------------------------------ */
+/* Experiments: many discussions, cells, jobs (run layer)             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * An experiment config (docs/experiments.md): a user pool, roles mixed
+ * into it, an optional moderator, seed opinions, counts, a run seed and
+ * optional conditions expanded into cells. Discussion i of cell c is
+ * fully determined by (run seed, cell name, i).
+ */
+typedef struct sd_experiment sd_experiment;
+
+/* Reads the config and every file it names. Caller frees. */
+int sd_experiment_load(const char *path, sd_experiment **out, sd_error *err);
+void sd_experiment_free(sd_experiment *e);
+
+/* Override every cell's model (a GGUF path). */
+int sd_experiment_set_model(sd_experiment *e, const char *path);
+
+size_t sd_experiment_cell_count(const sd_experiment *e);
+const char *sd_experiment_cell_name(const sd_experiment *e, size_t cell);
+size_t sd_experiment_cell_size(const sd_experiment *e, size_t cell);
+uint64_t sd_experiment_seed(const sd_experiment *e);
+/* output_dir from the config, or NULL. Borrowed. */
+const char *sd_experiment_output_dir(const sd_experiment *e);
+/* Hex digest of the resolved config (file contents included). */
+const char *sd_experiment_digest(const sd_experiment *e);
+/* The resolved config as JSON (run.json). Caller frees. */
+char *sd_experiment_manifest_json(const sd_experiment *e);
+
+/*
+ * One discussion of an experiment with everything it owns (personas,
+ * actors, turn manager). model_name is what the log records.
+ */
+typedef struct sd_job sd_job;
+sd_job *sd_experiment_job_create(const sd_experiment *e, size_t cell,
+				 size_t index, const char *model_name,
+				 sd_error *err);
+/* Borrowed; valid until the job is freed. */
+sd_discussion *sd_job_discussion(sd_job *j);
+void sd_job_free(sd_job *j);
+
+typedef enum sd_log_level {
+	SD_LOG_ERROR = 0,
+	SD_LOG_WARN = 1,
+	SD_LOG_INFO = 2,
+	SD_LOG_DEBUG = 3
+} sd_log_level;
+
+typedef struct sd_run_progress {
+	size_t total;      /* discussions in this shard */
+	size_t skipped;    /* already complete on disk */
+	size_t done;       /* finished in this run */
+	size_t failed;
+	size_t active;     /* in flight now */
+	uint64_t turns;    /* replies accepted */
+	uint64_t gen_tokens;
+	uint64_t prompt_tokens;
+	double seconds;    /* since the run started */
+	bool finished;     /* last call */
+} sd_run_progress;
+
+typedef struct sd_run_params {
+	const char *out_dir;      /* required */
+	int32_t parallel;         /* discussions in flight; default 8 */
+	uint32_t shard_index;     /* run indices with i % shard_count == index */
+	uint32_t shard_count;     /* default 1 */
+	bool force;               /* resume even if the config changed */
+	const char *default_model;/* GGUF for llama cells without a model */
+	/* set to non-zero (e.g. by a signal handler) to stop admitting work;
+	   in-flight discussions are dropped, nothing partial is written */
+	volatile int *stop;
+	void (*on_progress)(const sd_run_progress *p, void *ud);
+	void (*on_log)(sd_log_level level, const char *msg, void *ud);
+	void *ud;
+} sd_run_params;
+
+sd_run_params sd_run_default_params(void);
+
+/*
+ * Run (or resume) the experiment into out_dir/<cell>/<index>.json. Files
+ * already complete are skipped; missing, partial or corrupt ones are run.
+ * Returns SD_OK when every discussion of the shard is on disk, SD_EBACKEND
+ * when some failed (progress.failed says how many), SD_ESTATE when stopped
+ * or when out_dir holds a different config (and !force).
+ */
+int sd_experiment_run(sd_experiment *e, const sd_run_params *p,
+		      sd_run_progress *progress, sd_error *err);
+
+/* Per-cell completion read from out_dir (run.json + files). */
+typedef struct sd_cell_status {
+	const char *name;  /* borrowed until sd_run_status_free */
+	size_t done;
+	size_t total;
+} sd_cell_status;
+
+int sd_run_status(const char *out_dir, sd_cell_status **cells, size_t *n,
+		  sd_error *err);
+void sd_run_status_free(sd_cell_status *cells, size_t n);
 
 #ifdef __cplusplus
 }

@@ -10,6 +10,7 @@
 #include "backend/backend.h"
 #include "util/buf.h"
 #include "util/error.h"
+#include "util/hash.h"
 
 typedef struct item {
 	uint64_t tag;
@@ -86,14 +87,15 @@ static char *make_text(scripted *s, const item *it)
 {
 	if (s->mode == SD_SCRIPTED_LIST)
 		return strdup(s->n_replies ? s->replies[s->served % s->n_replies] : "");
-	/* echo: the last line of the prompt, so tests can see what it got */
+	/* echo: a digest of the prompt and its last line, so tests can see
+	 * what it got and the reply depends on nothing but the request */
 	const char *p = it->user_prompt;
 	const char *last = strrchr(p, '\n');
 	last = last ? last + 1 : p;
 	sd_buf b;
 	sd_buf_init(&b, 0);
-	if (sd_buf_printf(&b, "echo %llu: %s",
-			  (unsigned long long)s->served + 1, last)) {
+	uint64_t h = sd_fnv1a64(p, it->prompt_len, SD_FNV1A64_INIT);
+	if (sd_buf_printf(&b, "echo %08llx: %s", (unsigned long long)(h >> 32), last)) {
 		sd_buf_free(&b);
 		return NULL;
 	}

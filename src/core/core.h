@@ -5,6 +5,7 @@
 #include <jansson.h>
 
 #include "syndisco.h"
+#include "util/rng.h"
 
 /* Borrowed persona object. */
 const json_t *sd_persona_json(const sd_persona *p);
@@ -21,5 +22,14 @@ int sd_logs_set_participants(sd_logs *l, const char *const *users,
 			     const char *const *user_prompts, size_t n_users,
 			     const char *moderator, const char *moderator_prompt,
 			     int32_t ctx_length, uint64_t seed);
+
+/* Borrowed top-level field of a log (NULL if absent). */
+const json_t *sd_logs_get(const sd_logs *l, const char *key);
+
+/*
+ * n distinct "adjective-noun" usernames from rng into out[0..n) (caller
+ * frees each). SD_EINVAL if n exceeds the number of combinations.
+ */
+int sd_random_usernames(sd_rng *rng, size_t n, char **out);
 
 #endif

@@ -437,3 +437,8 @@ int sd_logs_set_extra(sd_logs *l, const char *key, const char *json_text)
 		return SD_EPARSE;
 	return json_object_set_new(l->root, key, v) ? SD_ENOMEM : SD_OK;
 }
+
+const json_t *sd_logs_get(const sd_logs *l, const char *key)
+{
+	return l && key ? json_object_get(l->root, key) : NULL;
+}

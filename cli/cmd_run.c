@@ -1,0 +1,373 @@
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const char usage[] =
+	"usage: syndisco run CONFIG.json [options]\n"
+	"\n"
+	"Run (or resume) an experiment: every discussion of every cell, many at\n"
+	"once on one model, each written to OUT/<cell>/<index>.json atomically.\n"
+	"Running the same command again skips what is complete and re-runs\n"
+	"what is missing, partial or corrupt.\n"
+	"\n"
+	"options:\n"
+	"  --out DIR          output directory (default: output_dir in the config)\n"
+	"  --parallel N       discussions in flight on the model (default 8)\n"
+	"  --shard K/N        run only indices i with i %% N == K (default: from\n"
+	"                     SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT, else 0/1)\n"
+	"  --model PATH       GGUF model for every cell (default: backend.model,\n"
+	"                     else the tiny test model)\n"
+	"  --force            resume even though OUT holds another config's run\n"
+	"  --log-level L      error, warn, info (default) or debug\n"
+	"  --log-file FILE    also append log lines to FILE, rotated daily\n"
+	"                     (FILE.YYYY-MM-DD)\n"
+	"  --json             print the final summary as JSON on stdout\n"
+	"  --quiet            no progress, only errors\n"
+	"  -h, --help         this help\n"
+	"\n"
+	"Exit status: 0 all done, 1 error, 2 usage, 3 interrupted (run again to\n"
+	"resume), 10+N when N discussions failed (N capped at 100).\n";
+
+static volatile int stop_flag;
+
+static void on_signal(int sig)
+{
+	/* a second signal means "now": files are atomic, so nothing partial */
+	if (stop_flag)
+		_exit(128 + sig);
+	stop_flag = 1;
+}
+
+typedef struct run_ui {
+	int level;
+	bool quiet;
+	bool tty;
+	bool color;
+	double last_plain;
+	cli_log *log;
+} run_ui;
+
+static double mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void fmt_eta(char *buf, size_t n, double s)
+{
+	if (s < 0 || s > 1e8)
+		snprintf(buf, n, "?");
+	else if (s < 60)
+		snprintf(buf, n, "%.0fs", s);
+	else if (s < 3600)
+		snprintf(buf, n, "%dm%02ds", (int)s / 60, (int)s % 60);
+	else
+		snprintf(buf, n, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
+}
+
+static void on_progress(const sd_run_progress *p, void *ud)
+{
+	run_ui *ui = ud;
+	if (ui->quiet)
+		return;
+	size_t todo = p->total > p->skipped ? p->total - p->skipped : 0;
+	double rate = p->seconds > 0 ? (double)p->gen_tokens / p->seconds : 0;
+	double per = p->done ? p->seconds / (double)p->done : -1;
+	size_t left = todo > p->done + p->failed ? todo - p->done - p->failed : 0;
+	char eta[32];
+	fmt_eta(eta, sizeof(eta), per < 0 ? -1 : per * (double)left);
+	char line[256];
+	snprintf(line, sizeof(line),
+		 "%zu/%zu done (%zu skipped, %zu failed), %zu active, %llu turns, "
+		 "%.1f tok/s, ETA %s",
+		 p->done + p->skipped, p->total, p->skipped, p->failed, p->active,
+		 (unsigned long long)p->turns, rate, p->finished ? "0s" : eta);
+	if (ui->tty) {
+		fprintf(stderr, "\r%s%s%s\033[K%s", ui->color ? "\033[1m" : "", line,
+			ui->color ? "\033[0m" : "", p->finished ? "\n" : "");
+		fflush(stderr);
+		return;
+	}
+	double t = mono();
+	if (p->finished || t - ui->last_plain >= 5.0) {
+		ui->last_plain = t;
+		fprintf(stderr, "syndisco: %s\n", line);
+	}
+}
+
+static void on_log(sd_log_level level, const char *msg, void *ud)
+{
+	run_ui *ui = ud;
+	cli_log_write(ui->log, (int)level, msg);
+	if ((int)level > ui->level || (ui->quiet && level != SD_LOG_ERROR))
+		return;
+	static const char *const names[] = { "error", "warning", "info", "debug" };
+	if (ui->tty)
+		fputs("\r\033[K", stderr);
+	if (ui->color && level == SD_LOG_ERROR)
+		fprintf(stderr, "syndisco: \033[31m%s\033[0m: %s\n", names[level], msg);
+	else
+		fprintf(stderr, "syndisco: %s: %s\n", names[level], msg);
+}
+
+/* K/N from --shard, else from Slurm's job-array variables. */
+static int parse_shard(const char *arg, uint32_t *k, uint32_t *n)
+{
+	uint64_t a, b;
+	if (arg) {
+		const char *slash = strchr(arg, '/');
+		char kb[32];
+		if (!slash || (size_t)(slash - arg) >= sizeof(kb))
+			return -1;
+		memcpy(kb, arg, (size_t)(slash - arg));
+		kb[slash - arg] = '\0';
+		if (!cli_parse_u64(kb, &a) || !cli_parse_u64(slash + 1, &b) || b == 0 ||
+		    a >= b || b > UINT32_MAX)
+			return -1;
+		*k = (uint32_t)a;
+		*n = (uint32_t)b;
+		return 0;
+	}
+	const char *id = getenv("SLURM_ARRAY_TASK_ID");
+	const char *cnt = getenv("SLURM_ARRAY_TASK_COUNT");
+	const char *mn = getenv("SLURM_ARRAY_TASK_MIN");
+	const char *mx = getenv("SLURM_ARRAY_TASK_MAX");
+	uint64_t base = 0, lo, hi;
+	if (!id || !cli_parse_u64(id, &a))
+		return 0;
+	if (mn && cli_parse_u64(mn, &lo))
+		base = lo;
+	if (cnt && cli_parse_u64(cnt, &b)) {
+		/* count given: fine for arrays 0..N-1 or MIN..MIN+N-1 */
+	} else if (mn && mx && cli_parse_u64(mn, &lo) && cli_parse_u64(mx, &hi) && hi >= lo) {
+		b = hi - lo + 1;
+	} else {
+		return -2;
+	}
+	if (a < base || a - base >= b || b > UINT32_MAX)
+		return -2;
+	*k = (uint32_t)(a - base);
+	*n = (uint32_t)b;
+	return 0;
+}
+
+static long peak_rss_kib(void)
+{
+	struct rusage ru;
+	return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	const char *config = NULL, *out = NULL, *model = NULL, *shard = NULL;
+	const char *log_file = NULL, *v;
+	int parallel = 8;
+	bool force = false, json = false;
+	run_ui ui = { .level = SD_LOG_INFO };
+	sd_experiment *e = NULL;
+	char *default_model = NULL;
+	sd_error err;
+	int status = 1;
+
+	sd_error_clear(&err);
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			printf(usage);
+			return 0;
+		} else if ((v = cli_opt(argc, argv, &i, "--out"))) {
+			out = v;
+		} else if ((v = cli_opt(argc, argv, &i, "--parallel"))) {
+			if (!cli_parse_int(v, 1, 4096, &parallel))
+				return cli_errorf(2, "--parallel: '%s' is not a number from 1 to 4096", v);
+		} else if ((v = cli_opt(argc, argv, &i, "--shard"))) {
+			shard = v;
+		} else if ((v = cli_opt(argc, argv, &i, "--model"))) {
+			model = v;
+		} else if ((v = cli_opt(argc, argv, &i, "--log-level"))) {
+			static const char *const lv[] = { "error", "warn", "info", "debug" };
+			ui.level = -1;
+			for (int k = 0; k < 4; k++)
+				if (!strcmp(v, lv[k]))
+					ui.level = k;
+			if (ui.level < 0)
+				return cli_errorf(2, "--log-level: '%s' is not error, warn, info or debug", v);
+		} else if ((v = cli_opt(argc, argv, &i, "--log-file"))) {
+			log_file = v;
+		} else if (!strcmp(argv[i], "--force")) {
+			force = true;
+		} else if (!strcmp(argv[i], "--json")) {
+			json = true;
+		} else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) {
+			ui.quiet = true;
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			fprintf(stderr, usage);
+			return cli_errorf(2, "unknown option '%s'", argv[i]);
+		} else if (!config) {
+			config = argv[i];
+		} else {
+			return cli_errorf(2, "only one CONFIG.json, got '%s' too", argv[i]);
+		}
+	}
+	if (!config) {
+		fprintf(stderr, usage);
+		return cli_errorf(2, "no CONFIG.json given");
+	}
+	sd_run_params rp = sd_run_default_params();
+	rp.parallel = parallel;
+	rp.force = force;
+	int sh = parse_shard(shard, &rp.shard_index, &rp.shard_count);
+	if (sh == -1)
+		return cli_errorf(2, "--shard: '%s' is not K/N with 0 <= K < N", shard);
+	if (sh == -2)
+		return cli_errorf(2, "SLURM_ARRAY_TASK_ID is set but the array's size is not "
+				  "(SLURM_ARRAY_TASK_COUNT or _MIN/_MAX); pass --shard K/N");
+
+	ui.tty = isatty(STDERR_FILENO);
+	const char *nc = getenv("NO_COLOR");
+	ui.color = ui.tty && !(nc && *nc);
+	if (log_file && !(ui.log = cli_log_open(log_file))) {
+		status = cli_errorf(1, "cannot open log file %s: %s", log_file, strerror(errno));
+		goto out;
+	}
+
+	if (sd_experiment_load(config, &e, &err))
+		goto fail;
+	if (model && sd_experiment_set_model(e, model)) {
+		status = cli_errorf(1, "out of memory");
+		goto out;
+	}
+	rp.out_dir = out ? out : sd_experiment_output_dir(e);
+	if (!rp.out_dir) {
+		status = cli_errorf(2, "no output directory: pass --out DIR or set "
+				    "\"output_dir\" in %s", config);
+		goto out;
+	}
+	if (!model) {
+		/* only made when some cell needs it; cheap when cached */
+		sd_global_init(true);
+		default_model = cli_default_model(true);
+		rp.default_model = default_model;
+	} else {
+		sd_global_init(true);
+	}
+	rp.stop = &stop_flag;
+	rp.on_progress = on_progress;
+	rp.on_log = on_log;
+	rp.ud = &ui;
+
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	char line[256];
+	snprintf(line, sizeof(line), "run %s -> %s, shard %u/%u, %d in flight, config %s",
+		 config, rp.out_dir, rp.shard_index, rp.shard_count, parallel,
+		 sd_experiment_digest(e));
+	on_log(SD_LOG_INFO, line, &ui);
+
+	sd_run_progress prog;
+	int rc = sd_experiment_run(e, &rp, &prog, &err);
+	double rate = prog.seconds > 0 ? (double)prog.gen_tokens / prog.seconds : 0;
+	long rss = peak_rss_kib();
+	if (json)
+		printf("{\"total\": %zu, \"done\": %zu, \"skipped\": %zu, \"failed\": %zu, "
+		       "\"turns\": %llu, \"generated_tokens\": %llu, \"prompt_tokens\": %llu, "
+		       "\"seconds\": %.3f, \"tokens_per_second\": %.2f, \"peak_rss_kib\": %ld, "
+		       "\"parallel\": %d}\n",
+		       prog.total, prog.done, prog.skipped, prog.failed,
+		       (unsigned long long)prog.turns, (unsigned long long)prog.gen_tokens,
+		       (unsigned long long)prog.prompt_tokens, prog.seconds, rate, rss,
+		       parallel);
+	snprintf(line, sizeof(line),
+		 "%zu done, %zu skipped, %zu failed in %.1f s; %llu tokens generated "
+		 "(%.1f tok/s); peak RSS %.1f MiB",
+		 prog.done, prog.skipped, prog.failed, prog.seconds,
+		 (unsigned long long)prog.gen_tokens, rate, (double)rss / 1024.0);
+	on_log(SD_LOG_INFO, line, &ui);
+	if (stop_flag) {
+		on_log(SD_LOG_WARN, "interrupted: nothing partial was written; run the "
+		       "same command again to resume", &ui);
+		status = 3;
+		goto out;
+	}
+	if (rc == SD_EBACKEND && prog.failed > 0) {
+		on_log(SD_LOG_ERROR, err.text, &ui);
+		status = 10 + (int)(prog.failed > 100 ? 100 : prog.failed);
+		goto out;
+	}
+	if (rc)
+		goto fail;
+	status = 0;
+	goto out;
+fail:
+	{
+		char buf[1024];
+		sd_error_format(&err, buf, sizeof(buf));
+		on_log(SD_LOG_ERROR, buf, &ui);
+		status = 1;
+	}
+out:
+	sd_experiment_free(e);
+	free(default_model);
+	cli_log_close(ui.log);
+	sd_global_free();
+	return status;
+}
+
+static const char status_usage[] =
+	"usage: syndisco status OUT\n"
+	"\n"
+	"Print done/total per cell of the run in OUT (all shards together).\n"
+	"Exit status 0 when every discussion is done, 4 when some are missing.\n";
+
+int cmd_status(int argc, char **argv)
+{
+	const char *out = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			fputs(status_usage, stdout);
+			return 0;
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			fputs(status_usage, stderr);
+			return cli_errorf(2, "unknown option '%s'", argv[i]);
+		} else if (!out) {
+			out = argv[i];
+		} else {
+			return cli_errorf(2, "only one OUT directory, got '%s' too", argv[i]);
+		}
+	}
+	if (!out) {
+		fputs(status_usage, stderr);
+		return cli_errorf(2, "no OUT directory given");
+	}
+	sd_cell_status *cells = NULL;
+	size_t n = 0, done = 0, total = 0;
+	sd_error err;
+	if (sd_run_status(out, &cells, &n, &err))
+		return cli_fail(&err);
+	size_t w = 4;
+	for (size_t i = 0; i < n; i++)
+		if (strlen(cells[i].name) > w)
+			w = strlen(cells[i].name);
+	printf("%-*s  %8s  %8s\n", (int)w, "cell", "done", "total");
+	for (size_t i = 0; i < n; i++) {
+		printf("%-*s  %8zu  %8zu\n", (int)w, cells[i].name, cells[i].done,
+		       cells[i].total);
+		done += cells[i].done;
+		total += cells[i].total;
+	}
+	printf("%-*s  %8zu  %8zu\n", (int)w, "all", done, total);
+	sd_run_status_free(cells, n);
+	return done == total ? 0 : 4;
+}
