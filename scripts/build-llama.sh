@@ -107,8 +107,14 @@ build_lib() {
 }
 
 build_tools() {
-	[ -f "$dir/install/bin/.tools-complete" ] && return 0
-	log "building llama-server and llama-batched-bench in $dir/build-tools"
+	[ -f "$dir/install/bin/.tools-complete" ] &&
+		[ -x "$dir/install/bin/llama-server" ] &&
+		[ -x "$dir/install/bin/llama-batched-bench" ] && return 0
+	log "building llama-server and llama-batched-bench in $dir/build-tools (about 5 minutes on 2 cores, once)"
+	local t0=$SECONDS
+	# LLAMA_BUILD_APP=OFF: app/ (the all-in-one "llama" binary) includes
+	# build-info.h without linking the common library that provides it,
+	# so it does not compile; nothing here needs it.
 	# shellcheck disable=SC2086
 	cmake -S "$dir/src" -B "$dir/build-tools" "${common_args[@]}" \
 		-DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_APP=OFF $extra \
@@ -121,6 +127,7 @@ build_tools() {
 	cp "$dir/build-tools/bin/llama-server" "$dir/build-tools/bin/llama-batched-bench" \
 		"$dir/install/bin/"
 	touch "$dir/install/bin/.tools-complete"
+	log "tools built in $((SECONDS - t0)) s"
 }
 
 fetch_source

@@ -1,13 +1,58 @@
 /*
  * Embedded llama.cpp backend: one model, one context, up to n_seq_max
- * requests decoded together.
+ * requests decoded together (continuous batching).
  *
- * Each active request owns one sequence id of the shared context. A new
- * request is prefilled on its own (chunked by n_batch) and its first token
- * sampled from the prefill's logits; after that every active sequence
- * advances by one token per step in a single llama_decode call, so the
- * weights are read once for all of them. A finished sequence gives its KV
- * cells back at once so the next pending request can use the slot.
+ * Each admitted request owns one sequence of the shared context, with a
+ * KV stream of its own. A step admits pending requests into free slots
+ * (requests wait only while none is free), decodes prompt chunks of
+ * admitted sequences, oldest first, then advances every generating
+ * sequence by one token in one llama_decode; chunks and generating rows
+ * make at most n_batch tokens per step, so that a long prompt continues
+ * over several steps. The last token of a prompt is decoded with the
+ * generating rows, so a prompt completed in a step has its first token
+ * sampled in the same step. A finished sequence drops its generated
+ * tokens from the KV cache at once and its slot takes the next request
+ * on the next step; its prompt stays in the cache until then, as a
+ * prefix for that request (the stream is the slot's alone, so that takes
+ * no room from anyone).
+ *
+ * Prefix reuse: a new prompt starts from the longest token prefix that
+ * its slot or another sequence holds (the chat header and system prompt:
+ * the same for every turn of a speaker and, up to the persona, for every
+ * user of an experiment). From another sequence it is copied with
+ * llama_memory_seq_cp, which between KV streams copies the whole stream
+ * (about 2 ms for 1024 cells of a 1B model on a CPU, where 150 prompt
+ * tokens take 1.4 s to decode); MIN_PREFIX_COPY keeps it for real gains.
+ *
+ * Determinism: a request's text depends only on its prompts and sampling
+ * parameters, never on the requests that share the context, its slot,
+ * how its prompt is cut into chunks or whether its prefix came from a
+ * cache. With llama.cpp v0.5.0 on the CPU that takes four things, each
+ * found by comparing logits bit for bit across batch compositions:
+ *  - a KV stream per sequence (kv_unified = false): the sequence sits in
+ *    cells 0..n-1 of its stream whatever the others do. In a shared pool
+ *    its cells land where others left room, and the attention sums then
+ *    group the same values differently;
+ *  - no flash attention: its CPU kernel picks a reduction by thread
+ *    count, KV length and the shape of the ubatch;
+ *  - prompt chunks of two tokens or more, each decoded on its own, and
+ *    prompts' last tokens decoded like generated ones. ggml computes a
+ *    one-row product with its dot product kernel and a product of two
+ *    rows or more with llamafile's sgemm, which round f32/f16 sums
+ *    differently; in the attention every chunk is such a product. In
+ *    one batch with the generating rows, llama_decode would cut a chunk
+ *    (llama_batch_allocr::split_equal gives every sequence of a run of
+ *    consecutive ids the same number of tokens per ubatch), and one of
+ *    its tokens would ride with the generating rows, or not, depending
+ *    on the neighbours. That split also means a chunk never shares a
+ *    pass over the weights with the generating rows: one llama_decode
+ *    per chunk costs nothing more;
+ *  - where a one-row product differs from the same row among others
+ *    (probe_lone_rows; f32 and f16 weights), a sequence generating
+ *    alone gets a partner row (plan_dummies).
+ * Not covered: weights that the CPU backend repacks (q4_0, q4_K, iq4_nl
+ * on AVX2), whose kernels change at four rows, and the GPU backends,
+ * which pick kernels by batch size in their own ways.
  *
  * Also home of sd_global_init()/sd_global_free(), the library's only
  * process-wide state (llama.cpp's backend and its log sink).
@@ -94,20 +139,34 @@ typedef struct job {
 	struct job *next;
 } job;
 
+/* What a sequence of the shared context is doing. */
+typedef enum slot_state {
+	SLOT_FREE = 0,        /* may hold a finished prompt as prefix cache */
+	SLOT_PREFILL,         /* prompt tokens still to decode */
+	SLOT_GEN              /* generating: one token per step */
+} slot_state;
+
 /* One sequence of the shared context. */
 typedef struct slot {
-	bool active;
+	slot_state state;
 	uint64_t tag;
+	uint64_t admitted;    /* admission number: prompts go oldest first */
 	llama_seq_id seq;
 	struct llama_sampler *smpl;
-	llama_token next;     /* sampled but not yet decoded */
-	int32_t n_past;       /* tokens of this sequence in the KV cache */
+	llama_token *prompt;  /* the rendered prompt's tokens */
+	size_t prompt_cap;
 	int32_t n_prompt;
+	int32_t n_cached;     /* FREE: prompt tokens still in the KV cache */
+	int32_t n_past;       /* tokens of this sequence in the KV cache */
+	llama_token next;     /* sampled but not yet decoded */
 	int32_t n_gen;
 	int32_t max_tokens;
 	sd_buf text;          /* raw bytes; repaired to UTF-8 at the end */
 	int64_t t_start_us;
 } slot;
+
+/* Fewest prompt tokens worth a whole-stream copy from another sequence. */
+#define MIN_PREFIX_COPY 32
 
 typedef struct lbackend {
 	struct llama_model *model;
@@ -115,19 +174,25 @@ typedef struct lbackend {
 	const struct llama_vocab *vocab;
 	struct llama_batch batch;
 	int32_t n_batch;
-	int32_t n_seq;
+	int32_t n_seq;        /* slots */
+	int32_t n_stream;     /* sequences of the context: n_seq, or 2 when
+				 n_seq is 1 and partners need a spare */
+	bool partner;         /* a lone generating row needs a partner */
 	int32_t seq_budget;   /* context cells available to one sequence */
 	char *tmpl;           /* name or template text for llama.cpp */
 	char **stop;
 	size_t n_stop;
 	size_t max_stop_len;
 	slot *slots;
-	int32_t *owner;       /* batch row -> slot index, for the shared step */
+	int32_t *order;       /* scratch: prefilling slots, oldest first */
+	int32_t *row;         /* scratch: slot -> logits row, or -1 */
+	llama_pos *dummy;     /* scratch: sequence -> dummy position, or -1 */
+	uint64_t n_admitted;
 	job *pending_head, *pending_tail;
 	/* finished replies, FIFO (ring grows as needed) */
 	sd_reply *done;
 	size_t done_cap, done_head, done_len;
-	/* scratch for token pieces and tokens, reused across calls */
+	/* scratch for token pieces and a new prompt's tokens */
 	char *piece;
 	size_t piece_cap;
 	llama_token *toks;
@@ -293,7 +358,7 @@ out:
 
 /*
  * Tokenize text into s->toks (grown as needed); *n gets the count.
- * Returns SD_OK, SD_ENOMEM or SD_EBACKEND.
+ * Returns SD_OK, SD_EINVAL, SD_ENOMEM or SD_EBACKEND.
  */
 static int tokenize(lbackend *s, const char *text, int32_t *n)
 {
@@ -384,7 +449,140 @@ static bool cut_at_stop(lbackend *s, sd_buf *text, size_t old_len)
 	return true;
 }
 
-static struct llama_sampler *make_sampler(const sd_sampling *sp, int32_t n_vocab)
+/*
+ * Repetition penalty over the last last_n sampled tokens: the arithmetic
+ * of llama_sampler_init_penalties (repeat only; frequency and presence
+ * penalties are 0, which subtract exactly nothing), so the candidates
+ * come out bit for bit the same. llama.cpp's version looks every one of
+ * the 128k candidates up in a hash map, which took longer than decoding
+ * a step of the tiny model; this one touches only the tokens of its
+ * window. Coming first in the chain, it sees the candidates in token
+ * order and finds a token by its id (with a scan as the fallback).
+ */
+typedef struct penalty {
+	int32_t last_n;
+	float repeat;
+	llama_token *ring;    /* last_n entries */
+	llama_token *sorted;  /* scratch, last_n entries */
+	int32_t head, n;
+} penalty;
+
+static const char *penalty_name(const struct llama_sampler *smpl)
+{
+	(void)smpl;
+	return "sd-penalties";
+}
+
+static void penalty_accept(struct llama_sampler *smpl, llama_token tok)
+{
+	penalty *p = smpl->ctx;
+	if (p->n < p->last_n) {
+		p->ring[(p->head + p->n) % p->last_n] = tok;
+		p->n++;
+	} else {
+		p->ring[p->head] = tok;
+		p->head = (p->head + 1) % p->last_n;
+	}
+}
+
+static int cmp_token(const void *a, const void *b)
+{
+	llama_token x = *(const llama_token *)a, y = *(const llama_token *)b;
+	return (x > y) - (x < y);
+}
+
+static void penalty_apply(struct llama_sampler *smpl,
+			  llama_token_data_array *cur_p)
+{
+	penalty *p = smpl->ctx;
+	memcpy(p->sorted, p->ring, (size_t)p->n * sizeof(*p->sorted));
+	qsort(p->sorted, (size_t)p->n, sizeof(*p->sorted), cmp_token);
+	for (int32_t k = 0; k < p->n; k++) {
+		llama_token t = p->sorted[k];
+		if (k > 0 && t == p->sorted[k - 1])
+			continue; /* each distinct token once, like the map */
+		llama_token_data *d = NULL;
+		if (t >= 0 && (size_t)t < cur_p->size && cur_p->data[t].id == t) {
+			d = &cur_p->data[t];
+		} else {
+			for (size_t i = 0; i < cur_p->size && !d; i++) {
+				if (cur_p->data[i].id == t)
+					d = &cur_p->data[i];
+			}
+		}
+		if (!d)
+			continue;
+		if (d->logit <= 0)
+			d->logit *= p->repeat;
+		else
+			d->logit /= p->repeat;
+	}
+	cur_p->sorted = false;
+}
+
+static void penalty_reset(struct llama_sampler *smpl)
+{
+	penalty *p = smpl->ctx;
+	p->head = 0;
+	p->n = 0;
+}
+
+static void penalty_free(struct llama_sampler *smpl)
+{
+	penalty *p = smpl->ctx;
+	if (!p)
+		return;
+	free(p->ring);
+	free(p->sorted);
+	free(p);
+}
+
+static struct llama_sampler *penalty_new(int32_t last_n, float repeat);
+
+static struct llama_sampler *penalty_clone(const struct llama_sampler *smpl)
+{
+	const penalty *p = smpl->ctx;
+	struct llama_sampler *c = penalty_new(p->last_n, p->repeat);
+	if (!c)
+		return NULL;
+	penalty *q = c->ctx;
+	memcpy(q->ring, p->ring, (size_t)p->last_n * sizeof(*q->ring));
+	q->head = p->head;
+	q->n = p->n;
+	return c;
+}
+
+static struct llama_sampler_i penalty_iface = {
+	.name = penalty_name,
+	.accept = penalty_accept,
+	.apply = penalty_apply,
+	.reset = penalty_reset,
+	.clone = penalty_clone,
+	.free = penalty_free,
+};
+
+/* last_n > 0. NULL on allocation failure. */
+static struct llama_sampler *penalty_new(int32_t last_n, float repeat)
+{
+	penalty *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->last_n = last_n;
+	p->repeat = repeat;
+	p->ring = malloc((size_t)last_n * sizeof(*p->ring));
+	p->sorted = malloc((size_t)last_n * sizeof(*p->sorted));
+	struct llama_sampler *s = NULL;
+	if (p->ring && p->sorted)
+		s = llama_sampler_init(&penalty_iface, p);
+	if (!s) {
+		free(p->ring);
+		free(p->sorted);
+		free(p);
+	}
+	return s;
+}
+
+static struct llama_sampler *make_sampler(const sd_sampling *sp)
 {
 	struct llama_sampler_chain_params cp = llama_sampler_chain_default_params();
 	cp.no_perf = true;
@@ -392,9 +590,16 @@ static struct llama_sampler *make_sampler(const sd_sampling *sp, int32_t n_vocab
 	if (!c)
 		return NULL;
 	/* the chain takes ownership of every sampler added to it */
-	if (sp->repeat_penalty != 1.0f && sp->repeat_penalty > 0.0f)
-		llama_sampler_chain_add(c, llama_sampler_init_penalties(
-			n_vocab, sp->repeat_last_n, sp->repeat_penalty, 0.0f, 0.0f));
+	if (sp->repeat_penalty != 1.0f && sp->repeat_penalty > 0.0f &&
+	    sp->repeat_last_n > 0) {
+		struct llama_sampler *pen =
+			penalty_new(sp->repeat_last_n, sp->repeat_penalty);
+		if (!pen) {
+			llama_sampler_free(c);
+			return NULL;
+		}
+		llama_sampler_chain_add(c, pen);
+	}
 	if (sp->temperature <= 0.0f) {
 		llama_sampler_chain_add(c, llama_sampler_init_greedy());
 		return c;
@@ -410,17 +615,44 @@ static struct llama_sampler *make_sampler(const sd_sampling *sp, int32_t n_vocab
 	return c;
 }
 
-/* Give the slot's sequence and sampler back; the slot becomes free. */
-static void slot_release(lbackend *s, slot *sl)
+/*
+ * How many leading prompt tokens of the slot sit in its KV cells, all
+ * decoded as prompt chunks of two tokens or more: what a request with the
+ * same prefix may take. Not the prompt's last token, which is decoded as
+ * a generating row, and nothing of a 2-token prompt, whose first token
+ * is a chunk of one (see the top of this file).
+ */
+static int32_t cached_prefix(const slot *sl)
 {
-	/* clear the cells now so the next request starts from an empty seq */
-	llama_memory_seq_rm(llama_get_memory(s->ctx), sl->seq, -1, -1);
+	if (sl->n_prompt < 3)
+		return 0;
+	switch (sl->state) {
+	case SLOT_PREFILL:
+		return sl->n_past;
+	case SLOT_GEN:
+		return sl->n_prompt - 1;
+	default:
+		return sl->n_cached;
+	}
+}
+
+/*
+ * Give the slot's sampler back and make it free. Its generated tokens
+ * leave the KV cache now; with keep, the prompt tokens stay there as a
+ * prefix cache for later requests (the stream is this slot's alone, so
+ * they take no room from anyone), else the cells are all cleared.
+ */
+static void slot_release(lbackend *s, slot *sl, bool keep)
+{
+	int32_t n = keep ? cached_prefix(sl) : 0;
+	llama_memory_seq_rm(llama_get_memory(s->ctx), sl->seq, n, -1);
 	if (sl->smpl)
 		llama_sampler_free(sl->smpl);
 	sl->smpl = NULL;
 	sd_buf_free(&sl->text);
 	sd_buf_init(&sl->text, 0);
-	sl->active = false;
+	sl->state = SLOT_FREE;
+	sl->n_cached = n;
 }
 
 static double elapsed(const slot *sl)
@@ -440,7 +672,7 @@ static int slot_finish(lbackend *s, slot *sl)
 	r.seconds = elapsed(sl);
 	/* pieces can split a multi-byte character; repair once, at the end */
 	r.text = sd_utf8_repair(sl->text.data ? sl->text.data : "", sl->text.len);
-	slot_release(s, sl);
+	slot_release(s, sl, true);
 	if (!r.text)
 		return SD_ENOMEM;
 	int rc = push_done(s, &r);
@@ -449,16 +681,16 @@ static int slot_finish(lbackend *s, slot *sl)
 	return rc;
 }
 
-/* Finish the slot with an error reply. */
+/* Finish the slot with an error reply; its KV cells are cleared. */
 static int slot_fail(lbackend *s, slot *sl, int status, const char *msg)
 {
 	int rc = push_error(s, sl->tag, status, msg, sl->n_prompt, elapsed(sl));
-	slot_release(s, sl);
+	slot_release(s, sl, false);
 	return rc;
 }
 
 /*
- * Sample the slot's next token from output row idx of the last decode
+ * Sample the slot's next token from logits row idx of the last decode
  * and decide whether the sequence is done. Returns SD_OK or SD_ENOMEM.
  */
 static int slot_sample(lbackend *s, slot *sl, int32_t idx)
@@ -480,90 +712,140 @@ static int slot_sample(lbackend *s, slot *sl, int32_t idx)
 	return SD_OK;
 }
 
+static int32_t common_prefix(const llama_token *a, int32_t na,
+			     const llama_token *b, int32_t nb)
+{
+	int32_t n = na < nb ? na : nb, i = 0;
+	while (i < n && a[i] == b[i])
+		i++;
+	return i;
+}
+
 /*
- * Start job j in free slot sl: render, tokenize, prefill and sample the
- * first token. Failures of this request become error replies; the return
+ * A usable prefix length for a prompt of n tokens: all but the last
+ * token, or a prefix that leaves a chunk of two tokens or more.
+ */
+static int32_t fit_prefix(int32_t l, int32_t n)
+{
+	if (l >= n - 1)
+		return n - 1;
+	return l == n - 2 ? n - 3 : l;
+}
+
+/*
+ * How much of the new prompt (s->toks, n tokens) for slot sl is already
+ * in a KV cache: the longest prefix that sl itself holds or, when longer
+ * by MIN_PREFIX_COPY tokens, that another sequence holds (*src, else
+ * NULL). The prefix cells are bit for bit what decoding the prompt would
+ * give (see the top of this file).
+ */
+static int32_t find_prefix(const lbackend *s, const slot *sl, int32_t n,
+			   const slot **src)
+{
+	*src = NULL;
+	if (n < 3)
+		return 0;
+	int32_t own = common_prefix(sl->prompt, cached_prefix(sl), s->toks, n);
+	int32_t other = 0;
+	const slot *best = NULL;
+	for (int32_t i = 0; i < s->n_seq; i++) {
+		const slot *o = &s->slots[i];
+		if (o == sl)
+			continue;
+		int32_t l = common_prefix(o->prompt, cached_prefix(o), s->toks, n);
+		if (l > other) {
+			other = l;
+			best = o;
+		}
+	}
+	own = fit_prefix(own, n);
+	other = fit_prefix(other, n);
+	if (other < own + MIN_PREFIX_COPY)
+		return own;
+	*src = best;
+	return other;
+}
+
+/*
+ * Admit job j into free slot sl: render, tokenize, check the budget,
+ * make its sampler and take what it can from the prefix cache; the rest
+ * of the prompt is decoded by the following steps. A request that fails
+ * here gets an error reply and leaves the slot as it was; the return
  * value is only for allocation failures of the backend itself.
  */
-static int slot_start(sd_backend *b, lbackend *s, slot *sl, job *j)
+static int slot_start(lbackend *s, slot *sl, job *j)
 {
 	char *prompt = NULL;
 	char msg[160];
-	int rc = SD_OK;
-
-	sd_buf_init(&sl->text, 0);
-	sl->tag = j->tag;
-	sl->n_past = 0;
-	sl->n_prompt = 0;
-	sl->n_gen = 0;
-	sl->max_tokens = j->sampling.max_tokens > 0 ? j->sampling.max_tokens : 1;
-	sl->t_start_us = llama_time_us();
-	sl->smpl = NULL;
-	sl->active = true;
-
-	rc = render_chat(s->tmpl, j->system_prompt, j->user_prompt, &prompt);
+	int32_t n = 0;
+	int64_t t0 = llama_time_us();
+	int32_t max_tokens = j->sampling.max_tokens > 0 ? j->sampling.max_tokens
+							: 1;
+	int rc = render_chat(s->tmpl, j->system_prompt, j->user_prompt, &prompt);
 	if (rc == SD_ENOMEM)
-		goto fail;
+		goto nomem;
 	if (rc) {
 		char what[64];
 		describe_template(s->tmpl, what, sizeof(what));
 		snprintf(msg, sizeof(msg), "chat template %s is not supported",
 			 what);
-		rc = slot_fail(s, sl, SD_EBACKEND, msg);
+		rc = push_error(s, j->tag, SD_EBACKEND, msg, 0, 0.0);
 		goto out;
 	}
-	int32_t n_tok = 0;
-	rc = tokenize(s, prompt, &n_tok);
+	rc = tokenize(s, prompt, &n);
 	if (rc == SD_ENOMEM)
-		goto fail;
-	if (rc || n_tok == 0) {
-		rc = slot_fail(s, sl, SD_EBACKEND, "tokenization failed");
+		goto nomem;
+	if (rc || n == 0) {
+		rc = push_error(s, j->tag, SD_EBACKEND, "tokenization failed",
+				0, 0.0);
 		goto out;
 	}
-	sl->n_prompt = n_tok;
-	if ((int64_t)n_tok + sl->max_tokens > s->seq_budget) {
+	if ((int64_t)n + max_tokens > s->seq_budget) {
 		snprintf(msg, sizeof(msg),
 			 "prompt of %d tokens does not fit the context of %d per sequence (max_tokens %d)",
-			 (int)n_tok, (int)s->seq_budget, (int)sl->max_tokens);
-		rc = slot_fail(s, sl, SD_EBACKEND, msg);
+			 (int)n, (int)s->seq_budget, (int)max_tokens);
+		rc = push_error(s, j->tag, SD_EBACKEND, msg, n, 0.0);
 		goto out;
 	}
-	sl->smpl = make_sampler(&j->sampling,
-				llama_vocab_n_tokens(s->vocab));
-	if (!sl->smpl)
-		goto fail;
+	struct llama_sampler *smpl = make_sampler(&j->sampling);
+	if (!smpl)
+		goto nomem;
 
-	/* prefill in chunks of n_batch; only the last token needs logits */
-	int32_t last_n = 0;
-	for (int32_t at = 0; at < n_tok; at += s->n_batch) {
-		int32_t n = n_tok - at < s->n_batch ? n_tok - at : s->n_batch;
-		struct llama_batch *bt = &s->batch;
-		for (int32_t i = 0; i < n; i++) {
-			bt->token[i] = s->toks[at + i];
-			bt->pos[i] = at + i;
-			bt->n_seq_id[i] = 1;
-			bt->seq_id[i][0] = sl->seq;
-			bt->logits[i] = (at + i == n_tok - 1);
-		}
-		bt->n_tokens = n;
-		int32_t d = llama_decode(s->ctx, *bt);
-		if (d != 0) {
-			snprintf(msg, sizeof(msg),
-				 "llama_decode failed during prefill (code %d)",
-				 (int)d);
-			sd_backend_set_error(b, "%s", msg);
-			rc = slot_fail(s, sl, SD_EBACKEND, msg);
-			goto out;
-		}
-		last_n = n;
-	}
-	sl->n_past = n_tok;
-	/* the first token comes from the prefill's last logits */
-	rc = slot_sample(s, sl, last_n - 1);
+	const slot *src = NULL;
+	int32_t keep = find_prefix(s, sl, n, &src);
+	llama_memory_t mem = llama_get_memory(s->ctx);
+	/*
+	 * Between KV streams llama.cpp copies whole streams only (it asserts
+	 * on a range), at the start of the next llama_decode: take all, then
+	 * drop what follows the shared prefix.
+	 */
+	if (src)
+		llama_memory_seq_cp(mem, src->seq, sl->seq, -1, -1);
+	llama_memory_seq_rm(mem, sl->seq, keep, -1);
+
+	/* the new tokens become the slot's; its old buffer is the scratch */
+	llama_token *t = sl->prompt;
+	size_t cap = sl->prompt_cap;
+	sl->prompt = s->toks;
+	sl->prompt_cap = s->toks_cap;
+	s->toks = t;
+	s->toks_cap = cap;
+
+	sd_buf_init(&sl->text, 0);
+	sl->state = SLOT_PREFILL;
+	sl->tag = j->tag;
+	sl->admitted = s->n_admitted++;
+	sl->smpl = smpl;
+	sl->n_prompt = n;
+	sl->n_cached = 0;
+	sl->n_past = keep;
+	sl->n_gen = 0;
+	sl->max_tokens = max_tokens;
+	sl->t_start_us = t0;
 	goto out;
-fail:
+nomem:
+	push_error(s, j->tag, SD_ENOMEM, "out of memory", n, 0.0);
 	rc = SD_ENOMEM;
-	slot_fail(s, sl, SD_ENOMEM, "out of memory");
 out:
 	free(prompt);
 	return rc;
@@ -575,8 +857,207 @@ static int count_work(const lbackend *s)
 	for (const job *j = s->pending_head; j; j = j->next)
 		n++;
 	for (int32_t i = 0; i < s->n_seq; i++)
-		n += s->slots[i].active;
+		n += s->slots[i].state != SLOT_FREE;
 	return n;
+}
+
+/*
+ * Move pending requests into free slots, FIFO. The lowest free slot goes
+ * first: llama.cpp decodes the rows of a batch in runs of consecutive
+ * sequence ids (one KV stream each), so every gap between generating
+ * sequences costs another pass over the weights.
+ */
+static int admit(lbackend *s)
+{
+	for (int32_t i = 0; i < s->n_seq && s->pending_head; i++) {
+		slot *sl = &s->slots[i];
+		/* a request that fails at once leaves the slot free */
+		while (sl->state == SLOT_FREE && s->pending_head) {
+			job *j = s->pending_head;
+			s->pending_head = j->next;
+			if (!s->pending_head)
+				s->pending_tail = NULL;
+			int rc = slot_start(s, sl, j);
+			job_free(j);
+			if (rc)
+				return rc;
+		}
+	}
+	return SD_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Steps                                                              */
+/* ------------------------------------------------------------------ */
+
+static void batch_add(struct llama_batch *bt, llama_token tok, llama_pos pos,
+		      llama_seq_id seq, bool logits)
+{
+	int32_t n = bt->n_tokens++;
+	bt->token[n] = tok;
+	bt->pos[n] = pos;
+	bt->n_seq_id[n] = 1;
+	bt->seq_id[n][0] = seq;
+	bt->logits[n] = logits;
+}
+
+/* A failed decode leaves the KV state unknown: fail and clear them all. */
+static int fail_all(sd_backend *b, lbackend *s, int32_t code)
+{
+	sd_backend_set_error(b, "llama_decode failed (code %d)", (int)code);
+	for (int32_t i = 0; i < s->n_seq; i++) {
+		slot *sl = &s->slots[i];
+		if (sl->state != SLOT_FREE)
+			slot_fail(s, sl, SD_EBACKEND, b->last_error);
+		else
+			slot_release(s, sl, false);
+	}
+	/* the reply is what matters to the caller; the queue stays */
+	return SD_EBACKEND;
+}
+
+static bool generating(const lbackend *s, int32_t k)
+{
+	return k >= 0 && k < s->n_seq && s->slots[k].state == SLOT_GEN;
+}
+
+/*
+ * Shape the generating rows into one run. llama.cpp cuts the rows of a
+ * batch into runs of consecutive sequence ids (one KV stream each) and
+ * decodes each run as a ubatch of its own, so every gap between
+ * generating sequences costs another pass over the weights: a sequence
+ * in the gap that is not generating gets a dummy row (no logits), placed
+ * after whatever it holds and removed after the decode. And a product
+ * of one row rounds differently from one of two or more (see the top of
+ * this file), so a sequence generating alone gets a dummy partner with
+ * logits (the last layer only computes output rows) in a neighbouring
+ * sequence, the spare one when n_seq is 1. s->dummy[k] gets the dummy's
+ * position in sequence k, or -1.
+ */
+static void plan_dummies(lbackend *s, bool *partner)
+{
+	int32_t first = -1, last = -1;
+	for (int32_t k = 0; k < s->n_stream; k++) {
+		s->dummy[k] = -1;
+		if (generating(s, k)) {
+			if (first < 0)
+				first = k;
+			last = k;
+		}
+	}
+	*partner = false;
+	if (first < 0)
+		return;
+	if (first == last && s->partner) {
+		first = last + 1 < s->n_stream ? last : first - 1;
+		last = first + 1;
+		*partner = true;
+	}
+	for (int32_t k = first; k <= last; k++) {
+		if (generating(s, k))
+			continue;
+		/* after what the sequence holds: its prompt so far or its
+		 * prefix cache; the spare one is empty */
+		const slot *sl = k < s->n_seq ? &s->slots[k] : NULL;
+		s->dummy[k] = !sl ? 0 : sl->state == SLOT_PREFILL ? sl->n_past
+								  : sl->n_cached;
+	}
+}
+
+/*
+ * One token for every generating sequence, in one llama_decode, then
+ * sample. The last token of a prompt is decoded here too, as the first
+ * row of its sequence, so that every sampled token comes from a row
+ * computed the same way.
+ */
+static int decode_gen(sd_backend *b, lbackend *s)
+{
+	struct llama_batch *bt = &s->batch;
+	llama_memory_t mem = llama_get_memory(s->ctx);
+	bool partner;
+	int rc = SD_OK;
+
+	plan_dummies(s, &partner);
+	bt->n_tokens = 0;
+	for (int32_t k = 0; k < s->n_stream; k++) {
+		if (k < s->n_seq)
+			s->row[k] = -1;
+		if (generating(s, k)) {
+			slot *sl = &s->slots[k];
+			s->row[k] = bt->n_tokens;
+			batch_add(bt, sl->next, sl->n_past, sl->seq, true);
+		} else if (s->dummy[k] >= 0) {
+			batch_add(bt, 0, s->dummy[k], k, partner);
+		}
+	}
+	if (bt->n_tokens == 0)
+		return SD_OK;
+	int32_t d = llama_decode(s->ctx, *bt);
+	for (int32_t k = 0; k < s->n_stream; k++) {
+		if (s->dummy[k] >= 0)
+			llama_memory_seq_rm(mem, k, s->dummy[k], -1);
+	}
+	if (d != 0)
+		return fail_all(b, s, d);
+	for (int32_t k = 0; k < s->n_seq && rc == SD_OK; k++) {
+		if (s->row[k] < 0)
+			continue;
+		slot *sl = &s->slots[k];
+		sl->n_past++;
+		rc = slot_sample(s, sl, s->row[k]);
+	}
+	return rc;
+}
+
+/*
+ * Decode prompt chunks, oldest admission first, each a llama_decode of
+ * its own with two tokens or more and no logits (see the top of this
+ * file); with the generating rows they make at most n_batch tokens per
+ * step. The prompt's last token is left to decode_gen: once the rest is
+ * in, the sequence joins the generating rows with it.
+ */
+static int prefill(sd_backend *b, lbackend *s)
+{
+	struct llama_batch *bt = &s->batch;
+	int32_t room = s->n_batch, n_pre = 0;
+	for (int32_t i = 0; i < s->n_seq; i++) {
+		room -= s->slots[i].state == SLOT_GEN;
+		if (s->slots[i].state != SLOT_PREFILL)
+			continue;
+		/* insertion sort by admission; n_seq is small */
+		int32_t k = n_pre++;
+		while (k > 0 && s->slots[s->order[k - 1]].admitted >
+					s->slots[i].admitted) {
+			s->order[k] = s->order[k - 1];
+			k--;
+		}
+		s->order[k] = i;
+	}
+	for (int32_t k = 0; k < n_pre; k++) {
+		slot *sl = &s->slots[s->order[k]];
+		int32_t left = sl->n_prompt - 1 - sl->n_past;
+		int32_t n = left < room ? left : room;
+		if (left - n == 1)
+			n--; /* never leave a chunk of one token */
+		if (n >= 2 || (n == 1 && left == 1)) {
+			bt->n_tokens = 0;
+			for (int32_t t = 0; t < n; t++) {
+				int32_t pos = sl->n_past + t;
+				batch_add(bt, sl->prompt[pos], pos, sl->seq,
+					  false);
+			}
+			int32_t d = llama_decode(s->ctx, *bt);
+			if (d != 0)
+				return fail_all(b, s, d);
+			sl->n_past += n;
+			room -= n;
+		}
+		if (sl->n_past == sl->n_prompt - 1) {
+			sl->state = SLOT_GEN;
+			sl->next = sl->prompt[sl->n_past];
+		}
+	}
+	return SD_OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -608,62 +1089,13 @@ static int l_submit(sd_backend *b, const sd_request *req)
 static int l_step(sd_backend *b)
 {
 	lbackend *s = b->impl;
-	int rc;
-
-	/* (a) admit pending requests into free sequences, in FIFO order */
-	for (int32_t i = 0; i < s->n_seq && s->pending_head; i++) {
-		slot *sl = &s->slots[i];
-		if (sl->active)
-			continue;
-		job *j = s->pending_head;
-		s->pending_head = j->next;
-		if (!s->pending_head)
-			s->pending_tail = NULL;
-		rc = slot_start(b, s, sl, j);
-		job_free(j);
-		if (rc)
-			return rc;
-	}
-
-	/* (b) one token for every active sequence, in one decode */
-	struct llama_batch *bt = &s->batch;
-	int32_t *owner = s->owner;
-	int32_t n = 0;
-	for (int32_t i = 0; i < s->n_seq; i++) {
-		slot *sl = &s->slots[i];
-		if (!sl->active)
-			continue;
-		bt->token[n] = sl->next;
-		bt->pos[n] = sl->n_past;
-		bt->n_seq_id[n] = 1;
-		bt->seq_id[n][0] = sl->seq;
-		bt->logits[n] = 1;
-		owner[n] = i;
-		n++;
-	}
-	if (n == 0)
-		return count_work(s);
-	bt->n_tokens = n;
-	int32_t d = llama_decode(s->ctx, *bt);
-	if (d != 0) {
-		/*
-		 * The sequences' state is unknown now; fail them all so the
-		 * caller gets a reply for each instead of waiting forever.
-		 */
-		sd_backend_set_error(b, "llama_decode failed (code %d)", (int)d);
-		for (int32_t k = 0; k < n; k++)
-			slot_fail(s, &s->slots[owner[k]], SD_EBACKEND,
-				  b->last_error);
-		return SD_EBACKEND;
-	}
-	for (int32_t k = 0; k < n; k++) {
-		slot *sl = &s->slots[owner[k]];
-		sl->n_past++;
-		rc = slot_sample(s, sl, k);
-		if (rc)
-			return rc;
-	}
-	return count_work(s);
+	int rc = admit(s);
+	/* prompts first: one completed now samples its first token below */
+	if (rc == SD_OK)
+		rc = prefill(b, s);
+	if (rc == SD_OK)
+		rc = decode_gen(b, s);
+	return rc ? rc : count_work(s);
 }
 
 static int l_collect(sd_backend *b, sd_reply *out)
@@ -695,8 +1127,8 @@ static int l_cancel(sd_backend *b, uint64_t tag)
 	}
 	for (int32_t i = 0; i < s->n_seq; i++) {
 		slot *sl = &s->slots[i];
-		if (sl->active && sl->tag == tag) {
-			slot_release(s, sl);
+		if (sl->state != SLOT_FREE && sl->tag == tag) {
+			slot_release(s, sl, true);
 			return SD_OK;
 		}
 	}
@@ -731,10 +1163,13 @@ static void lbackend_free(lbackend *s)
 			if (s->slots[i].smpl)
 				llama_sampler_free(s->slots[i].smpl);
 			sd_buf_free(&s->slots[i].text);
+			free(s->slots[i].prompt);
 		}
 		free(s->slots);
 	}
-	free(s->owner);
+	free(s->order);
+	free(s->row);
+	free(s->dummy);
 	for (size_t i = 0; i < s->done_len; i++)
 		sd_reply_clear(&s->done[(s->done_head + i) % s->done_cap]);
 	free(s->done);
@@ -861,6 +1296,61 @@ static int choose_template(lbackend *s, const sd_llama_params *p,
 			    "no usable chat template");
 }
 
+/*
+ * Does a row decoded alone come out different from the same row decoded
+ * next to another? On the CPU, ggml computes a product of one row with
+ * its dot product kernel and of two rows or more with llamafile's sgemm;
+ * they agree for the quantized types tried (q8_0: integer dot products
+ * per block) and differ in the last bits for f32 and f16 weights. Decode
+ * one token alone and beside a copy of itself, in a throwaway context
+ * set up like the real one, and compare the logits bit for bit.
+ * Returns 1 (they differ), 0 (identical) or a negative SD_E* code.
+ */
+static int probe_lone_rows(struct llama_model *model, int32_t n_threads)
+{
+	struct llama_context_params cp = llama_context_default_params();
+	cp.n_ctx = 512;
+	cp.n_batch = cp.n_ubatch = 2;
+	cp.n_seq_max = 2;
+	cp.n_threads = cp.n_threads_batch = n_threads;
+	cp.kv_unified = false;
+	cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+	cp.no_perf = true;
+	struct llama_context *ctx = llama_init_from_model(model, cp);
+	struct llama_batch bt = llama_batch_init(2, 0, 1);
+	int32_t n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(model));
+	float *alone = malloc((size_t)n_vocab * sizeof(*alone));
+	int rc = SD_EBACKEND;
+	if (!alone || !bt.token) {
+		rc = SD_ENOMEM;
+		goto out;
+	}
+	if (!ctx)
+		goto out;
+	for (int32_t n = 1; n <= 2; n++) {
+		bt.n_tokens = 0;
+		for (int32_t k = 0; k < n; k++)
+			batch_add(&bt, 0, 0, k, true);
+		if (llama_decode(ctx, bt) != 0)
+			goto out;
+		const float *l = llama_get_logits_ith(ctx, 0);
+		if (!l)
+			goto out;
+		if (n == 1)
+			memcpy(alone, l, (size_t)n_vocab * sizeof(*alone));
+		else
+			rc = memcmp(alone, l, (size_t)n_vocab * sizeof(*l)) != 0;
+		llama_memory_seq_rm(llama_get_memory(ctx), -1, -1, -1);
+	}
+out:
+	free(alone);
+	if (bt.token)
+		llama_batch_free(bt);
+	if (ctx)
+		llama_free(ctx);
+	return rc;
+}
+
 sd_backend *sd_backend_llama_create(const sd_llama_params *p, sd_error *err)
 {
 	lbackend *s = NULL;
@@ -907,8 +1397,18 @@ sd_backend *sd_backend_llama_create(const sd_llama_params *p, sd_error *err)
 	if (!s)
 		goto nomem;
 	s->n_seq = p->n_seq_max;
-	/* a batch must hold a prefill chunk and one token per sequence */
-	s->n_batch = p->n_batch > p->n_seq_max ? p->n_batch : p->n_seq_max;
+	/*
+	 * The generating rows (with dummies, at most one per sequence) must
+	 * fit a batch, and a step must leave room for a prompt chunk of
+	 * three tokens, so that chunks of two or more always exist.
+	 */
+	s->n_batch = p->n_batch > p->n_seq_max + 3 ? p->n_batch
+						   : p->n_seq_max + 3;
+	/*
+	 * llama.cpp pads each stream up (to 256 cells); budget from what
+	 * the caller asked for so that limits do not depend on padding.
+	 */
+	s->seq_budget = p->n_ctx / p->n_seq_max;
 
 	struct llama_model_params mp = llama_model_default_params();
 	mp.n_gpu_layers = p->n_gpu_layers;
@@ -920,15 +1420,26 @@ sd_backend *sd_backend_llama_create(const sd_llama_params *p, sd_error *err)
 	}
 	s->vocab = llama_model_get_vocab(s->model);
 
+	rc = probe_lone_rows(s->model, p->n_threads);
+	if (rc < 0) {
+		sd_error_set(err, rc, p->model_path, NULL, "%s",
+			     rc == SD_ENOMEM ? "out of memory"
+					     : "llama.cpp could not decode a probe");
+		goto fail;
+	}
+	s->partner = rc == 1;
+	s->n_stream = s->n_seq > 1 || !s->partner ? s->n_seq : 2;
+
 	struct llama_context_params cp = llama_context_default_params();
-	cp.n_ctx = (uint32_t)p->n_ctx;
+	cp.n_ctx = (uint32_t)s->seq_budget * (uint32_t)s->n_stream;
 	cp.n_batch = (uint32_t)s->n_batch;
 	cp.n_ubatch = (uint32_t)s->n_batch;
-	cp.n_seq_max = (uint32_t)p->n_seq_max;
+	cp.n_seq_max = (uint32_t)s->n_stream;
 	cp.n_threads = p->n_threads;
 	cp.n_threads_batch = p->n_threads;
-	/* one pool of cells for all sequences; we budget per sequence */
-	cp.kv_unified = true;
+	/* determinism: see the top of this file */
+	cp.kv_unified = false;
+	cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
 	cp.no_perf = true;
 	s->ctx = llama_init_from_model(s->model, cp);
 	if (!s->ctx) {
@@ -937,14 +1448,8 @@ sd_backend *sd_backend_llama_create(const sd_llama_params *p, sd_error *err)
 			     (int)p->n_ctx);
 		goto fail;
 	}
-	/*
-	 * llama.cpp pads n_ctx up (to 256 cells); budget from what the
-	 * caller asked for so that limits do not depend on that padding.
-	 */
-	uint32_t n_ctx = llama_n_ctx(s->ctx);
-	if (n_ctx > (uint32_t)p->n_ctx)
-		n_ctx = (uint32_t)p->n_ctx;
-	s->seq_budget = (int32_t)(n_ctx / (uint32_t)s->n_seq);
+	if (llama_n_ctx_seq(s->ctx) < (uint32_t)s->seq_budget)
+		s->seq_budget = (int32_t)llama_n_ctx_seq(s->ctx);
 
 	/* every row belongs to exactly one sequence, hence 1 seq id per row */
 	s->batch = llama_batch_init(s->n_batch, 0, 1);
@@ -952,8 +1457,10 @@ sd_backend *sd_backend_llama_create(const sd_llama_params *p, sd_error *err)
 		goto nomem;
 
 	s->slots = calloc((size_t)s->n_seq, sizeof(*s->slots));
-	s->owner = calloc((size_t)s->n_seq, sizeof(*s->owner));
-	if (!s->slots || !s->owner)
+	s->order = calloc((size_t)s->n_seq, sizeof(*s->order));
+	s->row = calloc((size_t)s->n_seq, sizeof(*s->row));
+	s->dummy = calloc((size_t)s->n_stream, sizeof(*s->dummy));
+	if (!s->slots || !s->order || !s->row || !s->dummy)
 		goto nomem;
 	for (int32_t i = 0; i < s->n_seq; i++) {
 		s->slots[i].seq = i;
@@ -998,3 +1505,4 @@ out:
 	free(name);
 	return b;
 }
+

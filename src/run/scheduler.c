@@ -153,15 +153,16 @@ static int check_manifest(sd_experiment *e, const sd_run_params *p, sd_error *er
 		json_t *m = json_loads(text, 0, NULL);
 		const char *old = json_string_value(json_object_get(m, "config_digest"));
 		bool same = old && strcmp(old, e->digest) == 0;
-		json_decref(m);
 		if (!same && !p->force) {
 			rc = sd_error_set(err, SD_ESTATE, path, NULL,
 					  "%s holds a run of a different config (digest %s, this "
 					  "config %s); use a new output directory, or --force to "
 					  "continue it with this config",
 					  p->out_dir, old ? old : "unreadable", e->digest);
+			json_decref(m);
 			goto out;
 		}
+		json_decref(m);
 		if (same)
 			goto out;
 	}

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# GPU benchmark (NVIDIA, sm_90 / H100-H200): build llama.cpp's CUDA backend
+# from the pinned tree, build syndisco against it, make a random model with
+# Llama-3.2-1B's shape in q8_0, and print our throughput at --parallel 1,
+# 16 and 64 beside llama-batched-bench at the same batch sizes.
+#
+#   bench/gpu.sh [LLAMA_SRC]
+#
+# LLAMA_SRC: the llama.cpp source tree, or the gitRelease.bundle from the
+# node-llama-cpp npm package (default: ~/.cache/syndisco/.../src, or
+# ./llama-src, or ./gitRelease.bundle). The machine needs nvcc, cmake,
+# a C compiler and libjansson-dev; it needs no network.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=${WORK:-$root/build-gpu}
+jobs=$(nproc)
+mkdir -p "$work"
+src=${1:-}
+if [ -z "$src" ]; then
+	for c in "$root/llama-src" "$root/gitRelease.bundle" \
+		"$HOME"/.cache/syndisco/llama-*/src; do
+		[ -e "$c" ] && { src=$c; break; }
+	done
+fi
+[ -n "$src" ] || { echo "gpu.sh: no llama.cpp source; pass its path" >&2; exit 1; }
+if [ -f "$src" ]; then
+	rm -rf "$work/llama-src"
+	git -c advice.detachedHead=false clone --quiet "$src" "$work/llama-src"
+	src=$work/llama-src
+fi
+
+t0=$(date +%s)
+echo "== building llama.cpp (CUDA, sm_90) from $src"
+cmake -S "$src" -B "$work/llama-cuda" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+	-DBUILD_SHARED_LIBS=OFF -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
+	-DGGML_NATIVE=ON -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF \
+	-DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=OFF \
+	-DLLAMA_BUILD_APP=OFF -DCMAKE_INSTALL_PREFIX="$work/llama-install" >"$work/cmake.log" 2>&1 ||
+	{ tail -20 "$work/cmake.log"; exit 1; }
+cmake --build "$work/llama-cuda" -j "$jobs" --target llama llama-batched-bench \
+	>"$work/build.log" 2>&1 || { tail -30 "$work/build.log"; exit 1; }
+# install only what was built: headers, libraries, cmake configs
+cmake --install "$work/llama-cuda" --component Unspecified >/dev/null 2>&1 ||
+	cmake --install "$work/llama-cuda" >/dev/null 2>&1 || true
+mkdir -p "$work/llama-install/share/llama/models"
+cp "$src/models/ggml-vocab-llama-bpe.gguf" "$work/llama-install/share/llama/models/"
+echo "   llama.cpp built in $(( $(date +%s) - t0 )) s"
+
+echo "== building syndisco against it"
+cmake -S "$root" -B "$work/syndisco" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+	-DSYNDISCO_BUILD_TESTS=OFF -DSYNDISCO_LLAMA_DIR="$work/llama-install" \
+	-DCMAKE_CUDA_ARCHITECTURES=90 >"$work/cmake-sd.log" 2>&1 ||
+	{ tail -20 "$work/cmake-sd.log"; exit 1; }
+cmake --build "$work/syndisco" -j "$jobs" --target syndisco-cli >>"$work/build.log" 2>&1 ||
+	{ tail -30 "$work/build.log"; exit 1; }
+bin=$work/syndisco/syndisco
+
+model=$work/llama-3.2-1b-shape-q8_0.gguf
+[ -f "$model" ] || SYNDISCO_VOCAB="$src/models/ggml-vocab-llama-bpe.gguf" "$bin" \
+	make-test-model "$model" --n-embd 2048 --n-layer 16 --n-head 32 \
+	--n-head-kv 8 --n-ff 8192 --type q8_0
+echo "   ready after $(( $(date +%s) - t0 )) s"
+
+cat >"$work/bench.json" <<JSON
+{
+    "seed": 3,
+    "personas_file": "$root/examples/study/personas.json",
+    "context": "You are taking part in an online forum discussion.",
+    "instructions_file": "$root/examples/study/user_instructions_vanilla.txt",
+    "num_discussions": 128,
+    "num_active_users": 4,
+    "num_turns": 4,
+    "history_ctx_len": 3,
+    "seed_opinions_file": "$root/examples/study/seed_opinions.txt",
+    "sampling": {"max_tokens": 48},
+    "backend": {"n_ctx": 2048, "n_gpu_layers": -1}
+}
+JSON
+declare -A ours
+for p in 1 16 64; do
+	n=$(( p == 1 ? 8 : 128 ))
+	sed "s/\"num_discussions\": 128/\"num_discussions\": $n/" "$work/bench.json" >"$work/b$p.json"
+	rm -rf "$work/out-$p"
+	s=$("$bin" run "$work/b$p.json" --model "$model" --out "$work/out-$p" --parallel "$p" --quiet --json)
+	ours[$p]=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['tokens_per_second'])" "$s" 2>/dev/null ||
+		echo "$s" | sed 's/.*"tokens_per_second": \([0-9.]*\).*/\1/')
+done
+"$work/llama-cuda/bin/llama-batched-bench" -m "$model" -ngl 99 -c 65536 -b 2048 -ub 512 \
+	-npp 256 -ntg 48 -npl 1,16,64 2>/dev/null | tee "$work/bb.txt" | grep '^|'
+echo
+printf '%-10s %18s %24s %10s\n' batch "syndisco tok/s" "batched-bench S_TG t/s" ratio
+for p in 1 16 64; do
+	bb=$(awk -F'|' -v b="$p" 'NF > 10 && $4+0 == b { gsub(/ /, "", $9); print $9 }' "$work/bb.txt")
+	printf '%-10s %18s %24s %10s\n' "$p" "${ours[$p]}" "$bb" \
+		"$(awk -v a="${ours[$p]}" -v b="$bb" 'BEGIN { if (b > 0) printf "%.2f", a / b }')"
+done
+echo "total time $(( $(date +%s) - t0 )) s"

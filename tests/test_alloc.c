@@ -1,0 +1,152 @@
+/*
+ * Allocation failure, on purpose, at every allocation in turn (jansson's
+ * test_chaos habit): the core types must fail cleanly with SD_ENOMEM or
+ * a NULL handle, never crash or leak (the ASan build checks leaks).
+ * malloc/calloc/realloc are wrapped at link time (-Wl,--wrap); jansson's
+ * allocations go through json_set_alloc_funcs.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "syndisco.h"
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t a, size_t b);
+void *__real_realloc(void *p, size_t n);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t a, size_t b);
+void *__wrap_realloc(void *p, size_t n);
+
+static long countdown = -1; /* -1: never fail */
+static long failures;
+
+static int should_fail(void)
+{
+	if (countdown < 0)
+		return 0;
+	if (countdown-- == 0) {
+		failures++;
+		return 1;
+	}
+	return 0;
+}
+
+void *__wrap_malloc(size_t n)
+{
+	return should_fail() ? NULL : __real_malloc(n);
+}
+
+void *__wrap_calloc(size_t a, size_t b)
+{
+	return should_fail() ? NULL : __real_calloc(a, b);
+}
+
+void *__wrap_realloc(void *p, size_t n)
+{
+	return should_fail() ? NULL : __real_realloc(p, n);
+}
+
+static void *j_malloc(size_t n)
+{
+	return __wrap_malloc(n);
+}
+
+static void j_free(void *p)
+{
+	free(p);
+}
+
+/* One scripted discussion from personas to JSON; SD_OK or an error. */
+static int scenario(void)
+{
+	static const char personas[] =
+		"[{\"username\": \"Emma35\", \"age\": 38, \"traits\": [\"calm\"]},"
+		" {\"username\": \"Giannis\", \"age\": 21}, {\"username\": \"Mod\"}]";
+	sd_persona **p = NULL;
+	size_t n = 0;
+	sd_actor *a[3] = { NULL, NULL, NULL };
+	sd_turn_manager *tm = NULL;
+	sd_discussion *d = NULL;
+	sd_backend *b = NULL;
+	sd_logs *back = NULL;
+	char *json = NULL;
+	int rc = sd_persona_array_from_json(personas, "p", &p, &n, NULL);
+	if (rc)
+		goto out;
+	sd_actor_params ap = sd_actor_default_params();
+	ap.context = "ctx";
+	ap.instructions = "be nice";
+	rc = SD_ENOMEM;
+	for (int i = 0; i < 3; i++) {
+		ap.persona = p[i];
+		if (!(a[i] = sd_actor_create(&ap, NULL)))
+			goto out;
+	}
+	sd_turn_params tp = sd_turn_default_params();
+	tp.kind = SD_TURN_RESPOND;
+	if (!(tm = sd_turn_manager_create(&tp, 2, NULL)))
+		goto out;
+	sd_discussion_params dp = sd_discussion_default_params();
+	sd_seed_opinion so = { "Giannis", "Opening words" };
+	dp.seed_opinions = &so;
+	dp.n_seed_opinions = 1;
+	dp.conv_len = 4;
+	if (!(d = sd_discussion_create(&dp, a, 2, a[2], tm, NULL)))
+		goto out;
+	sd_scripted_params sp = sd_scripted_default_params();
+	if (!(b = sd_backend_scripted_create(&sp, NULL)))
+		goto out;
+	if ((rc = sd_discussion_run(d, b, NULL, NULL, NULL)))
+		goto out;
+	if ((rc = sd_logs_to_json(sd_discussion_logs(d), &json)))
+		goto out;
+	back = sd_logs_from_json(json, "mem", NULL);
+	rc = back ? SD_OK : SD_ENOMEM;
+out:
+	sd_logs_free(back);
+	sd_free(json);
+	sd_backend_free(b);
+	sd_discussion_free(d);
+	sd_turn_manager_free(tm);
+	for (int i = 0; i < 3; i++)
+		sd_actor_free(a[i]);
+	sd_persona_array_free(p, n);
+	return rc;
+}
+
+int main(void)
+{
+	json_set_alloc_funcs(j_malloc, j_free);
+	countdown = -1;
+	if (scenario() != SD_OK) {
+		fprintf(stderr, "the scenario fails without injected failures\n");
+		return 1;
+	}
+	long n;
+	int failed_cleanly = 0;
+	for (n = 0;; n++) {
+		countdown = n;
+		failures = 0;
+		int rc = scenario();
+		countdown = -1;
+		if (failures == 0) {
+			if (rc != SD_OK) {
+				fprintf(stderr, "run %ld: no failure injected but rc %d\n", n, rc);
+				return 1;
+			}
+			break; /* every allocation has had its turn */
+		}
+		if (rc == SD_OK) {
+			/* a failure the code absorbed (e.g. a size probe retried)
+			 * is fine as long as the result is still right */
+			continue;
+		}
+		failed_cleanly++;
+	}
+	printf("%ld allocations failed one at a time, %d runs reported the error, "
+	       "none crashed\n", n, failed_cleanly);
+	printf("1 passed, 0 failed\n");
+	return failed_cleanly > 0 ? 0 : 1;
+}
