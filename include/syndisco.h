@@ -427,6 +427,22 @@ const char *sd_logs_user(const sd_logs *l, size_t i);
 int32_t sd_logs_ctx_length(const sd_logs *l);
 uint64_t sd_logs_seed(const sd_logs *l);
 
+/*
+ * A key naming the discussion stably across re-runs: for logs written by
+ * `syndisco run`, "<config_digest>/<cell>/<index>" (the same whatever
+ * the random id); otherwise the log's "id" (SynDisco's files). Writes at
+ * most size bytes into buf (>= 128 recommended). Returns SD_EPARSE when
+ * the log has neither.
+ */
+int sd_logs_discussion_key(const sd_logs *l, char *buf, size_t size);
+
+/*
+ * The id of comment `order` (0-based position in "logs"): 16 lowercase
+ * hex digits of FNV-1a-64 over the discussion key, "\n" and the decimal
+ * order. Stable across runs; joins annotations to comments. buf >= 17.
+ */
+int sd_logs_message_id(const sd_logs *l, size_t order, char buf[17]);
+
 /* Set metadata that core cannot know (it has no clock). Copies. */
 int sd_logs_set_id(sd_logs *l, const char *id);
 int sd_logs_set_timestamp(sd_logs *l, const char *timestamp);

@@ -11,6 +11,7 @@
 #include "core/core.h"
 #include "syndisco.h"
 #include "util/error.h"
+#include "util/hash.h"
 #include "util/json.h"
 
 struct sd_logs {
@@ -441,4 +442,35 @@ int sd_logs_set_extra(sd_logs *l, const char *key, const char *json_text)
 const json_t *sd_logs_get(const sd_logs *l, const char *key)
 {
 	return l && key ? json_object_get(l->root, key) : NULL;
+}
+
+int sd_logs_discussion_key(const sd_logs *l, char *buf, size_t size)
+{
+	if (!l || !buf || size == 0)
+		return SD_EINVAL;
+	const char *digest = json_string_value(json_object_get(l->root, "config_digest"));
+	const char *cell = json_string_value(json_object_get(l->root, "cell"));
+	const json_t *index = json_object_get(l->root, "index");
+	int n;
+	if (digest && cell && json_is_integer(index))
+		n = snprintf(buf, size, "%s/%s/%lld", digest, cell,
+			     (long long)json_integer_value(index));
+	else if (sd_logs_id(l))
+		n = snprintf(buf, size, "%s", sd_logs_id(l));
+	else
+		return SD_EPARSE;
+	return n < 0 || (size_t)n >= size ? SD_EINVAL : SD_OK;
+}
+
+int sd_logs_message_id(const sd_logs *l, size_t order, char buf[17])
+{
+	char key[512], num[32];
+	int rc = sd_logs_discussion_key(l, key, sizeof(key));
+	if (rc)
+		return rc;
+	snprintf(num, sizeof(num), "\n%zu", order);
+	uint64_t h = sd_fnv1a64(key, strlen(key), SD_FNV1A64_INIT);
+	h = sd_fnv1a64(num, strlen(num), h);
+	snprintf(buf, 17, "%016llx", (unsigned long long)h);
+	return SD_OK;
 }

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "core/core.h"
+#include "run/backend_open.h"
 #include "run/experiment.h"
 #include "util/buf.h"
 #include "util/error.h"
@@ -266,27 +267,6 @@ static void fail_slot(run_ctx *r, slot *s, const char *why)
 	drop(s);
 }
 
-static sd_backend *open_backend(run_ctx *r, const exp_cell *c, sd_error *err)
-{
-	if (strcmp(c->backend.type, "scripted") == 0) {
-		sd_scripted_params sp = sd_scripted_default_params();
-		sp.mode = SD_SCRIPTED_ECHO;
-		sp.max_active = r->p->parallel;
-		return sd_backend_scripted_create(&sp, err);
-	}
-	sd_llama_params lp = c->backend.llama;
-	lp.model_path = c->backend.model ? c->backend.model : r->p->default_model;
-	if (!lp.model_path) {
-		sd_error_set(err, SD_EINVAL, r->e->path, "backend.model",
-			     "no model: set backend.model or pass --model");
-		return NULL;
-	}
-	/* n_ctx in a config is per discussion; the context holds them all */
-	lp.n_seq_max = r->p->parallel;
-	lp.n_ctx = c->backend.llama.n_ctx * r->p->parallel;
-	return sd_backend_llama_create(&lp, err);
-}
-
 /* Run every job of the current group on backend b. */
 static int run_group(run_ctx *r, sd_backend *b, slot *slots, sd_error *err)
 {
@@ -498,7 +478,8 @@ int sd_experiment_run(sd_experiment *e, const sd_run_params *p,
 		progress->skipped = save_skipped;
 		r.cur_cell = 0;
 		r.cur_index = 0;
-		sd_backend *b = open_backend(&r, &e->cells[c], err);
+		sd_backend *b = run_backend_open(&e->cells[c].backend, e->path,
+						 p->parallel, p->default_model, err);
 		if (!b) {
 			rc = err ? err->code : SD_EBACKEND;
 			goto out;

@@ -1,0 +1,21 @@
+/*
+ * Opening the backend a config section describes. Shared by discussion
+ * runs and annotation runs so that a new backend type (openai) is added
+ * in one place.
+ */
+#ifndef SD_RUN_BACKEND_OPEN_H
+#define SD_RUN_BACKEND_OPEN_H
+
+#include "run/config_common.h"
+#include "syndisco.h"
+
+/*
+ * Create the backend for cb with room for `parallel` requests in flight.
+ * default_model is used by llama when cb names no model (may be NULL).
+ * source names the config file in errors.
+ */
+sd_backend *run_backend_open(const cfg_backend *cb, const char *source,
+			     int32_t parallel, const char *default_model,
+			     sd_error *err);
+
+#endif
