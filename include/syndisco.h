@@ -226,6 +226,10 @@ typedef struct sd_request {
 	const char *system_prompt;
 	const char *user_prompt;
 	sd_sampling sampling;
+	/* optional GBNF grammar (llama.cpp syntax, root rule "root") the
+	   reply must match; NULL = free text. llama enforces it with its
+	   grammar sampler; openai sends it as the server's grammar field. */
+	const char *grammar;
 } sd_request;
 
 /* A finished generation. text is owned by the reply (sd_reply_clear). */
