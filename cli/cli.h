@@ -10,6 +10,7 @@
 int cmd_discuss(int argc, char **argv);
 int cmd_make_model(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_annotate(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 
 /* --log-file: lines appended, the file rotated when the day changes. */

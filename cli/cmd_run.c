@@ -35,6 +35,77 @@ static const char usage[] =
 	"Exit status: 0 all done, 1 error, 2 usage, 3 interrupted (run again to\n"
 	"resume), 10+N when N discussions failed (N capped at 100).\n";
 
+static const char annotate_usage[] =
+	"usage: syndisco annotate CONFIG.json [DIR|FILE ...] [options]\n"
+	"\n"
+	"Annotate discussion logs: every annotator of the config labels every\n"
+	"comment of every log found (recursively) under the DIRs and FILEs, or\n"
+	"under the config's \"discussions\" when none are given. Logs written by\n"
+	"the Python SynDisco work too. Each annotation is written to\n"
+	"OUT/<annotator>/<conv-id>.json atomically; running the same command\n"
+	"again skips what is complete.\n"
+	"\n"
+	"options:\n"
+	"  --out DIR          output directory (default: output_dir in the config)\n"
+	"  --parallel N       requests in flight on the model (default 8)\n"
+	"  --shard K/N        annotate only logs i with i %% N == K, in path order\n"
+	"                     (default: from SLURM_ARRAY_TASK_ID/_COUNT, else 0/1)\n"
+	"  --model PATH       GGUF model for every annotator (default:\n"
+	"                     backend.model, else the tiny test model)\n"
+	"  --force            resume even though OUT holds another config's run\n"
+	"  --log-level L      error, warn, info (default) or debug\n"
+	"  --log-file FILE    also append log lines to FILE, rotated daily\n"
+	"  --json             print the final summary as JSON on stdout\n"
+	"  --quiet            no progress, only errors\n"
+	"  -h, --help         this help\n"
+	"\n"
+	"Exit status: 0 all done, 1 error, 2 usage, 3 interrupted (run again to\n"
+	"resume), 10+N when N annotations failed (N capped at 100).\n";
+
+/* What differs between `run` (an experiment) and `annotate`. */
+typedef struct workload {
+	bool annotate;
+	sd_experiment *e;
+	sd_annotate *a;
+} workload;
+
+static int wl_load(workload *w, const char *config, const char *const *inputs,
+		   size_t n_inputs, sd_error *err)
+{
+	if (w->annotate)
+		return sd_annotate_load(config, inputs, n_inputs, &w->a, err);
+	return sd_experiment_load(config, &w->e, err);
+}
+
+static int wl_set_model(workload *w, const char *model)
+{
+	return w->annotate ? sd_annotate_set_model(w->a, model)
+			   : sd_experiment_set_model(w->e, model);
+}
+
+static const char *wl_output_dir(const workload *w)
+{
+	return w->annotate ? sd_annotate_output_dir(w->a) : sd_experiment_output_dir(w->e);
+}
+
+static const char *wl_digest(const workload *w)
+{
+	return w->annotate ? sd_annotate_digest(w->a) : sd_experiment_digest(w->e);
+}
+
+static int wl_run(workload *w, const sd_run_params *p, sd_run_progress *prog,
+		  sd_error *err)
+{
+	return w->annotate ? sd_annotate_run(w->a, p, prog, err)
+			   : sd_experiment_run(w->e, p, prog, err);
+}
+
+static void wl_free(workload *w)
+{
+	sd_annotate_free(w->a);
+	sd_experiment_free(w->e);
+}
+
 static volatile int stop_flag;
 
 static void on_signal(int sig)
@@ -165,14 +236,17 @@ static long peak_rss_kib(void)
 	return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
 }
 
-int cmd_run(int argc, char **argv)
+static int run_main(int argc, char **argv, bool annotate)
 {
 	const char *config = NULL, *out = NULL, *model = NULL, *shard = NULL;
+	const char *help = annotate ? annotate_usage : usage;
+	const char *inputs[argc > 0 ? argc : 1]; /* annotate: logs to read */
+	size_t n_inputs = 0;
 	const char *log_file = NULL, *v;
 	int parallel = 8;
 	bool force = false, json = false;
 	run_ui ui = { .level = SD_LOG_INFO };
-	sd_experiment *e = NULL;
+	workload wl = { .annotate = annotate };
 	char *default_model = NULL;
 	sd_error err;
 	int status = 1;
@@ -180,7 +254,7 @@ int cmd_run(int argc, char **argv)
 	sd_error_clear(&err);
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			printf(usage);
+			printf(help);
 			return 0;
 		} else if ((v = cli_opt(argc, argv, &i, "--out"))) {
 			out = v;
@@ -208,16 +282,18 @@ int cmd_run(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) {
 			ui.quiet = true;
 		} else if (argv[i][0] == '-' && argv[i][1]) {
-			fprintf(stderr, usage);
+			fprintf(stderr, help);
 			return cli_errorf(2, "unknown option '%s'", argv[i]);
 		} else if (!config) {
 			config = argv[i];
+		} else if (annotate) {
+			inputs[n_inputs++] = argv[i];
 		} else {
 			return cli_errorf(2, "only one CONFIG.json, got '%s' too", argv[i]);
 		}
 	}
 	if (!config) {
-		fprintf(stderr, usage);
+		fprintf(stderr, help);
 		return cli_errorf(2, "no CONFIG.json given");
 	}
 	sd_run_params rp = sd_run_default_params();
@@ -238,13 +314,13 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	}
 
-	if (sd_experiment_load(config, &e, &err))
+	if (wl_load(&wl, config, inputs, n_inputs, &err))
 		goto fail;
-	if (model && sd_experiment_set_model(e, model)) {
+	if (model && wl_set_model(&wl, model)) {
 		status = cli_errorf(1, "out of memory");
 		goto out;
 	}
-	rp.out_dir = out ? out : sd_experiment_output_dir(e);
+	rp.out_dir = out ? out : wl_output_dir(&wl);
 	if (!rp.out_dir) {
 		status = cli_errorf(2, "no output directory: pass --out DIR or set "
 				    "\"output_dir\" in %s", config);
@@ -271,13 +347,13 @@ int cmd_run(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 
 	char line[256];
-	snprintf(line, sizeof(line), "run %s -> %s, shard %u/%u, %d in flight, config %s",
-		 config, rp.out_dir, rp.shard_index, rp.shard_count, parallel,
-		 sd_experiment_digest(e));
+	snprintf(line, sizeof(line), "%s %s -> %s, shard %u/%u, %d in flight, config %s",
+		 annotate ? "annotate" : "run", config, rp.out_dir, rp.shard_index,
+		 rp.shard_count, parallel, wl_digest(&wl));
 	on_log(SD_LOG_INFO, line, &ui);
 
 	sd_run_progress prog;
-	int rc = sd_experiment_run(e, &rp, &prog, &err);
+	int rc = wl_run(&wl, &rp, &prog, &err);
 	double rate = prog.seconds > 0 ? (double)prog.gen_tokens / prog.seconds : 0;
 	long rss = peak_rss_kib();
 	if (json)
@@ -318,11 +394,21 @@ fail:
 		status = 1;
 	}
 out:
-	sd_experiment_free(e);
+	wl_free(&wl);
 	free(default_model);
 	cli_log_close(ui.log);
 	sd_global_free();
 	return status;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	return run_main(argc, argv, false);
+}
+
+int cmd_annotate(int argc, char **argv)
+{
+	return run_main(argc, argv, true);
 }
 
 static const char status_usage[] =

@@ -13,6 +13,9 @@ static const char usage[] =
 	"  run CONFIG.json           run or resume an experiment: many\n"
 	"                            discussions at once, one file each\n"
 	"  status OUT                done/total per cell of a run\n"
+	"  annotate CONFIG.json [DIR...]\n"
+	"                            label every comment of every discussion\n"
+	"                            log with LLM annotators\n"
 	"  make-test-model OUT.gguf  write a tiny random-weight model with a\n"
 	"                            real Llama-3 tokenizer (for tests, demos)\n"
 	"\n"
@@ -41,6 +44,8 @@ int main(int argc, char **argv)
 		return cmd_discuss(argc - 1, argv + 1);
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(cmd, "annotate"))
+		return cmd_annotate(argc - 1, argv + 1);
 	if (!strcmp(cmd, "status"))
 		return cmd_status(argc - 1, argv + 1);
 	if (!strcmp(cmd, "make-test-model"))

@@ -337,6 +337,13 @@ sd_llama_params sd_llama_default_params(void);
 sd_backend *sd_backend_llama_create(const sd_llama_params *p, sd_error *err);
 
 /*
+ * Check a GBNF grammar (llama.cpp's syntax, root rule "root") without a
+ * model: SD_OK, or SD_EPARSE with llama.cpp's reason in msg. Grammars
+ * that name tokens (<...>) need a vocabulary and fail here.
+ */
+int sd_grammar_check(const char *gbnf, char *msg, size_t size);
+
+/*
  * Write a tiny random-weight llama model with a real tokenizer taken from
  * a vocab-only GGUF (e.g. llama.cpp's models/ggml-vocab-llama-bpe.gguf).
  */
@@ -525,6 +532,107 @@ int sd_discussion_run(sd_discussion *d, sd_backend *b,
 void sd_discussion_free(sd_discussion *d);
 
 /* ------------------------------------------------------------------ */
+/* Labels: what an annotator's reply must look like                   */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A label spec, from JSON (docs/annotations.md):
+ *   {"values": ["toxic", "civil"]}       one of these strings
+ *   {"range": [1, 5]}                    an integer in [lo, hi]
+ *   {"grammar": "root ::= ...", "type": "string"|"integer"|"number"|"json"}
+ * plus "json": true (values and range only) for replies shaped
+ * {"label": <value>}. The spec yields a GBNF grammar that a backend can
+ * enforce, and parses replies; a reply that does not parse is reported,
+ * never guessed.
+ */
+typedef struct sd_label_spec sd_label_spec;
+
+/* json_text is the spec object; source and field name it in errors. */
+int sd_label_spec_parse(const char *json_text, const char *source,
+			const char *field, sd_label_spec **out, sd_error *err);
+/* The GBNF grammar (root rule "root"). Borrowed. */
+const char *sd_label_spec_grammar(const sd_label_spec *s);
+/* The spec as compact JSON (for logs). Borrowed. */
+const char *sd_label_spec_json(const sd_label_spec *s);
+/*
+ * Parse a reply: SD_OK with *label_json (the label as JSON text: a
+ * string or a number, or any value for type "json"; caller frees) or
+ * SD_EPARSE when the reply is not a label of this spec.
+ */
+int sd_label_parse(const sd_label_spec *s, const char *reply,
+		   char **label_json);
+void sd_label_spec_free(sd_label_spec *s);
+
+/* ------------------------------------------------------------------ */
+/* Annotation (a state machine over one finished discussion)          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * An annotator reads a finished discussion comment by comment and labels
+ * each target comment. The prompt for target k shows the previous
+ * history_ctx_len comments, then comment k itself (moderator comments
+ * are neither targets nor context unless include_moderator). Every
+ * target is independent, so all of them may be in flight at once.
+ */
+typedef struct sd_annotation_params {
+	int32_t history_ctx_len;     /* previous comments shown; default 2 */
+	bool include_moderator;      /* default true */
+	sd_sampling sampling;
+	uint64_t seed;               /* request seeds: mix(seed, message id) */
+	const sd_label_spec *label;  /* NULL: free text; borrowed */
+	int32_t max_retries;         /* re-asks for a reply that does not
+					parse; default 2 */
+} sd_annotation_params;
+
+sd_annotation_params sd_annotation_default_params(void);
+
+typedef struct sd_annotation sd_annotation;
+
+/*
+ * annotator must be an SD_ACTOR_ANNOTATOR and, like log, outlive the
+ * annotation. SD_EPARSE when the log has no stable key (no id).
+ */
+sd_annotation *sd_annotation_create(const sd_actor *annotator,
+				    const sd_logs *log,
+				    const sd_annotation_params *p,
+				    sd_error *err);
+
+enum { SD_ANNOTATION_WAIT = 2 };
+
+/*
+ * Offer the next request: 1 (req filled; req->tag names the target),
+ * SD_ANNOTATION_WAIT when every target is asked and replies are due, 0
+ * when every target has its annotation, or a negative error. Strings in
+ * req stay valid until its reply is accepted.
+ */
+int sd_annotation_next(sd_annotation *a, sd_request *req);
+
+/* Accept the reply for tag (text may be invalid UTF-8: repaired). */
+int sd_annotation_accept(sd_annotation *a, uint64_t tag, const char *text,
+			 const sd_reply *reply);
+
+size_t sd_annotation_target_count(const sd_annotation *a);
+
+/* Metadata the core cannot know, for the JSON. */
+typedef struct sd_annotation_meta {
+	const char *annotator;  /* name */
+	const char *model;      /* annotator_model */
+	const char *timestamp;
+	const char *source;     /* path of the discussion log, or NULL */
+} sd_annotation_meta;
+
+/*
+ * SynDisco's annotation format (conv_id, timestamp, annotator_model,
+ * annotator_prompt, ctx_length, logs) with logs as objects carrying
+ * message_id, message_order, name, is_moderator, message, annotation,
+ * label, label_status ("ok" | "unparsed" | "none"). Caller frees *out.
+ */
+int sd_annotation_to_json(const sd_annotation *a, const sd_annotation_meta *m,
+			  char **out);
+
+void sd_annotation_free(sd_annotation *a);
+
+/* ------------------------------------------------------------------ */
 /* Files (run layer)                                                  */
 /* ------------------------------------------------------------------ */
 
@@ -693,6 +801,44 @@ typedef struct sd_cell_status {
 int sd_run_status(const char *out_dir, sd_cell_status **cells, size_t *n,
 		  sd_error *err);
 void sd_run_status_free(sd_cell_status *cells, size_t n);
+
+/* ------------------------------------------------------------------ */
+/* Annotation runs: annotators x discussion logs (run layer)          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * An annotation config (docs/annotations.md): annotators (name, persona,
+ * context, instructions, optional label spec, sampling, backend), the
+ * history window, whether moderator comments count, a seed, and the
+ * discussion logs: every *.json found recursively under the given files
+ * and directories (SynDisco's logs included; run.json manifests are
+ * skipped).
+ */
+typedef struct sd_annotate sd_annotate;
+
+/*
+ * Load the config and find the logs. inputs (may be empty) replace the
+ * config's "discussions". A file that is not a discussion log is an
+ * error naming it.
+ */
+int sd_annotate_load(const char *path, const char *const *inputs,
+		     size_t n_inputs, sd_annotate **out, sd_error *err);
+void sd_annotate_free(sd_annotate *a);
+int sd_annotate_set_model(sd_annotate *a, const char *path);
+/* output_dir from the config, or NULL. Borrowed. */
+const char *sd_annotate_output_dir(const sd_annotate *a);
+const char *sd_annotate_digest(const sd_annotate *a);
+size_t sd_annotate_log_count(const sd_annotate *a);
+size_t sd_annotate_annotator_count(const sd_annotate *a);
+
+/*
+ * Annotate every log with every annotator into
+ * out_dir/<annotator>/<conv-id>.json, atomically; complete files are
+ * skipped. Shards split the logs (log i with i % N == K, in path order).
+ * Returns like sd_experiment_run.
+ */
+int sd_annotate_run(sd_annotate *a, const sd_run_params *p,
+		    sd_run_progress *progress, sd_error *err);
 
 #ifdef __cplusplus
 }

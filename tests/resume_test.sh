@@ -12,7 +12,7 @@ cat >"$tmp/exp.json" <<JSON
     "personas_file": "$src/examples/study/personas.json",
     "instructions": "Take part in the discussion.",
     "moderator": {"persona": {"username": "mod"}, "instructions": "Moderate."},
-    "num_discussions": 10,
+    "num_discussions": 16,
     "num_active_users": 3,
     "num_turns": 4,
     "history_ctx_len": 3,
@@ -29,15 +29,25 @@ full=$(python3 -c "import time; print(time.time() - $start)")
 echo "uninterrupted run: ${full}s"
 
 kills=0
+count() { find "$tmp/killed" -name '*.json' ! -name run.json 2>/dev/null | wc -l; }
 for attempt in 1 2 3 4; do
-	# a random moment within the first ~80% of a full run's length
-	delay=$(python3 -c "import random; print(round(random.uniform(0.1, 0.8) * $full, 2))")
-	run --out "$tmp/killed" &
+	# kill at a random point of progress (not time: machines differ):
+	# once a random number of further files is on disk, plus a random
+	# few milliseconds, so that some kills land mid-write
+	have=$(count)
+	target=$((have + 1 + RANDOM % 3))
+	extra=$(python3 -c "import random; print(round(random.uniform(0, 0.05), 3))")
+	# the binary itself, not a subshell: kill -9 must hit syndisco
+	"$bin" run "$tmp/exp.json" --model "$model" --parallel 4 --quiet \
+		--out "$tmp/killed" &
 	pid=$!
-	sleep "$delay"
+	while kill -0 "$pid" 2>/dev/null && [ "$(count)" -lt "$target" ]; do
+		sleep 0.01
+	done
+	sleep "$extra"
 	if kill -9 "$pid" 2>/dev/null; then
 		kills=$((kills + 1))
-		echo "killed after ${delay}s: $(find "$tmp/killed" -name '*.json' ! -name run.json | wc -l) files"
+		echo "killed at $(count) files (target $target)"
 	fi
 	wait "$pid" 2>/dev/null
 done

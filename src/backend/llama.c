@@ -89,6 +89,9 @@ static struct {
 	/* level of the last line that was not a continuation, so that
 	 * GGML_LOG_LEVEL_CONT pieces follow the fate of their line */
 	enum ggml_log_level last_level;
+	/* sd_grammar_check: llama.cpp's messages go here, not to stderr */
+	char *capture;
+	size_t capture_size;
 } g_global;
 
 static void log_sink(enum ggml_log_level level, const char *text, void *ud)
@@ -98,6 +101,11 @@ static void log_sink(enum ggml_log_level level, const char *text, void *ud)
 		level = g_global.last_level;
 	else
 		g_global.last_level = level;
+	if (g_global.capture) {
+		size_t n = strlen(g_global.capture);
+		snprintf(g_global.capture + n, g_global.capture_size - n, "%s", text);
+		return;
+	}
 	if (g_global.quiet && level < GGML_LOG_LEVEL_ERROR)
 		return;
 	/*
@@ -118,6 +126,30 @@ void sd_global_init(bool quiet)
 	g_global.initialized = true;
 }
 
+int sd_grammar_check(const char *gbnf, char *msg, size_t size)
+{
+	char buf[512] = "";
+	if (!gbnf)
+		return SD_EINVAL;
+	/* parsing needs no vocab unless the grammar names tokens (<...>) */
+	g_global.capture = buf;
+	g_global.capture_size = sizeof(buf);
+	llama_log_set(log_sink, NULL);
+	struct llama_sampler *g = llama_sampler_init_grammar(NULL, gbnf, "root");
+	g_global.capture = NULL;
+	if (g) {
+		llama_sampler_free(g);
+		return SD_OK;
+	}
+	/* one line: llama.cpp's reason without its trailing dump */
+	char *nl = strchr(buf, '\n');
+	if (nl)
+		*nl = '\0';
+	if (msg && size)
+		snprintf(msg, size, "%s", buf[0] ? buf : "does not parse");
+	return SD_EPARSE;
+}
+
 void sd_global_free(void)
 {
 	if (!g_global.initialized)
@@ -135,6 +167,7 @@ typedef struct job {
 	uint64_t tag;
 	char *system_prompt;
 	char *user_prompt;
+	char *grammar;        /* GBNF or NULL */
 	sd_sampling sampling;
 	struct job *next;
 } job;
@@ -228,6 +261,7 @@ static void job_free(job *j)
 		return;
 	free(j->system_prompt);
 	free(j->user_prompt);
+	free(j->grammar);
 	free(j);
 }
 
@@ -582,13 +616,30 @@ static struct llama_sampler *penalty_new(int32_t last_n, float repeat)
 	return s;
 }
 
-static struct llama_sampler *make_sampler(const sd_sampling *sp)
+/*
+ * The request's sampler chain. A grammar comes first, so that top-k and
+ * the rest choose among the tokens it allows; *bad_grammar is set when
+ * llama.cpp refuses the grammar text.
+ */
+static struct llama_sampler *make_sampler(const sd_sampling *sp,
+					  const struct llama_vocab *vocab,
+					  const char *grammar, bool *bad_grammar)
 {
 	struct llama_sampler_chain_params cp = llama_sampler_chain_default_params();
 	cp.no_perf = true;
+	*bad_grammar = false;
 	struct llama_sampler *c = llama_sampler_chain_init(cp);
 	if (!c)
 		return NULL;
+	if (grammar) {
+		struct llama_sampler *g = llama_sampler_init_grammar(vocab, grammar, "root");
+		if (!g) {
+			*bad_grammar = true;
+			llama_sampler_free(c);
+			return NULL;
+		}
+		llama_sampler_chain_add(c, g);
+	}
 	/* the chain takes ownership of every sampler added to it */
 	if (sp->repeat_penalty != 1.0f && sp->repeat_penalty > 0.0f &&
 	    sp->repeat_last_n > 0) {
@@ -807,7 +858,15 @@ static int slot_start(lbackend *s, slot *sl, job *j)
 		rc = push_error(s, j->tag, SD_EBACKEND, msg, n, 0.0);
 		goto out;
 	}
-	struct llama_sampler *smpl = make_sampler(&j->sampling);
+	bool bad_grammar;
+	struct llama_sampler *smpl = make_sampler(&j->sampling, s->vocab, j->grammar,
+						  &bad_grammar);
+	if (!smpl && bad_grammar) {
+		rc = push_error(s, j->tag, SD_EINVAL,
+				"the grammar does not parse (llama.cpp GBNF, root rule \"root\")",
+				n, 0.0);
+		goto out;
+	}
 	if (!smpl)
 		goto nomem;
 
@@ -1074,7 +1133,8 @@ static int l_submit(sd_backend *b, const sd_request *req)
 	j->sampling = req->sampling;
 	j->system_prompt = strdup(req->system_prompt);
 	j->user_prompt = strdup(req->user_prompt);
-	if (!j->system_prompt || !j->user_prompt) {
+	j->grammar = req->grammar ? strdup(req->grammar) : NULL;
+	if (!j->system_prompt || !j->user_prompt || (req->grammar && !j->grammar)) {
 		job_free(j);
 		return SD_ENOMEM;
 	}

@@ -455,7 +455,7 @@ int sd_logs_discussion_key(const sd_logs *l, char *buf, size_t size)
 	if (digest && cell && json_is_integer(index))
 		n = snprintf(buf, size, "%s/%s/%lld", digest, cell,
 			     (long long)json_integer_value(index));
-	else if (sd_logs_id(l))
+	else if (sd_logs_id(l) && *sd_logs_id(l))
 		n = snprintf(buf, size, "%s", sd_logs_id(l));
 	else
 		return SD_EPARSE;

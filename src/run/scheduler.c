@@ -1,7 +1,8 @@
 /*
- * The scheduler: keeps up to `parallel` discussions in flight on one
- * backend, feeds every pending turn to it at once, and writes each
- * finished discussion to OUT/<cell>/<index>.json atomically. Because the
+ * Experiment runs: the discussion workload of the scheduler loop
+ * (run/sched.c), which keeps up to `parallel` discussions in flight on
+ * one backend and feeds every pending turn to it at once. Each finished
+ * discussion goes to OUT/<cell>/<index>.json atomically. Because the
  * files are the only state, a killed run resumes by skipping what is on
  * disk; because every discussion is determined by (seed, cell, index),
  * the resumed set equals an uninterrupted one.
@@ -20,48 +21,23 @@
 #include "core/core.h"
 #include "run/backend_open.h"
 #include "run/experiment.h"
+#include "run/sched.h"
 #include "util/buf.h"
 #include "util/error.h"
 
-typedef struct slot {
-	sd_job *job;
-	size_t cell;
-	size_t index;
-	uint64_t tag;   /* tag of the request in flight; 0 = none */
-} slot;
-
-typedef struct run_ctx {
+typedef struct exp_work {
 	sd_experiment *e;
 	const sd_run_params *p;
-	sd_run_progress *prog;
-	double t0;
-	/* cells of the current backend group, and the cursor over them */
-	size_t *cells;
-	size_t n_cells;
-	size_t cur_cell;
-	size_t cur_index;
-} run_ctx;
+	size_t *groups;   /* cell -> group */
+	size_t n_groups;
+	size_t *first;    /* group -> its first cell */
+} exp_work;
 
-static double now_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void logf_(const sd_run_params *p, sd_log_level lvl, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void logf_(const sd_run_params *p, sd_log_level lvl, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-	if (!p->on_log)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	p->on_log(lvl, msg, p->ud);
-}
+/* A discussion in flight: one request at a time. */
+typedef struct exp_job {
+	sd_job *job;
+	bool busy;
+} exp_job;
 
 sd_run_params sd_run_default_params(void)
 {
@@ -71,26 +47,6 @@ sd_run_params sd_run_default_params(void)
 	p.shard_index = 0;
 	p.shard_count = 1;
 	return p;
-}
-
-static int mkdir_p(const char *path)
-{
-	char *tmp = strdup(path);
-	int rc = 0;
-	if (!tmp)
-		return -1;
-	for (char *s = tmp + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-			rc = -1;
-		*s = '/';
-	}
-	if (rc == 0 && mkdir(tmp, 0755) != 0 && errno != EEXIST)
-		rc = -1;
-	free(tmp);
-	return rc;
 }
 
 static char *cell_path(const char *out, const char *cell, size_t index)
@@ -143,6 +99,11 @@ static void clean_stale_temps(const char *dir)
 	closedir(d);
 }
 
+void sched_clean_stale_temps(const char *dir)
+{
+	clean_stale_temps(dir);
+}
+
 static int check_manifest(sd_experiment *e, const sd_run_params *p, sd_error *err)
 {
 	char *path = cell_path(p->out_dir, "run.json", (size_t)-1);
@@ -185,229 +146,156 @@ static bool in_shard(const sd_run_params *p, size_t index)
 	return index % p->shard_count == p->shard_index;
 }
 
-/* Next (cell, index) of the group to run, skipping complete files. */
-static bool next_job(run_ctx *r, size_t *cell, size_t *index)
+#define ITEM_SHIFT 40
+#define ITEM_CELL(x) ((size_t)((uint64_t)(x) >> ITEM_SHIFT))
+#define ITEM_INDEX(x) ((size_t)((uint64_t)(x) & ((1ULL << ITEM_SHIFT) - 1)))
+#define ITEM(c, i) ((size_t)(((uint64_t)(c) << ITEM_SHIFT) | (uint64_t)(i)))
+
+static size_t w_n_groups(void *wp)
 {
-	while (r->cur_cell < r->n_cells) {
-		const exp_cell *c = &r->e->cells[r->cells[r->cur_cell]];
-		while (r->cur_index < c->num_discussions) {
-			size_t i = r->cur_index++;
-			if (!in_shard(r->p, i))
+	return ((exp_work *)wp)->n_groups;
+}
+
+static sd_backend *w_open_backend(void *wp, size_t g, int32_t parallel,
+				  sd_error *err)
+{
+	exp_work *w = wp;
+	const exp_cell *c = &w->e->cells[w->first[g]];
+	return run_backend_open(&c->backend, w->e->path, parallel,
+				w->p->default_model, err);
+}
+
+/* Cells of group g in order, indices of the shard, skipping done files. */
+static bool w_next_item(void *wp, size_t g, size_t *cursor, size_t *item,
+			size_t *skipped)
+{
+	exp_work *w = wp;
+	size_t c = ITEM_CELL(*cursor), i = ITEM_INDEX(*cursor);
+	for (; c < w->e->n_cells; c++, i = 0) {
+		if (w->groups[c] != g)
+			continue;
+		const exp_cell *cell = &w->e->cells[c];
+		for (; i < cell->num_discussions; i++) {
+			if (!in_shard(w->p, i))
 				continue;
-			char *path = cell_path(r->p->out_dir, c->name, i);
-			bool done = path && is_complete(path, c->name, i);
+			char *path = cell_path(w->p->out_dir, cell->name, i);
+			bool done = path && is_complete(path, cell->name, i);
 			free(path);
 			if (done) {
-				r->prog->skipped++;
+				(*skipped)++;
 				continue;
 			}
-			*cell = r->cells[r->cur_cell];
-			*index = i;
+			*item = ITEM(c, i);
+			*cursor = ITEM(c, i + 1);
 			return true;
 		}
-		r->cur_cell++;
-		r->cur_index = 0;
 	}
+	*cursor = ITEM(c, 0);
 	return false;
 }
 
-static void report(run_ctx *r)
+static void w_item_name(void *wp, size_t item, char *buf, size_t size)
 {
-	r->prog->seconds = now_seconds() - r->t0;
-	if (r->p->on_progress)
-		r->p->on_progress(r->prog, r->p->ud);
+	exp_work *w = wp;
+	snprintf(buf, size, "discussion %s/%zu", w->e->cells[ITEM_CELL(item)].name,
+		 ITEM_INDEX(item));
 }
 
-static int save_job(run_ctx *r, slot *s)
+static void *w_job_create(void *wp, size_t item, sd_backend *b, sd_error *err)
 {
-	const exp_cell *c = &r->e->cells[s->cell];
-	sd_logs *l = sd_discussion_logs_mut(sd_job_discussion(s->job));
+	exp_work *w = wp;
+	exp_job *j = calloc(1, sizeof(*j));
+	if (!j) {
+		sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		return NULL;
+	}
+	j->job = sd_experiment_job_create(w->e, ITEM_CELL(item), ITEM_INDEX(item),
+					  sd_backend_model_name(b), err);
+	if (!j->job) {
+		free(j);
+		return NULL;
+	}
+	return j;
+}
+
+static int w_job_next(void *jp, sd_request *req)
+{
+	exp_job *j = jp;
+	if (j->busy)
+		return SCHED_WAIT;
+	int k = sd_discussion_next(sd_job_discussion(j->job), req);
+	if (k > 0) {
+		j->busy = true;
+		return SCHED_OFFER;
+	}
+	return k; /* 0 = done, or an error */
+}
+
+static int w_job_accept(void *jp, uint64_t key, const sd_reply *rep)
+{
+	exp_job *j = jp;
+	(void)key;
+	j->busy = false;
+	return sd_discussion_accept(sd_job_discussion(j->job), rep->text, rep);
+}
+
+static void w_job_free(void *jp)
+{
+	exp_job *j = jp;
+	if (!j)
+		return;
+	sd_job_free(j->job);
+	free(j);
+}
+
+static int w_job_save(void *wp, void *jp, size_t item, sd_error *err)
+{
+	exp_work *w = wp;
+	exp_job *j = jp;
+	const exp_cell *c = &w->e->cells[ITEM_CELL(item)];
+	size_t index = ITEM_INDEX(item);
+	sd_logs *l = sd_discussion_logs_mut(sd_job_discussion(j->job));
 	char id[40], ts[32], num[32];
-	sd_error err;
 	sd_uuid4(id);
 	sd_timestamp_now(ts, sizeof(ts));
 	json_t *cellname = json_string(c->name);
 	char *cellq = cellname ? json_dumps(cellname, JSON_ENCODE_ANY) : NULL;
 	json_decref(cellname);
-	json_t *dg = json_string(r->e->digest);
+	json_t *dg = json_string(w->e->digest);
 	char *dgq = dg ? json_dumps(dg, JSON_ENCODE_ANY) : NULL;
 	json_decref(dg);
-	snprintf(num, sizeof(num), "%zu", s->index);
-	int rc = SD_ENOMEM;
-	char *path = cell_path(r->p->out_dir, c->name, s->index);
+	snprintf(num, sizeof(num), "%zu", index);
+	int rc;
+	char *path = cell_path(w->p->out_dir, c->name, index);
 	if (!cellq || !dgq || !path || sd_logs_set_id(l, id) ||
 	    sd_logs_set_timestamp(l, ts) || sd_logs_set_extra(l, "cell", cellq) ||
 	    sd_logs_set_extra(l, "index", num) ||
 	    sd_logs_set_extra(l, "config_digest", dgq))
-		goto out;
-	rc = sd_logs_save(l, path, &err);
-	if (rc) {
-		char buf[1024];
-		logf_(r->p, SD_LOG_ERROR, "%s", sd_error_format(&err, buf, sizeof(buf)));
-	}
-out:
+		rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+	else
+		rc = sd_logs_save(l, path, err);
 	free(cellq);
 	free(dgq);
 	free(path);
 	return rc;
 }
 
-static void drop(slot *s)
-{
-	sd_job_free(s->job);
-	memset(s, 0, sizeof(*s));
-}
-
-static void fail_slot(run_ctx *r, slot *s, const char *why)
-{
-	logf_(r->p, SD_LOG_ERROR, "discussion %s/%zu failed: %s",
-	      r->e->cells[s->cell].name, s->index, why);
-	r->prog->failed++;
-	r->prog->active--;
-	drop(s);
-}
-
-/* Run every job of the current group on backend b. */
-static int run_group(run_ctx *r, sd_backend *b, slot *slots, sd_error *err)
-{
-	const sd_run_params *p = r->p;
-	uint64_t next_tag = 1;
-	bool exhausted = false;
-	double last_report = 0;
-	int rc = SD_OK;
-
-	for (;;) {
-		if (p->stop && *p->stop) {
-			for (int i = 0; i < p->parallel; i++) {
-				if (!slots[i].job)
-					continue;
-				if (slots[i].tag)
-					sd_backend_cancel(b, slots[i].tag);
-				r->prog->active--;
-				drop(&slots[i]);
-			}
-			rc = sd_error_set(err, SD_ESTATE, NULL, NULL,
-					  "stopped; run the same command again to resume");
-			break;
-		}
-		/* admit new discussions into free slots */
-		for (int i = 0; i < p->parallel && !exhausted; i++) {
-			if (slots[i].job)
-				continue;
-			size_t cell, index;
-			if (!next_job(r, &cell, &index)) {
-				exhausted = true;
-				break;
-			}
-			sd_error jerr;
-			sd_error_clear(&jerr);
-			slots[i].job = sd_experiment_job_create(r->e, cell, index,
-								sd_backend_model_name(b), &jerr);
-			slots[i].cell = cell;
-			slots[i].index = index;
-			slots[i].tag = 0;
-			if (!slots[i].job) {
-				char buf[1024];
-				logf_(p, SD_LOG_ERROR, "discussion %s/%zu: %s",
-				      r->e->cells[cell].name, index,
-				      sd_error_format(&jerr, buf, sizeof(buf)));
-				r->prog->failed++;
-				continue;
-			}
-			r->prog->active++;
-		}
-		/* offer the next turn of every discussion not waiting */
-		int waiting = 0;
-		for (int i = 0; i < p->parallel; i++) {
-			slot *s = &slots[i];
-			if (!s->job)
-				continue;
-			if (s->tag) {
-				waiting++;
-				continue;
-			}
-			sd_request req;
-			int k = sd_discussion_next(sd_job_discussion(s->job), &req);
-			if (k == 0) {
-				if (save_job(r, s) == SD_OK) {
-					r->prog->done++;
-					r->prog->active--;
-					drop(s);
-				} else {
-					fail_slot(r, s, "could not write its file");
-				}
-				continue;
-			}
-			if (k < 0) {
-				fail_slot(r, s, sd_strerror(k));
-				continue;
-			}
-			req.tag = next_tag++;
-			if (sd_backend_submit(b, &req) != SD_OK) {
-				fail_slot(r, s, "the backend refused the request");
-				continue;
-			}
-			s->tag = req.tag;
-			waiting++;
-		}
-		if (waiting == 0) {
-			bool any = false;
-			for (int i = 0; i < p->parallel; i++)
-				any = any || slots[i].job != NULL;
-			if (exhausted && !any)
-				break;
-			continue;
-		}
-		int st = sd_backend_step(b);
-		if (st < 0)
-			logf_(p, SD_LOG_ERROR, "backend step failed: %s",
-			      sd_backend_last_error(b));
-		sd_reply rep;
-		while (sd_backend_collect(b, &rep) == 1) {
-			slot *s = NULL;
-			for (int i = 0; i < p->parallel; i++)
-				if (slots[i].job && slots[i].tag == rep.tag)
-					s = &slots[i];
-			if (!s) {
-				sd_reply_clear(&rep);
-				continue;
-			}
-			s->tag = 0;
-			if (rep.status != SD_OK) {
-				fail_slot(r, s, rep.error ? rep.error : sd_strerror(rep.status));
-			} else if (sd_discussion_accept(sd_job_discussion(s->job), rep.text,
-							&rep) != SD_OK) {
-				fail_slot(r, s, "could not record a reply");
-			} else {
-				r->prog->turns++;
-				if (rep.n_gen_tokens > 0)
-					r->prog->gen_tokens += (uint64_t)rep.n_gen_tokens;
-				if (rep.n_prompt_tokens > 0)
-					r->prog->prompt_tokens += (uint64_t)rep.n_prompt_tokens;
-			}
-			sd_reply_clear(&rep);
-		}
-		/* a broken backend fails its requests; do not spin on it */
-		if (st < 0) {
-			for (int i = 0; i < p->parallel; i++)
-				if (slots[i].job && slots[i].tag)
-					fail_slot(r, &slots[i], sd_backend_last_error(b));
-		}
-		double t = now_seconds();
-		if (t - last_report >= 0.2) {
-			last_report = t;
-			report(r);
-		}
-	}
-	return rc;
-}
+static const sched_ops exp_ops = {
+	.n_groups = w_n_groups,
+	.open_backend = w_open_backend,
+	.next_item = w_next_item,
+	.job_create = w_job_create,
+	.job_next = w_job_next,
+	.job_accept = w_job_accept,
+	.job_save = w_job_save,
+	.job_free = w_job_free,
+	.item_name = w_item_name,
+};
 
 int sd_experiment_run(sd_experiment *e, const sd_run_params *p,
 		      sd_run_progress *progress, sd_error *err)
 {
-	run_ctx r;
-	slot *slots = NULL;
-	bool *grouped = NULL;
+	exp_work w;
 	sd_run_progress local;
 	int rc = SD_OK;
 
@@ -423,20 +311,14 @@ int sd_experiment_run(sd_experiment *e, const sd_run_params *p,
 		return sd_error_set(err, SD_EINVAL, NULL, "shard",
 				    "shard %u/%u: need 0 <= K < N", p->shard_index,
 				    p->shard_count);
-	memset(&r, 0, sizeof(r));
-	r.e = e;
-	r.p = p;
-	r.prog = progress;
-	r.t0 = now_seconds();
-
-	if (mkdir_p(p->out_dir) != 0)
+	if (sched_mkdir_p(p->out_dir) != 0)
 		return sd_error_set(err, SD_EIO, p->out_dir, NULL, "cannot create: %s",
 				    strerror(errno));
 	if ((rc = check_manifest(e, p, err)))
 		return rc;
 	for (size_t c = 0; c < e->n_cells; c++) {
 		char *dir = cell_path(p->out_dir, e->cells[c].name, (size_t)-1);
-		if (!dir || mkdir_p(dir) != 0) {
+		if (!dir || sched_mkdir_p(dir) != 0) {
 			rc = sd_error_set(err, SD_EIO, dir ? dir : p->out_dir, NULL,
 					  "cannot create: %s", strerror(errno));
 			free(dir);
@@ -449,52 +331,29 @@ int sd_experiment_run(sd_experiment *e, const sd_run_params *p,
 				progress->total++;
 	}
 
-	slots = calloc((size_t)p->parallel, sizeof(*slots));
-	grouped = calloc(e->n_cells + 1, sizeof(*grouped));
-	r.cells = calloc(e->n_cells + 1, sizeof(*r.cells));
-	if (!slots || !grouped || !r.cells) {
+	/* cells sharing a backend config run together on one loaded model */
+	memset(&w, 0, sizeof(w));
+	w.e = e;
+	w.p = p;
+	w.groups = calloc(e->n_cells + 1, sizeof(*w.groups));
+	w.first = calloc(e->n_cells + 1, sizeof(*w.first));
+	if (!w.groups || !w.first) {
 		rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 		goto out;
 	}
-	/* cells sharing a backend config run together on one loaded model */
-	for (size_t c = 0; c < e->n_cells && rc == SD_OK; c++) {
-		if (grouped[c])
-			continue;
-		r.n_cells = 0;
-		for (size_t k = c; k < e->n_cells; k++) {
-			if (!grouped[k] &&
-			    strcmp(e->cells[k].backend_key, e->cells[c].backend_key) == 0) {
-				grouped[k] = true;
-				r.cells[r.n_cells++] = k;
-			}
-		}
-		r.cur_cell = 0;
-		r.cur_index = 0;
-		/* open the model only if something of this group is left to do */
-		size_t cell, index;
-		size_t save_skipped = progress->skipped;
-		if (!next_job(&r, &cell, &index))
-			continue;
-		progress->skipped = save_skipped;
-		r.cur_cell = 0;
-		r.cur_index = 0;
-		sd_backend *b = run_backend_open(&e->cells[c].backend, e->path,
-						 p->parallel, p->default_model, err);
-		if (!b) {
-			rc = err ? err->code : SD_EBACKEND;
-			goto out;
-		}
-		logf_(p, SD_LOG_INFO, "model %s: %zu cell(s), %d in flight",
-		      sd_backend_model_name(b), r.n_cells, (int)p->parallel);
-		rc = run_group(&r, b, slots, err);
-		sd_backend_free(b);
+	for (size_t c = 0; c < e->n_cells; c++) {
+		size_t g = 0;
+		while (g < w.n_groups &&
+		       strcmp(e->cells[w.first[g]].backend_key, e->cells[c].backend_key) != 0)
+			g++;
+		if (g == w.n_groups)
+			w.first[w.n_groups++] = c;
+		w.groups[c] = g;
 	}
+	rc = sched_run(&exp_ops, &w, p, progress, err);
 out:
-	progress->finished = true;
-	report(&r);
-	free(slots);
-	free(grouped);
-	free(r.cells);
+	free(w.groups);
+	free(w.first);
 	if (rc == SD_OK && progress->failed > 0)
 		rc = sd_error_set(err, SD_EBACKEND, NULL, NULL,
 				  "%zu discussion(s) failed; run the same command again to retry them",

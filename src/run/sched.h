@@ -1,0 +1,58 @@
+/*
+ * The scheduler loop shared by discussion runs and annotation runs. A
+ * workload hands it items (one discussion, one annotation of a log) in
+ * groups that share a backend; it keeps up to `parallel` jobs in memory
+ * and up to `parallel` requests in flight, feeds every pending request
+ * to the backend at once, and saves each finished job. Items already
+ * complete on disk are skipped by the workload's next_item.
+ */
+#ifndef SD_RUN_SCHED_H
+#define SD_RUN_SCHED_H
+
+#include "syndisco.h"
+
+/* job_next results */
+enum { SCHED_DONE = 0, SCHED_OFFER = 1, SCHED_WAIT = 2 };
+
+typedef struct sched_ops {
+	size_t (*n_groups)(void *w);
+	/* Backend for group g, or NULL with err set. */
+	sd_backend *(*open_backend)(void *w, size_t g, int32_t parallel,
+				    sd_error *err);
+	/*
+	 * The next item of group g not yet complete, advancing *cursor (the
+	 * workload's position, starts at 0). Complete items it passes are
+	 * counted in *skipped. false when none is left.
+	 */
+	bool (*next_item)(void *w, size_t g, size_t *cursor, size_t *item,
+			  size_t *skipped);
+	void *(*job_create)(void *w, size_t item, sd_backend *b, sd_error *err);
+	/*
+	 * SCHED_OFFER fills req (req->tag is the job's own key for the
+	 * request), SCHED_WAIT when it needs replies first, SCHED_DONE when
+	 * every reply is in, or a negative error.
+	 */
+	int (*job_next)(void *job, sd_request *req);
+	int (*job_accept)(void *job, uint64_t key, const sd_reply *rep);
+	int (*job_save)(void *w, void *job, size_t item, sd_error *err);
+	void (*job_free)(void *job);
+	/* e.g. "cell/3", for messages */
+	void (*item_name)(void *w, size_t item, char *buf, size_t size);
+} sched_ops;
+
+/*
+ * Run every group. prog->total and prog->skipped as set by the caller
+ * are kept; done, failed, turns and tokens are counted here. Returns
+ * SD_OK, SD_ESTATE when stopped, or a backend open error.
+ */
+int sched_run(const sched_ops *ops, void *w, const sd_run_params *p,
+	      sd_run_progress *prog, sd_error *err);
+
+/* Shared by workloads */
+int sched_mkdir_p(const char *path);
+/* Remove temp files of writers that no longer run on this host. */
+void sched_clean_stale_temps(const char *dir);
+void sched_log(const sd_run_params *p, sd_log_level lvl, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

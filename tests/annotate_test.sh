@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# syndisco annotate end to end on the tiny model: SynDisco's own logs, two
+# annotators, labels that must all parse although the weights are random
+# (the grammar does the work), resume, shards, and bad input.
+#   annotate_test.sh SYNDISCO_BIN TINY_MODEL SOURCE_DIR
+set -u
+bin=$1 model=$2 src=$3
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+logs=$src/tests/fixtures/syndisco-logs
+
+cat >"$tmp/ann.json" <<JSON
+{
+    "seed": 7,
+    "discussions": "$logs",
+    "history_ctx_len": 2,
+    "include_moderator": false,
+    "context": "You are annotating comments of an online discussion.",
+    "sampling": {"max_tokens": 12},
+    "backend": {"n_ctx": 1024, "n_threads": 2},
+    "annotators": [
+        {"name": "toxicity", "persona": {"username": "ann1", "age": 30},
+         "instructions": "Rate the toxicity of the last comment from 1 to 5. Answer with the number only.",
+         "label": {"range": [1, 5]}},
+        {"name": "quality", "instructions": "Is the last comment a good argument?",
+         "label": {"values": ["good", "bad"], "json": true}}
+    ]
+}
+JSON
+ann() { "$bin" annotate "$tmp/ann.json" --model "$model" --quiet "$@"; }
+
+ann --out "$tmp/full" --parallel 8 || fail "annotate"
+python3 - "$logs" "$tmp/full" <<'PY' || fail "annotations do not match the logs"
+import json, os, sys
+logs, out = sys.argv[1], sys.argv[2]
+n_files = 0
+for f in sorted(os.listdir(logs)):
+    d = json.load(open(os.path.join(logs, f), encoding="utf-8"))
+    mod = d.get("moderator")
+    want = [c for c in d["logs"] if c["name"] != mod]
+    for ann in ("toxicity", "quality"):
+        a = json.load(open(os.path.join(out, ann, d["id"] + ".json"), encoding="utf-8"))
+        n_files += 1
+        assert a["conv_id"] == d["id"] and a["ctx_length"] == 2, f
+        assert len(a["logs"]) == len(want), (f, len(a["logs"]), len(want))
+        for got, c in zip(a["logs"], want):
+            assert got["message"] == c["text"] and got["name"] == c["name"], f
+            assert not got["is_moderator"]
+            assert got["label_status"] == "ok", (f, ann, got["annotation"])
+            if ann == "toxicity":
+                assert got["label"] in (1, 2, 3, 4, 5), got
+                assert got["annotation"].strip() == str(got["label"]), got
+            else:
+                assert got["label"] in ("good", "bad"), got
+                assert json.loads(got["annotation"]) == {"label": got["label"]}, got
+assert n_files == 2 * len(os.listdir(logs)), n_files
+print(f"{n_files} annotation files, every label parses")
+PY
+
+# a second run has nothing to do
+sum=$(ann --out "$tmp/full" --json) || fail "resume"
+python3 -c "import json,sys; d=json.loads(sys.argv[1]); assert d['done']==0 and d['skipped']==d['total']==18, d" "$sum" \
+	|| fail "resume re-ran work: $sum"
+
+# shards together equal the whole, and --parallel does not change labels
+ann --out "$tmp/sharded" --parallel 3 --shard 0/2 || fail "shard 0/2"
+ann --out "$tmp/sharded" --parallel 3 --shard 1/2 || fail "shard 1/2"
+python3 - "$tmp/full" "$tmp/sharded" <<'PY' || fail "shards differ from the whole"
+import json, os, sys
+def load(d):
+    out = {}
+    for ann in ("toxicity", "quality"):
+        for f in os.listdir(os.path.join(d, ann)):
+            a = json.load(open(os.path.join(d, ann, f)))
+            a.pop("timestamp")
+            out[(ann, f)] = a
+    return out
+a, b = load(sys.argv[1]), load(sys.argv[2])
+assert a.keys() == b.keys(), (len(a), len(b))
+for k in a:
+    assert a[k] == b[k], k
+print(f"{len(a)} files identical across shards and parallelism")
+PY
+
+# bad input: a clear error naming the file and field, no output
+expect_error() { # name, pattern, args...
+	local name=$1 pat=$2
+	shift 2
+	out=$("$bin" annotate "$@" --out "$tmp/bad-$name" --model "$model" --quiet 2>&1) \
+		&& fail "$name: exit status 0"
+	echo "$out" | grep -q -- "$pat" || fail "$name: error does not say '$pat': $out"
+	[ ! -e "$tmp/bad-$name" ] || fail "$name: left $tmp/bad-$name behind"
+	echo "ok: $name: $out" | head -n 1
+}
+mkdir -p "$tmp/notlog"
+echo '{"hello": "world"}' >"$tmp/notlog/x.json"
+expect_error not_a_log "notlog/x.json: logs" "$tmp/ann.json" "$tmp/notlog"
+python3 - "$tmp/ann.json" "$tmp" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+d = json.loads(json.dumps(c)); del d["annotators"][1]["instructions"]
+json.dump(d, open(sys.argv[2] + "/noinstr.json", "w"))
+d = json.loads(json.dumps(c)); d["annotators"][0]["label"] = {"grammar": "root ::= (\"1\" | "}
+json.dump(d, open(sys.argv[2] + "/badgrammar.json", "w"))
+d = json.loads(json.dumps(c)); d["annotators"][0]["label"] = {"range": [5, 1]}
+json.dump(d, open(sys.argv[2] + "/badrange.json", "w"))
+PY
+expect_error no_instructions "noinstr.json: annotators\[1\].instructions: missing" "$tmp/noinstr.json"
+expect_error bad_grammar "badgrammar.json: annotators\[0\].label.grammar: the grammar does not parse" "$tmp/badgrammar.json"
+expect_error bad_range "badrange.json: annotators\[0\].label.range" "$tmp/badrange.json"
+echo "1 passed, 0 failed"
