@@ -70,6 +70,7 @@
 #include "llama.h"
 
 #include "backend/backend.h"
+#include "backend/grammar_cache.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/utf8.h"
@@ -230,6 +231,7 @@ typedef struct lbackend {
 	size_t piece_cap;
 	llama_token *toks;
 	size_t toks_cap;
+	gcache *gcache;       /* grammars' allowed sets, shared by requests */
 } lbackend;
 
 sd_llama_params sd_llama_default_params(void)
@@ -621,8 +623,7 @@ static struct llama_sampler *penalty_new(int32_t last_n, float repeat)
  * the rest choose among the tokens it allows; *bad_grammar is set when
  * llama.cpp refuses the grammar text.
  */
-static struct llama_sampler *make_sampler(const sd_sampling *sp,
-					  const struct llama_vocab *vocab,
+static struct llama_sampler *make_sampler(const sd_sampling *sp, lbackend *s,
 					  const char *grammar, bool *bad_grammar)
 {
 	struct llama_sampler_chain_params cp = llama_sampler_chain_default_params();
@@ -632,7 +633,7 @@ static struct llama_sampler *make_sampler(const sd_sampling *sp,
 	if (!c)
 		return NULL;
 	if (grammar) {
-		struct llama_sampler *g = llama_sampler_init_grammar(vocab, grammar, "root");
+		struct llama_sampler *g = gcache_sampler(s->gcache, s->vocab, grammar);
 		if (!g) {
 			*bad_grammar = true;
 			llama_sampler_free(c);
@@ -859,7 +860,7 @@ static int slot_start(lbackend *s, slot *sl, job *j)
 		goto out;
 	}
 	bool bad_grammar;
-	struct llama_sampler *smpl = make_sampler(&j->sampling, s->vocab, j->grammar,
+	struct llama_sampler *smpl = make_sampler(&j->sampling, s, j->grammar,
 						  &bad_grammar);
 	if (!smpl && bad_grammar) {
 		rc = push_error(s, j->tag, SD_EINVAL,
@@ -1230,6 +1231,7 @@ static void lbackend_free(lbackend *s)
 	free(s->order);
 	free(s->row);
 	free(s->dummy);
+	gcache_free(s->gcache);
 	for (size_t i = 0; i < s->done_len; i++)
 		sd_reply_clear(&s->done[(s->done_head + i) % s->done_cap]);
 	free(s->done);
@@ -1454,7 +1456,7 @@ sd_backend *sd_backend_llama_create(const sd_llama_params *p, sd_error *err)
 		goto out;
 
 	s = calloc(1, sizeof(*s));
-	if (!s)
+	if (!s || !(s->gcache = gcache_new()))
 		goto nomem;
 	s->n_seq = p->n_seq_max;
 	/*

@@ -471,14 +471,7 @@ int sd_annotate_load(const char *path, const char *const *inputs,
 		goto out;
 	a->seed = (uint64_t)seed;
 	a->max_retries = (int32_t)retries;
-	if (a->output_dir) {
-		char *r = cfg_resolve(a->dir, a->output_dir);
-		free(a->output_dir);
-		if (!(a->output_dir = r)) {
-			rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
-			goto out;
-		}
-	}
+	/* output_dir is relative to the working directory, as for `run` */
 	const json_t *im = json_object_get(a->root, "include_moderator");
 	if (im && !json_is_boolean(im)) {
 		rc = sd_error_set(err, SD_EINVAL, path, "include_moderator",

@@ -1,0 +1,30 @@
+/*
+ * Grammar sampling with memoised allowed sets. llama.cpp's grammar
+ * sampler checks every one of a vocabulary's candidates (128k for
+ * Llama 3) at every step, which costs far more than a step of a small
+ * model. But the set of tokens a grammar allows depends only on the
+ * grammar and the tokens accepted so far, not on the logits; label
+ * grammars reach a handful of states, and thousands of requests share
+ * them. So the set is computed once per (grammar, accepted tokens) with
+ * llama.cpp's sampler and then applied by masking.
+ */
+#ifndef SD_BACKEND_GRAMMAR_CACHE_H
+#define SD_BACKEND_GRAMMAR_CACHE_H
+
+#include <llama.h>
+
+typedef struct gcache gcache;
+
+gcache *gcache_new(void);
+void gcache_free(gcache *c);
+
+/*
+ * A sampler for the chain that enforces grammar (root rule "root"),
+ * using and filling c (which must outlive it; single-threaded). It must
+ * see the candidates in token order (first in the chain). NULL when the
+ * grammar does not parse or on allocation failure.
+ */
+struct llama_sampler *gcache_sampler(gcache *c, const struct llama_vocab *vocab,
+				     const char *grammar);
+
+#endif
