@@ -173,6 +173,15 @@ typedef struct job {
 	struct job *next;
 } job;
 
+/* A repetition penalty window (see penalty_apply). */
+typedef struct penalty {
+	int32_t last_n;
+	float repeat;
+	llama_token *ring;    /* last_n entries */
+	llama_token *sorted;  /* scratch, last_n entries */
+	int32_t head, n;
+} penalty;
+
 /* What a sequence of the shared context is doing. */
 typedef enum slot_state {
 	SLOT_FREE = 0,        /* may hold a finished prompt as prefix cache */
@@ -187,6 +196,11 @@ typedef struct slot {
 	uint64_t admitted;    /* admission number: prompts go oldest first */
 	llama_seq_id seq;
 	struct llama_sampler *smpl;
+	/* fast path (see slot_sample): top-k size, the penalty member of
+	   the chain (or NULL) and where the members after top-k start */
+	int32_t fast_k;
+	penalty *fast_pen;
+	int32_t fast_tail;
 	llama_token *prompt;  /* the rendered prompt's tokens */
 	size_t prompt_cap;
 	int32_t n_prompt;
@@ -232,6 +246,8 @@ typedef struct lbackend {
 	llama_token *toks;
 	size_t toks_cap;
 	gcache *gcache;       /* grammars' allowed sets, shared by requests */
+	llama_token_data *cand; /* fast path: top-k candidates */
+	int32_t cand_cap;
 } lbackend;
 
 sd_llama_params sd_llama_default_params(void)
@@ -495,13 +511,6 @@ static bool cut_at_stop(lbackend *s, sd_buf *text, size_t old_len)
  * window. Coming first in the chain, it sees the candidates in token
  * order and finds a token by its id (with a scan as the fallback).
  */
-typedef struct penalty {
-	int32_t last_n;
-	float repeat;
-	llama_token *ring;    /* last_n entries */
-	llama_token *sorted;  /* scratch, last_n entries */
-	int32_t head, n;
-} penalty;
 
 static const char *penalty_name(const struct llama_sampler *smpl)
 {
@@ -745,9 +754,89 @@ static int slot_fail(lbackend *s, slot *sl, int status, const char *msg)
  * Sample the slot's next token from logits row idx of the last decode
  * and decide whether the sequence is done. Returns SD_OK or SD_ENOMEM.
  */
+static int cmp_cand(const void *a, const void *b)
+{
+	const llama_token_data *x = a, *y = b;
+	if (x->logit != y->logit)
+		return x->logit > y->logit ? -1 : 1;
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+static void heap_down(llama_token_data *h, int32_t n, int32_t i)
+{
+	for (;;) {
+		int32_t l = 2 * i + 1, m = i;
+		if (l < n && h[l].logit < h[m].logit)
+			m = l;
+		if (l + 1 < n && h[l + 1].logit < h[m].logit)
+			m = l + 1;
+		if (m == i)
+			return;
+		llama_token_data t = h[i];
+		h[i] = h[m];
+		h[m] = t;
+		i = m;
+	}
+}
+
+/*
+ * The chain's penalty and top-k, done on the logits row itself: the
+ * penalty touches only the tokens of its window, and top-k keeps a heap
+ * of k while it reads the row once, instead of building and sorting a
+ * candidate array of the whole vocabulary (128k for Llama 3), which took
+ * as long as a decode step of a small model. The members after top-k
+ * then run on the k candidates, exactly as in the chain.
+ */
+static llama_token sample_fast(lbackend *s, slot *sl, int32_t idx)
+{
+	float *logits = llama_get_logits_ith(s->ctx, idx);
+	int32_t n_vocab = llama_vocab_n_tokens(s->vocab);
+	int32_t k = sl->fast_k < n_vocab ? sl->fast_k : n_vocab;
+	llama_token_data *h = s->cand;
+	penalty *p = sl->fast_pen;
+	if (p) {
+		memcpy(p->sorted, p->ring, (size_t)p->n * sizeof(*p->sorted));
+		qsort(p->sorted, (size_t)p->n, sizeof(*p->sorted), cmp_token);
+		for (int32_t i = 0; i < p->n; i++) {
+			llama_token t = p->sorted[i];
+			if ((i > 0 && t == p->sorted[i - 1]) || t < 0 || t >= n_vocab)
+				continue;
+			logits[t] = logits[t] <= 0 ? logits[t] * p->repeat
+						   : logits[t] / p->repeat;
+		}
+	}
+	int32_t n = 0;
+	for (int32_t t = 0; t < n_vocab; t++) {
+		float v = logits[t];
+		if (n < k) {
+			h[n].id = t;
+			h[n].logit = v;
+			h[n].p = 0.0f;
+			n++;
+			if (n == k)
+				for (int32_t i = k / 2 - 1; i >= 0; i--)
+					heap_down(h, k, i);
+		} else if (v > h[0].logit) {
+			h[0].id = t;
+			h[0].logit = v;
+			heap_down(h, k, 0);
+		}
+	}
+	qsort(h, (size_t)n, sizeof(*h), cmp_cand);
+	llama_token_data_array cur = { h, (size_t)n, -1, true };
+	int32_t members = llama_sampler_chain_n(sl->smpl);
+	for (int32_t i = sl->fast_tail; i < members; i++)
+		llama_sampler_apply(llama_sampler_chain_get(sl->smpl, i), &cur);
+	llama_token tok = cur.selected >= 0 && (size_t)cur.selected < cur.size
+				  ? cur.data[cur.selected].id : cur.data[0].id;
+	llama_sampler_accept(sl->smpl, tok);
+	return tok;
+}
+
 static int slot_sample(lbackend *s, slot *sl, int32_t idx)
 {
-	llama_token tok = llama_sampler_sample(sl->smpl, s->ctx, idx);
+	llama_token tok = sl->fast_k > 0 ? sample_fast(s, sl, idx)
+					 : llama_sampler_sample(sl->smpl, s->ctx, idx);
 	if (llama_vocab_is_eog(s->vocab, tok))
 		return slot_finish(s, sl);
 	size_t old_len = sl->text.len;
@@ -870,6 +959,34 @@ static int slot_start(lbackend *s, slot *sl, job *j)
 	}
 	if (!smpl)
 		goto nomem;
+	/* the fast path: [penalty] top-k ... dist, no grammar */
+	sl->fast_k = 0;
+	sl->fast_pen = NULL;
+	if (!j->grammar && j->sampling.temperature > 0.0f && j->sampling.top_k > 0) {
+		int32_t first = 0;
+		struct llama_sampler *m0 = llama_sampler_chain_get(smpl, 0);
+		if (m0 && strcmp(llama_sampler_name(m0), "sd-penalties") == 0) {
+			sl->fast_pen = m0->ctx;
+			first = 1;
+		}
+		struct llama_sampler *tk = llama_sampler_chain_get(smpl, first);
+		if (tk && strcmp(llama_sampler_name(tk), "top-k") == 0) {
+			if (s->cand_cap < j->sampling.top_k) {
+				llama_token_data *c = realloc(s->cand,
+					(size_t)j->sampling.top_k * sizeof(*c));
+				if (!c) {
+					llama_sampler_free(smpl);
+					goto nomem;
+				}
+				s->cand = c;
+				s->cand_cap = j->sampling.top_k;
+			}
+			sl->fast_k = j->sampling.top_k;
+			sl->fast_tail = first + 1;
+		} else {
+			sl->fast_pen = NULL;
+		}
+	}
 
 	const slot *src = NULL;
 	int32_t keep = find_prefix(s, sl, n, &src);
@@ -1232,6 +1349,7 @@ static void lbackend_free(lbackend *s)
 	free(s->row);
 	free(s->dummy);
 	gcache_free(s->gcache);
+	free(s->cand);
 	for (size_t i = 0; i < s->done_len; i++)
 		sd_reply_clear(&s->done[(s->done_head + i) % s->done_cap]);
 	free(s->done);
