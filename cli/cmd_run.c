@@ -176,8 +176,9 @@ static int parse_shard(const char *arg, uint32_t *k, uint32_t *n)
 					  "pass --shard K/N");
 		count = (hi - lo) / step + 1;
 	}
-	if (count == 0 || count > UINT32_MAX || id < lo || (id - lo) % step ||
-	    (id - lo) / step >= count || (has_hi && hi != lo + step * (count - 1)))
+	if (count == 0 || count > UINT32_MAX || step > UINT32_MAX || id < lo ||
+	    (id - lo) % step || (id - lo) / step >= count ||
+	    (has_hi && hi != lo + step * (count - 1)))
 		return cli_errorf(2, "Slurm array task %llu (count %llu, min %llu, max %s, step "
 				  "%llu) is not one range with one step, so it does not say "
 				  "the shard; pass --shard K/N", (unsigned long long)id,

@@ -151,6 +151,7 @@ JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/none
 MpiDefault=none
+MailProg=/bin/true
 SwitchType=switch/none
 ReturnToService=2
 KillWait=5
@@ -261,7 +262,7 @@ if [ "\${SLURM_ARRAY_TASK_ID:-}" = 2 ] && mkdir "$tmp/failed-once" 2>/dev/null; 
 	echo "task 2: failing on purpose" >&2
 	exit 1
 fi
-if [ "\${SLURM_ARRAY_TASK_ID:-}" = 1 ] && [ "\${SLURM_RESTART_COUNT:-0}" = 0 ]; then
+if [ "\${SLURM_ARRAY_TASK_ID:-}" = 1 ] && mkdir "$tmp/frozen-once" 2>/dev/null; then
 	"$bin" "\$@" --parallel 1 &
 	pid=\$!
 	kill -STOP \$pid
@@ -289,10 +290,15 @@ done
 say "B: task 1 frozen with tiny/ holding: $(tr '\n' ' ' <"$tmp/frozen")"
 scontrol requeue "${jobB}_1" || die "B: scontrol requeue ${jobB}_1"
 say "B: requeued ${jobB}_1 at $(elapsed "$t0") s"
-# a requeued job may only start again after a delay (BeginTime two minutes
-# on); let it start as soon as it is pending again
-deadline=$(($(date +%s) + 30))
-until scontrol -o show job "${jobB}_1" | grep -q "JobState=PENDING" &&
+# A requeued job may only start again after a delay (BeginTime two
+# minutes on); let it start sooner, but not within the second of the
+# requeue: slurmd refuses a launch whose credential is not newer (in whole
+# seconds) than the kill of the job's previous run ("Job N already killed,
+# do not launch batch job").
+t_requeue=$(date +%s)
+deadline=$((t_requeue + 30))
+until [ "$(date +%s)" -ge $((t_requeue + 2)) ] &&
+	scontrol -o show job "${jobB}_1" | grep -q "JobState=PENDING" &&
 	scontrol update JobId="${jobB}_1" StartTime=now 2>/dev/null; do
 	[ "$(date +%s)" -gt "$deadline" ] && { bad "B: could not move ${jobB}_1's start time"; break; }
 	sleep 0.2
