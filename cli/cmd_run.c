@@ -20,8 +20,9 @@ static const char usage[] =
 	"options:\n"
 	"  --out DIR          output directory (default: output_dir in the config)\n"
 	"  --parallel N       discussions in flight on the model (default 8)\n"
-	"  --shard K/N        run only indices i with i %% N == K (default: from\n"
-	"                     SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT, else 0/1)\n"
+	"  --shard K/N        run only indices i with i %% N == K (default: the\n"
+	"                     task's position in a Slurm job array, from\n"
+	"                     SLURM_ARRAY_TASK_ID/_COUNT/_MIN/_MAX/_STEP, else 0/1)\n"
 	"  --model PATH       GGUF model for every cell (default: backend.model,\n"
 	"                     else the tiny test model)\n"
 	"  --force            resume even though OUT holds another config's run\n"
@@ -189,7 +190,22 @@ static void on_log(sd_log_level level, const char *msg, void *ud)
 		fprintf(stderr, "syndisco: %s: %s\n", names[level], msg);
 }
 
-/* K/N from --shard, else from Slurm's job-array variables. */
+/* An optional Slurm variable: absent is fine, present must be a number. */
+static bool slurm_var(const char *name, uint64_t *v, bool *present)
+{
+	const char *s = getenv(name);
+	*present = s && *s;
+	return !*present || cli_parse_u64(s, v);
+}
+
+/*
+ * K/N from --shard, else from Slurm's job-array variables: shard K is the
+ * task's position in the array, so --array=0-7, 1-8 and 0-14:2 all give
+ * shards 0..7 of 8. A list that is not one range with one step (e.g. a
+ * resubmission of shards 1 and 4, --array=1,4) does not say N: the task
+ * must be given --shard, and is refused rather than guessed. Returns 0, or
+ * an exit status after printing why.
+ */
 static int parse_shard(const char *arg, uint32_t *k, uint32_t *n)
 {
 	uint64_t a, b;
@@ -197,36 +213,51 @@ static int parse_shard(const char *arg, uint32_t *k, uint32_t *n)
 		const char *slash = strchr(arg, '/');
 		char kb[32];
 		if (!slash || (size_t)(slash - arg) >= sizeof(kb))
-			return -1;
+			goto bad_arg;
 		memcpy(kb, arg, (size_t)(slash - arg));
 		kb[slash - arg] = '\0';
 		if (!cli_parse_u64(kb, &a) || !cli_parse_u64(slash + 1, &b) || b == 0 ||
 		    a >= b || b > UINT32_MAX)
-			return -1;
+			goto bad_arg;
 		*k = (uint32_t)a;
 		*n = (uint32_t)b;
 		return 0;
+	bad_arg:
+		return cli_errorf(2, "--shard: '%s' is not K/N with 0 <= K < N", arg);
 	}
-	const char *id = getenv("SLURM_ARRAY_TASK_ID");
-	const char *cnt = getenv("SLURM_ARRAY_TASK_COUNT");
-	const char *mn = getenv("SLURM_ARRAY_TASK_MIN");
-	const char *mx = getenv("SLURM_ARRAY_TASK_MAX");
-	uint64_t base = 0, lo, hi;
-	if (!id || !cli_parse_u64(id, &a))
+	uint64_t id, count = 0, lo = 0, hi = 0, step = 1;
+	bool has_id, has_count, has_lo, has_hi, has_step;
+	if (!slurm_var("SLURM_ARRAY_TASK_ID", &id, &has_id))
+		return cli_errorf(2, "SLURM_ARRAY_TASK_ID='%s' is not a number; pass --shard K/N",
+				  getenv("SLURM_ARRAY_TASK_ID"));
+	if (!has_id)
 		return 0;
-	if (mn && cli_parse_u64(mn, &lo))
-		base = lo;
-	if (cnt && cli_parse_u64(cnt, &b)) {
-		/* count given: fine for arrays 0..N-1 or MIN..MIN+N-1 */
-	} else if (mn && mx && cli_parse_u64(mn, &lo) && cli_parse_u64(mx, &hi) && hi >= lo) {
-		b = hi - lo + 1;
-	} else {
-		return -2;
+	if (!slurm_var("SLURM_ARRAY_TASK_COUNT", &count, &has_count) ||
+	    !slurm_var("SLURM_ARRAY_TASK_MIN", &lo, &has_lo) ||
+	    !slurm_var("SLURM_ARRAY_TASK_MAX", &hi, &has_hi) ||
+	    !slurm_var("SLURM_ARRAY_TASK_STEP", &step, &has_step) || step == 0)
+		return cli_errorf(2, "SLURM_ARRAY_TASK_COUNT/_MIN/_MAX/_STEP are not all "
+				  "numbers; pass --shard K/N");
+	if (has_hi && hi < lo)
+		return cli_errorf(2, "SLURM_ARRAY_TASK_MAX < _MIN; pass --shard K/N");
+	if (!has_count) {
+		if (!has_hi || (hi - lo) % step)
+			return cli_errorf(2, "SLURM_ARRAY_TASK_ID is set but the array's size "
+					  "is not (SLURM_ARRAY_TASK_COUNT or _MIN/_MAX); "
+					  "pass --shard K/N");
+		count = (hi - lo) / step + 1;
 	}
-	if (a < base || a - base >= b || b > UINT32_MAX)
-		return -2;
-	*k = (uint32_t)(a - base);
-	*n = (uint32_t)b;
+	if (count == 0 || count > UINT32_MAX || step > UINT32_MAX || id < lo ||
+	    (id - lo) % step || (id - lo) / step >= count ||
+	    (has_hi && hi != lo + step * (count - 1)))
+		return cli_errorf(2, "Slurm array task %llu (count %llu, min %llu, max %s, step "
+				  "%llu) is not one range with one step, so it does not say "
+				  "the shard; pass --shard K/N", (unsigned long long)id,
+				  (unsigned long long)count, (unsigned long long)lo,
+				  has_hi ? getenv("SLURM_ARRAY_TASK_MAX") : "unset",
+				  (unsigned long long)step);
+	*k = (uint32_t)((id - lo) / step);
+	*n = (uint32_t)count;
 	return 0;
 }
 
@@ -300,11 +331,8 @@ static int run_main(int argc, char **argv, bool annotate)
 	rp.parallel = parallel;
 	rp.force = force;
 	int sh = parse_shard(shard, &rp.shard_index, &rp.shard_count);
-	if (sh == -1)
-		return cli_errorf(2, "--shard: '%s' is not K/N with 0 <= K < N", shard);
-	if (sh == -2)
-		return cli_errorf(2, "SLURM_ARRAY_TASK_ID is set but the array's size is not "
-				  "(SLURM_ARRAY_TASK_COUNT or _MIN/_MAX); pass --shard K/N");
+	if (sh)
+		return sh;
 
 	ui.tty = isatty(STDERR_FILENO);
 	const char *nc = getenv("NO_COLOR");
@@ -412,20 +440,78 @@ int cmd_annotate(int argc, char **argv)
 }
 
 static const char status_usage[] =
-	"usage: syndisco status OUT\n"
+	"usage: syndisco status OUT [--json] [--shards N]\n"
 	"\n"
 	"Print done/total per cell of the run in OUT (all shards together).\n"
-	"Exit status 0 when every discussion is done, 4 when some are missing.\n";
+	"\n"
+	"options:\n"
+	"  --json        print JSON instead: per cell done, total and the list of\n"
+	"                missing indices; \"complete\" for the whole run\n"
+	"  --shards N    also name the shards K of N (indices i with i %% N == K)\n"
+	"                that own a missing discussion: a last line\n"
+	"                \"missing shards: K,K,...\" (\"none\" when complete), or\n"
+	"                \"missing_shards\" in the JSON; the list is the syntax of\n"
+	"                sbatch --array\n"
+	"  -h, --help    this help\n"
+	"\n"
+	"Exit status 0 when every discussion is done, 4 when some are missing,\n"
+	"1 on an error, 2 on a usage error.\n";
+
+/* "missing shards: 1,4" for the text report. */
+static int print_missing_shards(const char *out, const sd_cell_status *cells, size_t n,
+				uint32_t shards)
+{
+	bool *flag = calloc(shards, sizeof(*flag));
+	sd_error err;
+	int rc = 0;
+	if (!flag)
+		return cli_errorf(1, "out of memory");
+	for (size_t c = 0; c < n && rc == 0; c++) {
+		size_t *miss = NULL, n_miss = 0;
+		if (cells[c].done == cells[c].total)
+			continue;
+		if (sd_run_missing(out, cells[c].name, cells[c].total, &miss, &n_miss, &err)) {
+			rc = cli_fail(&err);
+			break;
+		}
+		for (size_t i = 0; i < n_miss; i++)
+			flag[miss[i] % shards] = true;
+		free(miss);
+	}
+	if (rc == 0) {
+		bool any = false;
+		fputs("missing shards: ", stdout);
+		for (uint32_t k = 0; k < shards; k++) {
+			if (!flag[k])
+				continue;
+			printf("%s%u", any ? "," : "", k);
+			any = true;
+		}
+		puts(any ? "" : "none");
+	}
+	free(flag);
+	return rc;
+}
 
 int cmd_status(int argc, char **argv)
 {
-	const char *out = NULL;
+	const char *out = NULL, *v;
+	bool json = false;
+	uint32_t shards = 0;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			fputs(status_usage, stdout);
+			printf(status_usage);
 			return 0;
+		} else if (!strcmp(argv[i], "--json")) {
+			json = true;
+		} else if ((v = cli_opt(argc, argv, &i, "--shards"))) {
+			uint64_t n;
+			if (!cli_parse_u64(v, &n) || n == 0 || n > UINT32_MAX)
+				return cli_errorf(2, "--shards: '%s' is not a number from 1 to %u",
+						  v, UINT32_MAX);
+			shards = (uint32_t)n;
 		} else if (argv[i][0] == '-' && argv[i][1]) {
-			fputs(status_usage, stderr);
+			fprintf(stderr, status_usage);
 			return cli_errorf(2, "unknown option '%s'", argv[i]);
 		} else if (!out) {
 			out = argv[i];
@@ -434,12 +520,21 @@ int cmd_status(int argc, char **argv)
 		}
 	}
 	if (!out) {
-		fputs(status_usage, stderr);
+		fprintf(stderr, status_usage);
 		return cli_errorf(2, "no OUT directory given");
+	}
+	sd_error err;
+	if (json) {
+		char *text = NULL;
+		bool complete = false;
+		if (sd_run_status_json(out, shards, &text, &complete, &err))
+			return cli_fail(&err);
+		puts(text);
+		free(text);
+		return complete ? 0 : 4;
 	}
 	sd_cell_status *cells = NULL;
 	size_t n = 0, done = 0, total = 0;
-	sd_error err;
 	if (sd_run_status(out, &cells, &n, &err))
 		return cli_fail(&err);
 	size_t w = 4;
@@ -454,6 +549,9 @@ int cmd_status(int argc, char **argv)
 		total += cells[i].total;
 	}
 	printf("%-*s  %8zu  %8zu\n", (int)w, "all", done, total);
+	int rc = shards ? print_missing_shards(out, cells, n, shards) : 0;
 	sd_run_status_free(cells, n);
+	if (rc)
+		return rc;
 	return done == total ? 0 : 4;
 }

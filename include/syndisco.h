@@ -839,6 +839,28 @@ size_t sd_annotate_annotator_count(const sd_annotate *a);
  */
 int sd_annotate_run(sd_annotate *a, const sd_run_params *p,
 		    sd_run_progress *progress, sd_error *err);
+/*
+ * The indices 0..total-1 of `cell` in out_dir whose file is not a
+ * complete log of that cell and index (missing, partial or corrupt), in
+ * increasing order. *missing is NULL when none is missing; caller frees
+ * it with free(). SD_EINVAL without arguments, SD_ENOMEM.
+ */
+int sd_run_missing(const char *out_dir, const char *cell, size_t total,
+		   size_t **missing, size_t *n_missing, sd_error *err);
+
+/*
+ * The run's status as JSON text for scripts (caller frees *out with
+ * free()):
+ *   {"out_dir": ..., "cells": [{"name", "done", "total",
+ *    "missing": [index, ...]}, ...], "done": n, "total": n,
+ *    "complete": bool}
+ * and, when shard_count > 0, "missing_shards": the shards K of
+ * shard_count that own a missing index (i % shard_count == K), sorted,
+ * and "shard_count". *complete (may be NULL) says the same as
+ * "complete". Errors as sd_run_status().
+ */
+int sd_run_status_json(const char *out_dir, uint32_t shard_count, char **out,
+		       bool *complete, sd_error *err);
 
 #ifdef __cplusplus
 }

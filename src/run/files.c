@@ -1,6 +1,8 @@
 /* Everything that touches the file system: reads, atomic writes, ids. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "run/files.h"
 #include "syndisco.h"
 #include "util/buf.h"
 #include "util/error.h"
@@ -57,22 +60,128 @@ int sd_file_read(const char *path, char **out, size_t *len, sd_error *err)
 	return *out ? SD_OK : sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
 }
 
+void run_temp_host(char *buf, size_t size)
+{
+	char h[256];
+	size_t n = 0;
+	if (size < 2)
+		return;
+	if (gethostname(h, sizeof(h)) != 0)
+		h[0] = '\0';
+	h[sizeof(h) - 1] = '\0';
+	for (const char *s = h; *s && n + 1 < size && n < RUN_TEMP_HOST_MAX; s++) {
+		char c = *s;
+		bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			    (c >= '0' && c <= '9') || c == '-';
+		/* no dots: the name is split at them when read back */
+		buf[n++] = keep ? c : '_';
+	}
+	buf[n] = '\0';
+	if (n == 0)
+		snprintf(buf, size, "unknown");
+}
+
+static bool all_digits(const char *s, size_t n)
+{
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+static bool all_hex(const char *s, size_t n)
+{
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+bool run_temp_like(const char *name)
+{
+	return name && strstr(name, ".tmp.") != NULL;
+}
+
+bool run_temp_parse(const char *name, char *host, size_t host_size, long *pid)
+{
+	/* the last ".tmp." starts the suffix: a target name may contain one */
+	const char *t = NULL;
+	for (const char *s = name; (s = strstr(s, ".tmp.")); s++)
+		t = s;
+	if (!t || host_size == 0)
+		return false;
+	const char *h = t + 5;
+	const char *d2 = strrchr(h, '.');
+	if (!d2 || d2 == h)
+		return false;
+	const char *d1 = d2 - 1;
+	while (d1 > h && *d1 != '.')
+		d1--;
+	if (*d1 != '.' || d1 == h)
+		return false;
+	size_t hl = (size_t)(d1 - h);
+	if (!all_digits(d1 + 1, (size_t)(d2 - d1 - 1)) || !all_hex(d2 + 1, strlen(d2 + 1)) ||
+	    memchr(h, '.', hl))
+		return false;
+	errno = 0;
+	long p = strtol(d1 + 1, NULL, 10);
+	if (errno || p <= 0)
+		return false;
+	if (hl >= host_size)
+		hl = host_size - 1;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	*pid = p;
+	return true;
+}
+
+static uint32_t temp_random(void)
+{
+	uint32_t r;
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) == (ssize_t)sizeof(r))
+		return r;
+	/* no entropy yet: O_EXCL still keeps two writers apart */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint32_t)ts.tv_nsec ^ ((uint32_t)getpid() << 16);
+}
+
 int sd_file_write_atomic(const char *path, const char *data, size_t len,
 			 sd_error *err)
 {
 	sd_buf tmp;
+	char host[RUN_TEMP_HOST_MAX + 1];
 	int fd = -1, rc = SD_OK;
 	sd_buf_init(&tmp, 0);
 	if (!path || !data)
 		return sd_error_set(err, SD_EINVAL, NULL, NULL, "no path or data");
-	/* same directory as the target so rename() is atomic */
-	if (sd_buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid()))
-		return sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
-	fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	run_temp_host(host, sizeof(host));
+	/*
+	 * Same directory as the target so rename() is atomic. The name is
+	 * unique across hosts sharing the directory (host, pid, random), and
+	 * O_EXCL makes a clash an error instead of two writers interleaving
+	 * their bytes in one temp file.
+	 */
+	for (int attempt = 0; fd < 0 && attempt < 8; attempt++) {
+		sd_buf_reset(&tmp);
+		if (sd_buf_printf(&tmp, "%s.tmp.%s.%ld.%08x", path, host, (long)getpid(),
+				  (unsigned)temp_random())) {
+			sd_buf_free(&tmp);
+			return sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
+		}
+		fd = open(tmp.data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (fd < 0 && errno != EEXIST)
+			break;
+	}
 	if (fd < 0) {
 		rc = sd_error_set(err, SD_EIO, path, NULL, "cannot create: %s",
 				  strerror(errno));
-		goto out;
+		sd_buf_free(&tmp);
+		return rc;
 	}
 	for (size_t off = 0; off < len;) {
 		ssize_t n = write(fd, data + off, len - off);
@@ -97,6 +206,9 @@ int sd_file_write_atomic(const char *path, const char *data, size_t len,
 		goto out;
 	}
 	fd = -1;
+	/* another writer of the same target may rename first: its file is
+	   complete and, the output being deterministic, equivalent; the last
+	   rename wins and a reader sees one whole file or the other */
 	if (rename(tmp.data, path) != 0) {
 		rc = sd_error_set(err, SD_EIO, path, NULL, "rename failed: %s",
 				  strerror(errno));

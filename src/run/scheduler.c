@@ -22,6 +22,7 @@
 #include "run/backend_open.h"
 #include "run/experiment.h"
 #include "run/sched.h"
+#include "run/files.h"
 #include "util/buf.h"
 #include "util/error.h"
 
@@ -77,22 +78,43 @@ static bool is_complete(const char *path, const char *cell, size_t index)
 	return ok;
 }
 
-/* Remove temp files of writers that no longer run on this host. */
+/*
+ * Whether the temp file `name` (in a cell directory, stat'ed as st) was
+ * left by a writer that is gone. The directory may be shared by many
+ * hosts (a Slurm job array on a network file system), and a pid only
+ * says something on the host that issued it: a temp of this host is
+ * stale when its pid is dead; a temp of any host (or an old-style name
+ * without a host) only once it is older than RUN_TEMP_MAX_AGE_S, since
+ * a live writer holds its temp for one write + fsync.
+ */
+static bool temp_is_stale(const char *name, const struct stat *st, const char *self,
+			  time_t now)
+{
+	char host[RUN_TEMP_HOST_MAX + 1];
+	long pid;
+	if (run_temp_parse(name, host, sizeof(host), &pid) && strcmp(host, self) == 0 &&
+	    kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+		return true;
+	return now - st->st_mtime > RUN_TEMP_MAX_AGE_S;
+}
+
+/* Remove temp files of writers that are gone (see temp_is_stale). */
 static void clean_stale_temps(const char *dir)
 {
+	char self[RUN_TEMP_HOST_MAX + 1];
 	DIR *d = opendir(dir);
 	struct dirent *de;
 	if (!d)
 		return;
+	run_temp_host(self, sizeof(self));
+	time_t now = time(NULL);
 	while ((de = readdir(d))) {
-		const char *t = strstr(de->d_name, ".tmp.");
-		if (!t)
-			continue;
-		long pid = strtol(t + 5, NULL, 10);
-		if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+		if (!run_temp_like(de->d_name))
 			continue;
 		char *p = cell_path(dir, de->d_name, (size_t)-1);
-		if (p)
+		struct stat st;
+		if (p && lstat(p, &st) == 0 && S_ISREG(st.st_mode) &&
+		    temp_is_stale(de->d_name, &st, self, now))
 			unlink(p);
 		free(p);
 	}

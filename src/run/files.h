@@ -1,0 +1,52 @@
+/*
+ * Internal helpers of the output store shared by files.c, the scheduler
+ * and the status report (not part of the API).
+ *
+ * Temp files. sd_file_write_atomic() writes "<target>.tmp.<host>.<pid>.<rnd>"
+ * in the target's directory, fsyncs it and renames it over the target.
+ * <host> is this machine's name (run_temp_host()), <pid> the writer's
+ * process id, <rnd> 8 random hex digits. The host is in the name because
+ * an output directory may sit on a file system shared by many machines
+ * (a Slurm job array): a pid says nothing about a process on another
+ * host, so only temps of this host can be judged by their pid.
+ */
+#ifndef SD_RUN_FILES_H
+#define SD_RUN_FILES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+/* A temp file older than this (by mtime) is abandoned, whatever its host:
+   a writer keeps its temp for one write + fsync. A day leaves room for
+   clock skew between hosts and very slow shared file systems. */
+#define RUN_TEMP_MAX_AGE_S (24 * 3600)
+
+/* Longest host part of a temp name. */
+#define RUN_TEMP_HOST_MAX 64
+
+/*
+ * This host's name as used in temp names into buf (size >= 2): the
+ * gethostname() result with every byte outside [A-Za-z0-9-] replaced by
+ * '_' and cut to RUN_TEMP_HOST_MAX bytes; "unknown" if there is none.
+ */
+void run_temp_host(char *buf, size_t size);
+
+/*
+ * Parse the file name (no directory) of a temp file. Returns true for a
+ * name "<target>.tmp.<host>.<pid>.<rnd>" and fills host (cut to
+ * host_size - 1 bytes) and *pid. Returns false for anything else,
+ * including the older "<target>.tmp.<pid>" names, which carry no host.
+ */
+bool run_temp_parse(const char *name, char *host, size_t host_size, long *pid);
+
+/* True when name contains ".tmp." (any temp name, old or new). */
+bool run_temp_like(const char *name);
+
+/*
+ * True when the file at path loads as a complete discussion log of this
+ * cell and index (what resume and status count as done).
+ */
+bool run_file_complete(const char *path, const char *cell, size_t index);
+
+#endif
