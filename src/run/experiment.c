@@ -199,12 +199,15 @@ static int resolve_cell(json_t *c, const char *path, const char *dir,
 				      path, dir, err)))
 			return rc;
 	}
-	/* the model path is resolved against the config's directory once */
+	/* paths are resolved against the config's directory once; an openai
+	 * backend's model is a name on the server, not a path */
 	json_t *b = json_object_get(c, "backend");
-	const char *model = json_string_value(json_object_get(b, "model"));
-	if (model && model[0] != '/') {
-		char *m = cfg_resolve(dir, model);
-		if (!m || json_object_set_new(b, "model", json_string(m))) {
+	const char *type = json_string_value(json_object_get(b, "type"));
+	const char *path_key = type && !strcmp(type, "openai") ? "api_key_file" : "model";
+	const char *rel = json_string_value(json_object_get(b, path_key));
+	if (rel && rel[0] && rel[0] != '/') {
+		char *m = cfg_resolve(dir, rel);
+		if (!m || json_object_set_new(b, path_key, json_string(m))) {
 			free(m);
 			return sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
 		}
