@@ -9,7 +9,7 @@ first attempt of a request is told apart from a retry by the request body
 
     ok          200 with "reply to seed S: ..." and usage counts (also
                 any name not listed here: "okA", "okB" tell endpoints apart)
-    slow        ok after 0.3 s
+    slow*       ok after 0.3 s ("slowA", "slowB", ...)
     r429        first attempt: 429 with Retry-After: 1, then ok
     r500        first attempt: 500, then ok
     r503all     always 503
@@ -132,7 +132,7 @@ class Handler(BaseHTTPRequestHandler):
             body = json.dumps(reply_body(req, "XX")).encode().replace(b"XX", b"ok \xff\xfe end")
         elif (scenario == "stall" and first) or scenario == "stallall":
             time.sleep(3)
-        elif scenario == "slow":
+        elif scenario.startswith("slow"):
             time.sleep(0.3)
         elif scenario == "r400":
             status, obj = 400, {"error": {"message": "model 'x' does not exist"}}
@@ -146,6 +146,12 @@ class Handler(BaseHTTPRequestHandler):
         self.send(status, obj, body, headers)
 
 
+class Server(ThreadingHTTPServer):
+    # the default backlog of 5 refuses connections when many arrive at once
+    request_queue_size = 256
+    daemon_threads = True
+
+
 def main():
     global EXPECT_KEY
     ap = argparse.ArgumentParser()
@@ -155,8 +161,7 @@ def main():
     a = ap.parse_args()
     if a.expect_key:
         EXPECT_KEY = os.environ.get(a.expect_key)
-    srv = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
-    srv.daemon_threads = True
+    srv = Server(("127.0.0.1", a.port), Handler)
     port = srv.server_address[1]
     if a.port_file:
         tmp = a.port_file + ".tmp"
