@@ -125,6 +125,13 @@ JSON
 python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['done']==6 and d['failed']==0, d" \
 	"$tmp/out/run.json" && ok || bad "run counts: $(cat "$tmp/out/run.json")"
 grep -q "sk-" "$tmp/out/run/run.json" && bad "a key in run.json" || ok
+# resumed on other endpoints with other timeouts: the same run, all skipped
+sed -e "s|\"base_urls\": \[[^]]*\]|\"base_urls\": [\"$base/okR/v1\"]|" \
+    -e 's|"backoff_max": 0.2|"backoff_max": 0.3, "request_timeout": 9|' "$tmp/exp.json" >"$tmp/exp-moved.json"
+grep -q okR "$tmp/exp-moved.json" || bad "sed did not move the endpoints"
+"$bin" run "$tmp/exp-moved.json" --out "$tmp/out/run" --json >"$tmp/out/run-moved.json" 2>"$tmp/out/run-moved.err" &&
+	python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['skipped']==6 and d['done']==0, d" \
+		"$tmp/out/run-moved.json" && ok || bad "resume on moved endpoints: $(cat "$tmp/out/run-moved.err")"
 
 # 4. no server yet: the discussion waits, and goes on when one comes up
 late=$(python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
