@@ -25,7 +25,8 @@ first attempt of a request is told apart from a retry by the request body
                 APIs do with a bad key)
 
 GET /_log returns every request seen as a JSON array of
-{t, scenario, status, attempt, concurrent, body, auth_ok}; the Authorization header
+{t, scenario, status, attempt, concurrent, client_port, body,
+auth_ok}; the Authorization header
 itself is never recorded (auth_ok: it equals "Bearer " + the key in the
 environment variable named by --expect-key). GET /_reset forgets them.
 Standard library only; one thread per connection.
@@ -141,7 +142,8 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             INFLIGHT[scenario] -= 1
             LOG.append({"t": time.monotonic(), "scenario": scenario, "status": status,
-                        "attempt": attempt, "concurrent": concurrent, "body": req,
+                        "attempt": attempt, "concurrent": concurrent,
+                        "client_port": self.client_address[1], "body": req,
                         "auth_ok": auth_ok})
         self.send(status, obj, body, headers)
 

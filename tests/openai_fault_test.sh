@@ -73,7 +73,7 @@ cfg "$tmp/file.json" ok ', "api_key_file": "secret/key"'
 discuss "$tmp/file.json" --out "$tmp/out/file.log.json" --quiet && ok || bad "api_key_file"
 
 cfg "$tmp/retry.json" r500 ', "api_key_env": "SD_TEST_KEY"'
-discuss "$tmp/retry.json" --out "$tmp/out/retry.log.json" && ok || bad "discuss through 500s"
+discuss "$tmp/retry.json" --out "$tmp/out/retry.log.json" --log-level info && ok || bad "discuss through 500s"
 grep -q "HTTP 500" "$tmp/out/discuss.err" && ok || bad "retries not reported"
 
 cfg "$tmp/echo.json" r401echo ', "api_key_env": "SD_TEST_KEY"'

@@ -267,6 +267,27 @@ static void test_request_body(void **state)
 	sd_backend_free(b);
 }
 
+/* One request after another: one connection, kept alive. */
+static void test_keep_alive(void **state)
+{
+	(void)state;
+	sd_reply r[1];
+	sd_backend *b = make("okK", NULL);
+	for (int k = 0; k < 3; k++) {
+		run_n(b, 1, r, 10, NULL);
+		assert_int_equal(r[0].status, SD_OK);
+		clear_n(r, 1);
+	}
+	sd_backend_free(b);
+	json_t *log = seen("okK");
+	assert_int_equal(json_array_size(log), 3);
+	json_int_t p0 = json_integer_value(json_object_get(json_array_get(log, 0), "client_port"));
+	for (size_t i = 1; i < 3; i++)
+		assert_int_equal(json_integer_value(json_object_get(json_array_get(log, i),
+								    "client_port")), p0);
+	json_decref(log);
+}
+
 static void vllm_tweak(sd_openai_params *p)
 {
 	p->grammar_field = "guided_grammar";
@@ -664,6 +685,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_request_body, reset),
 		cmocka_unit_test_setup(test_grammar_field, reset),
+		cmocka_unit_test_setup(test_keep_alive, reset),
 		cmocka_unit_test_setup(test_retry_after, reset),
 		cmocka_unit_test_setup(test_retried, reset),
 		cmocka_unit_test_setup(test_stall, reset),

@@ -338,6 +338,16 @@ static bool ep_down(const oa_ep *e)
 	return e->fails >= OA_FAILS_TO_REST;
 }
 
+/* May e take one more request now? */
+static bool ep_open(const oa *o, const oa_ep *e, double now)
+{
+	if (now < e->paused_until)
+		return false;
+	if (ep_down(e)) /* resting, or its one probe is out */
+		return now >= e->rest_until && e->in_flight == 0;
+	return o->max_in_flight <= 0 || e->in_flight < o->max_in_flight;
+}
+
 /* The endpoint for the next attempt, or -1 when none may take one now. */
 static long pick_ep(oa *o, double now)
 {
@@ -345,15 +355,8 @@ static long pick_ep(oa *o, double now)
 	for (size_t k = 0; k < o->n_eps; k++) {
 		size_t i = (o->rr + k) % o->n_eps;
 		const oa_ep *e = &o->eps[i];
-		if (now < e->paused_until)
+		if (!ep_open(o, e, now))
 			continue;
-		if (ep_down(e)) {
-			/* resting, or its one probe is out */
-			if (now < e->rest_until || e->in_flight > 0)
-				continue;
-		} else if (o->max_in_flight > 0 && e->in_flight >= o->max_in_flight) {
-			continue;
-		}
 		if (best < 0 || e->in_flight < o->eps[best].in_flight)
 			best = (long)i;
 	}
@@ -562,7 +565,7 @@ static int retry_or_fail(oa *o, oa_req *r, char *why, double retry_after,
 	double d = retry_after > 0 ? fmin(retry_after, OA_RETRY_AFTER_MAX)
 				   : backoff(o, r->retries);
 	r->not_before = now + d;
-	oa_log(o, SD_LOG_WARN, "request %llu: %s; retry %d of %d in %.1f s",
+	oa_log(o, SD_LOG_INFO, "request %llu: %s; retry %d of %d in %.1f s",
 	       (unsigned long long)r->tag, why, r->retries, (int)o->max_retries, d);
 	free(r->last_error);
 	r->last_error = why;
@@ -721,8 +724,8 @@ static int handle_done(oa *o, oa_req *r, CURLcode res, double now)
 			  now);
 		if (!why)
 			return fail_req(o, r, NULL, now);
-		oa_log(o, SD_LOG_INFO, "request %llu: %s; sending it again", (unsigned long long)r->tag,
-		       why);
+		oa_log(o, SD_LOG_DEBUG, "request %llu: %s; sending it again",
+		       (unsigned long long)r->tag, why);
 		free(r->last_error);
 		r->last_error = why;
 		r->not_before = 0;
@@ -831,6 +834,8 @@ static double next_wake(const oa *o, double now)
 		/* it waits for an endpoint: for a rest or a pause to end */
 		for (size_t i = 0; i < o->n_eps; i++) {
 			const oa_ep *e = &o->eps[i];
+			if (ep_open(o, e, now))
+				return 0;
 			if (e->paused_until > now)
 				t = fmin(t, e->paused_until);
 			if (ep_down(e) && e->rest_until > now)
@@ -862,6 +867,8 @@ static int o_step(sd_backend *b)
 		double wait = end - t;
 		if (o->flight.n == 0)
 			wait = fmin(wait, next_wake(o, t));
+		if (wait <= 0)
+			continue; /* something may start right away */
 		int ms = (int)ceil(wait * 1000.0);
 		curl_multi_poll(o->multi, NULL, 0, ms < 1 ? 1 : ms, NULL);
 	}
