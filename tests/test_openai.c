@@ -5,14 +5,14 @@
  * endpoints, load spread, cancel, and no API key in any message.
  *   test_openai http://127.0.0.1:PORT
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <cmocka.h>
 #include <curl/curl.h>
 #include <jansson.h>
 #include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,7 +57,7 @@ typedef void (*tweak_fn)(sd_openai_params *p);
 
 static sd_backend *make2(const char *url0, const char *url1, tweak_fn tweak)
 {
-	const char *urls[2] = { url0, url1 };
+	const char *urls[2] = {url0, url1};
 	sd_openai_params p = sd_openai_default_params();
 	p.base_urls = urls;
 	p.n_base_urls = url1 ? 2 : 1;
@@ -115,8 +115,8 @@ static double run_n(sd_backend *b, int n, sd_reply *out, double limit,
 	int got = 0;
 	while (got < n) {
 		if (mono() - t0 > limit)
-			fail_msg("only %d of %d replies after %.0f s: the backend hangs", got, n,
-				 limit);
+			fail_msg("only %d of %d replies after %.0f s: the backend hangs",
+				 got, n, limit);
 		int st = sd_backend_step(b);
 		assert_true(st >= 0);
 		sd_reply r;
@@ -172,7 +172,8 @@ static json_t *seen(const char *scenario)
 	json_t *all = server_get("_log"), *out = json_array();
 	size_t i;
 	json_t *e;
-	json_array_foreach(all, i, e) {
+	json_array_foreach(all, i, e)
+	{
 		if (!strcmp(json_string_value(json_object_get(e, "scenario")), scenario))
 			json_array_append(out, e);
 	}
@@ -193,7 +194,8 @@ static int attempts_of(const json_t *log, int seed, double *t_first, double *t_l
 	size_t i;
 	json_t *e;
 	int n = 0;
-	json_array_foreach(log, i, e) {
+	json_array_foreach(log, i, e)
+	{
 		const json_t *s = json_object_get(json_object_get(e, "body"), "seed");
 		if (json_integer_value(s) != seed)
 			continue;
@@ -211,7 +213,7 @@ static int attempts_of(const json_t *log, int seed, double *t_first, double *t_l
 
 static void extra_tweak(sd_openai_params *p)
 {
-	static const char *const stop[] = { "\n\n", "END" };
+	static const char *const stop[] = {"\n\n", "END"};
 	p->extra_body = "{\"top_k\": 5, \"temperature\": 0.25}";
 	p->stop = stop;
 	p->n_stop = 2;
@@ -237,28 +239,38 @@ static void test_request_body(void **state)
 	assert_int_equal(json_array_size(log), 6);
 	size_t i;
 	json_t *e;
-	json_array_foreach(log, i, e) {
+	json_array_foreach(log, i, e)
+	{
 		const json_t *body = json_object_get(e, "body");
 		assert_true(json_is_true(json_object_get(e, "auth_ok")));
-		assert_string_equal(json_string_value(json_object_get(body, "model")), "fault-model");
+		assert_string_equal(json_string_value(json_object_get(body, "model")),
+				    "fault-model");
 		const json_t *msgs = json_object_get(body, "messages");
 		assert_int_equal(json_array_size(msgs), 2);
-		assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 0), "role")),
-				    "system");
-		assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 0), "content")),
+		assert_string_equal(
+		    json_string_value(json_object_get(json_array_get(msgs, 0), "role")),
+		    "system");
+		assert_string_equal(json_string_value(json_object_get(
+					json_array_get(msgs, 0), "content")),
 				    "sys");
-		assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 1), "role")),
-				    "user");
-		assert_int_equal(json_integer_value(json_object_get(body, "max_tokens")), 256);
+		assert_string_equal(
+		    json_string_value(json_object_get(json_array_get(msgs, 1), "role")),
+		    "user");
+		assert_int_equal(json_integer_value(json_object_get(body, "max_tokens")),
+				 256);
 		/* extra_body wins over our fields */
-		assert_true(json_real_value(json_object_get(body, "temperature")) == 0.25);
+		assert_true(json_real_value(json_object_get(body, "temperature")) ==
+			    0.25);
 		assert_int_equal(json_integer_value(json_object_get(body, "top_k")), 5);
 		assert_true(json_real_value(json_object_get(body, "top_p")) == 0.95);
 		assert_int_equal(json_array_size(json_object_get(body, "stop")), 2);
 		assert_string_equal(json_string_value(json_object_get(body, "grammar")),
 				    "root ::= \"a\"");
-		assert_int_equal(attempts_of(log, (int)json_integer_value(json_object_get(body, "seed")),
-					     NULL, NULL), 1);
+		assert_int_equal(
+		    attempts_of(log,
+				(int)json_integer_value(json_object_get(body, "seed")),
+				NULL, NULL),
+		    1);
 	}
 	/* a distinct seed per request, as the discussion set them */
 	for (int s = 1000; s < 1006; s++)
@@ -281,10 +293,12 @@ static void test_keep_alive(void **state)
 	sd_backend_free(b);
 	json_t *log = seen("okK");
 	assert_int_equal(json_array_size(log), 3);
-	json_int_t p0 = json_integer_value(json_object_get(json_array_get(log, 0), "client_port"));
+	json_int_t p0 =
+	    json_integer_value(json_object_get(json_array_get(log, 0), "client_port"));
 	for (size_t i = 1; i < 3; i++)
-		assert_int_equal(json_integer_value(json_object_get(json_array_get(log, i),
-								    "client_port")), p0);
+		assert_int_equal(json_integer_value(json_object_get(
+				     json_array_get(log, i), "client_port")),
+				 p0);
 	json_decref(log);
 }
 
@@ -296,10 +310,7 @@ static void vllm_tweak(sd_openai_params *p)
 	p->temperature = 0;
 }
 
-static void nogrammar_tweak(sd_openai_params *p)
-{
-	p->grammar_field = NULL;
-}
+static void nogrammar_tweak(sd_openai_params *p) { p->grammar_field = NULL; }
 
 static void test_grammar_field(void **state)
 {
@@ -344,7 +355,8 @@ static void test_retry_after(void **state)
 		assert_int_equal(attempts_of(log, s, &t0, &t1), 2);
 		/* Retry-After: 1, not the 0.05 s backoff */
 		if (t1 - t0 < 0.95)
-			fail_msg("retried %.3f s after a 429 with Retry-After: 1", t1 - t0);
+			fail_msg("retried %.3f s after a 429 with Retry-After: 1",
+				 t1 - t0);
 	}
 	json_decref(log);
 	assert_non_null(strstr(logs(), "HTTP 429"));
@@ -375,10 +387,7 @@ static void test_retried(void **state)
 	retried_once("garbage");
 }
 
-static void stall_tweak(sd_openai_params *p)
-{
-	p->request_timeout = 0.5;
-}
+static void stall_tweak(sd_openai_params *p) { p->request_timeout = 0.5; }
 
 static void test_stall(void **state)
 {
@@ -422,10 +431,10 @@ static void test_bad_replies(void **state)
 	static const struct {
 		const char *scenario, *needle;
 	} cases[] = {
-		{ "empty", "content is empty" },
-		{ "nullc", "content is null" },
-		{ "nochoices", "no \"choices\"" },
-		{ "r400", "HTTP 400" },
+	    {"empty", "content is empty"},
+	    {"nullc", "content is null"},
+	    {"nochoices", "no \"choices\""},
+	    {"r400", "HTTP 400"},
 	};
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
 		sd_reply r[2];
@@ -435,8 +444,8 @@ static void test_bad_replies(void **state)
 			assert_int_equal(r[i].status, SD_EBACKEND);
 			assert_null(r[i].text);
 			if (!strstr(r[i].error, cases[k].needle))
-				fail_msg("%s: '%s' lacks '%s'", cases[k].scenario, r[i].error,
-					 cases[k].needle);
+				fail_msg("%s: '%s' lacks '%s'", cases[k].scenario,
+					 r[i].error, cases[k].needle);
 			/* which server said it */
 			assert_non_null(strstr(r[i].error, g_base));
 		}
@@ -465,10 +474,7 @@ static void test_bad_utf8(void **state)
 	sd_backend_free(b);
 }
 
-static void giveup_tweak(sd_openai_params *p)
-{
-	p->max_retries = 2;
-}
+static void giveup_tweak(sd_openai_params *p) { p->max_retries = 2; }
 
 static void test_5xx_gives_up(void **state)
 {
@@ -495,7 +501,8 @@ static void test_key_echoed(void **state)
 	run_n(b, 1, r, 10, NULL);
 	assert_int_equal(r[0].status, SD_EBACKEND);
 	assert_non_null(strstr(r[0].error, "HTTP 401"));
-	assert_non_null(strstr(r[0].error, "Incorrect API key provided: Bearer [REDACTED]"));
+	assert_non_null(
+	    strstr(r[0].error, "Incorrect API key provided: Bearer [REDACTED]"));
 	assert_null(strstr(sd_backend_last_error(b), KEY));
 	clear_n(r, 1);
 	sd_backend_free(b);
@@ -516,10 +523,7 @@ static int dead_port(void)
 	return ntohs(a.sin_port);
 }
 
-static void deadline_tweak(sd_openai_params *p)
-{
-	p->down_deadline = 1.0;
-}
+static void deadline_tweak(sd_openai_params *p) { p->down_deadline = 1.0; }
 
 static void test_all_down(void **state)
 {
@@ -576,10 +580,7 @@ static void test_spread(void **state)
 	json_decref(c);
 }
 
-static void cap_tweak(sd_openai_params *p)
-{
-	p->max_in_flight = 2;
-}
+static void cap_tweak(sd_openai_params *p) { p->max_in_flight = 2; }
 
 static void test_max_in_flight(void **state)
 {
@@ -595,7 +596,7 @@ static void test_max_in_flight(void **state)
 	size_t i;
 	json_t *e;
 	json_array_foreach(log, i, e)
-		assert_true(json_integer_value(json_object_get(e, "concurrent")) <= 2);
+	    assert_true(json_integer_value(json_object_get(e, "concurrent")) <= 2);
 	json_decref(log);
 	assert_true(secs >= 0.85); /* three rounds of 0.3 s */
 }
@@ -614,7 +615,7 @@ static void test_cancel(void **state)
 		assert_int_equal(sd_backend_submit(b, &req), SD_OK);
 	}
 	assert_int_equal(sd_backend_cancel(b, 3), SD_OK); /* still queued */
-	sd_backend_step(b);                               /* 1 and 2 go out */
+	sd_backend_step(b);				  /* 1 and 2 go out */
 	assert_int_equal(sd_backend_cancel(b, 1), SD_OK); /* in flight */
 	assert_int_equal(sd_backend_cancel(b, 42), SD_ENOTFOUND);
 	sd_reply r;
@@ -640,8 +641,8 @@ static void test_params(void **state)
 {
 	(void)state;
 	sd_error err;
-	const char *bad[] = { "ftp://x/v1" };
-	const char *good[] = { "http://127.0.0.1:1/v1/" };
+	const char *bad[] = {"ftp://x/v1"};
+	const char *good[] = {"http://127.0.0.1:1/v1/"};
 	sd_openai_params p = sd_openai_default_params();
 	assert_null(sd_backend_openai_create(&p, &err));
 	assert_string_equal(err.field, "base_urls");
@@ -676,30 +677,31 @@ static void test_params(void **state)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: test_openai http://127.0.0.1:PORT (fault_server.py)\n");
+		fprintf(stderr,
+			"usage: test_openai http://127.0.0.1:PORT (fault_server.py)\n");
 		return 2;
 	}
 	g_base = argv[1];
 	g_logf = open_memstream(&g_logs, &g_logs_len);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_request_body, reset),
-		cmocka_unit_test_setup(test_grammar_field, reset),
-		cmocka_unit_test_setup(test_keep_alive, reset),
-		cmocka_unit_test_setup(test_retry_after, reset),
-		cmocka_unit_test_setup(test_retried, reset),
-		cmocka_unit_test_setup(test_stall, reset),
-		cmocka_unit_test_setup(test_stall_gives_up, reset),
-		cmocka_unit_test_setup(test_bad_replies, reset),
-		cmocka_unit_test_setup(test_bad_utf8, reset),
-		cmocka_unit_test_setup(test_5xx_gives_up, reset),
-		cmocka_unit_test_setup(test_key_echoed, reset),
-		cmocka_unit_test_setup(test_all_down, reset),
-		cmocka_unit_test_setup(test_failover, reset),
-		cmocka_unit_test_setup(test_spread, reset),
-		cmocka_unit_test_setup(test_max_in_flight, reset),
-		cmocka_unit_test_setup(test_cancel, reset),
-		cmocka_unit_test(test_params),
+	    cmocka_unit_test_setup(test_request_body, reset),
+	    cmocka_unit_test_setup(test_grammar_field, reset),
+	    cmocka_unit_test_setup(test_keep_alive, reset),
+	    cmocka_unit_test_setup(test_retry_after, reset),
+	    cmocka_unit_test_setup(test_retried, reset),
+	    cmocka_unit_test_setup(test_stall, reset),
+	    cmocka_unit_test_setup(test_stall_gives_up, reset),
+	    cmocka_unit_test_setup(test_bad_replies, reset),
+	    cmocka_unit_test_setup(test_bad_utf8, reset),
+	    cmocka_unit_test_setup(test_5xx_gives_up, reset),
+	    cmocka_unit_test_setup(test_key_echoed, reset),
+	    cmocka_unit_test_setup(test_all_down, reset),
+	    cmocka_unit_test_setup(test_failover, reset),
+	    cmocka_unit_test_setup(test_spread, reset),
+	    cmocka_unit_test_setup(test_max_in_flight, reset),
+	    cmocka_unit_test_setup(test_cancel, reset),
+	    cmocka_unit_test(test_params),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
 	fflush(g_logf);

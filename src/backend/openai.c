@@ -48,26 +48,26 @@
 #include "util/rng.h"
 #include "util/utf8.h"
 
-#define OA_STEP_BUDGET 0.1         /* seconds one step may wait on sockets */
-#define OA_FAILS_TO_REST 3         /* consecutive failures that rest an endpoint */
-#define OA_REST_INITIAL 1.0        /* seconds; doubles while probes fail */
+#define OA_STEP_BUDGET 0.1  /* seconds one step may wait on sockets */
+#define OA_FAILS_TO_REST 3  /* consecutive failures that rest an endpoint */
+#define OA_REST_INITIAL 1.0 /* seconds; doubles while probes fail */
 #define OA_REST_MAX 30.0
-#define OA_RETRY_AFTER_MAX 600.0   /* a longer Retry-After is capped */
+#define OA_RETRY_AFTER_MAX 600.0 /* a longer Retry-After is capped */
 #define OA_MAX_REPLY ((size_t)64 << 20)
-#define OA_LOG_BODY_MAX 4096       /* bytes of a raw reply in the debug log */
-#define OA_SERVER_MSG_MAX 400      /* bytes of a server's error text kept */
+#define OA_LOG_BODY_MAX 4096  /* bytes of a raw reply in the debug log */
+#define OA_SERVER_MSG_MAX 400 /* bytes of a server's error text kept */
 
 typedef struct oa_req oa_req;
 struct oa_req {
 	uint64_t tag;
 	char *body;
 	size_t body_len;
-	int retries;          /* retries spent (connection errors are free) */
-	int attempts;         /* all attempts, for messages */
-	double not_before;    /* monotonic seconds; the next attempt waits */
-	double t_first;       /* first attempt started; 0 = not yet */
-	char *last_error;     /* scrubbed */
-	oa_req *prev, *next;  /* in the wait queue or the in-flight list */
+	int retries;	     /* retries spent (connection errors are free) */
+	int attempts;	     /* all attempts, for messages */
+	double not_before;   /* monotonic seconds; the next attempt waits */
+	double t_first;	     /* first attempt started; 0 = not yet */
+	char *last_error;    /* scrubbed */
+	oa_req *prev, *next; /* in the wait queue or the in-flight list */
 	/* while in flight */
 	CURL *easy;
 	size_t ep;
@@ -77,13 +77,13 @@ struct oa_req {
 };
 
 typedef struct oa_ep {
-	char *url;            /* base + "/chat/completions" */
-	char *display;        /* base without user:password@, for messages */
+	char *url;     /* base + "/chat/completions" */
+	char *display; /* base without user:password@, for messages */
 	int in_flight;
-	int fails;            /* consecutive */
+	int fails; /* consecutive */
 	double rest_until;
 	double rest_len;
-	double paused_until;  /* Retry-After of a 429 */
+	double paused_until; /* Retry-After of a 429 */
 	uint64_t ok, failed;
 } oa_ep;
 
@@ -99,9 +99,9 @@ typedef struct oa {
 	char *api_key;
 	size_t key_len;
 	char *model;
-	json_t *extra;        /* object or NULL */
-	json_t *stop;         /* array or NULL */
-	char *grammar_field;  /* NULL: never send */
+	json_t *extra;	     /* object or NULL */
+	json_t *stop;	     /* array or NULL */
+	char *grammar_field; /* NULL: never send */
 	int32_t max_tokens;
 	float temperature, top_p;
 	bool send_seed;
@@ -110,9 +110,9 @@ typedef struct oa {
 	double backoff_initial, backoff_max, down_deadline;
 	oa_ep *eps;
 	size_t n_eps;
-	size_t rr;            /* where the next endpoint search starts */
+	size_t rr; /* where the next endpoint search starts */
 	oa_list queue, flight;
-	sd_reply *done;       /* finished replies, FIFO ring */
+	sd_reply *done; /* finished replies, FIFO ring */
 	size_t done_cap, done_head, done_len;
 	double all_down_since;
 	sd_rng rng;
@@ -185,7 +185,7 @@ static char *vformat(const char *fmt, va_list ap)
 
 /* A scrubbed, formatted message; NULL only when memory ran out. */
 static char *msgf(const oa *o, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 static char *msgf(const oa *o, const char *fmt, ...)
 {
 	va_list ap;
@@ -198,7 +198,7 @@ static char *msgf(const oa *o, const char *fmt, ...)
 }
 
 static void oa_log(const oa *o, sd_log_level lvl, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void oa_log(const oa *o, sd_log_level lvl, const char *fmt, ...)
 {
 	if (!o->b->log_fn)
@@ -297,8 +297,8 @@ static int push_done(oa *o, sd_reply *rep)
  * Deliver r (already out of every list) with text (taken) or error (taken,
  * scrubbed). Returns SD_ENOMEM when even that failed: the step reports it.
  */
-static int finish(oa *o, oa_req *r, int status, char *text, char *error,
-		  int32_t n_prompt, int32_t n_gen, double now)
+static int finish(oa *o, oa_req *r, int status, char *text, char *error, int32_t n_prompt,
+		  int32_t n_gen, double now)
 {
 	sd_reply rep;
 	memset(&rep, 0, sizeof(rep));
@@ -314,7 +314,8 @@ static int finish(oa *o, oa_req *r, int status, char *text, char *error,
 			rep.error = strdup(sd_strerror(status));
 		sd_backend_set_error(o->b, "%s", rep.error ? rep.error : "out of memory");
 		oa_log(o, SD_LOG_WARN, "request %llu failed: %s",
-		       (unsigned long long)r->tag, rep.error ? rep.error : "out of memory");
+		       (unsigned long long)r->tag,
+		       rep.error ? rep.error : "out of memory");
 	}
 	req_free(r);
 	if (push_done(o, &rep)) {
@@ -333,10 +334,7 @@ static int fail_req(oa *o, oa_req *r, char *error, double now)
 /* Endpoints                                                          */
 /* ------------------------------------------------------------------ */
 
-static bool ep_down(const oa_ep *e)
-{
-	return e->fails >= OA_FAILS_TO_REST;
-}
+static bool ep_down(const oa_ep *e) { return e->fails >= OA_FAILS_TO_REST; }
 
 /* May e take one more request now? */
 static bool ep_open(const oa *o, const oa_ep *e, double now)
@@ -372,13 +370,15 @@ static void ep_failed(oa *o, oa_ep *e, bool probe, const char *why, double now)
 	if (e->fails == OA_FAILS_TO_REST) {
 		e->rest_len = OA_REST_INITIAL;
 		e->rest_until = now + e->rest_len;
-		oa_log(o, SD_LOG_WARN, "endpoint %s is failing (%s); resting it for %.0f s",
-		       e->display, why, e->rest_len);
+		oa_log(o, SD_LOG_WARN,
+		       "endpoint %s is failing (%s); resting it for %.0f s", e->display,
+		       why, e->rest_len);
 	} else if (e->fails > OA_FAILS_TO_REST && probe) {
 		e->rest_len = fmin(e->rest_len * 2, OA_REST_MAX);
 		e->rest_until = now + e->rest_len;
-		oa_log(o, SD_LOG_INFO, "endpoint %s is still down (%s); next probe in %.0f s",
-		       e->display, why, e->rest_len);
+		oa_log(o, SD_LOG_INFO,
+		       "endpoint %s is still down (%s); next probe in %.0f s", e->display,
+		       why, e->rest_len);
 	}
 }
 
@@ -435,12 +435,14 @@ static char *build_body(const oa *o, const sd_request *req)
 	    json_object_set_new(body, "top_p", short_real(top_p)))
 		goto out;
 	if (o->send_seed &&
-	    json_object_set_new(body, "seed", json_integer((json_int_t)req->sampling.seed)))
+	    json_object_set_new(body, "seed",
+				json_integer((json_int_t)req->sampling.seed)))
 		goto out;
 	if (o->stop && json_object_set(body, "stop", o->stop))
 		goto out;
 	if (req->grammar && o->grammar_field &&
-	    json_object_set_new(body, o->grammar_field, sd_json_string_repair(req->grammar)))
+	    json_object_set_new(body, o->grammar_field,
+				sd_json_string_repair(req->grammar)))
 		goto out;
 	if (o->extra && json_object_update(body, o->extra))
 		goto out;
@@ -516,8 +518,8 @@ static int start(oa *o, oa_req *r, size_t ep, double now)
 		r->t_first = now;
 	e->in_flight++;
 	if (r->probe)
-		oa_log(o, SD_LOG_INFO, "probing endpoint %s with request %llu", e->display,
-		       (unsigned long long)r->tag);
+		oa_log(o, SD_LOG_INFO, "probing endpoint %s with request %llu",
+		       e->display, (unsigned long long)r->tag);
 	return SD_OK;
 }
 
@@ -534,7 +536,8 @@ static int dispatch(oa *o, double now)
 			break;
 		if (start(o, r, (size_t)ep, now)) {
 			list_unlink(&o->queue, r);
-			if (fail_req(o, r, strdup("out of memory starting a request"), now))
+			if (fail_req(o, r, strdup("out of memory starting a request"),
+				     now))
 				return SD_ENOMEM;
 		}
 	}
@@ -550,8 +553,7 @@ static double backoff(oa *o, int retry)
 }
 
 /* Back into the queue after retry_after (<= 0: backoff) or fail for good. */
-static int retry_or_fail(oa *o, oa_req *r, char *why, double retry_after,
-			 double now)
+static int retry_or_fail(oa *o, oa_req *r, char *why, double retry_after, double now)
 {
 	if (!why)
 		return fail_req(o, r, NULL, now);
@@ -589,8 +591,9 @@ static char *server_message(const char *body, size_t len)
 		if (!m)
 			m = json_string_value(json_object_get(j, "detail"));
 	}
-	char *s = m ? clip(m, strlen(m), OA_SERVER_MSG_MAX)
-		    : len ? clip(body, len, OA_SERVER_MSG_MAX) : strdup("(empty body)");
+	char *s = m	? clip(m, strlen(m), OA_SERVER_MSG_MAX)
+		  : len ? clip(body, len, OA_SERVER_MSG_MAX)
+			: strdup("(empty body)");
 	json_decref(j);
 	return s;
 }
@@ -601,8 +604,8 @@ enum { PARSE_OK, PARSE_RETRY, PARSE_FAIL };
  * A 2xx body: the text of choices[0].message.content and the usage
  * counts, or *why (unscrubbed) and whether the failure is worth a retry.
  */
-static int parse_reply(const char *body, size_t len, char **text,
-		       int32_t *n_prompt, int32_t *n_gen, char **why)
+static int parse_reply(const char *body, size_t len, char **text, int32_t *n_prompt,
+		       int32_t *n_gen, char **why)
 {
 	char *fixed = NULL;
 	json_error_t je;
@@ -631,26 +634,32 @@ static int parse_reply(const char *body, size_t len, char **text,
 	const json_t *choices = json_object_get(j, "choices");
 	if (!json_is_array(choices) || json_array_size(choices) == 0) {
 		const json_t *e = json_object_get(j, "error");
-		const char *em = json_is_object(e) ? json_string_value(json_object_get(e, "message"))
-						   : json_string_value(e);
-		sd_buf_printf(&m, "reply has no \"choices\"%s%s", em ? ": " : "", em ? em : "");
+		const char *em = json_is_object(e)
+				     ? json_string_value(json_object_get(e, "message"))
+				     : json_string_value(e);
+		sd_buf_printf(&m, "reply has no \"choices\"%s%s", em ? ": " : "",
+			      em ? em : "");
 		goto out;
 	}
 	const json_t *c0 = json_array_get(choices, 0);
-	const json_t *content = json_object_get(json_object_get(c0, "message"), "content");
+	const json_t *content =
+	    json_object_get(json_object_get(c0, "message"), "content");
 	const char *fr = json_string_value(json_object_get(c0, "finish_reason"));
 	if (!content || json_is_null(content)) {
-		sd_buf_printf(&m, "reply content is null (finish_reason: %s)", fr ? fr : "none");
+		sd_buf_printf(&m, "reply content is null (finish_reason: %s)",
+			      fr ? fr : "none");
 		goto out;
 	}
 	if (!json_is_string(content)) {
 		sd_buf_printf(&m, "reply content is not a string but %s",
-			      json_is_array(content) ? "an array" :
-			      json_is_object(content) ? "an object" : "a number or boolean");
+			      json_is_array(content)	? "an array"
+			      : json_is_object(content) ? "an object"
+							: "a number or boolean");
 		goto out;
 	}
 	if (json_string_length(content) == 0) {
-		sd_buf_printf(&m, "reply content is empty (finish_reason: %s)", fr ? fr : "none");
+		sd_buf_printf(&m, "reply content is empty (finish_reason: %s)",
+			      fr ? fr : "none");
 		goto out;
 	}
 	*text = sd_utf8_repair(json_string_value(content), json_string_length(content));
@@ -660,11 +669,13 @@ static int parse_reply(const char *body, size_t len, char **text,
 	const json_t *pt = json_object_get(usage, "prompt_tokens");
 	const json_t *ct = json_object_get(usage, "completion_tokens");
 	*n_prompt = json_is_integer(pt) && json_integer_value(pt) >= 0 &&
-				    json_integer_value(pt) <= INT32_MAX
-			    ? (int32_t)json_integer_value(pt) : -1;
+			    json_integer_value(pt) <= INT32_MAX
+			? (int32_t)json_integer_value(pt)
+			: -1;
 	*n_gen = json_is_integer(ct) && json_integer_value(ct) >= 0 &&
-				 json_integer_value(ct) <= INT32_MAX
-			 ? (int32_t)json_integer_value(ct) : -1;
+			 json_integer_value(ct) <= INT32_MAX
+		     ? (int32_t)json_integer_value(ct)
+		     : -1;
 	rc = PARSE_OK;
 	goto out;
 oom:
@@ -701,15 +712,18 @@ static int handle_done(oa *o, oa_req *r, CURLcode res, double now)
 	size_t len = r->resp.len;
 	if (o->b->log_fn && (res == CURLE_OK || len)) {
 		char *shown = clip(body, len, OA_LOG_BODY_MAX);
-		oa_log(o, SD_LOG_DEBUG, "request %llu: HTTP %ld from %s in %.3f s, %zu bytes: %s%s",
+		oa_log(o, SD_LOG_DEBUG,
+		       "request %llu: HTTP %ld from %s in %.3f s, %zu bytes: %s%s",
 		       (unsigned long long)r->tag, code, e->display, secs, len,
 		       shown ? shown : "", len > OA_LOG_BODY_MAX ? " [...]" : "");
 		free(shown);
 	}
 
 	if (res == CURLE_WRITE_ERROR)
-		return fail_req(o, r, msgf(o, "reply from %s is larger than %zu MiB",
-					   e->display, OA_MAX_REPLY >> 20), now);
+		return fail_req(o, r,
+				msgf(o, "reply from %s is larger than %zu MiB",
+				     e->display, OA_MAX_REPLY >> 20),
+				now);
 	if (res == CURLE_OPERATION_TIMEDOUT && connect_us > 0) {
 		char *why = msgf(o, "no reply from %s within %.0f s (request_timeout)",
 				 e->display, (double)o->timeout_ms / 1000.0);
@@ -720,8 +734,8 @@ static int handle_done(oa *o, oa_req *r, CURLcode res, double now)
 		/* never connected, or the connection broke: the endpoint's fault */
 		char *why = msgf(o, "%s: %s", e->display,
 				 r->errbuf[0] ? r->errbuf : curl_easy_strerror(res));
-		ep_failed(o, e, r->probe, r->errbuf[0] ? r->errbuf : curl_easy_strerror(res),
-			  now);
+		ep_failed(o, e, r->probe,
+			  r->errbuf[0] ? r->errbuf : curl_easy_strerror(res), now);
 		if (!why)
 			return fail_req(o, r, NULL, now);
 		oa_log(o, SD_LOG_DEBUG, "request %llu: %s; sending it again",
@@ -754,14 +768,16 @@ static int handle_done(oa *o, oa_req *r, CURLcode res, double now)
 		double d = retry_after > 0 ? (double)retry_after : 0;
 		if (code == 429) {
 			/* rate limits hold for the endpoint, not one request */
-			double pause = d > 0 ? fmin(d, OA_RETRY_AFTER_MAX) : backoff(o, r->retries + 1);
+			double pause = d > 0 ? fmin(d, OA_RETRY_AFTER_MAX)
+					     : backoff(o, r->retries + 1);
 			e->paused_until = fmax(e->paused_until, now + pause);
 		}
 		return retry_or_fail(o, r, why, d, now);
 	}
 	if (code >= 500) {
 		ep_failed(o, e, r->probe, "server error", now);
-		return retry_or_fail(o, r, why, retry_after > 0 ? (double)retry_after : 0, now);
+		return retry_or_fail(o, r, why, retry_after > 0 ? (double)retry_after : 0,
+				     now);
 	}
 	/* other 4xx: the request itself is wrong; the server is fine */
 	ep_ok(o, e);
@@ -797,12 +813,15 @@ static int check_down(oa *o, double now)
 	if (o->all_down_since == 0) {
 		o->all_down_since = now;
 		if (o->down_deadline > 0)
-			oa_log(o, SD_LOG_WARN, "all %zu endpoint(s) are down; requests wait up "
-			       "to %.0f s (down_deadline) for one to come back", o->n_eps,
-			       o->down_deadline);
+			oa_log(o, SD_LOG_WARN,
+			       "all %zu endpoint(s) are down; requests wait up "
+			       "to %.0f s (down_deadline) for one to come back",
+			       o->n_eps, o->down_deadline);
 		else
-			oa_log(o, SD_LOG_WARN, "all %zu endpoint(s) are down; requests wait "
-			       "until one comes back", o->n_eps);
+			oa_log(o, SD_LOG_WARN,
+			       "all %zu endpoint(s) are down; requests wait "
+			       "until one comes back",
+			       o->n_eps);
 		return SD_OK;
 	}
 	if (o->down_deadline <= 0 || now - o->all_down_since < o->down_deadline)
@@ -810,9 +829,12 @@ static int check_down(oa *o, double now)
 	while (o->queue.head) {
 		oa_req *r = o->queue.head;
 		list_unlink(&o->queue, r);
-		char *m = msgf(o, "all %zu endpoint(s) down for %.0f s (down_deadline %.0f s); "
-			       "last error: %s", o->n_eps, now - o->all_down_since,
-			       o->down_deadline, r->last_error ? r->last_error : "none");
+		char *m =
+		    msgf(o,
+			 "all %zu endpoint(s) down for %.0f s (down_deadline %.0f s); "
+			 "last error: %s",
+			 o->n_eps, now - o->all_down_since, o->down_deadline,
+			 r->last_error ? r->last_error : "none");
 		if (fail_req(o, r, m, now))
 			return SD_ENOMEM;
 	}
@@ -917,7 +939,7 @@ static int o_cancel(sd_backend *b, uint64_t tag)
 		/* close the gap, keeping the order of the rest */
 		for (size_t j = i; j + 1 < o->done_len; j++)
 			o->done[(o->done_head + j) % o->done_cap] =
-				o->done[(o->done_head + j + 1) % o->done_cap];
+			    o->done[(o->done_head + j + 1) % o->done_cap];
 		o->done_len--;
 		return SD_OK;
 	}
@@ -975,13 +997,13 @@ static void o_destroy(sd_backend *b)
 }
 
 static const struct sd_backend_ops openai_ops = {
-	.kind = "openai",
-	.submit = o_submit,
-	.step = o_step,
-	.collect = o_collect,
-	.cancel = o_cancel,
-	.format_chat = NULL,
-	.destroy = o_destroy,
+    .kind = "openai",
+    .submit = o_submit,
+    .step = o_step,
+    .collect = o_collect,
+    .cancel = o_cancel,
+    .format_chat = NULL,
+    .destroy = o_destroy,
 };
 
 /* ------------------------------------------------------------------ */
@@ -1034,13 +1056,15 @@ static int set_params(oa *o, const sd_openai_params *p, sd_error *err)
 				    "the name of the model the server serves is needed");
 	if (!(p->request_timeout > 0) || !(p->connect_timeout > 0))
 		return sd_error_set(err, SD_EINVAL, NULL,
-				    p->request_timeout > 0 ? "connect_timeout" : "request_timeout",
+				    p->request_timeout > 0 ? "connect_timeout"
+							   : "request_timeout",
 				    "must be more than 0 seconds");
 	if (p->max_in_flight < 0 || p->max_retries < 0 || p->backoff_initial < 0 ||
 	    p->backoff_max < 0 || p->down_deadline < 0)
-		return sd_error_set(err, SD_EINVAL, NULL, NULL,
-				    "max_in_flight, max_retries, backoff_* and down_deadline "
-				    "must not be negative");
+		return sd_error_set(
+		    err, SD_EINVAL, NULL, NULL,
+		    "max_in_flight, max_retries, backoff_* and down_deadline "
+		    "must not be negative");
 	if (p->grammar_field && !p->grammar_field[0])
 		return sd_error_set(err, SD_EINVAL, NULL, "grammar_field",
 				    "must be a field name or null");
@@ -1049,7 +1073,8 @@ static int set_params(oa *o, const sd_openai_params *p, sd_error *err)
 	o->top_p = p->top_p;
 	o->send_seed = p->send_seed;
 	o->timeout_ms = (long)fmin(p->request_timeout * 1000.0, (double)LONG_MAX / 2);
-	o->connect_timeout_ms = (long)fmin(p->connect_timeout * 1000.0, (double)LONG_MAX / 2);
+	o->connect_timeout_ms =
+	    (long)fmin(p->connect_timeout * 1000.0, (double)LONG_MAX / 2);
 	o->max_in_flight = p->max_in_flight;
 	o->max_retries = p->max_retries;
 	o->backoff_initial = p->backoff_initial;
@@ -1065,7 +1090,8 @@ static int set_params(oa *o, const sd_openai_params *p, sd_error *err)
 		o->extra = json_loads(p->extra_body, 0, &je);
 		if (!json_is_object(o->extra))
 			return sd_error_set(err, SD_EINVAL, NULL, "extra_body",
-					    "must be a JSON object%s%s", o->extra ? "" : ": ",
+					    "must be a JSON object%s%s",
+					    o->extra ? "" : ": ",
 					    o->extra ? "" : je.text);
 	}
 	if (p->n_stop) {
@@ -1074,10 +1100,13 @@ static int set_params(oa *o, const sd_openai_params *p, sd_error *err)
 			return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 		for (size_t i = 0; i < p->n_stop; i++) {
 			if (!p->stop[i] || !p->stop[i][0])
-				return sd_error_set(err, SD_EINVAL, NULL, "stop",
-						    "entry %zu must be a non-empty string", i);
-			if (json_array_append_new(o->stop, sd_json_string_repair(p->stop[i])))
-				return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+				return sd_error_set(
+				    err, SD_EINVAL, NULL, "stop",
+				    "entry %zu must be a non-empty string", i);
+			if (json_array_append_new(o->stop,
+						  sd_json_string_repair(p->stop[i])))
+				return sd_error_set(err, SD_ENOMEM, NULL, NULL,
+						    "out of memory");
 		}
 	}
 	o->eps = calloc(p->n_base_urls, sizeof(*o->eps));
@@ -1095,10 +1124,10 @@ static int set_params(oa *o, const sd_openai_params *p, sd_error *err)
 static int set_headers(oa *o, const char *key, sd_error *err)
 {
 	static const char *const fixed[] = {
-		"Content-Type: application/json",
-		"Accept: application/json",
-		/* curl would wait up to a second for "100 Continue" on big bodies */
-		"Expect:",
+	    "Content-Type: application/json",
+	    "Accept: application/json",
+	    /* curl would wait up to a second for "100 Continue" on big bodies */
+	    "Expect:",
 	};
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
 		struct curl_slist *h = curl_slist_append(o->headers, fixed[i]);
@@ -1148,7 +1177,8 @@ sd_backend *sd_backend_openai_create(const sd_openai_params *p, sd_error *err)
 	if (set_params(o, p, err) || set_headers(o, p->api_key, err))
 		goto fail;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		sd_error_set(err, SD_EBACKEND, NULL, NULL, "libcurl could not initialize");
+		sd_error_set(err, SD_EBACKEND, NULL, NULL,
+			     "libcurl could not initialize");
 		goto fail;
 	}
 	o->curl_ready = true;
