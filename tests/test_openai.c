@@ -5,14 +5,16 @@
  * endpoints, load spread, cancel, and no API key in any message.
  *   test_openai http://127.0.0.1:PORT
  */
-#include <cmocka.h>
-#include <curl/curl.h>
-#include <jansson.h>
-#include <netinet/in.h>
+/* clang-format off: cmocka.h needs these first */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <cmocka.h>
+/* clang-format on */
+#include <curl/curl.h>
+#include <jansson.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
