@@ -5,7 +5,8 @@
  * endpoints, load spread, cancel, and no API key in any message.
  *   test_openai http://127.0.0.1:PORT
  */
-/* clang-format off: cmocka.h needs these first */
+/* cmocka.h needs these first */
+/* clang-format off */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
