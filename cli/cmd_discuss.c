@@ -11,23 +11,41 @@ static const char usage[] =
 	"is generated and write the discussion log (JSON) atomically.\n"
 	"\n"
 	"options:\n"
-	"  --model PATH   GGUF model to use (overrides backend.model); without\n"
-	"                 one, the tiny random-weight test model is used\n"
+	"  --model M      overrides backend.model: a GGUF file for llama (without\n"
+	"                 one, the tiny random-weight test model is used), the\n"
+	"                 served model's name for openai\n"
 	"  --out FILE     where to write the log (default:\n"
 	"                 discussion-<timestamp>-<id>.json in the current dir)\n"
 	"  --seed N       run seed (overrides \"seed\"; default 42)\n"
 	"  --dry-run      no model: print the exact prompts each speaker would\n"
 	"                 get, with canned replies; writes a log only with --out\n"
-	"  --quiet        do not print comments\n"
+	"  --quiet        do not print comments, only errors\n"
+	"  --log-level L  backend messages on stderr: error, warn (default),\n"
+	"                 info or debug (debug: every raw server reply)\n"
 	"  -h, --help     this help\n";
+
+typedef struct discuss_ui {
+	bool quiet;
+	int level;
+} discuss_ui;
 
 static void on_comment(const sd_log_comment *c, void *ud)
 {
-	bool quiet = *(bool *)ud;
-	if (quiet)
+	const discuss_ui *ui = ud;
+	if (ui->quiet)
 		return;
 	printf("User %s posted: %s\n\n", c->name, c->text);
 	fflush(stdout);
+}
+
+/* The backend's own lines: retries, endpoints, raw replies (debug). */
+static void on_backend_log(sd_log_level level, const char *msg, void *ud)
+{
+	static const char *const names[] = { "error", "warning", "info", "debug" };
+	const discuss_ui *ui = ud;
+	if ((int)level > ui->level || (ui->quiet && level != SD_LOG_ERROR))
+		return;
+	fprintf(stderr, "syndisco: %s: %s\n", names[level], msg);
 }
 
 /* Dry run: step the state machine by hand to show every prompt. */
@@ -61,6 +79,7 @@ int cmd_discuss(int argc, char **argv)
 	const char *config = NULL, *model = NULL, *out = NULL, *v;
 	uint64_t seed = 0;
 	bool have_seed = false, dry = false, quiet = false;
+	discuss_ui ui = { .quiet = false, .level = SD_LOG_WARN };
 	sd_discussion_config *cfg = NULL;
 	sd_backend *backend = NULL;
 	sd_discussion *d = NULL;
@@ -85,6 +104,14 @@ int cmd_discuss(int argc, char **argv)
 			dry = true;
 		} else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) {
 			quiet = true;
+		} else if ((v = cli_opt(argc, argv, &i, "--log-level"))) {
+			static const char *const lv[] = { "error", "warn", "info", "debug" };
+			ui.level = -1;
+			for (int k = 0; k < 4; k++)
+				if (!strcmp(v, lv[k]))
+					ui.level = k;
+			if (ui.level < 0)
+				return cli_errorf(2, "--log-level: '%s' is not error, warn, info or debug", v);
 		} else if (argv[i][0] == '-' && argv[i][1]) {
 			fputs(usage, stderr);
 			return cli_errorf(2, "unknown option '%s'", argv[i]);
@@ -106,28 +133,30 @@ int cmd_discuss(int argc, char **argv)
 	if (model && sd_discussion_config_set_model(cfg, model))
 		goto oom;
 
-	if (dry || !strcmp(sd_discussion_config_backend_type(cfg), "scripted")) {
+	ui.quiet = quiet;
+	if (dry) {
 		sd_scripted_params sp = sd_scripted_default_params();
 		sp.mode = SD_SCRIPTED_ECHO;
-		sp.model_name = dry ? "dry-run" : "scripted";
+		sp.model_name = "dry-run";
 		backend = sd_backend_scripted_create(&sp, &err);
 	} else {
-		sd_global_init(true);
-		sd_llama_params lp = sd_discussion_config_llama_params(cfg);
-		if (!lp.model_path) {
-			default_model = cli_default_model(quiet);
-			if (!default_model)
-				goto out;
-			if (!quiet)
-				fprintf(stderr, "syndisco: no model given (--model or "
-					"backend.model): using the tiny random-weight "
-					"test model; its text is gibberish\n");
-			lp.model_path = default_model;
+		if (!strcmp(sd_discussion_config_backend_type(cfg), "llama")) {
+			sd_global_init(true);
+			if (!sd_discussion_config_model(cfg)) {
+				default_model = cli_default_model(quiet);
+				if (!default_model)
+					goto out;
+				if (!quiet)
+					fprintf(stderr, "syndisco: no model given (--model or "
+						"backend.model): using the tiny random-weight "
+						"test model; its text is gibberish\n");
+			}
 		}
-		backend = sd_backend_llama_create(&lp, &err);
+		backend = sd_discussion_config_open_backend(cfg, default_model, &err);
 	}
 	if (!backend)
 		goto fail;
+	sd_backend_set_log(backend, on_backend_log, &ui);
 
 	d = sd_discussion_config_instantiate(cfg, sd_backend_model_name(backend), &err);
 	if (!d)
@@ -137,7 +166,7 @@ int cmd_discuss(int argc, char **argv)
 		if ((rc = dry_run(d, backend)))
 			goto backend_fail;
 	} else {
-		if ((rc = sd_discussion_run(d, backend, on_comment, &quiet, &err)))
+		if ((rc = sd_discussion_run(d, backend, on_comment, &ui, &err)))
 			goto fail;
 	}
 

@@ -70,6 +70,19 @@ void sd_error_clear(sd_error *err);
  */
 const char *sd_error_format(const sd_error *err, char *buf, size_t size);
 
+typedef enum sd_log_level {
+	SD_LOG_ERROR = 0,
+	SD_LOG_WARN = 1,
+	SD_LOG_INFO = 2,
+	SD_LOG_DEBUG = 3
+} sd_log_level;
+
+/*
+ * A log sink: one line per call, without a trailing newline. msg is
+ * borrowed for the call only. Lines never contain API keys.
+ */
+typedef void (*sd_log_fn)(sd_log_level level, const char *msg, void *ud);
+
 /* Free memory returned by this library (strings, arrays). NULL is ok. */
 void sd_free(void *p);
 
@@ -77,7 +90,10 @@ void sd_free(void *p);
  * Process-wide set-up of the dependencies (llama.cpp backend, its log
  * sink). Call once before creating a llama backend; calling it more than
  * once is harmless. `quiet` silences llama.cpp's own log lines except
- * errors.
+ * errors. libcurl's process-wide set-up is reference-counted by each
+ * openai backend (curl_global_init/cleanup in create/free); a program
+ * that uses libcurl itself on other threads should call
+ * curl_global_init() once at start, before any backend exists.
  */
 void sd_global_init(bool quiet);
 void sd_global_free(void);
@@ -281,6 +297,13 @@ const char *sd_backend_model_name(const sd_backend *b);
 /* Message of the last backend failure ("" if none). Borrowed. */
 const char *sd_backend_last_error(const sd_backend *b);
 
+/*
+ * Send the backend's own log lines (retries, endpoint health, at debug
+ * level the raw replies) to fn; NULL (the default) drops them. Lines never
+ * contain API keys. Backends with nothing to say (scripted) ignore it.
+ */
+void sd_backend_set_log(sd_backend *b, sd_log_fn fn, void *ud);
+
 void sd_backend_free(sd_backend *b);
 
 /*
@@ -342,6 +365,62 @@ sd_backend *sd_backend_llama_create(const sd_llama_params *p, sd_error *err);
  * that name tokens (<...>) need a vocabulary and fail here.
  */
 int sd_grammar_check(const char *gbnf, char *msg, size_t size);
+
+/*
+ * OpenAI-compatible HTTP backend: POST {base_url}/chat/completions with a
+ * system and a user message, for vLLM, TGI, SGLang, llama-server, Ollama
+ * or a hosted API. Many requests are in flight at once from the calling
+ * thread (libcurl's multi interface); sd_backend_step() waits on the
+ * network for at most about 100 ms. Requests go to the endpoint with the
+ * fewest outstanding requests. Connection errors, timeouts, HTTP 408, 429
+ * and 5xx and unparsable replies are retried with exponential backoff and
+ * jitter (Retry-After honoured); other 4xx fail at once with the server's
+ * message. An endpoint that fails repeatedly is rested and probed later;
+ * while every endpoint is down, requests wait, and fail once that has
+ * lasted down_deadline seconds. A reply whose JSON lacks "choices", or
+ * whose content is null, not a string or empty, is an error.
+ */
+typedef struct sd_openai_params {
+	const char *const *base_urls; /* required, copied: e.g.
+					 "http://127.0.0.1:8080/v1" */
+	size_t n_base_urls;           /* >= 1 */
+	const char *model;            /* required: the name the server serves */
+	const char *model_name;       /* logged as "model"; default: model */
+	const char *api_key;          /* sent as "Authorization: Bearer ...";
+					 NULL = none. Copied; never logged */
+	int32_t max_tokens;           /* > 0: overrides each request's; 0 */
+	float temperature;            /* >= 0: overrides; default -1 */
+	float top_p;                  /* >= 0: overrides; default -1 */
+	bool send_seed;               /* send each request's seed; true */
+	const char *const *stop;      /* stop strings, copied */
+	size_t n_stop;
+	const char *extra_body;       /* JSON object text merged into every
+					 request body (its keys win); NULL */
+	const char *grammar_field;    /* body field for a request's grammar:
+					 "grammar" (default, llama-server),
+					 "guided_grammar" (vLLM); NULL = never
+					 send one */
+	double request_timeout;       /* seconds per attempt; default 600 */
+	double connect_timeout;       /* seconds; default 10 */
+	int32_t max_in_flight;        /* per endpoint; 0 = no limit (default):
+					 the caller's parallelism decides */
+	int32_t max_retries;          /* retries per request; default 8 */
+	double backoff_initial;       /* first retry delay, seconds; 0.5 */
+	double backoff_max;           /* cap on a retry delay; default 30 */
+	double down_deadline;         /* seconds all endpoints may be down
+					 before waiting requests fail; 600;
+					 0 = wait for ever */
+} sd_openai_params;
+
+sd_openai_params sd_openai_default_params(void);
+
+/*
+ * Check the parameters and set up the HTTP client; nothing is sent until
+ * the first request. SD_EINVAL names the bad field in err->field
+ * ("base_urls[1]", "extra_body", ...). Caller frees with sd_backend_free().
+ * Calls curl_global_init() (reference-counted; see sd_global_init()).
+ */
+sd_backend *sd_backend_openai_create(const sd_openai_params *p, sd_error *err);
 
 /*
  * Write a tiny random-weight llama model with a real tokenizer taken from
@@ -683,13 +762,24 @@ void sd_discussion_config_set_seed(sd_discussion_config *c, uint64_t seed);
 int sd_discussion_config_set_model(sd_discussion_config *c, const char *path);
 
 uint64_t sd_discussion_config_seed(const sd_discussion_config *c);
-/* "llama" or "scripted". Borrowed. */
+/* "llama", "scripted" or "openai". Borrowed. */
 const char *sd_discussion_config_backend_type(const sd_discussion_config *c);
 /* Model path or NULL when none is configured. Borrowed. */
 const char *sd_discussion_config_model(const sd_discussion_config *c);
 /* The configured llama parameters (strings borrowed from the config;
  * model_path is the configured model, possibly NULL). */
 sd_llama_params sd_discussion_config_llama_params(const sd_discussion_config *c);
+
+/*
+ * Open the backend the config describes (any type), for one discussion:
+ * one request in flight. default_model is the GGUF a llama backend uses
+ * when the config names none (may be NULL). An openai backend reads its
+ * API key here (api_key_env / api_key_file). Caller frees the backend
+ * with sd_backend_free(); errors name the config file and field.
+ */
+sd_backend *sd_discussion_config_open_backend(const sd_discussion_config *c,
+					      const char *default_model,
+					      sd_error *err);
 
 /*
  * Build the actors, turn manager and discussion. model_name is what the
@@ -743,13 +833,6 @@ sd_job *sd_experiment_job_create(const sd_experiment *e, size_t cell,
 /* Borrowed; valid until the job is freed. */
 sd_discussion *sd_job_discussion(sd_job *j);
 void sd_job_free(sd_job *j);
-
-typedef enum sd_log_level {
-	SD_LOG_ERROR = 0,
-	SD_LOG_WARN = 1,
-	SD_LOG_INFO = 2,
-	SD_LOG_DEBUG = 3
-} sd_log_level;
 
 typedef struct sd_run_progress {
 	size_t total;      /* discussions in this shard */

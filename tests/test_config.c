@@ -91,6 +91,95 @@ static void test_persona_file_errors(void **state)
 	assert_true(err.line >= 2);
 }
 
+#define OA "\"type\": \"openai\", \"model\": \"m\", "
+#define OA_URL OA "\"base_url\": \"http://127.0.0.1:9/v1\""
+
+static void test_config_openai(void **state)
+{
+	(void)state;
+	expect_error("{" USERS ", \"backend\": {" OA "\"max_retries\": 3}}", SD_EINVAL,
+		     "backend.base_url", "missing");
+	expect_error("{" USERS ", \"backend\": {" OA_URL ", \"api_key\": \"sk-zzz-secret\"}}",
+		     SD_EINVAL, "backend.api_key", "api_key_env");
+	expect_error("{" USERS ", \"backend\": {" OA_URL ", \"base_urls\": [\"http://a/v1\"]}}",
+		     SD_EINVAL, "backend.base_url", "not both");
+	expect_error("{" USERS ", \"backend\": {" OA "\"base_urls\": []}}", SD_EINVAL,
+		     "backend.base_urls", "non-empty");
+	expect_error("{" USERS ", \"backend\": {" OA "\"base_urls\": [\"http://a/v1\", 3]}}",
+		     SD_EINVAL, "backend.base_urls[1]", "URL");
+	expect_error("{" USERS ", \"backend\": {" OA "\"base_url\": \"127.0.0.1:8080\"}}",
+		     SD_EINVAL, "backend.base_url", "http://");
+	expect_error("{" USERS ", \"backend\": {" OA_URL ", \"n_ctx\": 3}}", SD_EINVAL,
+		     "backend.n_ctx", "unknown field");
+	expect_error("{" USERS ", \"backend\": {" OA_URL ", \"extra_body\": [1]}}", SD_EINVAL,
+		     "backend.extra_body", "object");
+	expect_error("{" USERS ", \"backend\": {" OA_URL ", \"grammar_field\": 3}}", SD_EINVAL,
+		     "backend.grammar_field", "null");
+	expect_error("{" USERS ", \"backend\": {" OA_URL ", \"seed\": 7}}", SD_EINVAL,
+		     "backend.seed", "true");
+	expect_error("{" USERS ", \"backend\": {" OA_URL ", \"request_timeout\": 0}}", SD_EINVAL,
+		     "backend.request_timeout", "between");
+	expect_error("{" USERS ", \"backend\": {" OA_URL ", \"max_in_flight\": -1}}", SD_EINVAL,
+		     "backend.max_in_flight", "between");
+	expect_error("{" USERS ", \"backend\": {" OA_URL ", \"api_key_env\": \"A\", "
+		     "\"api_key_file\": \"k\"}}", SD_EINVAL, "backend.api_key_env", "not both");
+	expect_error("{" USERS ", \"backend\": {" OA_URL ", \"stop\": [\"\"]}}", SD_EINVAL,
+		     "backend.stop", "non-empty");
+
+	/* errors found when the backend is opened: the key and the model */
+	static const struct {
+		const char *backend, *field, *needle;
+	} late[] = {
+		{ OA_URL ", \"api_key_env\": \"SD_TEST_NO_SUCH_VAR\"", "backend.api_key_env",
+		  "SD_TEST_NO_SUCH_VAR" },
+		{ OA_URL ", \"api_key_file\": \"nokey.txt\"", "backend.api_key_file", "nokey.txt" },
+		{ OA_URL ", \"api_key_file\": \"twolines.txt\"", "backend.api_key_file", "one line" },
+		{ "\"type\": \"openai\", \"base_url\": \"http://h/v1\"", "backend.model", "missing" },
+	};
+	write_cfg("twolines.txt", "sk-one\nsk-two\n");
+	for (size_t k = 0; k < sizeof(late) / sizeof(late[0]); k++) {
+		char text[512], buf[1024];
+		sd_discussion_config *c = NULL;
+		sd_error err;
+		snprintf(text, sizeof(text), "{" USERS ", \"backend\": {%s}}", late[k].backend);
+		assert_int_equal(sd_discussion_config_load(write_cfg("late.json", text), &c, &err),
+				 SD_OK);
+		assert_string_equal(sd_discussion_config_backend_type(c), "openai");
+		assert_null(sd_discussion_config_open_backend(c, NULL, &err));
+		sd_error_format(&err, buf, sizeof(buf));
+		assert_string_equal(err.field, late[k].field);
+		if (!strstr(buf, late[k].needle) || strstr(buf, "sk-"))
+			fail_msg("'%s' lacks '%s' or shows a key", buf, late[k].needle);
+		sd_discussion_config_free(c);
+	}
+
+	/* a good one: every field, the key from a file (blanks trimmed) */
+	write_cfg("key.txt", "  sk-from-file\n");
+	const char *path = write_cfg("good.json",
+		"{" USERS ", \"backend\": {\"type\": \"openai\", \"base_urls\": "
+		"[\"http://127.0.0.1:9/v1\", \"https://user:pw@example.org/api/v1/\"], "
+		"\"model\": \"served\", \"model_name\": \"logged\", \"api_key_file\": \"key.txt\", "
+		"\"max_tokens\": 20, \"temperature\": 0.5, \"top_p\": 0.9, \"seed\": false, "
+		"\"stop\": [\"\\n\\n\"], \"extra_body\": {\"top_k\": 3}, \"grammar_field\": null, "
+		"\"request_timeout\": 30, \"connect_timeout\": 2, \"max_in_flight\": 4, "
+		"\"max_retries\": 2, \"backoff_initial\": 0.1, \"backoff_max\": 1, "
+		"\"down_deadline\": 0}}");
+	sd_discussion_config *c = NULL;
+	sd_error err;
+	if (sd_discussion_config_load(path, &c, &err)) {
+		char buf[1024];
+		fail_msg("%s", sd_error_format(&err, buf, sizeof(buf)));
+	}
+	sd_backend *b = sd_discussion_config_open_backend(c, NULL, &err);
+	assert_non_null(b);
+	assert_string_equal(sd_backend_model_name(b), "logged");
+	sd_backend_free(b);
+	/* --model names the served model for openai */
+	assert_int_equal(sd_discussion_config_set_model(c, "other"), SD_OK);
+	assert_string_equal(sd_discussion_config_model(c), "other");
+	sd_discussion_config_free(c);
+}
+
 static void test_config_scripted_run(void **state)
 {
 	(void)state;
@@ -130,6 +219,7 @@ int main(void)
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_persona_file_errors),
 		cmocka_unit_test(test_config_scripted_run),
+		cmocka_unit_test(test_config_openai),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	char cmd[600];

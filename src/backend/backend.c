@@ -29,6 +29,14 @@ void sd_backend_set_error(sd_backend *b, const char *fmt, ...)
 	va_end(ap);
 }
 
+void sd_backend_set_log(sd_backend *b, sd_log_fn fn, void *ud)
+{
+	if (!b)
+		return;
+	b->log_fn = fn;
+	b->log_ud = ud;
+}
+
 int sd_backend_submit(sd_backend *b, const sd_request *req)
 {
 	if (!b || !req || !req->system_prompt || !req->user_prompt)

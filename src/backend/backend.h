@@ -23,6 +23,8 @@ struct sd_backend {
 	const struct sd_backend_ops *ops;
 	char *model_name;
 	char last_error[512];
+	sd_log_fn log_fn;  /* NULL: the backend's lines are dropped */
+	void *log_ud;
 	void *impl;
 };
 

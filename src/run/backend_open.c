@@ -1,7 +1,38 @@
+#include <stdio.h>
 #include <string.h>
 
 #include "run/backend_open.h"
 #include "util/error.h"
+
+/* An openai backend: the key is read now, handed over and wiped. */
+static sd_backend *open_openai(const cfg_backend *cb, const char *source,
+			       sd_error *err)
+{
+	sd_openai_params op = cb->openai;
+	char *key = NULL;
+	sd_backend *b = NULL;
+	op.model = cb->model;
+	if (!op.model || !op.model[0]) {
+		sd_error_set(err, SD_EINVAL, source, "backend.model",
+			     "missing: the name of the model the server serves (as "
+			     "listed by GET /v1/models), or pass --model NAME");
+		return NULL;
+	}
+	if (cfg_backend_api_key(cb, source, &key, err))
+		return NULL;
+	op.api_key = key;
+	b = sd_backend_openai_create(&op, err);
+	cfg_secret_free(key);
+	if (!b && err) {
+		/* the library names its parameter; the user wrote a config field */
+		snprintf(err->source, sizeof(err->source), "%s", source ? source : "");
+		if (err->field[0])
+			cfg_prefix_field(err, "backend", ".");
+		if (!strcmp(err->field, "backend.base_urls[0]") && cb->openai.n_base_urls == 1)
+			snprintf(err->field, sizeof(err->field), "backend.base_url");
+	}
+	return b;
+}
 
 sd_backend *run_backend_open(const cfg_backend *cb, const char *source,
 			     int32_t parallel, const char *default_model,
@@ -13,6 +44,8 @@ sd_backend *run_backend_open(const cfg_backend *cb, const char *source,
 		sp.max_active = parallel;
 		return sd_backend_scripted_create(&sp, err);
 	}
+	if (strcmp(cb->type, "openai") == 0)
+		return open_openai(cb, source, err);
 	sd_llama_params lp = cb->llama;
 	lp.model_path = cb->model ? cb->model : default_model;
 	if (!lp.model_path) {

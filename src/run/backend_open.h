@@ -12,7 +12,9 @@
 /*
  * Create the backend for cb with room for `parallel` requests in flight.
  * default_model is used by llama when cb names no model (may be NULL).
- * source names the config file in errors.
+ * source names the config file in errors. For openai, `parallel` is the
+ * caller's business (it never has more requests out than that) and the
+ * API key is read from the environment or the file here.
  */
 sd_backend *run_backend_open(const cfg_backend *cb, const char *source,
 			     int32_t parallel, const char *default_model,

@@ -430,8 +430,32 @@ int cfg_templates(const json_t *t, const char *source, sd_prompt_templates *out,
 	return SD_OK;
 }
 
-int cfg_backend_parse(const json_t *b, const char *source, const char *dir,
-		      cfg_backend *out, sd_error *err)
+/* backend.stop: an array of non-empty strings, borrowed into out->stop. */
+static int parse_stop(const json_t *b, const char *source, cfg_backend *out,
+		      size_t *n, sd_error *err)
+{
+	const json_t *stop = json_object_get(b, "stop");
+	*n = 0;
+	if (!stop || json_is_null(stop))
+		return SD_OK;
+	if (!json_is_array(stop))
+		return sd_error_set(err, SD_EINVAL, source, "backend.stop",
+				    "must be an array of strings");
+	out->stop = calloc(json_array_size(stop) + 1, sizeof(char *));
+	if (!out->stop)
+		return sd_error_set(err, SD_ENOMEM, source, NULL, "out of memory");
+	for (size_t k = 0; k < json_array_size(stop); k++) {
+		out->stop[k] = json_string_value(json_array_get(stop, k));
+		if (!out->stop[k] || !out->stop[k][0])
+			return sd_error_set(err, SD_EINVAL, source, "backend.stop",
+					    "entry %zu must be a non-empty string", k);
+	}
+	*n = json_array_size(stop);
+	return SD_OK;
+}
+
+static int parse_llama(const json_t *b, const char *source, const char *dir,
+		       cfg_backend *out, sd_error *err)
 {
 	static const char *const keys[] = {
 		"type", "model", "model_name", "n_ctx", "n_threads",
@@ -449,24 +473,9 @@ int cfg_backend_parse(const json_t *b, const char *source, const char *dir,
 		{ "n_gpu_layers", "backend.n_gpu_layers", -1, 100000, offsetof(sd_llama_params, n_gpu_layers) },
 	};
 	int rc;
-	memset(out, 0, sizeof(*out));
-	out->llama = sd_llama_default_params();
-	out->type = strdup("llama");
-	if (!out->type)
-		return sd_error_set(err, SD_ENOMEM, source, NULL, "out of memory");
-	if (!b || json_is_null(b))
-		return SD_OK;
-	if (!json_is_object(b))
-		return sd_error_set(err, SD_EINVAL, source, "backend", "must be an object");
 	if ((rc = cfg_check_keys(b, keys, sizeof(keys) / sizeof(keys[0]), source,
 				 "backend.", err)))
 		return rc;
-	if ((rc = cfg_get_str(b, "type", "backend.type", source, &out->type, err)))
-		return rc;
-	if (strcmp(out->type, "llama") && strcmp(out->type, "scripted"))
-		return sd_error_set(err, SD_EINVAL, source, "backend.type",
-				    "unknown backend \"%s\" (valid: llama, scripted)",
-				    out->type);
 	char *model = NULL;
 	if ((rc = cfg_get_str(b, "model", "backend.model", source, &model, err)))
 		return rc;
@@ -500,24 +509,208 @@ int cfg_backend_parse(const json_t *b, const char *source, const char *dir,
 			return rc;
 		*dst = (int32_t)v;
 	}
-	const json_t *stop = json_object_get(b, "stop");
-	if (stop && !json_is_null(stop)) {
-		if (!json_is_array(stop))
-			return sd_error_set(err, SD_EINVAL, source, "backend.stop",
-					    "must be an array of strings");
-		out->stop = calloc(json_array_size(stop) + 1, sizeof(char *));
-		if (!out->stop)
+	if ((rc = parse_stop(b, source, out, &lp->n_stop, err)))
+		return rc;
+	lp->stop = out->stop;
+	return SD_OK;
+}
+
+static int check_url(const json_t *v, const char *field, const char *source,
+		     sd_error *err)
+{
+	const char *u = json_string_value(v);
+	if (!u)
+		return sd_error_set(err, SD_EINVAL, source, field,
+				    "must be a URL string such as \"http://127.0.0.1:8080/v1\"");
+	if (strncmp(u, "http://", 7) && strncmp(u, "https://", 8))
+		return sd_error_set(err, SD_EINVAL, source, field,
+				    "must start with http:// or https:// (e.g. "
+				    "\"http://127.0.0.1:8080/v1\"), got \"%.100s\"", u);
+	return SD_OK;
+}
+
+static int parse_openai(const json_t *b, const char *source, const char *dir,
+			cfg_backend *out, sd_error *err)
+{
+	static const char *const keys[] = {
+		"type", "base_url", "base_urls", "model", "model_name",
+		"api_key_env", "api_key_file", "max_tokens", "temperature",
+		"top_p", "seed", "stop", "extra_body", "grammar_field",
+		"request_timeout", "connect_timeout", "max_in_flight",
+		"max_retries", "backoff_initial", "backoff_max", "down_deadline",
+	};
+	static const struct {
+		const char *key, *field;
+		double lo, hi;
+		size_t off;
+	} nums[] = {
+		{ "request_timeout", "backend.request_timeout", 0.001, 1e7, offsetof(sd_openai_params, request_timeout) },
+		{ "connect_timeout", "backend.connect_timeout", 0.001, 1e7, offsetof(sd_openai_params, connect_timeout) },
+		{ "backoff_initial", "backend.backoff_initial", 0, 3600, offsetof(sd_openai_params, backoff_initial) },
+		{ "backoff_max", "backend.backoff_max", 0, 86400, offsetof(sd_openai_params, backoff_max) },
+		{ "down_deadline", "backend.down_deadline", 0, 1e9, offsetof(sd_openai_params, down_deadline) },
+	};
+	static const struct {
+		const char *key, *field;
+		long long lo, hi;
+		size_t off;
+	} ints[] = {
+		{ "max_tokens", "backend.max_tokens", 1, 1 << 24, offsetof(sd_openai_params, max_tokens) },
+		{ "max_in_flight", "backend.max_in_flight", 0, 1 << 20, offsetof(sd_openai_params, max_in_flight) },
+		{ "max_retries", "backend.max_retries", 0, 1000, offsetof(sd_openai_params, max_retries) },
+	};
+	sd_openai_params *op = &out->openai;
+	int rc;
+	/* before the unknown-field check: this mistake deserves its own words */
+	if (json_object_get(b, "api_key"))
+		return sd_error_set(err, SD_EINVAL, source, "backend.api_key",
+				    "API keys do not belong in config files (they end up in "
+				    "run.json, logs and version control); put the key in an "
+				    "environment variable and name it in \"api_key_env\", or "
+				    "in a file named by \"api_key_file\"");
+	if ((rc = cfg_check_keys(b, keys, sizeof(keys) / sizeof(keys[0]), source,
+				 "backend.", err)))
+		return rc;
+
+	const json_t *one = json_object_get(b, "base_url");
+	const json_t *many = json_object_get(b, "base_urls");
+	if (one && many)
+		return sd_error_set(err, SD_EINVAL, source, "backend.base_url",
+				    "give either \"base_url\" or \"base_urls\", not both");
+	if (!one && !many)
+		return sd_error_set(err, SD_EINVAL, source, "backend.base_url",
+				    "missing: the server's URL up to /v1, e.g. "
+				    "\"http://127.0.0.1:8080/v1\" (or a list \"base_urls\")");
+	if (many && (!json_is_array(many) || json_array_size(many) == 0))
+		return sd_error_set(err, SD_EINVAL, source, "backend.base_urls",
+				    "must be a non-empty array of URLs");
+	size_t n = one ? 1 : json_array_size(many);
+	out->base_urls = calloc(n + 1, sizeof(char *));
+	if (!out->base_urls)
+		return sd_error_set(err, SD_ENOMEM, source, NULL, "out of memory");
+	for (size_t k = 0; k < n; k++) {
+		const json_t *v = one ? one : json_array_get(many, k);
+		char f[64];
+		if (one)
+			snprintf(f, sizeof(f), "backend.base_url");
+		else
+			snprintf(f, sizeof(f), "backend.base_urls[%zu]", k);
+		if ((rc = check_url(v, f, source, err)))
+			return rc;
+		out->base_urls[k] = json_string_value(v);
+	}
+	op->base_urls = out->base_urls;
+	op->n_base_urls = n;
+
+	if ((rc = cfg_get_str(b, "model", "backend.model", source, &out->model, err)))
+		return rc;
+	const json_t *mn = json_object_get(b, "model_name");
+	if (mn && !json_is_null(mn) && !json_is_string(mn))
+		return sd_error_set(err, SD_EINVAL, source, "backend.model_name",
+				    "must be a string");
+	op->model_name = json_string_value(mn);
+
+	if (json_object_get(b, "api_key_env") && json_object_get(b, "api_key_file"))
+		return sd_error_set(err, SD_EINVAL, source, "backend.api_key_env",
+				    "give either \"api_key_env\" or \"api_key_file\", not both");
+	if ((rc = cfg_get_str(b, "api_key_env", "backend.api_key_env", source,
+			      &out->api_key_env, err)))
+		return rc;
+	if (out->api_key_env && !out->api_key_env[0])
+		return sd_error_set(err, SD_EINVAL, source, "backend.api_key_env",
+				    "must name an environment variable");
+	char *kf = NULL;
+	if ((rc = cfg_get_str(b, "api_key_file", "backend.api_key_file", source, &kf, err)))
+		return rc;
+	if (kf) {
+		out->api_key_file = kf[0] ? cfg_resolve(dir, kf) : NULL;
+		bool empty = !kf[0];
+		free(kf);
+		if (empty)
+			return sd_error_set(err, SD_EINVAL, source, "backend.api_key_file",
+					    "must be a path");
+		if (!out->api_key_file)
 			return sd_error_set(err, SD_ENOMEM, source, NULL, "out of memory");
-		for (size_t k = 0; k < json_array_size(stop); k++) {
-			out->stop[k] = json_string_value(json_array_get(stop, k));
-			if (!out->stop[k] || !out->stop[k][0])
-				return sd_error_set(err, SD_EINVAL, source, "backend.stop",
-						    "entry %zu must be a non-empty string", k);
-		}
-		lp->stop = out->stop;
-		lp->n_stop = json_array_size(stop);
+	}
+
+	for (size_t k = 0; k < sizeof(ints) / sizeof(ints[0]); k++) {
+		int32_t *dst = (int32_t *)((char *)op + ints[k].off);
+		long long v = *dst;
+		if ((rc = cfg_get_int(b, ints[k].key, ints[k].field, source, ints[k].lo,
+				      ints[k].hi, &v, err)))
+			return rc;
+		*dst = (int32_t)v;
+	}
+	for (size_t k = 0; k < sizeof(nums) / sizeof(nums[0]); k++) {
+		double *dst = (double *)((char *)op + nums[k].off);
+		if ((rc = cfg_get_num(b, nums[k].key, nums[k].field, source, nums[k].lo,
+				      nums[k].hi, dst, err)))
+			return rc;
+	}
+	double t = op->temperature, tp = op->top_p;
+	if ((rc = cfg_get_num(b, "temperature", "backend.temperature", source, 0, 100,
+			      &t, err)) ||
+	    (rc = cfg_get_num(b, "top_p", "backend.top_p", source, 0, 1, &tp, err)))
+		return rc;
+	op->temperature = (float)t;
+	op->top_p = (float)tp;
+	const json_t *seed = json_object_get(b, "seed");
+	if (seed && !json_is_boolean(seed))
+		return sd_error_set(err, SD_EINVAL, source, "backend.seed",
+				    "must be true (send each request's seed, the default) "
+				    "or false (for servers that reject \"seed\")");
+	if (seed)
+		op->send_seed = json_is_true(seed);
+	if ((rc = parse_stop(b, source, out, &op->n_stop, err)))
+		return rc;
+	op->stop = out->stop;
+
+	const json_t *extra = json_object_get(b, "extra_body");
+	if (extra && !json_is_null(extra)) {
+		if (!json_is_object(extra))
+			return sd_error_set(err, SD_EINVAL, source, "backend.extra_body",
+					    "must be an object (merged into every request body)");
+		out->extra_body = json_dumps(extra, JSON_COMPACT);
+		if (!out->extra_body)
+			return sd_error_set(err, SD_ENOMEM, source, NULL, "out of memory");
+		op->extra_body = out->extra_body;
+	}
+	const json_t *gf = json_object_get(b, "grammar_field");
+	if (gf && json_is_null(gf)) {
+		op->grammar_field = NULL;
+	} else if (gf) {
+		if (!json_is_string(gf) || !json_string_length(gf))
+			return sd_error_set(err, SD_EINVAL, source, "backend.grammar_field",
+					    "must be a field name (\"grammar\", \"guided_grammar\") "
+					    "or null");
+		op->grammar_field = json_string_value(gf);
 	}
 	return SD_OK;
+}
+
+int cfg_backend_parse(const json_t *b, const char *source, const char *dir,
+		      cfg_backend *out, sd_error *err)
+{
+	int rc;
+	memset(out, 0, sizeof(*out));
+	out->llama = sd_llama_default_params();
+	out->openai = sd_openai_default_params();
+	out->type = strdup("llama");
+	if (!out->type)
+		return sd_error_set(err, SD_ENOMEM, source, NULL, "out of memory");
+	if (!b || json_is_null(b))
+		return SD_OK;
+	if (!json_is_object(b))
+		return sd_error_set(err, SD_EINVAL, source, "backend", "must be an object");
+	if ((rc = cfg_get_str(b, "type", "backend.type", source, &out->type, err)))
+		return rc;
+	if (!strcmp(out->type, "openai"))
+		return parse_openai(b, source, dir, out, err);
+	if (strcmp(out->type, "llama") && strcmp(out->type, "scripted"))
+		return sd_error_set(err, SD_EINVAL, source, "backend.type",
+				    "unknown backend \"%s\" (valid: llama, openai, scripted)",
+				    out->type);
+	return parse_llama(b, source, dir, out, err);
 }
 
 void cfg_backend_clear(cfg_backend *b)
@@ -525,5 +718,58 @@ void cfg_backend_clear(cfg_backend *b)
 	free(b->type);
 	free(b->model);
 	free(b->stop);
+	free(b->base_urls);
+	free(b->extra_body);
+	free(b->api_key_env);
+	free(b->api_key_file);
 	memset(b, 0, sizeof(*b));
+}
+
+void cfg_secret_free(char *s)
+{
+	if (!s)
+		return;
+	explicit_bzero(s, strlen(s));
+	free(s);
+}
+
+int cfg_backend_api_key(const cfg_backend *b, const char *source, char **out,
+			sd_error *err)
+{
+	*out = NULL;
+	if (b->api_key_env) {
+		const char *v = getenv(b->api_key_env);
+		if (!v || !v[0])
+			return sd_error_set(err, SD_EINVAL, source, "backend.api_key_env",
+					    "the environment variable %s is not set or empty",
+					    b->api_key_env);
+		*out = strdup(v);
+		return *out ? SD_OK : sd_error_set(err, SD_ENOMEM, source, NULL, "out of memory");
+	}
+	if (!b->api_key_file)
+		return SD_OK;
+	char *text = NULL;
+	size_t len = 0;
+	int rc = sd_file_read(b->api_key_file, &text, &len, err);
+	if (rc) {
+		if (err)
+			snprintf(err->field, sizeof(err->field), "backend.api_key_file");
+		return rc;
+	}
+	/* the usual file is "KEY\n"; surrounding blanks are never part of a key */
+	size_t s = 0;
+	while (len > 0 && strchr(" \t\r\n", text[len - 1]))
+		len--;
+	while (s < len && strchr(" \t\r\n", text[s]))
+		s++;
+	if (s == len || memchr(text + s, '\n', len - s) || memchr(text + s, '\r', len - s)) {
+		cfg_secret_free(text);
+		return sd_error_set(err, SD_EINVAL, b->api_key_file, "backend.api_key_file",
+				    "must hold the API key on one line");
+	}
+	memmove(text, text + s, len - s);
+	explicit_bzero(text + (len - s), s);
+	text[len - s] = '\0';
+	*out = text;
+	return SD_OK;
 }

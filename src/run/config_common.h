@@ -57,14 +57,31 @@ int cfg_templates(const json_t *t, const char *source,
 		  sd_prompt_templates *out, sd_error *err);
 
 typedef struct cfg_backend {
-	char *type;          /* "llama" or "scripted" */
-	char *model;         /* resolved path or NULL */
+	char *type;          /* "llama", "scripted" or "openai" */
+	char *model;         /* llama: resolved path; openai: the served
+				model's name; NULL when not configured */
 	sd_llama_params llama; /* strings borrowed from the JSON */
 	const char **stop;
+	/* openai: strings borrow from the JSON and the fields below; the
+	   API key is not here: cfg_backend_api_key() reads it when needed */
+	sd_openai_params openai;
+	const char **base_urls;
+	char *extra_body;    /* JSON text of backend.extra_body */
+	char *api_key_env;   /* name of the variable holding the key */
+	char *api_key_file;  /* resolved path of the file holding it */
 } cfg_backend;
 /* b may be NULL (defaults). Strings in out->llama borrow from b. */
 int cfg_backend_parse(const json_t *b, const char *source, const char *dir,
 		      cfg_backend *out, sd_error *err);
 void cfg_backend_clear(cfg_backend *b);
+
+/*
+ * The API key an openai backend section names (api_key_env or
+ * api_key_file), or *out = NULL when it names none. Errors name the
+ * field, never the key. Caller wipes and frees *out (cfg_secret_free).
+ */
+int cfg_backend_api_key(const cfg_backend *b, const char *source, char **out,
+			sd_error *err);
+void cfg_secret_free(char *s);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "run/backend_open.h"
 #include "run/config_common.h"
 #include "syndisco.h"
 #include "util/error.h"
@@ -226,6 +227,17 @@ sd_llama_params sd_discussion_config_llama_params(const sd_discussion_config *c)
 	sd_llama_params p = c->backend.llama;
 	p.model_path = c->backend.model;
 	return p;
+}
+
+sd_backend *sd_discussion_config_open_backend(const sd_discussion_config *c,
+					      const char *default_model,
+					      sd_error *err)
+{
+	if (!c) {
+		sd_error_set(err, SD_EINVAL, NULL, NULL, "no config");
+		return NULL;
+	}
+	return run_backend_open(&c->backend, c->path, 1, default_model, err);
 }
 
 sd_discussion *sd_discussion_config_instantiate(sd_discussion_config *c,

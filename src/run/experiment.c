@@ -199,12 +199,15 @@ static int resolve_cell(json_t *c, const char *path, const char *dir,
 				      path, dir, err)))
 			return rc;
 	}
-	/* the model path is resolved against the config's directory once */
+	/* paths are resolved against the config's directory once; an openai
+	 * backend's model is a name on the server, not a path */
 	json_t *b = json_object_get(c, "backend");
-	const char *model = json_string_value(json_object_get(b, "model"));
-	if (model && model[0] != '/') {
-		char *m = cfg_resolve(dir, model);
-		if (!m || json_object_set_new(b, "model", json_string(m))) {
+	const char *type = json_string_value(json_object_get(b, "type"));
+	const char *path_key = type && !strcmp(type, "openai") ? "api_key_file" : "model";
+	const char *rel = json_string_value(json_object_get(b, path_key));
+	if (rel && rel[0] && rel[0] != '/') {
+		char *m = cfg_resolve(dir, rel);
+		if (!m || json_object_set_new(b, path_key, json_string(m))) {
 			free(m);
 			return sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
 		}
@@ -618,6 +621,24 @@ int exp_update_digest(sd_experiment *e, sd_error *err)
 		return sd_error_set(err, SD_ENOMEM, e->path, NULL, "out of memory");
 	json_object_del(j, "config_digest");
 	json_object_del(j, "source");
+	/* where an openai backend sends requests, and how patiently, does not
+	 * change what comes back: a run resumed on other servers (a new Slurm
+	 * job, a moved cluster) is the same run */
+	static const char *const transport[] = {
+		"base_url", "base_urls", "api_key_env", "api_key_file",
+		"request_timeout", "connect_timeout", "max_in_flight",
+		"max_retries", "backoff_initial", "backoff_max", "down_deadline",
+	};
+	size_t ci;
+	json_t *cell;
+	json_array_foreach(json_object_get(j, "cells"), ci, cell) {
+		json_t *b = json_object_get(json_object_get(cell, "config"), "backend");
+		const char *type = json_string_value(json_object_get(b, "type"));
+		if (!type || strcmp(type, "openai"))
+			continue;
+		for (size_t k = 0; k < sizeof(transport) / sizeof(transport[0]); k++)
+			json_object_del(b, transport[k]);
+	}
 	char *canon = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT);
 	json_decref(j);
 	if (!canon)

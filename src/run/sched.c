@@ -294,6 +294,7 @@ int sched_run(const sched_ops *ops, void *w, const sd_run_params *p,
 			rc = err ? err->code : SD_EBACKEND;
 			break;
 		}
+		sd_backend_set_log(b, p->on_log, p->ud);
 		sched_log(p, SD_LOG_INFO, "model %s: up to %d in flight",
 			  sd_backend_model_name(b), (int)p->parallel);
 		rc = run_group(&L, g, b, err);
