@@ -214,27 +214,67 @@ static size_t nice_ceil(double x)
 	}
 }
 
+/* Byte offset of code point k of s (or its end). */
+static size_t cp_offset(const char *s, size_t k)
+{
+	size_t i = 0;
+	while (s[i] && k) {
+		i++;
+		while (((unsigned char)s[i] & 0xC0) == 0x80)
+			i++;
+		k--;
+	}
+	return i;
+}
+
+/*
+ * A label short enough for an axis: long ones keep their start and end
+ * ("Argume...quality: 1"), where labels of one annotator usually differ.
+ * The bar's tooltip has it whole.
+ */
+static void short_label(out *o, const char *s)
+{
+	enum { MAX = 16, HEAD = 6, TAIL = 9 };
+	size_t n = ds_utf8_length(s);
+	if (n <= MAX) {
+		esc(o, s);
+		return;
+	}
+	char *head = strndup(s, cp_offset(s, HEAD));
+	if (!head) {
+		o->rc = SD_ENOMEM;
+		return;
+	}
+	esc(o, head);
+	puts_(o, "\xe2\x80\xa6"); /* U+2026 ... */
+	esc(o, s + cp_offset(s, n - TAIL));
+	free(head);
+}
+
 static void svg_bars(out *o, const char *id, const char *title, const char *xlabel,
 		     const bars *b)
 {
-	const double W = 560, H = 270, L = 52, R = 12, T = 12, B = 64;
+	const double W = 560, H = 300, L = 52, R = 12, T = 12, B = 96;
 	const double pw = W - L - R, ph = H - T - B;
 	size_t max = 0;
 	for (size_t i = 0; i < b->n; i++)
 		if (b->counts[i] > max)
 			max = b->counts[i];
-	size_t top = nice_ceil(max ? (double)max : 1);
+	/* whole-number gridlines at 1-2-5 steps, about five of them */
+	size_t step = nice_ceil(max ? (double)max / 5.0 : 1);
+	size_t ticks = max ? (max + step - 1) / step : 1;
+	size_t top = step * ticks;
 	printf_(o, "<figure class=\"chart\" id=\"%s\"><figcaption>", id);
 	esc(o, title);
 	printf_(o, "</figcaption><svg xmlns=\"http://www.w3.org/2000/svg\" "
 		   "viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"", W, H);
 	esc(o, title);
 	puts_(o, "\">");
-	for (int k = 0; k <= 4; k++) {
-		double y = T + ph - ph * k / 4.0;
+	for (size_t k = 0; k <= ticks; k++) {
+		double y = T + ph - ph * (double)k / (double)ticks;
 		printf_(o, "<line class=\"grid\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>"
-			   "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%g</text>",
-			L, W - R, y, y, L - 6, y + 4, (double)top * k / 4.0);
+			   "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%zu</text>",
+			L, W - R, y, y, L - 6, y + 4, step * k);
 	}
 	double slot = b->n ? pw / (double)b->n : pw;
 	size_t every = b->n > 24 ? (b->n + 23) / 24 : 1;
@@ -251,7 +291,7 @@ static void svg_bars(out *o, const char *id, const char *title, const char *xlab
 			printf_(o, "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" "
 				   "text-anchor=\"end\" transform=\"rotate(-40 %.1f %.1f)\">",
 				cx, T + ph + 14, cx, T + ph + 14);
-			esc(o, b->labels[i]);
+			short_label(o, b->labels[i]);
 			puts_(o, "</text>");
 		}
 	}
