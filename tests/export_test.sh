@@ -135,6 +135,23 @@ PY
 "$bin" stats "$fx/syndisco-logs" >"$tmp/stats" && grep -Eq '^\(no cell\) +9 +256 ' "$tmp/stats" &&
 	ok || bad "stats syndisco: $(cat "$tmp/stats")"
 
+# --- the report without a browser: nothing in the data can end the script
+"$bin" report "$fx/export/logs" --annotations "$fx/export/annotations" -q \
+	--title '</script><b>x</b>' -o "$tmp/r.html" && ok || bad "report"
+python3 - "$tmp/r.html" <<'PY' && ok || bad "report escaping"
+import json, re, sys
+h = open(sys.argv[1], encoding="utf-8").read()
+assert h.count("</script") == 2, h.count("</script")   # the two script elements
+assert h.count("<!--") == 1                              # the template's comment
+assert "<title>&lt;/script&gt;&lt;b&gt;x&lt;/b&gt;</title>" in h
+m = re.search(r'<script type="application/json" id="sd-data">(.*?)</script>', h, re.S)
+data = json.loads(m.group(1))
+d = data["discussions"][0]
+assert d["comments"][2]["t"] == "</script><script>alert('x')</script> <!-- keep it civil -->"
+assert len(d["comments"]) == 12 and data["annotators"] == ["argument_quality", "toxicity"]
+assert not re.search(r'(src|href)=["\']?(https?:)?//', h), "external reference"
+PY
+
 # --- bad input: clear error naming the culprit, non-zero, no output ---------
 # expect_fail NAME NEEDLE EXIT CMD...
 expect_fail() {

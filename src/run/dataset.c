@@ -276,7 +276,8 @@ static int walk(const char *dir, int depth, strlist *out, sd_error *err)
 		if ((rc = strlist_push(&names, de->d_name)))
 			goto out;
 	}
-	qsort(names.v, names.n, sizeof(*names.v), path_cmp);
+	if (names.n) /* qsort(NULL, 0, ...) is undefined */
+		qsort(names.v, names.n, sizeof(*names.v), path_cmp);
 	for (size_t i = 0; i < names.n; i++) {
 		struct stat st;
 		sd_buf_reset(&p);
@@ -386,6 +387,8 @@ static int read_json(const char *path, char **text, json_t **root, sd_error *err
 	if (!*root) {
 		free(*text);
 		*text = NULL;
+		if (json_error_code(&jerr) == json_error_out_of_memory)
+			return sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
 		return sd_error_set_at(err, SD_EPARSE, path, jerr.line, jerr.column,
 				       "not valid JSON: %s", jerr.text);
 	}
@@ -431,20 +434,26 @@ static int add_manifest(sd_dataset *d, const json_t *root)
 	return SD_OK;
 }
 
-/* The persona inside a system prompt (JSON with a "persona" object). */
-static json_t *persona_of_prompt(const json_t *prompt)
+/*
+ * The persona inside a system prompt (JSON with a "persona" object):
+ * *out gets a new reference, or NULL when the prompt has none. Only an
+ * allocation failure is an error; it must not pass for "no persona".
+ */
+static int persona_of_prompt(const json_t *prompt, json_t **out)
 {
 	const char *s = json_string_value(prompt);
+	json_error_t jerr;
+	*out = NULL;
 	if (!s)
-		return NULL;
-	json_t *sys = json_loads(s, 0, NULL);
+		return SD_OK;
+	json_t *sys = json_loads(s, 0, &jerr);
+	if (!sys)
+		return json_error_code(&jerr) == json_error_out_of_memory ? SD_ENOMEM : SD_OK;
 	json_t *p = json_object_get(sys, "persona");
 	if (json_is_object(p))
-		json_incref(p);
-	else
-		p = NULL;
+		*out = json_incref(p);
 	json_decref(sys);
-	return p;
+	return SD_OK;
 }
 
 static int disc_personas(sd_dataset *d, ds_disc *dd)
@@ -452,10 +461,12 @@ static int disc_personas(sd_dataset *d, ds_disc *dd)
 	const sd_logs *l = dd->logs;
 	const json_t *prompts = sd_logs_get(l, "user_prompts");
 	size_t missing = 0;
+	json_t *p;
 	if (!(dd->personas = json_object()))
 		return SD_ENOMEM;
 	for (size_t i = 0; i < sd_logs_user_count(l); i++) {
-		json_t *p = persona_of_prompt(json_array_get(prompts, i));
+		if (persona_of_prompt(json_array_get(prompts, i), &p))
+			return SD_ENOMEM;
 		if (!p) {
 			missing++;
 			continue;
@@ -465,7 +476,8 @@ static int disc_personas(sd_dataset *d, ds_disc *dd)
 	}
 	const char *mod = sd_logs_moderator(l);
 	if (mod) {
-		json_t *p = persona_of_prompt(sd_logs_get(l, "moderator_prompt"));
+		if (persona_of_prompt(sd_logs_get(l, "moderator_prompt"), &p))
+			return SD_ENOMEM;
 		if (!p)
 			missing++;
 		else if (json_object_set_new(dd->personas, mod, p))
