@@ -132,6 +132,10 @@ assert s["nomod"]["discussions"] == 2 and s["nomod"]["expected"] == 3, s["nomod"
 assert s["nomod"]["moderator_per_discussion"] == 0
 assert s["mod"]["seed_comments"] == 3
 PY
+# a cell with every discussion missing still shows, with what it lacks
+mkdir -p "$tmp/gone" && cp -r "$tmp/run/run.json" "$tmp/run/mod" "$tmp/gone/"
+"$bin" stats "$tmp/gone" >"$tmp/stats" && grep -Eq '^nomod +0/3 +0 .* 3$' "$tmp/stats" &&
+	grep -Eq '^all +3/6 ' "$tmp/stats" && ok || bad "stats of a missing cell: $(cat "$tmp/stats")"
 "$bin" stats "$fx/syndisco-logs" >"$tmp/stats" && grep -Eq '^\(no cell\) +9 +256 ' "$tmp/stats" &&
 	ok || bad "stats syndisco: $(cat "$tmp/stats")"
 

@@ -67,8 +67,8 @@ int sd_dataset_summary(const sd_dataset *d, sd_cell_summary **out, size_t *n)
 {
 	if (!d || !out || !n)
 		return SD_EINVAL;
-	/* at most one cell per discussion, plus "all" */
-	acc *v = calloc(d->n_discs + 1, sizeof(*v));
+	/* at most one cell per discussion or run.json cell, plus "all" */
+	acc *v = calloc(d->n_discs + d->n_run_cells + 1, sizeof(*v));
 	sd_cell_summary *res = NULL;
 	size_t nc = 0;
 	if (!v)
@@ -87,6 +87,21 @@ int sd_dataset_summary(const sd_dataset *d, sd_cell_summary **out, size_t *n)
 			nc++;
 		}
 		add_disc(&v[k], d, &d->discs[i]);
+	}
+	/* cells run.json expects but with nothing on disk (all failed) */
+	for (size_t r = 0; r < d->n_run_cells; r++) {
+		const char *cell = d->run_cells[r].cell;
+		size_t k = 0;
+		while (k < nc && strcmp(v[k].s.cell, cell))
+			k++;
+		if (k < nc)
+			continue;
+		v[nc].s.cell = cell;
+		v[nc].s.silent_turns = -1;
+		for (size_t q = r; q < d->n_run_cells; q++)
+			if (!strcmp(d->run_cells[q].cell, cell))
+				v[nc].s.expected += d->run_cells[q].num_discussions;
+		nc++;
 	}
 	acc *all = &v[nc];
 	all->s.cell = "all";
