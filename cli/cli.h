@@ -12,6 +12,9 @@ int cmd_make_model(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_annotate(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
 
 /* --log-file: lines appended, the file rotated when the day changes. */
 typedef struct cli_log cli_log;
@@ -31,5 +34,35 @@ bool cli_parse_int(const char *s, int lo, int hi, int *out);
 char *cli_default_model(bool quiet);
 /* "--name=value" or "--name value": returns the value or NULL. */
 const char *cli_opt(int argc, char **argv, int *i, const char *name);
+
+/* Inputs of export, report and stats: DIR... [--annotations DIR...]. */
+typedef struct cli_inputs {
+	const char **logs;
+	size_t n_logs;
+	const char **annots;
+	size_t n_annots;
+} cli_inputs;
+
+/*
+ * Take argv[*i] if it is an input: a path, or --annotations with every
+ * following argument up to the next option. Returns 1 when taken (with
+ * *i on the last argument used), 0 when argv[*i] is not an input, 2 on a
+ * usage error (printed).
+ */
+int cli_inputs_take(cli_inputs *in, int argc, char **argv, int *i);
+/* Load the dataset; prints warnings unless quiet. Returns an exit code. */
+int cli_inputs_load(const cli_inputs *in, bool quiet, sd_dataset **out);
+void cli_inputs_free(cli_inputs *in);
+
+/*
+ * Output to stdout (path NULL or "-") or to a file written atomically:
+ * a temp file next to it, renamed over it by cli_out_commit(), removed by
+ * cli_out_abort(), so a failure leaves nothing at path.
+ */
+typedef struct cli_out cli_out;
+cli_out *cli_out_open(const char *path); /* NULL: error printed */
+int cli_out_write(const char *data, size_t len, void *ud); /* sd_write_fn */
+int cli_out_commit(cli_out *o);          /* exit code; frees o */
+void cli_out_abort(cli_out *o);          /* frees o */
 
 #endif

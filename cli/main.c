@@ -16,6 +16,11 @@ static const char usage[] =
 	"  annotate CONFIG.json [DIR...]\n"
 	"                            label every comment of every discussion\n"
 	"                            log with LLM annotators\n"
+	"  export DIR...             one row per comment as CSV or JSON lines,\n"
+	"                            with personas and annotations\n"
+	"  report DIR... -o F.html   one self-contained HTML report: summary,\n"
+	"                            charts and a discussion browser\n"
+	"  stats DIR...              summary per cell in the terminal\n"
 	"  make-test-model OUT.gguf  write a tiny random-weight model with a\n"
 	"                            real Llama-3 tokenizer (for tests, demos)\n"
 	"\n"
@@ -48,6 +53,12 @@ int main(int argc, char **argv)
 		return cmd_annotate(argc - 1, argv + 1);
 	if (!strcmp(cmd, "status"))
 		return cmd_status(argc - 1, argv + 1);
+	if (!strcmp(cmd, "export"))
+		return cmd_export(argc - 1, argv + 1);
+	if (!strcmp(cmd, "report"))
+		return cmd_report(argc - 1, argv + 1);
+	if (!strcmp(cmd, "stats"))
+		return cmd_stats(argc - 1, argv + 1);
 	if (!strcmp(cmd, "make-test-model"))
 		return cmd_make_model(argc - 1, argv + 1);
 	fprintf(stderr, "syndisco: error: unknown command '%s'\n\n%s", cmd, usage);

@@ -945,6 +945,117 @@ int sd_run_missing(const char *out_dir, const char *cell, size_t total,
 int sd_run_status_json(const char *out_dir, uint32_t shard_count, char **out,
 		       bool *complete, sd_error *err);
 
+/* ------------------------------------------------------------------ */
+/* Datasets: export, summaries and reports (run layer)                */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Every discussion log found under some directories (searched
+ * recursively), with the annotations found under others joined to its
+ * comments: one row per comment. docs/export.md documents the columns.
+ *
+ * Log paths may be directories or files. In a directory, files ending in
+ * ".json" are read; "run.json" manifests and annotation files are
+ * skipped (a manifest gives the expected number of discussions and turns
+ * per cell); any other .json file that is not a discussion log is an
+ * error naming it. A file named explicitly must be a discussion log.
+ *
+ * Annotation files (ANNOT_DIR/<annotator>/<conv-id>.json) come in two
+ * shapes: ours, with "logs" entries {message_id, annotation, label,
+ * label_status} joined on message_id; and SynDisco's, with "logs" pairs
+ * [message, annotation] joined by walking the discussion's comments in
+ * order, each pair going to the next comment with the same text.
+ */
+typedef struct sd_dataset sd_dataset;
+
+typedef struct sd_dataset_params {
+	const char *const *log_paths;        /* directories or files */
+	size_t n_log_paths;
+	const char *const *annotation_paths; /* directories or files; may be 0 */
+	size_t n_annotation_paths;
+} sd_dataset_params;
+
+sd_dataset_params sd_dataset_default_params(void);
+
+/*
+ * Load everything. Errors name the file (and the field): unreadable
+ * files, malformed JSON, .json files that are not discussion logs,
+ * malformed annotation files, paths that do not exist, no logs at all
+ * (SD_ENOTFOUND). Annotations that match no comment are not errors; they
+ * are counted as warnings. Caller frees *out with sd_dataset_free().
+ */
+int sd_dataset_load(const sd_dataset_params *p, sd_dataset **out,
+		    sd_error *err);
+void sd_dataset_free(sd_dataset *d);
+
+size_t sd_dataset_discussion_count(const sd_dataset *d);
+size_t sd_dataset_comment_count(const sd_dataset *d);
+/* Annotator names, sorted. Borrowed; valid until the dataset is freed. */
+size_t sd_dataset_annotator_count(const sd_dataset *d);
+const char *sd_dataset_annotator(const sd_dataset *d, size_t i);
+/* Problems that were not errors (annotations matching no comment, ...).
+ * Borrowed; valid until the dataset is freed. */
+size_t sd_dataset_warning_count(const sd_dataset *d);
+const char *sd_dataset_warning(const sd_dataset *d, size_t i);
+
+/* Where output goes: called with consecutive pieces; return non-zero to
+ * stop (the caller's function then returns SD_EIO). */
+typedef int (*sd_write_fn)(const char *data, size_t len, void *ud);
+
+typedef enum sd_export_format {
+	SD_EXPORT_CSV = 0,  /* RFC 4180, UTF-8, header row, CRLF line ends */
+	SD_EXPORT_JSONL = 1 /* one JSON object per line */
+} sd_export_format;
+
+/* "csv" | "jsonl". SD_EINVAL for anything else. */
+int sd_export_format_from_name(const char *name, sd_export_format *out);
+
+/*
+ * One row per comment, discussions in path order (numbers in names
+ * compared as numbers), comments in log order. Returns SD_EIO when
+ * write() failed, SD_ENOMEM.
+ */
+int sd_dataset_export(const sd_dataset *d, sd_export_format format,
+		      sd_write_fn write, void *ud, sd_error *err);
+
+/* Summary of one cell (logs without a "cell" field form the cell ""). */
+typedef struct sd_cell_summary {
+	const char *cell;          /* borrowed until the dataset is freed */
+	size_t discussions;        /* logs found */
+	size_t expected;           /* from run.json; 0 when unknown */
+	size_t comments;           /* all logged comments */
+	size_t seed_comments;      /* hard-coded opening comments */
+	size_t moderator_comments; /* moderator interventions */
+	size_t blank_comments;     /* logged with whitespace-only text */
+	double mean_length;        /* characters (code points) per comment */
+	double moderator_per_discussion;
+	/* prompted user turns that left no comment (empty reply); -1 when
+	   the number of turns is unknown (no run.json, e.g. SynDisco logs) */
+	long silent_turns;
+	uint64_t generated_tokens; /* 0 when the logs do not say */
+} sd_cell_summary;
+
+/*
+ * Per-cell summaries, cells in order of first appearance, plus a last
+ * entry "all" over everything. Caller frees *out with sd_free().
+ */
+int sd_dataset_summary(const sd_dataset *d, sd_cell_summary **out, size_t *n);
+
+typedef struct sd_report_params {
+	const char *title; /* default "syndisco report" */
+} sd_report_params;
+
+sd_report_params sd_report_default_params(void);
+
+/*
+ * One self-contained HTML page: per-cell summary, inline SVG charts
+ * (comment lengths, comments per participant, labels per annotator) and
+ * a discussion browser. The data is embedded once as JSON with every
+ * "<" escaped, so no text can close the script element.
+ */
+int sd_dataset_report_html(const sd_dataset *d, const sd_report_params *p,
+			   sd_write_fn write, void *ud, sd_error *err);
+
 #ifdef __cplusplus
 }
 #endif

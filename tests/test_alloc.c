@@ -6,6 +6,7 @@
  * allocations go through json_set_alloc_funcs.
  */
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,9 +49,19 @@ void *__wrap_realloc(void *p, size_t n)
 	return should_fail() ? NULL : __real_realloc(p, n);
 }
 
+/*
+ * jansson 2.14's lexer ignores a failed allocation while saving a token
+ * (lex_save): a parse can then succeed with a byte missing, or corrupt
+ * jansson's own heap (seen as "free(): invalid next size" in a plain
+ * build; ASan cannot see it inside the uninstrumented library). The
+ * dataset scenario, which parses many files, therefore fails only our
+ * own allocations and jansson's are left alone: that is what it tests.
+ */
+static int jansson_fails = 1;
+
 static void *j_malloc(size_t n)
 {
-	return __wrap_malloc(n);
+	return jansson_fails ? __wrap_malloc(n) : __real_malloc(n);
 }
 
 static void j_free(void *p)
@@ -116,12 +127,60 @@ out:
 	return rc;
 }
 
-int main(void)
+/* What the dataset scenario wrote: its size and a hash of the bytes. */
+typedef struct sink {
+	size_t len;
+	uint64_t hash;
+} sink;
+
+static int sink_write(const char *data, size_t len, void *ud)
 {
-	json_set_alloc_funcs(j_malloc, j_free);
+	sink *s = ud;
+	for (size_t i = 0; i < len; i++)
+		s->hash = (s->hash ^ (unsigned char)data[i]) * 0x100000001b3ULL;
+	s->len += len;
+	return 0;
+}
+
+static sink export_result;
+
+/* A dataset with both annotation formats, exported and reported. */
+static int dataset_scenario(void)
+{
+	static const char *const logs[] = { FIXTURES "/export/logs/tricky.json" };
+	static const char *const ann[] = { FIXTURES "/export/annotations" };
+	sd_dataset_params p = sd_dataset_default_params();
+	sd_dataset *d = NULL;
+	sd_cell_summary *s = NULL;
+	size_t n = 0;
+	sink rep = { 0, 0xcbf29ce484222325ULL };
+	p.log_paths = logs;
+	p.n_log_paths = 1;
+	p.annotation_paths = ann;
+	p.n_annotation_paths = 1;
+	export_result = (sink){ 0, 0xcbf29ce484222325ULL };
+	int rc = sd_dataset_load(&p, &d, NULL);
+	if (rc)
+		goto out;
+	if ((rc = sd_dataset_export(d, SD_EXPORT_CSV, sink_write, &export_result, NULL)) ||
+	    (rc = sd_dataset_export(d, SD_EXPORT_JSONL, sink_write, &export_result, NULL)) ||
+	    (rc = sd_dataset_summary(d, &s, &n)) ||
+	    (rc = sd_dataset_report_html(d, NULL, sink_write, &rep, NULL)))
+		goto out;
+	/* an absorbed failure must not change what was exported */
+	if (sd_dataset_annotator_count(d) != 2 || n != 2)
+		rc = SD_EINVAL;
+out:
+	sd_free(s);
+	sd_dataset_free(d);
+	return rc;
+}
+
+static int chaos(const char *name, int (*run)(void), int (*same)(void))
+{
 	countdown = -1;
-	if (scenario() != SD_OK) {
-		fprintf(stderr, "the scenario fails without injected failures\n");
+	if (run() != SD_OK) {
+		fprintf(stderr, "%s: fails without injected failures\n", name);
 		return 1;
 	}
 	long n;
@@ -129,11 +188,12 @@ int main(void)
 	for (n = 0;; n++) {
 		countdown = n;
 		failures = 0;
-		int rc = scenario();
+		int rc = run();
 		countdown = -1;
 		if (failures == 0) {
 			if (rc != SD_OK) {
-				fprintf(stderr, "run %ld: no failure injected but rc %d\n", n, rc);
+				fprintf(stderr, "%s run %ld: no failure injected but rc %d\n",
+					name, n, rc);
 				return 1;
 			}
 			break; /* every allocation has had its turn */
@@ -141,12 +201,40 @@ int main(void)
 		if (rc == SD_OK) {
 			/* a failure the code absorbed (e.g. a size probe retried)
 			 * is fine as long as the result is still right */
+			if (same && !same()) {
+				fprintf(stderr, "%s run %ld: a failed allocation changed the "
+					"result without an error\n", name, n);
+				return 1;
+			}
 			continue;
 		}
 		failed_cleanly++;
 	}
-	printf("%ld allocations failed one at a time, %d runs reported the error, "
-	       "none crashed\n", n, failed_cleanly);
-	printf("1 passed, 0 failed\n");
+	printf("%s: %ld allocations failed one at a time, %d runs reported the error, "
+	       "none crashed\n", name, n, failed_cleanly);
 	return failed_cleanly > 0 ? 0 : 1;
+}
+
+static sink export_baseline;
+
+static int same_export(void)
+{
+	return export_result.len == export_baseline.len &&
+	       export_result.hash == export_baseline.hash;
+}
+
+int main(void)
+{
+	json_set_alloc_funcs(j_malloc, j_free);
+	int bad = chaos("discussion", scenario, NULL);
+	if (dataset_scenario() != SD_OK) {
+		fprintf(stderr, "dataset: fails without injected failures\n");
+		return 1;
+	}
+	export_baseline = export_result;
+	jansson_fails = 0;
+	bad += chaos("dataset (jansson's allocations spared)", dataset_scenario,
+		     same_export);
+	printf("%d passed, %d failed\n", 2 - bad, bad);
+	return bad ? 1 : 0;
 }

@@ -1,0 +1,989 @@
+/*
+ * Loading a dataset: find discussion logs under directories, flatten them
+ * into one row per comment, find annotation files and join them to rows.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/core.h"
+#include "run/dataset.h"
+#include "util/buf.h"
+#include "util/error.h"
+#include "util/hash.h"
+
+#define MAX_DEPTH 64
+#define MAX_WARNINGS 200
+
+/* ---- small helpers ---- */
+
+sd_dataset_params sd_dataset_default_params(void)
+{
+	sd_dataset_params p;
+	memset(&p, 0, sizeof(p));
+	return p;
+}
+
+size_t ds_utf8_length(const char *s)
+{
+	size_t n = 0;
+	for (; s && *s; s++)
+		if (((unsigned char)*s & 0xC0) != 0x80)
+			n++;
+	return n;
+}
+
+static int append_flat(sd_buf *b, const json_t *v)
+{
+	if (!v || json_is_null(v))
+		return SD_OK;
+	if (json_is_string(v))
+		return sd_buf_append(b, json_string_value(v), json_string_length(v));
+	if (json_is_array(v)) {
+		for (size_t i = 0; i < json_array_size(v); i++) {
+			if ((i && sd_buf_puts(b, "; ")) ||
+			    append_flat(b, json_array_get(v, i)))
+				return SD_ENOMEM;
+		}
+		return SD_OK;
+	}
+	if (json_is_real(v)) {
+		/* the shortest text that reads back as the same double, as
+		   Python's repr() writes it (jansson would write 17 digits) */
+		double x = json_real_value(v);
+		char num[40];
+		for (int prec = 1; prec <= 17; prec++) {
+			snprintf(num, sizeof(num), "%.*g", prec, x);
+			if (strtod(num, NULL) == x)
+				break;
+		}
+		size_t len = strlen(num);
+		if (!strpbrk(num, ".eEni") && len + 3 <= sizeof(num))
+			memcpy(num + len, ".0", 3); /* 3.0, not 3: it was a real */
+		return sd_buf_puts(b, num);
+	}
+	/* integers, booleans and objects as JSON writes them */
+	char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+	if (!s)
+		return SD_ENOMEM;
+	int rc = sd_buf_puts(b, s);
+	free(s);
+	return rc;
+}
+
+char *ds_flatten_value(const json_t *v)
+{
+	sd_buf b;
+	sd_buf_init(&b, 0);
+	if (append_flat(&b, v)) {
+		sd_buf_free(&b);
+		return NULL;
+	}
+	return sd_buf_steal(&b);
+}
+
+/* Compare names so that "2.json" sorts before "10.json". */
+static int natural_cmp(const char *a, const char *b)
+{
+	while (*a && *b) {
+		if (*a >= '0' && *a <= '9' && *b >= '0' && *b <= '9') {
+			while (*a == '0' && a[1] >= '0' && a[1] <= '9')
+				a++;
+			while (*b == '0' && b[1] >= '0' && b[1] <= '9')
+				b++;
+			size_t la = 0, lb = 0;
+			while (a[la] >= '0' && a[la] <= '9')
+				la++;
+			while (b[lb] >= '0' && b[lb] <= '9')
+				lb++;
+			if (la != lb)
+				return la < lb ? -1 : 1;
+			int c = strncmp(a, b, la);
+			if (c)
+				return c;
+			a += la;
+			b += lb;
+			continue;
+		}
+		if (*a != *b)
+			return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
+		a++;
+		b++;
+	}
+	return *a ? 1 : (*b ? -1 : 0);
+}
+
+static int path_cmp(const void *x, const void *y)
+{
+	return natural_cmp(*(char *const *)x, *(char *const *)y);
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+static const char *base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+	return s ? s + 1 : path;
+}
+
+static void warn(sd_dataset *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void warn(sd_dataset *d, const char *fmt, ...)
+{
+	if (d->n_warnings >= MAX_WARNINGS) {
+		d->n_warnings_dropped++;
+		return;
+	}
+	char buf[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	char **w = realloc(d->warnings, (d->n_warnings + 1) * sizeof(*w));
+	if (!w)
+		return;
+	d->warnings = w;
+	if ((w[d->n_warnings] = strdup(buf)))
+		d->n_warnings++;
+}
+
+/* ---- a string list ---- */
+
+typedef struct strlist {
+	char **v;
+	size_t n, cap;
+} strlist;
+
+static int strlist_push(strlist *l, const char *s)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		char **v = realloc(l->v, cap * sizeof(*v));
+		if (!v)
+			return SD_ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	if (!(l->v[l->n] = strdup(s)))
+		return SD_ENOMEM;
+	l->n++;
+	return SD_OK;
+}
+
+static void strlist_free(strlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+/* ---- a u64 -> index hash table (open addressing) ---- */
+
+typedef struct u64map {
+	uint64_t *keys;
+	size_t *vals; /* index + 1; 0 = empty slot */
+	size_t cap;
+} u64map;
+
+static int u64map_init(u64map *m, size_t n)
+{
+	m->cap = 16;
+	while (m->cap < n * 2)
+		m->cap *= 2;
+	m->keys = calloc(m->cap, sizeof(*m->keys));
+	m->vals = calloc(m->cap, sizeof(*m->vals));
+	return m->keys && m->vals ? SD_OK : SD_ENOMEM;
+}
+
+static void u64map_free(u64map *m)
+{
+	free(m->keys);
+	free(m->vals);
+	memset(m, 0, sizeof(*m));
+}
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	return x;
+}
+
+/* Insert unless the key is there; returns the index stored for key. */
+static size_t u64map_put(u64map *m, uint64_t key, size_t val)
+{
+	for (size_t i = mix64(key) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+		if (!m->vals[i]) {
+			m->keys[i] = key;
+			m->vals[i] = val + 1;
+			return val;
+		}
+		if (m->keys[i] == key)
+			return m->vals[i] - 1;
+	}
+}
+
+/* Index stored for key, or (size_t)-1. */
+static size_t u64map_get(const u64map *m, uint64_t key)
+{
+	if (!m->cap)
+		return (size_t)-1;
+	for (size_t i = mix64(key) & (m->cap - 1); m->vals[i];
+	     i = (i + 1) & (m->cap - 1))
+		if (m->keys[i] == key)
+			return m->vals[i] - 1;
+	return (size_t)-1;
+}
+
+static uint64_t str_key(const char *s)
+{
+	return sd_fnv1a64(s, strlen(s), SD_FNV1A64_INIT);
+}
+
+/* ---- finding files ---- */
+
+static int walk(const char *dir, int depth, strlist *out, sd_error *err)
+{
+	DIR *dh = opendir(dir);
+	struct dirent *de;
+	strlist names = { 0 };
+	int rc = SD_OK;
+	sd_buf p;
+	sd_buf_init(&p, 0);
+	if (!dh)
+		return sd_error_set(err, errno == ENOENT ? SD_ENOTFOUND : SD_EIO, dir,
+				    NULL, "cannot open directory: %s", strerror(errno));
+	if (depth > MAX_DEPTH) {
+		closedir(dh);
+		return sd_error_set(err, SD_EINVAL, dir, NULL,
+				    "directories nested too deeply (a link loop?)");
+	}
+	while ((de = readdir(dh))) {
+		if (de->d_name[0] == '.')
+			continue; /* ., .., hidden files */
+		if ((rc = strlist_push(&names, de->d_name)))
+			goto out;
+	}
+	if (names.n) /* qsort(NULL, 0, ...) is undefined */
+		qsort(names.v, names.n, sizeof(*names.v), path_cmp);
+	for (size_t i = 0; i < names.n; i++) {
+		struct stat st;
+		sd_buf_reset(&p);
+		if (sd_buf_printf(&p, "%s/%s", dir, names.v[i])) {
+			rc = SD_ENOMEM;
+			goto out;
+		}
+		if (stat(p.data, &st) != 0) {
+			/* a dangling link that looks like a log is a real problem */
+			if (ends_with(names.v[i], ".json")) {
+				rc = sd_error_set(err, SD_EIO, p.data, NULL,
+						  "cannot read: %s", strerror(errno));
+				goto out;
+			}
+			continue;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			if ((rc = walk(p.data, depth + 1, out, err)))
+				goto out;
+		} else if (S_ISREG(st.st_mode) && ends_with(names.v[i], ".json")) {
+			if ((rc = strlist_push(out, p.data)))
+				goto out;
+		}
+	}
+out:
+	if (rc == SD_ENOMEM)
+		sd_error_set(err, SD_ENOMEM, dir, NULL, "out of memory");
+	closedir(dh);
+	strlist_free(&names);
+	sd_buf_free(&p);
+	return rc;
+}
+
+/*
+ * Expand the given paths into files. *explicit_n gets, for each file,
+ * whether it was named directly (then it must be what we look for).
+ */
+static int collect(const char *const *paths, size_t n, strlist *files,
+		   bool **explicit_out, sd_error *err)
+{
+	bool *ex = NULL;
+	int rc = SD_OK;
+	for (size_t i = 0; i < n; i++) {
+		struct stat st;
+		size_t before = files->n;
+		if (!paths[i] || !paths[i][0]) {
+			rc = sd_error_set(err, SD_EINVAL, NULL, NULL, "empty path");
+			goto out;
+		}
+		if (stat(paths[i], &st) != 0) {
+			rc = sd_error_set(err, errno == ENOENT ? SD_ENOTFOUND : SD_EIO,
+					  paths[i], NULL, "%s", strerror(errno));
+			goto out;
+		}
+		if (S_ISDIR(st.st_mode))
+			rc = walk(paths[i], 0, files, err);
+		else
+			rc = strlist_push(files, paths[i]);
+		if (rc) {
+			if (rc == SD_ENOMEM)
+				sd_error_set(err, rc, paths[i], NULL, "out of memory");
+			goto out;
+		}
+		bool *nex = realloc(ex, (files->n ? files->n : 1) * sizeof(*ex));
+		if (!nex) {
+			rc = sd_error_set(err, SD_ENOMEM, paths[i], NULL, "out of memory");
+			goto out;
+		}
+		ex = nex;
+		for (size_t k = before; k < files->n; k++)
+			ex[k] = !S_ISDIR(st.st_mode);
+	}
+out:
+	if (rc) {
+		free(ex);
+		ex = NULL;
+	}
+	*explicit_out = ex;
+	return rc;
+}
+
+/* ---- what a JSON file is ---- */
+
+enum { KIND_OTHER, KIND_LOG, KIND_ANNOTATION, KIND_MANIFEST };
+
+static int classify(const json_t *root)
+{
+	if (!json_is_object(root))
+		return KIND_OTHER;
+	if (json_object_get(root, "conv_id") || json_object_get(root, "annotator_prompt"))
+		return KIND_ANNOTATION;
+	if (json_is_array(json_object_get(root, "cells")) &&
+	    !json_object_get(root, "logs"))
+		return KIND_MANIFEST;
+	if (json_is_array(json_object_get(root, "logs")))
+		return KIND_LOG;
+	return KIND_OTHER;
+}
+
+static int read_json(const char *path, char **text, json_t **root, sd_error *err)
+{
+	json_error_t jerr;
+	int rc = sd_file_read(path, text, NULL, err);
+	if (rc)
+		return rc;
+	*root = json_loads(*text, 0, &jerr);
+	if (!*root) {
+		free(*text);
+		*text = NULL;
+		if (json_error_code(&jerr) == json_error_out_of_memory)
+			return sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
+		return sd_error_set_at(err, SD_EPARSE, path, jerr.line, jerr.column,
+				       "not valid JSON: %s", jerr.text);
+	}
+	return SD_OK;
+}
+
+/* Remember what a run.json says about each cell (once per config). */
+static int add_manifest(sd_dataset *d, const json_t *root)
+{
+	const char *digest = json_string_value(json_object_get(root, "config_digest"));
+	const json_t *cells = json_object_get(root, "cells");
+	if (!digest)
+		return SD_OK;
+	for (size_t i = 0; i < json_array_size(cells); i++) {
+		const json_t *c = json_array_get(cells, i);
+		const char *name = json_string_value(json_object_get(c, "name"));
+		const json_t *nd = json_object_get(c, "num_discussions");
+		const json_t *nt = json_object_get(json_object_get(c, "config"), "num_turns");
+		if (!name || !json_is_integer(nd))
+			continue;
+		bool seen = false;
+		for (size_t k = 0; k < d->n_run_cells && !seen; k++)
+			seen = !strcmp(d->run_cells[k].digest, digest) &&
+			       !strcmp(d->run_cells[k].cell, name);
+		if (seen)
+			continue; /* another shard's copy of the same run */
+		ds_run_cell *v = realloc(d->run_cells, (d->n_run_cells + 1) * sizeof(*v));
+		if (!v)
+			return SD_ENOMEM;
+		d->run_cells = v;
+		ds_run_cell *rc = &v[d->n_run_cells];
+		rc->digest = strdup(digest);
+		rc->cell = strdup(name);
+		rc->num_discussions = (size_t)json_integer_value(nd);
+		rc->num_turns = json_is_integer(nt) ? (long)json_integer_value(nt) : -1;
+		if (!rc->digest || !rc->cell) {
+			free(rc->digest);
+			free(rc->cell);
+			return SD_ENOMEM;
+		}
+		d->n_run_cells++;
+	}
+	return SD_OK;
+}
+
+/*
+ * The persona inside a system prompt (JSON with a "persona" object):
+ * *out gets a new reference, or NULL when the prompt has none. Only an
+ * allocation failure is an error; it must not pass for "no persona".
+ */
+static int persona_of_prompt(const json_t *prompt, json_t **out)
+{
+	const char *s = json_string_value(prompt);
+	json_error_t jerr;
+	*out = NULL;
+	if (!s)
+		return SD_OK;
+	json_t *sys = json_loads(s, 0, &jerr);
+	if (!sys)
+		return json_error_code(&jerr) == json_error_out_of_memory ? SD_ENOMEM : SD_OK;
+	json_t *p = json_object_get(sys, "persona");
+	if (json_is_object(p))
+		*out = json_incref(p);
+	json_decref(sys);
+	return SD_OK;
+}
+
+static int disc_personas(sd_dataset *d, ds_disc *dd)
+{
+	const sd_logs *l = dd->logs;
+	const json_t *prompts = sd_logs_get(l, "user_prompts");
+	size_t missing = 0;
+	json_t *p;
+	if (!(dd->personas = json_object()))
+		return SD_ENOMEM;
+	for (size_t i = 0; i < sd_logs_user_count(l); i++) {
+		if (persona_of_prompt(json_array_get(prompts, i), &p))
+			return SD_ENOMEM;
+		if (!p) {
+			missing++;
+			continue;
+		}
+		if (json_object_set_new(dd->personas, sd_logs_user(l, i), p))
+			return SD_ENOMEM;
+	}
+	const char *mod = sd_logs_moderator(l);
+	if (mod) {
+		if (persona_of_prompt(sd_logs_get(l, "moderator_prompt"), &p))
+			return SD_ENOMEM;
+		if (!p)
+			missing++;
+		else if (json_object_set_new(dd->personas, mod, p))
+			return SD_ENOMEM;
+	}
+	if (missing)
+		warn(d, "%s: %zu participant(s) without a persona in their prompt",
+		     dd->path, missing);
+	return SD_OK;
+}
+
+static int load_discussion(sd_dataset *d, const char *path, const char *text,
+			   sd_error *err)
+{
+	sd_logs *l = sd_logs_from_json(text, path, err);
+	if (!l)
+		return err ? err->code : SD_EPARSE;
+	ds_disc *v = realloc(d->discs, (d->n_discs + 1) * sizeof(*v));
+	if (!v) {
+		sd_logs_free(l);
+		return sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
+	}
+	d->discs = v;
+	ds_disc *dd = &v[d->n_discs];
+	memset(dd, 0, sizeof(*dd));
+	dd->logs = l;
+	dd->num_turns = -1;
+	d->n_discs++;
+	if (!(dd->path = strdup(path)))
+		return sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
+	dd->conv_id = sd_logs_id(l);
+	dd->cell = json_string_value(sd_logs_get(l, "cell"));
+	const json_t *idx = sd_logs_get(l, "index");
+	dd->has_index = json_is_integer(idx);
+	dd->index = dd->has_index ? json_integer_value(idx) : (json_int_t)(d->n_discs - 1);
+	const json_t *seed = sd_logs_get(l, "seed");
+	dd->has_seed = json_is_integer(seed);
+	dd->seed = dd->has_seed ? json_integer_value(seed) : 0;
+	if (disc_personas(d, dd))
+		return sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
+	return SD_OK;
+}
+
+static int load_logs(sd_dataset *d, const sd_dataset_params *p, sd_error *err)
+{
+	strlist files = { 0 }, real = { 0 };
+	bool *ex = NULL;
+	char *text = NULL;
+	json_t *root = NULL;
+	u64map seen = { 0 };
+	int rc = collect(p->log_paths, p->n_log_paths, &files, &ex, err);
+	if (rc)
+		goto out;
+	if (u64map_init(&seen, files.n)) {
+		rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < files.n; i++) {
+		const char *path = files.v[i];
+		/* the same file reached twice (DIR and DIR/sub) is loaded once */
+		char *rp = realpath(path, NULL);
+		rc = strlist_push(&real, rp ? rp : path);
+		free(rp);
+		if (rc) {
+			sd_error_set(err, rc, path, NULL, "out of memory");
+			goto out;
+		}
+		size_t first = u64map_put(&seen, str_key(real.v[i]), i);
+		if (first != i && !strcmp(real.v[first], real.v[i]))
+			continue;
+		if ((rc = read_json(path, &text, &root, err)))
+			goto out;
+		int kind = classify(root);
+		if (!ex[i] && !strcmp(base_name(path), "run.json")) {
+			if (kind == KIND_MANIFEST && (rc = add_manifest(d, root))) {
+				sd_error_set(err, rc, path, NULL, "out of memory");
+				goto out;
+			}
+		} else if (kind == KIND_LOG) {
+			if ((rc = load_discussion(d, path, text, err)))
+				goto out;
+		} else if (ex[i] || (kind != KIND_ANNOTATION && kind != KIND_MANIFEST)) {
+			rc = sd_error_set(err, SD_EPARSE, path, NULL, "%s",
+					  kind == KIND_ANNOTATION
+						  ? "an annotation file, not a discussion log "
+						    "(pass it with --annotations)"
+					  : kind == KIND_MANIFEST
+						  ? "a run manifest, not a discussion log"
+						  : "not a discussion log: expected a JSON "
+						    "object with a \"logs\" array");
+			goto out;
+		} else if (kind == KIND_MANIFEST && (rc = add_manifest(d, root))) {
+			sd_error_set(err, rc, path, NULL, "out of memory");
+			goto out;
+		}
+		json_decref(root);
+		root = NULL;
+		free(text);
+		text = NULL;
+	}
+	if (d->n_discs == 0) {
+		sd_buf b;
+		sd_buf_init(&b, 4096);
+		for (size_t i = 0; i < p->n_log_paths; i++)
+			sd_buf_printf(&b, "%s%s", i ? ", " : "", p->log_paths[i]);
+		rc = sd_error_set(err, SD_ENOTFOUND, b.data ? b.data : "", NULL,
+				  "no discussion logs found");
+		sd_buf_free(&b);
+	}
+out:
+	json_decref(root);
+	free(text);
+	u64map_free(&seen);
+	free(ex);
+	strlist_free(&files);
+	strlist_free(&real);
+	return rc;
+}
+
+/* ---- rows ---- */
+
+static int build_rows(sd_dataset *d, sd_error *err)
+{
+	json_t *fields = json_object();
+	strlist names = { 0 };
+	int rc = SD_ENOMEM;
+	size_t n = 0;
+	u64map keys = { 0 };
+	if (!fields)
+		goto out;
+	for (size_t i = 0; i < d->n_discs; i++)
+		n += sd_logs_comment_count(d->discs[i].logs);
+	d->rows = calloc(n ? n : 1, sizeof(*d->rows));
+	if (!d->rows || u64map_init(&keys, d->n_discs))
+		goto out;
+	for (size_t i = 0; i < d->n_discs; i++) {
+		ds_disc *dd = &d->discs[i];
+		char key[512];
+		if (sd_logs_discussion_key(dd->logs, key, sizeof(key)) == SD_OK) {
+			size_t first = u64map_put(&keys, str_key(key), i);
+			if (first != i)
+				warn(d, "%s and %s are the same discussion (%s); "
+				     "annotations join to the first", d->discs[first].path,
+				     dd->path, key);
+		}
+		for (size_t k = 0; k < d->n_run_cells; k++) {
+			const ds_run_cell *rcl = &d->run_cells[k];
+			const char *dg = json_string_value(sd_logs_get(dd->logs, "config_digest"));
+			if (dd->cell && dg && !strcmp(rcl->cell, dd->cell) &&
+			    !strcmp(rcl->digest, dg))
+				dd->num_turns = rcl->num_turns;
+		}
+		dd->first_row = d->n_rows;
+		dd->n_rows = sd_logs_comment_count(dd->logs);
+		for (size_t o = 0; o < dd->n_rows; o++) {
+			ds_row *r = &d->rows[d->n_rows++];
+			r->disc = i;
+			r->order = o;
+			r->c = sd_logs_comment(dd->logs, o);
+			if (sd_logs_message_id(dd->logs, o, r->message_id)) {
+				rc = sd_error_set(err, SD_EPARSE, dd->path, "id",
+						  "cannot derive message ids");
+				goto out;
+			}
+			r->persona = r->c.name ? json_object_get(dd->personas, r->c.name)
+					       : NULL;
+			const char *f;
+			json_t *v;
+			json_object_foreach((json_t *)r->persona, f, v) {
+				if (json_object_get(fields, f))
+					continue;
+				if (json_object_set_new(fields, f, json_true()) ||
+				    strlist_push(&names, f))
+					goto out;
+			}
+		}
+	}
+	d->persona_fields = names.v;
+	d->n_persona_fields = names.n;
+	memset(&names, 0, sizeof(names));
+	rc = SD_OK;
+out:
+	if (rc == SD_ENOMEM)
+		sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+	u64map_free(&keys);
+	strlist_free(&names);
+	json_decref(fields);
+	return rc;
+}
+
+/* ---- annotations ---- */
+
+typedef struct pending_annot {
+	size_t annotator; /* index into the unsorted name list */
+	size_t row;
+	json_t *entry;    /* owned */
+	const char *file; /* borrowed from the file list */
+} pending_annot;
+
+typedef struct annot_ctx {
+	sd_dataset *d;
+	u64map by_message;
+	u64map by_conv;
+	strlist names;
+	pending_annot *v;
+	size_t n, cap;
+} annot_ctx;
+
+static int annot_name(annot_ctx *a, const char *name, size_t *out)
+{
+	for (size_t i = 0; i < a->names.n; i++) {
+		if (!strcmp(a->names.v[i], name)) {
+			*out = i;
+			return SD_OK;
+		}
+	}
+	*out = a->names.n;
+	return strlist_push(&a->names, name);
+}
+
+static int annot_add(annot_ctx *a, size_t who, size_t row, json_t *entry,
+		     const char *file)
+{
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 256;
+		pending_annot *v = realloc(a->v, cap * sizeof(*v));
+		if (!v) {
+			json_decref(entry);
+			return SD_ENOMEM;
+		}
+		a->v = v;
+		a->cap = cap;
+	}
+	a->v[a->n++] = (pending_annot){ who, row, entry, file };
+	return SD_OK;
+}
+
+/* The annotator's name: its "annotator" field, else the directory's.
+ * Caller frees; NULL on allocation failure. */
+static char *annotator_of(const json_t *root, const char *path)
+{
+	const char *name = json_string_value(json_object_get(root, "annotator"));
+	if (name && *name)
+		return strdup(name);
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? strndup(path, (size_t)(slash - path)) : strdup(".");
+	if (!dir)
+		return NULL;
+	/* "./x.json" or "x.json" still name a directory */
+	char *abs = realpath(*dir ? dir : "/", NULL);
+	const char *b = base_name(abs ? abs : dir);
+	char *res = strdup(*b ? b : "annotation");
+	free(abs);
+	free(dir);
+	return res;
+}
+
+static int load_annotation_file(annot_ctx *a, const char *path, const json_t *root,
+				sd_error *err)
+{
+	sd_dataset *d = a->d;
+	char field[64];
+	size_t who, unmatched = 0;
+	const json_t *logs = json_object_get(root, "logs");
+	if (!json_is_array(logs))
+		return sd_error_set(err, SD_EPARSE, path, "logs",
+				    "an annotation file needs a \"logs\" array");
+	char *name = annotator_of(root, path);
+	int rc = name ? annot_name(a, name, &who) : SD_ENOMEM;
+	free(name);
+	if (rc)
+		return sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
+	const char *conv = json_string_value(json_object_get(root, "conv_id"));
+	size_t disc = (size_t)-1, next = 0;
+	for (size_t i = 0; i < json_array_size(logs); i++) {
+		json_t *e = json_array_get(logs, i);
+		snprintf(field, sizeof(field), "logs[%zu]", i);
+		if (json_is_object(e)) {
+			/* ours: joined on the stable message id */
+			const char *mid = json_string_value(json_object_get(e, "message_id"));
+			char *end = NULL;
+			if (!mid || strlen(mid) != 16)
+				return sd_error_set(err, SD_EPARSE, path, field,
+						    "needs a 16-digit \"message_id\"");
+			uint64_t k = strtoull(mid, &end, 16);
+			size_t row = end && !*end ? u64map_get(&a->by_message, k) : (size_t)-1;
+			if (row == (size_t)-1) {
+				unmatched++;
+				continue;
+			}
+			if (annot_add(a, who, row, json_incref(e), path))
+				return sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
+		} else if (json_is_array(e) && json_array_size(e) == 2 &&
+			   json_is_string(json_array_get(e, 0))) {
+			/* SynDisco's [message, annotation]: the next comment with
+			   the same text, walking the discussion in order */
+			if (disc == (size_t)-1) {
+				if (!conv)
+					return sd_error_set(err, SD_EPARSE, path, "conv_id",
+							    "SynDisco annotation pairs need "
+							    "\"conv_id\"");
+				size_t c = u64map_get(&a->by_conv, str_key(conv));
+				if (c == (size_t)-1 || strcmp(d->discs[c].conv_id, conv)) {
+					warn(d, "%s: conv_id %s matches no discussion", path,
+					     conv);
+					return SD_OK;
+				}
+				disc = c;
+			}
+			const ds_disc *dd = &d->discs[disc];
+			const char *msg = json_string_value(json_array_get(e, 0));
+			size_t j = next;
+			while (j < dd->n_rows &&
+			       strcmp(d->rows[dd->first_row + j].c.text, msg) != 0)
+				j++;
+			if (j == dd->n_rows) {
+				unmatched++;
+				continue;
+			}
+			next = j + 1;
+			json_t *o = json_pack("{s:O}", "annotation", json_array_get(e, 1));
+			if (!o || annot_add(a, who, dd->first_row + j, o, path))
+				return sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
+		} else {
+			return sd_error_set(err, SD_EPARSE, path, field,
+					    "must be an object with \"message_id\" or a "
+					    "[message, annotation] pair");
+		}
+	}
+	if (unmatched)
+		warn(d, "%s: %zu annotation(s) match no comment of the loaded "
+		     "discussions", path, unmatched);
+	return SD_OK;
+}
+
+static int annot_cmp(const void *x, const void *y)
+{
+	return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+static int load_annotations(sd_dataset *d, const sd_dataset_params *p, sd_error *err)
+{
+	annot_ctx a = { .d = d };
+	strlist files = { 0 };
+	bool *ex = NULL;
+	char *text = NULL;
+	json_t *root = NULL;
+	size_t *remap = NULL;
+	int rc;
+	if (!p->n_annotation_paths)
+		return SD_OK;
+	if ((rc = collect(p->annotation_paths, p->n_annotation_paths, &files, &ex, err)))
+		goto out;
+	rc = SD_ENOMEM;
+	if (u64map_init(&a.by_message, d->n_rows) || u64map_init(&a.by_conv, d->n_discs))
+		goto oom;
+	for (size_t r = 0; r < d->n_rows; r++)
+		u64map_put(&a.by_message, strtoull(d->rows[r].message_id, NULL, 16), r);
+	for (size_t i = 0; i < d->n_discs; i++)
+		if (d->discs[i].conv_id)
+			u64map_put(&a.by_conv, str_key(d->discs[i].conv_id), i);
+	for (size_t i = 0; i < files.n; i++) {
+		if ((rc = read_json(files.v[i], &text, &root, err)))
+			goto out;
+		int kind = classify(root);
+		if (kind == KIND_ANNOTATION) {
+			if ((rc = load_annotation_file(&a, files.v[i], root, err)))
+				goto out;
+		} else if (ex[i]) {
+			rc = sd_error_set(err, SD_EPARSE, files.v[i], NULL,
+					  "not an annotation file: expected a JSON object "
+					  "with \"conv_id\" and \"logs\"");
+			goto out;
+		}
+		/* else: a discussion log or manifest next to the annotations */
+		json_decref(root);
+		root = NULL;
+		free(text);
+		text = NULL;
+	}
+	/* annotator columns in name order, whatever order files came in */
+	d->n_annotators = a.names.n;
+	if (!(d->annotators = calloc(a.names.n ? a.names.n : 1, sizeof(char *))) ||
+	    !(remap = calloc(a.names.n ? a.names.n : 1, sizeof(*remap))))
+		goto oom;
+	for (size_t i = 0; i < a.names.n; i++)
+		if (!(d->annotators[i] = strdup(a.names.v[i])))
+			goto oom;
+	qsort(d->annotators, d->n_annotators, sizeof(char *), annot_cmp);
+	for (size_t i = 0; i < a.names.n; i++)
+		for (size_t k = 0; k < d->n_annotators; k++)
+			if (!strcmp(a.names.v[i], d->annotators[k]))
+				remap[i] = k;
+	if (d->n_annotators &&
+	    !(d->annots = calloc(d->n_rows * d->n_annotators + 1, sizeof(json_t *))))
+		goto oom;
+	for (size_t i = 0; i < a.n; i++) {
+		pending_annot *pa = &a.v[i];
+		json_t **slot = &d->annots[pa->row * d->n_annotators + remap[pa->annotator]];
+		if (*slot) {
+			warn(d, "%s: message %s already annotated by %s; kept the first",
+			     pa->file, d->rows[pa->row].message_id, a.names.v[pa->annotator]);
+			continue;
+		}
+		*slot = pa->entry;
+		pa->entry = NULL;
+	}
+	rc = SD_OK;
+	goto out;
+oom:
+	rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+out:
+	for (size_t i = 0; i < a.n; i++)
+		json_decref(a.v[i].entry);
+	free(a.v);
+	free(remap);
+	u64map_free(&a.by_message);
+	u64map_free(&a.by_conv);
+	strlist_free(&a.names);
+	json_decref(root);
+	free(text);
+	free(ex);
+	strlist_free(&files);
+	return rc;
+}
+
+/* ---- the public functions ---- */
+
+int sd_dataset_load(const sd_dataset_params *p, sd_dataset **out, sd_error *err)
+{
+	if (!p || !out || !p->n_log_paths || !p->log_paths)
+		return sd_error_set(err, SD_EINVAL, NULL, NULL, "no log paths given");
+	*out = NULL;
+	sd_dataset *d = calloc(1, sizeof(*d));
+	if (!d)
+		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+	int rc;
+	if ((rc = load_logs(d, p, err)) || (rc = build_rows(d, err)) ||
+	    (rc = load_annotations(d, p, err))) {
+		sd_dataset_free(d);
+		return rc;
+	}
+	if (d->n_warnings_dropped)
+		warn(d, "... and %zu more warnings", d->n_warnings_dropped);
+	*out = d;
+	return SD_OK;
+}
+
+void sd_dataset_free(sd_dataset *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->n_discs; i++) {
+		free(d->discs[i].path);
+		sd_logs_free(d->discs[i].logs);
+		json_decref(d->discs[i].personas);
+	}
+	free(d->discs);
+	if (d->annots)
+		for (size_t i = 0; i < d->n_rows * d->n_annotators; i++)
+			json_decref(d->annots[i]);
+	free(d->annots);
+	free(d->rows);
+	for (size_t i = 0; i < d->n_annotators; i++)
+		free(d->annotators ? d->annotators[i] : NULL);
+	free(d->annotators);
+	for (size_t i = 0; i < d->n_persona_fields; i++)
+		free(d->persona_fields[i]);
+	free(d->persona_fields);
+	for (size_t i = 0; i < d->n_run_cells; i++) {
+		free(d->run_cells[i].digest);
+		free(d->run_cells[i].cell);
+	}
+	free(d->run_cells);
+	for (size_t i = 0; i < d->n_warnings; i++)
+		free(d->warnings[i]);
+	free(d->warnings);
+	free(d);
+}
+
+size_t sd_dataset_discussion_count(const sd_dataset *d)
+{
+	return d ? d->n_discs : 0;
+}
+
+size_t sd_dataset_comment_count(const sd_dataset *d)
+{
+	return d ? d->n_rows : 0;
+}
+
+size_t sd_dataset_annotator_count(const sd_dataset *d)
+{
+	return d ? d->n_annotators : 0;
+}
+
+const char *sd_dataset_annotator(const sd_dataset *d, size_t i)
+{
+	return d && i < d->n_annotators ? d->annotators[i] : NULL;
+}
+
+size_t sd_dataset_warning_count(const sd_dataset *d)
+{
+	return d ? d->n_warnings : 0;
+}
+
+const char *sd_dataset_warning(const sd_dataset *d, size_t i)
+{
+	return d && i < d->n_warnings ? d->warnings[i] : NULL;
+}
