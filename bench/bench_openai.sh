@@ -11,7 +11,7 @@
 # Environment: THREADS (default nproc) for the engine and the server.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-build=${1:-$root/build}
+build=$(cd "${1:-$root/build}" && pwd)  # absolute: the script works in a temp dir
 bin=$build/syndisco
 tmp=$(mktemp -d)
 server_pid=
@@ -25,7 +25,7 @@ threads=${THREADS:-$(nproc)}
 parallel=16
 
 llama=$("$root/scripts/build-llama.sh" --tools | tail -n 1)
-model=${2:-$tmp/tiny.gguf}
+model=$(realpath -m "${2:-$tmp/tiny.gguf}")
 [ -f "$model" ] || "$bin" make-test-model "$model" --seed 42 2>/dev/null
 
 # exp FILE BACKEND_JSON
