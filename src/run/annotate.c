@@ -735,45 +735,17 @@ static const sched_ops ann_ops = {
 	.item_name = aw_item_name,
 };
 
-/* OUT/annotate.json records the config; another config is refused. */
-static int check_manifest(sd_annotate *a, const sd_run_params *p, sd_error *err)
+/* OUT/annotate.json: the config and its digest. Caller frees. */
+static char *manifest_json(const sd_annotate *a)
 {
-	char *path = out_path(p->out_dir, "annotate.json", NULL);
-	char *text = NULL;
-	int rc = SD_OK;
-	if (!path)
-		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
-	if (sd_file_read(path, &text, NULL, NULL) == SD_OK) {
-		json_t *m = json_loads(text, 0, NULL);
-		const char *old = json_string_value(json_object_get(m, "config_digest"));
-		bool same = old && strcmp(old, a->digest) == 0;
-		if (!same && !p->force)
-			rc = sd_error_set(err, SD_ESTATE, path, NULL,
-					  "%s holds annotations of a different config (digest "
-					  "%s, this config %s); use a new output directory, or "
-					  "--force to continue it with this config",
-					  p->out_dir, old ? old : "unreadable", a->digest);
-		json_decref(m);
-		if (rc || same)
-			goto out;
-	}
 	json_t *j = json_object();
-	if (!j || json_object_set_new(j, "config_digest", json_string(a->digest)) ||
-	    json_object_set_new(j, "source", json_string(a->path)) ||
-	    json_object_set(j, "config", a->root)) {
-		json_decref(j);
-		rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
-		goto out;
-	}
-	char *s = json_dumps(j, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
+	char *s = NULL;
+	if (j && !json_object_set_new(j, "config_digest", json_string(a->digest)) &&
+	    !json_object_set_new(j, "source", json_string(a->path)) &&
+	    !json_object_set(j, "config", a->root))
+		s = json_dumps(j, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
 	json_decref(j);
-	rc = s ? sd_file_write_atomic(path, s, strlen(s), err)
-	       : sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
-	free(s);
-out:
-	free(text);
-	free(path);
-	return rc;
+	return s;
 }
 
 int sd_annotate_run(sd_annotate *a, const sd_run_params *p,
@@ -786,19 +758,14 @@ int sd_annotate_run(sd_annotate *a, const sd_run_params *p,
 	if (!progress)
 		progress = &local;
 	memset(progress, 0, sizeof(*progress));
-	if (!a || !p || !p->out_dir)
-		return sd_error_set(err, SD_EINVAL, NULL, NULL, "no config or output dir");
-	if (p->parallel < 1 || p->parallel > 4096)
-		return sd_error_set(err, SD_EINVAL, NULL, "parallel",
-				    "must be between 1 and 4096, got %d", (int)p->parallel);
-	if (p->shard_count < 1 || p->shard_index >= p->shard_count)
-		return sd_error_set(err, SD_EINVAL, NULL, "shard",
-				    "shard %u/%u: need 0 <= K < N", p->shard_index,
-				    p->shard_count);
-	if (sched_mkdir_p(p->out_dir) != 0)
-		return sd_error_set(err, SD_EIO, p->out_dir, NULL, "cannot create: %s",
-				    strerror(errno));
-	if ((rc = check_manifest(a, p, err)))
+	if (!a || !p)
+		return sd_error_set(err, SD_EINVAL, NULL, NULL, "no config or run parameters");
+	char *manifest = manifest_json(a);
+	if (!manifest)
+		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+	rc = sched_prepare(p, "annotate.json", a->digest, manifest, "annotations", err);
+	free(manifest);
+	if (rc)
 		return rc;
 	memset(&w, 0, sizeof(w));
 	w.a = a;

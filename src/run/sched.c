@@ -3,6 +3,7 @@
  * reply routed back to its job by the slot number carried in the tag.
  */
 #include <errno.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <time.h>
 
 #include "run/sched.h"
+#include "util/buf.h"
 #include "util/error.h"
 
 #define SLOT_BITS 16 /* parallel <= 4096 < 1 << SLOT_BITS */
@@ -75,6 +77,49 @@ int sched_mkdir_p(const char *path)
 	if (rc == 0 && mkdir(tmp, 0755) != 0 && errno != EEXIST)
 		rc = -1;
 	free(tmp);
+	return rc;
+}
+
+int sched_prepare(const sd_run_params *p, const char *manifest,
+		  const char *digest, const char *manifest_json,
+		  const char *what, sd_error *err)
+{
+	if (!p || !p->out_dir)
+		return sd_error_set(err, SD_EINVAL, NULL, NULL, "no output directory");
+	if (p->parallel < 1 || p->parallel > 4096)
+		return sd_error_set(err, SD_EINVAL, NULL, "parallel",
+				    "must be between 1 and 4096, got %d", (int)p->parallel);
+	if (p->shard_count < 1 || p->shard_index >= p->shard_count)
+		return sd_error_set(err, SD_EINVAL, NULL, "shard",
+				    "shard %u/%u: need 0 <= K < N", p->shard_index,
+				    p->shard_count);
+	if (sched_mkdir_p(p->out_dir) != 0)
+		return sd_error_set(err, SD_EIO, p->out_dir, NULL, "cannot create: %s",
+				    strerror(errno));
+	sd_buf b;
+	char *text = NULL;
+	int rc = SD_OK;
+	sd_buf_init(&b, 0);
+	if (sd_buf_printf(&b, "%s/%s", p->out_dir, manifest))
+		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+	if (sd_file_read(b.data, &text, NULL, NULL) == SD_OK) {
+		json_t *m = json_loads(text, 0, NULL);
+		const char *old = json_string_value(json_object_get(m, "config_digest"));
+		bool same = old && strcmp(old, digest) == 0;
+		if (!same && !p->force)
+			rc = sd_error_set(err, SD_ESTATE, b.data, NULL,
+					  "%s holds %s of a different config (digest %s, "
+					  "this config %s); use a new output directory, or "
+					  "--force to continue it with this config",
+					  p->out_dir, what, old ? old : "unreadable", digest);
+		json_decref(m);
+		if (rc || same)
+			goto out;
+	}
+	rc = sd_file_write_atomic(b.data, manifest_json, strlen(manifest_json), err);
+out:
+	free(text);
+	sd_buf_free(&b);
 	return rc;
 }
 

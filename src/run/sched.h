@@ -48,6 +48,17 @@ typedef struct sched_ops {
 int sched_run(const sched_ops *ops, void *w, const sd_run_params *p,
 	      sd_run_progress *prog, sd_error *err);
 
+/*
+ * Start a run into p->out_dir: check p (parallel, shard), create the
+ * directory, and check its manifest (OUT/<manifest>): a manifest of
+ * another digest is refused unless p->force; a missing or different one
+ * is (re)written from manifest_json. what names the workload in errors
+ * ("a run", "annotations").
+ */
+int sched_prepare(const sd_run_params *p, const char *manifest,
+		  const char *digest, const char *manifest_json,
+		  const char *what, sd_error *err);
+
 /* Shared by workloads */
 int sched_mkdir_p(const char *path);
 /* Remove temp files of writers that no longer run on this host. */

@@ -61,22 +61,6 @@ static char *cell_path(const char *out, const char *cell, size_t index)
 	return sd_buf_steal(&b);
 }
 
-/* A file counts as done when it loads as a log of this cell and index. */
-static bool is_complete(const char *path, const char *cell, size_t index)
-{
-	sd_logs *l = NULL;
-	struct stat st;
-	if (stat(path, &st) != 0)
-		return false;
-	if (sd_logs_load(path, &l, NULL) != SD_OK)
-		return false;
-	const json_t *c = sd_logs_get(l, "cell");
-	const json_t *i = sd_logs_get(l, "index");
-	bool ok = json_is_string(c) && strcmp(json_string_value(c), cell) == 0 &&
-		  json_is_integer(i) && (size_t)json_integer_value(i) == index;
-	sd_logs_free(l);
-	return ok;
-}
 
 /*
  * Whether the temp file `name` (in a cell directory, stat'ed as st) was
@@ -126,42 +110,6 @@ void sched_clean_stale_temps(const char *dir)
 	clean_stale_temps(dir);
 }
 
-static int check_manifest(sd_experiment *e, const sd_run_params *p, sd_error *err)
-{
-	char *path = cell_path(p->out_dir, "run.json", (size_t)-1);
-	char *text = NULL;
-	int rc = SD_OK;
-	if (!path)
-		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
-	if (sd_file_read(path, &text, NULL, NULL) == SD_OK) {
-		json_t *m = json_loads(text, 0, NULL);
-		const char *old = json_string_value(json_object_get(m, "config_digest"));
-		bool same = old && strcmp(old, e->digest) == 0;
-		if (!same && !p->force) {
-			rc = sd_error_set(err, SD_ESTATE, path, NULL,
-					  "%s holds a run of a different config (digest %s, this "
-					  "config %s); use a new output directory, or --force to "
-					  "continue it with this config",
-					  p->out_dir, old ? old : "unreadable", e->digest);
-			json_decref(m);
-			goto out;
-		}
-		json_decref(m);
-		if (same)
-			goto out;
-	}
-	char *manifest = sd_experiment_manifest_json(e);
-	if (!manifest) {
-		rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
-		goto out;
-	}
-	rc = sd_file_write_atomic(path, manifest, strlen(manifest), err);
-	free(manifest);
-out:
-	free(text);
-	free(path);
-	return rc;
-}
 
 static bool in_shard(const sd_run_params *p, size_t index)
 {
@@ -201,7 +149,7 @@ static bool w_next_item(void *wp, size_t g, size_t *cursor, size_t *item,
 			if (!in_shard(w->p, i))
 				continue;
 			char *path = cell_path(w->p->out_dir, cell->name, i);
-			bool done = path && is_complete(path, cell->name, i);
+			bool done = path && run_file_complete(path, cell->name, i);
 			free(path);
 			if (done) {
 				(*skipped)++;
@@ -324,19 +272,14 @@ int sd_experiment_run(sd_experiment *e, const sd_run_params *p,
 	if (!progress)
 		progress = &local;
 	memset(progress, 0, sizeof(*progress));
-	if (!e || !p || !p->out_dir)
-		return sd_error_set(err, SD_EINVAL, NULL, NULL, "no experiment or output dir");
-	if (p->parallel < 1 || p->parallel > 4096)
-		return sd_error_set(err, SD_EINVAL, NULL, "parallel",
-				    "must be between 1 and 4096, got %d", (int)p->parallel);
-	if (p->shard_count < 1 || p->shard_index >= p->shard_count)
-		return sd_error_set(err, SD_EINVAL, NULL, "shard",
-				    "shard %u/%u: need 0 <= K < N", p->shard_index,
-				    p->shard_count);
-	if (sched_mkdir_p(p->out_dir) != 0)
-		return sd_error_set(err, SD_EIO, p->out_dir, NULL, "cannot create: %s",
-				    strerror(errno));
-	if ((rc = check_manifest(e, p, err)))
+	if (!e || !p)
+		return sd_error_set(err, SD_EINVAL, NULL, NULL, "no experiment or run parameters");
+	char *manifest = sd_experiment_manifest_json(e);
+	if (!manifest)
+		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+	rc = sched_prepare(p, "run.json", e->digest, manifest, "a run", err);
+	free(manifest);
+	if (rc)
 		return rc;
 	for (size_t c = 0; c < e->n_cells; c++) {
 		char *dir = cell_path(p->out_dir, e->cells[c].name, (size_t)-1);
@@ -430,7 +373,7 @@ int sd_run_status(const char *out_dir, sd_cell_status **cells, size_t *n,
 		res[count].total = (size_t)total;
 		for (size_t k = 0; k < (size_t)total; k++) {
 			char *f = cell_path(out_dir, name, k);
-			if (f && is_complete(f, name, k))
+			if (f && run_file_complete(f, name, k))
 				res[count].done++;
 			free(f);
 		}
