@@ -63,6 +63,15 @@ sum=$(ann --out "$tmp/full" --json) || fail "resume"
 python3 -c "import json,sys; d=json.loads(sys.argv[1]); assert d['done']==0 and d['skipped']==d['total']==18, d" "$sum" \
 	|| fail "resume re-ran work: $sum"
 
+# a changed config is refused on resume, and nothing is written
+sed 's/"seed": 7/"seed": 8/' "$tmp/ann.json" >"$tmp/ann8.json"
+before=$(find "$tmp/full" -type f | sort | xargs cat | md5sum)
+out=$("$bin" annotate "$tmp/ann8.json" --model "$model" --out "$tmp/full" --quiet 2>&1) \
+	&& fail "a changed config was not refused"
+echo "$out" | grep -q "holds annotations of a different config" || fail "unclear refusal: $out"
+[ "$before" = "$(find "$tmp/full" -type f | sort | xargs cat | md5sum)" ] \
+	|| fail "a refused run changed files"
+
 # shards together equal the whole, and --parallel does not change labels
 ann --out "$tmp/sharded" --parallel 3 --shard 0/2 || fail "shard 0/2"
 ann --out "$tmp/sharded" --parallel 3 --shard 1/2 || fail "shard 1/2"
