@@ -387,12 +387,12 @@ static int run_main(int argc, char **argv, bool annotate)
 	if (json)
 		printf("{\"total\": %zu, \"done\": %zu, \"skipped\": %zu, \"failed\": %zu, "
 		       "\"turns\": %llu, \"generated_tokens\": %llu, \"prompt_tokens\": %llu, "
-		       "\"seconds\": %.3f, \"tokens_per_second\": %.2f, \"peak_rss_kib\": %ld, "
-		       "\"parallel\": %d}\n",
+		       "\"seconds\": %.3f, \"load_seconds\": %.3f, \"tokens_per_second\": %.2f, "
+		       "\"peak_rss_kib\": %ld, \"parallel\": %d}\n",
 		       prog.total, prog.done, prog.skipped, prog.failed,
 		       (unsigned long long)prog.turns, (unsigned long long)prog.gen_tokens,
-		       (unsigned long long)prog.prompt_tokens, prog.seconds, rate, rss,
-		       parallel);
+		       (unsigned long long)prog.prompt_tokens, prog.seconds,
+		       prog.load_seconds, rate, rss, parallel);
 	snprintf(line, sizeof(line),
 		 "%zu done, %zu skipped, %zu failed in %.1f s; %llu tokens generated "
 		 "(%.1f tok/s); peak RSS %.1f MiB",

@@ -844,6 +844,7 @@ typedef struct sd_run_progress {
 	uint64_t gen_tokens;
 	uint64_t prompt_tokens;
 	double seconds;    /* since the run started */
+	double load_seconds; /* of that, opening backends (loading models) */
 	bool finished;     /* last call */
 } sd_run_progress;
 

@@ -201,6 +201,8 @@ typedef struct slot {
 	int32_t fast_k;
 	penalty *fast_pen;
 	int32_t fast_tail;
+	llama_token_data *cand; /* fast path: top-k candidates */
+	int32_t cand_cap, n_cand;
 	llama_token *prompt;  /* the rendered prompt's tokens */
 	size_t prompt_cap;
 	int32_t n_prompt;
@@ -234,6 +236,7 @@ typedef struct lbackend {
 	slot *slots;
 	int32_t *order;       /* scratch: prefilling slots, oldest first */
 	int32_t *row;         /* scratch: slot -> logits row, or -1 */
+	float **rowp;         /* scratch: the top-k passes' logits rows */
 	llama_pos *dummy;     /* scratch: sequence -> dummy position, or -1 */
 	uint64_t n_admitted;
 	job *pending_head, *pending_tail;
@@ -246,8 +249,13 @@ typedef struct lbackend {
 	llama_token *toks;
 	size_t toks_cap;
 	gcache *gcache;       /* grammars' allowed sets, shared by requests */
-	llama_token_data *cand; /* fast path: top-k candidates */
-	int32_t cand_cap;
+	int32_t n_threads;    /* also those of the top-k pass */
+	/* where the time went, logged at debug level when freed */
+	struct {
+		int64_t n_prompt, n_reused, n_prompt_decodes, n_gen_steps,
+			n_gen_rows;
+		int64_t us_admit, us_prefill, us_decode, us_sample;
+	} prof;
 } lbackend;
 
 sd_llama_params sd_llama_default_params(void)
@@ -750,10 +758,6 @@ static int slot_fail(lbackend *s, slot *sl, int status, const char *msg)
 	return rc;
 }
 
-/*
- * Sample the slot's next token from logits row idx of the last decode
- * and decide whether the sequence is done. Returns SD_OK or SD_ENOMEM.
- */
 static int cmp_cand(const void *a, const void *b)
 {
 	const llama_token_data *x = a, *y = b;
@@ -779,20 +783,32 @@ static void heap_down(llama_token_data *h, int32_t n, int32_t i)
 	}
 }
 
+/* Logits scanned per test in top_k_pass. */
+#define SCAN_BLOCK 64
+
+/* Is any of x[0..SCAN_BLOCK) above floor? Written so that it vectorizes. */
+__attribute__((optimize("tree-vectorize")))
+static bool any_above(const float *x, float floor)
+{
+	int any = 0;
+	for (int i = 0; i < SCAN_BLOCK; i++)
+		any |= x[i] > floor;
+	return any != 0;
+}
+
 /*
- * The chain's penalty and top-k, done on the logits row itself: the
+ * The fast path's penalty and top-k, done on the logits row itself: the
  * penalty touches only the tokens of its window, and top-k keeps a heap
  * of k while it reads the row once, instead of building and sorting a
  * candidate array of the whole vocabulary (128k for Llama 3), which took
- * as long as a decode step of a small model. The members after top-k
- * then run on the k candidates, exactly as in the chain.
+ * as long as a decode step of a small model. Leaves sl->cand sorted, best
+ * first. Touches nothing but the slot and its row, so rows of one step
+ * run on several threads at once.
  */
-static llama_token sample_fast(lbackend *s, slot *sl, int32_t idx)
+static void top_k_pass(slot *sl, float *logits, int32_t n_vocab)
 {
-	float *logits = llama_get_logits_ith(s->ctx, idx);
-	int32_t n_vocab = llama_vocab_n_tokens(s->vocab);
 	int32_t k = sl->fast_k < n_vocab ? sl->fast_k : n_vocab;
-	llama_token_data *h = s->cand;
+	llama_token_data *h = sl->cand;
 	penalty *p = sl->fast_pen;
 	if (p) {
 		memcpy(p->sorted, p->ring, (size_t)p->n * sizeof(*p->sorted));
@@ -805,25 +821,38 @@ static llama_token sample_fast(lbackend *s, slot *sl, int32_t idx)
 						   : logits[t] / p->repeat;
 		}
 	}
-	int32_t n = 0;
-	for (int32_t t = 0; t < n_vocab; t++) {
-		float v = logits[t];
-		if (n < k) {
-			h[n].id = t;
-			h[n].logit = v;
-			h[n].p = 0.0f;
-			n++;
-			if (n == k)
-				for (int32_t i = k / 2 - 1; i >= 0; i--)
-					heap_down(h, k, i);
-		} else if (v > h[0].logit) {
-			h[0].id = t;
-			h[0].logit = v;
-			heap_down(h, k, 0);
+	int32_t n = 0, t = 0;
+	for (; t < n_vocab && n < k; t++, n++) {
+		h[n].id = t;
+		h[n].logit = logits[t];
+		h[n].p = 0.0f;
+	}
+	for (int32_t i = n / 2 - 1; i >= 0; i--)
+		heap_down(h, n, i);
+	while (t < n_vocab) {
+		int32_t end = t + SCAN_BLOCK <= n_vocab ? t + SCAN_BLOCK : n_vocab;
+		/* the heap's floor only rises: a block with nothing above it
+		 * now would insert nothing, so one vector test skips it */
+		if (end - t == SCAN_BLOCK && !any_above(logits + t, h[0].logit)) {
+			t = end;
+			continue;
+		}
+		for (; t < end; t++) {
+			if (logits[t] > h[0].logit) {
+				h[0].id = t;
+				h[0].logit = logits[t];
+				heap_down(h, n, 0);
+			}
 		}
 	}
 	qsort(h, (size_t)n, sizeof(*h), cmp_cand);
-	llama_token_data_array cur = { h, (size_t)n, -1, true };
+	sl->n_cand = n;
+}
+
+/* The members after top-k, on the candidates of top_k_pass, as in the chain. */
+static llama_token sample_fast(slot *sl)
+{
+	llama_token_data_array cur = { sl->cand, (size_t)sl->n_cand, -1, true };
 	int32_t members = llama_sampler_chain_n(sl->smpl);
 	for (int32_t i = sl->fast_tail; i < members; i++)
 		llama_sampler_apply(llama_sampler_chain_get(sl->smpl, i), &cur);
@@ -833,9 +862,14 @@ static llama_token sample_fast(lbackend *s, slot *sl, int32_t idx)
 	return tok;
 }
 
+/*
+ * Sample the slot's next token from logits row idx of the last decode
+ * (on the fast path, top_k_pass has run on it) and decide whether the
+ * sequence is done. Returns SD_OK or SD_ENOMEM.
+ */
 static int slot_sample(lbackend *s, slot *sl, int32_t idx)
 {
-	llama_token tok = sl->fast_k > 0 ? sample_fast(s, sl, idx)
+	llama_token tok = sl->fast_k > 0 ? sample_fast(sl)
 					 : llama_sampler_sample(sl->smpl, s->ctx, idx);
 	if (llama_vocab_is_eog(s->vocab, tok))
 		return slot_finish(s, sl);
@@ -971,15 +1005,15 @@ static int slot_start(lbackend *s, slot *sl, job *j)
 		}
 		struct llama_sampler *tk = llama_sampler_chain_get(smpl, first);
 		if (tk && strcmp(llama_sampler_name(tk), "top-k") == 0) {
-			if (s->cand_cap < j->sampling.top_k) {
-				llama_token_data *c = realloc(s->cand,
+			if (sl->cand_cap < j->sampling.top_k) {
+				llama_token_data *c = realloc(sl->cand,
 					(size_t)j->sampling.top_k * sizeof(*c));
 				if (!c) {
 					llama_sampler_free(smpl);
 					goto nomem;
 				}
-				s->cand = c;
-				s->cand_cap = j->sampling.top_k;
+				sl->cand = c;
+				sl->cand_cap = j->sampling.top_k;
 			}
 			sl->fast_k = j->sampling.top_k;
 			sl->fast_tail = first + 1;
@@ -1016,6 +1050,8 @@ static int slot_start(lbackend *s, slot *sl, job *j)
 	sl->n_prompt = n;
 	sl->n_cached = 0;
 	sl->n_past = keep;
+	s->prof.n_prompt += n;
+	s->prof.n_reused += keep;
 	sl->n_gen = 0;
 	sl->max_tokens = max_tokens;
 	sl->t_start_us = t0;
@@ -1169,13 +1205,29 @@ static int decode_gen(sd_backend *b, lbackend *s)
 	}
 	if (bt->n_tokens == 0)
 		return SD_OK;
+	int64_t t0 = llama_time_us();
 	int32_t d = llama_decode(s->ctx, *bt);
+	int64_t t1 = llama_time_us();
+	s->prof.us_decode += t1 - t0;
+	s->prof.n_gen_steps++;
+	s->prof.n_gen_rows += bt->n_tokens;
 	for (int32_t k = 0; k < s->n_stream; k++) {
 		if (s->dummy[k] >= 0)
 			llama_memory_seq_rm(mem, k, s->dummy[k], -1);
 	}
 	if (d != 0)
 		return fail_all(b, s, d);
+	/* the fast path's top-k passes, one row per thread at a time */
+	int32_t n_fast = 0, n_vocab = llama_vocab_n_tokens(s->vocab);
+	for (int32_t k = 0; k < s->n_seq; k++) {
+		if (s->row[k] >= 0 && s->slots[k].fast_k > 0) {
+			s->order[n_fast] = k;
+			s->rowp[n_fast++] = llama_get_logits_ith(s->ctx, s->row[k]);
+		}
+	}
+#pragma omp parallel for num_threads(s->n_threads) schedule(dynamic) if (n_fast > 1)
+	for (int32_t i = 0; i < n_fast; i++)
+		top_k_pass(&s->slots[s->order[i]], s->rowp[i], n_vocab);
 	for (int32_t k = 0; k < s->n_seq && rc == SD_OK; k++) {
 		if (s->row[k] < 0)
 			continue;
@@ -1183,6 +1235,7 @@ static int decode_gen(sd_backend *b, lbackend *s)
 		sl->n_past++;
 		rc = slot_sample(s, sl, s->row[k]);
 	}
+	s->prof.us_sample += llama_time_us() - t1;
 	return rc;
 }
 
@@ -1226,6 +1279,7 @@ static int prefill(sd_backend *b, lbackend *s)
 			int32_t d = llama_decode(s->ctx, *bt);
 			if (d != 0)
 				return fail_all(b, s, d);
+			s->prof.n_prompt_decodes++;
 			sl->n_past += n;
 			room -= n;
 		}
@@ -1267,12 +1321,17 @@ static int l_submit(sd_backend *b, const sd_request *req)
 static int l_step(sd_backend *b)
 {
 	lbackend *s = b->impl;
+	int64_t t0 = llama_time_us();
 	int rc = admit(s);
+	int64_t t1 = llama_time_us();
 	/* prompts first: one completed now samples its first token below */
 	if (rc == SD_OK)
 		rc = prefill(b, s);
+	int64_t t2 = llama_time_us();
 	if (rc == SD_OK)
 		rc = decode_gen(b, s);
+	s->prof.us_admit += t1 - t0;
+	s->prof.us_prefill += t2 - t1;
 	return rc ? rc : count_work(s);
 }
 
@@ -1342,14 +1401,15 @@ static void lbackend_free(lbackend *s)
 				llama_sampler_free(s->slots[i].smpl);
 			sd_buf_free(&s->slots[i].text);
 			free(s->slots[i].prompt);
+			free(s->slots[i].cand);
 		}
 		free(s->slots);
 	}
 	free(s->order);
 	free(s->row);
+	free(s->rowp);
 	free(s->dummy);
 	gcache_free(s->gcache);
-	free(s->cand);
 	for (size_t i = 0; i < s->done_len; i++)
 		sd_reply_clear(&s->done[(s->done_head + i) % s->done_cap]);
 	free(s->done);
@@ -1370,6 +1430,19 @@ static void lbackend_free(lbackend *s)
 
 static void l_destroy(sd_backend *b)
 {
+	lbackend *s = b->impl;
+	if (s && b->log_fn && s->prof.n_prompt) {
+		char line[320];
+		snprintf(line, sizeof(line),
+			 "llama: %lld prompt tokens (%lld from the prefix cache) in %lld decodes, %.3f s; "
+			 "%lld steps of %lld rows, decode %.3f s, sample %.3f s; admit %.3f s",
+			 (long long)s->prof.n_prompt, (long long)s->prof.n_reused,
+			 (long long)s->prof.n_prompt_decodes, s->prof.us_prefill / 1e6,
+			 (long long)s->prof.n_gen_steps, (long long)s->prof.n_gen_rows,
+			 s->prof.us_decode / 1e6, s->prof.us_sample / 1e6,
+			 s->prof.us_admit / 1e6);
+		b->log_fn(SD_LOG_DEBUG, line, b->log_ud);
+	}
 	lbackend_free(b->impl);
 	b->impl = NULL;
 }
@@ -1639,9 +1712,11 @@ sd_backend *sd_backend_llama_create(const sd_llama_params *p, sd_error *err)
 	s->slots = calloc((size_t)s->n_seq, sizeof(*s->slots));
 	s->order = calloc((size_t)s->n_seq, sizeof(*s->order));
 	s->row = calloc((size_t)s->n_seq, sizeof(*s->row));
+	s->rowp = calloc((size_t)s->n_seq, sizeof(*s->rowp));
 	s->dummy = calloc((size_t)s->n_stream, sizeof(*s->dummy));
-	if (!s->slots || !s->order || !s->row || !s->dummy)
+	if (!s->slots || !s->order || !s->row || !s->rowp || !s->dummy)
 		goto nomem;
+	s->n_threads = p->n_threads;
 	for (int32_t i = 0; i < s->n_seq; i++) {
 		s->slots[i].seq = i;
 		sd_buf_init(&s->slots[i].text, 0);

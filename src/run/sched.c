@@ -334,7 +334,9 @@ int sched_run(const sched_ops *ops, void *w, const sd_run_params *p,
 			prog->skipped += skipped; /* all done already */
 			continue;
 		}
+		double t_open = now_seconds();
 		sd_backend *b = ops->open_backend(w, g, p->parallel, err);
+		prog->load_seconds += now_seconds() - t_open;
 		if (!b) {
 			rc = err ? err->code : SD_EBACKEND;
 			break;
