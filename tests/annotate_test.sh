@@ -92,6 +92,35 @@ for k in a:
 print(f"{len(a)} files identical across shards and parallelism")
 PY
 
+# an annotator without "sampling" samples with config.md's defaults: the
+# same annotations as with those defaults written out (not greedy)
+mkdir -p "$tmp/one"
+cp "$(ls "$logs"/*.json | head -n 1)" "$tmp/one/"
+for kind in implicit explicit; do
+	if [ $kind = implicit ]; then samp=''; else
+		samp='"sampling": {"max_tokens": 64, "temperature": 0.8, "top_p": 0.95, "top_k": 40, "min_p": 0.05, "repeat_penalty": 1.1, "repeat_last_n": 64},'
+	fi
+	cat >"$tmp/$kind.json" <<JSON
+{"seed": 5, "discussions": "$tmp/one", "context": "Annotate.", $samp
+ "backend": {"n_ctx": 1024, "n_threads": 2},
+ "annotators": [{"name": "free", "instructions": "Say something about the last comment."}]}
+JSON
+	"$bin" annotate "$tmp/$kind.json" --model "$model" --out "$tmp/out-$kind" --quiet \
+		|| fail "annotate $kind sampling"
+done
+python3 - "$tmp/out-implicit/free" "$tmp/out-explicit/free" <<'PY' || fail "annotators do not sample with the default settings"
+import json, os, sys
+a, b = sys.argv[1], sys.argv[2]
+(f,) = os.listdir(a)
+x = [c["annotation"] for c in json.load(open(os.path.join(a, f)))["logs"]]
+y = [c["annotation"] for c in json.load(open(os.path.join(b, f)))["logs"]]
+assert x == y, (x[:2], y[:2])
+# greedy decoding of the same window would repeat itself; sampling with
+# per-comment seeds does not
+assert len(set(x)) > 1, x[:3]
+print(f"{len(x)} annotations identical with the defaults written out")
+PY
+
 # bad input: a clear error naming the file and field, no output
 expect_error() { # name, pattern, args...
 	local name=$1 pat=$2

@@ -310,6 +310,8 @@ static int parse_annotator(sd_annotate *a, size_t i, const json_t *o,
 	const json_t *sm = json_object_get(o, "sampling");
 	if (!sm)
 		sm = json_object_get(a->root, "sampling");
+	/* what the config leaves out is config.md's default, as for users */
+	x->sampling = sd_sampling_default();
 	if ((rc = cfg_sampling(sm, a->path, &x->sampling, err))) {
 		if (json_object_get(o, "sampling"))
 			cfg_prefix_field(err, prefix, ".");
