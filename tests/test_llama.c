@@ -130,6 +130,81 @@ static void test_many_in_flight(void **state)
 	sd_backend_free(b);
 }
 
+/* Run requests 0..n-1 with a grammar; texts[i] gets request i's reply,
+   *n_gen the tokens generated. Returns the backend steps it took. */
+static int run_grammar_round(sd_backend *b, int n, char **texts, int *n_gen)
+{
+	static const char *const g =
+		"root ::= \"yes\" | \"no\" | \"maybe so\" | \"12345\"";
+	sd_request r;
+	memset(&r, 0, sizeof(r));
+	r.system_prompt = "Answer yes, no, maybe so or 12345.";
+	r.grammar = g;
+	r.sampling = sd_sampling_default();
+	r.sampling.max_tokens = 8;
+	char prompt[64];
+	for (int i = 0; i < n; i++) {
+		snprintf(prompt, sizeof(prompt), "Question number %d?", i);
+		r.user_prompt = prompt;
+		r.tag = (uint64_t)i;
+		r.sampling.seed = (uint32_t)(1000 + i);
+		assert_int_equal(sd_backend_submit(b, &r), SD_OK);
+	}
+	int got = 0, steps = 0;
+	*n_gen = 0;
+	while (got < n) {
+		assert_true(sd_backend_step(b) >= 0);
+		assert_true(++steps < 10000);
+		sd_reply rep;
+		while (sd_backend_collect(b, &rep) == 1) {
+			assert_int_equal(rep.status, SD_OK);
+			assert_true(rep.tag < (uint64_t)n);
+			texts[rep.tag] = strdup(rep.text);
+			*n_gen += rep.n_gen_tokens;
+			got++;
+			sd_reply_clear(&rep);
+		}
+	}
+	return steps;
+}
+
+/*
+ * Grammar replies are always in the language, the same whether the
+ * grammar's allowed sets were computed on the spot or taken from the
+ * cache, on any number of sequences. With the cache warm, a reply ends
+ * as soon as the grammar allows nothing but the end: on one sequence,
+ * each request takes one step per token (its prompt is decoded in the
+ * step of its first token), with no step to sample the end.
+ */
+static void test_grammar_replies(void **state)
+{
+	(void)state;
+	enum { N = 8 };
+	char *a[N] = { 0 }, *b2[N] = { 0 }, *c[N] = { 0 }, *d[N] = { 0 };
+	int n_gen;
+	sd_backend *b = open_model(3);
+	run_grammar_round(b, N, a, &n_gen);
+	run_grammar_round(b, N, b2, &n_gen);
+	sd_backend_free(b);
+	b = open_model(1);
+	run_grammar_round(b, N, c, &n_gen);
+	int warm = run_grammar_round(b, N, d, &n_gen);
+	sd_backend_free(b);
+	assert_int_equal(warm, n_gen);
+	for (int i = 0; i < N; i++) {
+		assert_non_null(a[i]);
+		assert_true(!strcmp(a[i], "yes") || !strcmp(a[i], "no") ||
+			    !strcmp(a[i], "maybe so") || !strcmp(a[i], "12345"));
+		assert_string_equal(a[i], b2[i]);
+		assert_string_equal(a[i], c[i]);
+		assert_string_equal(a[i], d[i]);
+		free(a[i]);
+		free(b2[i]);
+		free(c[i]);
+		free(d[i]);
+	}
+}
+
 static void test_bad_model_files(void **state)
 {
 	(void)state;
@@ -187,6 +262,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_chat_prompt_is_llama3),
 		cmocka_unit_test(test_deterministic_and_valid),
 		cmocka_unit_test(test_many_in_flight),
+		cmocka_unit_test(test_grammar_replies),
 		cmocka_unit_test(test_bad_model_files),
 		cmocka_unit_test(test_make_model_types),
 	};

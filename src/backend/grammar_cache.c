@@ -163,6 +163,22 @@ static struct llama_sampler *g_clone(const struct llama_sampler *s)
 	return inner ? wrap(g->cache, inner, g->grammar_hash, g->key) : NULL;
 }
 
+bool gcache_is_sampler(const struct llama_sampler *s)
+{
+	return s && s->iface == &g_iface;
+}
+
+int32_t gcache_allowed(const struct llama_sampler *s, const llama_token **allowed)
+{
+	const gsampler *g = s->ctx;
+	bool found;
+	gc_entry *e = find(g->cache, g->key, &found);
+	if (!found)
+		return -1;
+	*allowed = e->allowed;
+	return e->n;
+}
+
 struct llama_sampler *gcache_sampler(gcache *c, const struct llama_vocab *vocab,
 				     const char *grammar)
 {

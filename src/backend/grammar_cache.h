@@ -27,4 +27,15 @@ void gcache_free(gcache *c);
 struct llama_sampler *gcache_sampler(gcache *c, const struct llama_vocab *vocab,
 				     const char *grammar);
 
+/* Is s a sampler made by gcache_sampler? */
+bool gcache_is_sampler(const struct llama_sampler *s);
+
+/*
+ * The tokens that the grammar of s (made by gcache_sampler) allows next,
+ * in ascending order, when its cache knows them: their count, with
+ * *allowed pointing into the cache (valid until c is freed). -1 when
+ * not known yet: the next full sampling step fills it in.
+ */
+int32_t gcache_allowed(const struct llama_sampler *s, const llama_token **allowed);
+
 #endif

@@ -203,6 +203,8 @@ typedef struct slot {
 	int32_t fast_tail;
 	llama_token_data *cand; /* fast path: top-k candidates */
 	int32_t cand_cap, n_cand;
+	/* the chain's grammar (its first member), or NULL (see sample_allowed) */
+	struct llama_sampler *gram;
 	llama_token *prompt;  /* the rendered prompt's tokens */
 	size_t prompt_cap;
 	int32_t n_prompt;
@@ -863,14 +865,67 @@ static llama_token sample_fast(slot *sl)
 }
 
 /*
+ * With a grammar whose allowed set is known for this state: the chain's
+ * members after the grammar, on the allowed tokens only (in token order,
+ * as the full array they would see masked). The full path builds and
+ * masks an array of the whole vocabulary and sorts it for top-k, for the
+ * five tokens of a 1..5 label. -1 when the set is not known yet.
+ */
+static llama_token sample_allowed(lbackend *s, slot *sl, int32_t idx)
+{
+	const llama_token *allowed;
+	int32_t n = gcache_allowed(sl->gram, &allowed);
+	if (n <= 0)
+		return -1;
+	if (sl->cand_cap < n) {
+		llama_token_data *c = realloc(sl->cand, (size_t)n * sizeof(*c));
+		if (!c)
+			return -1; /* the full path needs no more memory */
+		sl->cand = c;
+		sl->cand_cap = n;
+	}
+	const float *logits = llama_get_logits_ith(s->ctx, idx);
+	for (int32_t i = 0; i < n; i++) {
+		sl->cand[i].id = allowed[i];
+		sl->cand[i].logit = logits[allowed[i]];
+		sl->cand[i].p = 0.0f;
+	}
+	llama_token_data_array cur = { sl->cand, (size_t)n, -1, false };
+	int32_t members = llama_sampler_chain_n(sl->smpl);
+	for (int32_t i = 1; i < members; i++)
+		llama_sampler_apply(llama_sampler_chain_get(sl->smpl, i), &cur);
+	llama_token tok = cur.selected >= 0 && (size_t)cur.selected < cur.size
+				  ? cur.data[cur.selected].id : cur.data[0].id;
+	llama_sampler_accept(sl->smpl, tok);
+	return tok;
+}
+
+/* Does the grammar allow only end-of-generation tokens now (when known)? */
+static bool grammar_done(const lbackend *s, const slot *sl)
+{
+	const llama_token *allowed;
+	int32_t n = sl->gram ? gcache_allowed(sl->gram, &allowed) : -1;
+	for (int32_t i = 0; i < n; i++)
+		if (!llama_vocab_is_eog(s->vocab, allowed[i]))
+			return false;
+	return n > 0;
+}
+
+/*
  * Sample the slot's next token from logits row idx of the last decode
  * (on the fast path, top_k_pass has run on it) and decide whether the
- * sequence is done. Returns SD_OK or SD_ENOMEM.
+ * sequence is done. A grammar that allows nothing but the end next ends
+ * it now, a decode step early. Returns SD_OK or SD_ENOMEM.
  */
 static int slot_sample(lbackend *s, slot *sl, int32_t idx)
 {
-	llama_token tok = sl->fast_k > 0 ? sample_fast(sl)
-					 : llama_sampler_sample(sl->smpl, s->ctx, idx);
+	llama_token tok = -1;
+	if (sl->fast_k > 0)
+		tok = sample_fast(sl);
+	else if (sl->gram)
+		tok = sample_allowed(s, sl, idx);
+	if (tok < 0)
+		tok = llama_sampler_sample(sl->smpl, s->ctx, idx);
 	if (llama_vocab_is_eog(s->vocab, tok))
 		return slot_finish(s, sl);
 	size_t old_len = sl->text.len;
@@ -882,7 +937,7 @@ static int slot_sample(lbackend *s, slot *sl, int32_t idx)
 	sl->n_gen++;
 	sl->next = tok;
 	if (cut_at_stop(s, &sl->text, old_len) || sl->n_gen >= sl->max_tokens ||
-	    sl->n_past + 1 > s->seq_budget)
+	    sl->n_past + 1 > s->seq_budget || grammar_done(s, sl))
 		return slot_finish(s, sl);
 	return SD_OK;
 }
@@ -996,6 +1051,9 @@ static int slot_start(lbackend *s, slot *sl, job *j)
 	/* the fast path: [penalty] top-k ... dist, no grammar */
 	sl->fast_k = 0;
 	sl->fast_pen = NULL;
+	sl->gram = j->grammar ? llama_sampler_chain_get(smpl, 0) : NULL;
+	if (!gcache_is_sampler(sl->gram))
+		sl->gram = NULL;
 	if (!j->grammar && j->sampling.temperature > 0.0f && j->sampling.top_k > 0) {
 		int32_t first = 0;
 		struct llama_sampler *m0 = llama_sampler_chain_get(smpl, 0);
