@@ -57,7 +57,15 @@ fetch_source() {
 	local tmp
 	tmp=$(mktemp -d)
 	log "fetching node-llama-cpp@$NODE_LLAMA_CPP_VERSION from the npm registry"
-	(cd "$tmp" && npm pack --silent "node-llama-cpp@$NODE_LLAMA_CPP_VERSION" >/dev/null)
+	if ! (cd "$tmp" && npm pack --loglevel=error "node-llama-cpp@$NODE_LLAMA_CPP_VERSION" \
+		>"$tmp/npm.log" 2>&1); then
+		sed 's/^/  /' "$tmp/npm.log" >&2
+		log "npm could not fetch node-llama-cpp@$NODE_LLAMA_CPP_VERSION from $(npm config get registry)."
+		log "Check the network and the registry (npm config get registry); behind a TLS-inspecting"
+		log "proxy, give npm its CA (npm config set cafile FILE, or NODE_EXTRA_CA_CERTS=FILE)."
+		rm -rf "$tmp"
+		exit 1
+	fi
 	local tgz="$tmp/node-llama-cpp-$NODE_LLAMA_CPP_VERSION.tgz"
 	local got
 	got=$(sha512sum "$tgz" | cut -d' ' -f1)
