@@ -23,6 +23,9 @@ first attempt of a request is told apart from a retry by the request body
     r400        400 with {"error": {"message": "model 'x' does not exist"}}
     r401echo    401 whose message echoes the Authorization header (as some
                 APIs do with a bad key)
+    label       a 1..5 label that parses for an even seed ("3") and not for
+                an odd one ("I'd say three"): a server that ignores grammars
+    labelbad    "three", whatever the seed
 
 GET /_log returns every request seen as a JSON array of
 {t, scenario, status, attempt, concurrent, client_port, body,
@@ -137,6 +140,10 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(0.3)
         elif scenario == "r400":
             status, obj = 400, {"error": {"message": "model 'x' does not exist"}}
+        elif scenario == "label":
+            obj = reply_body(req, "3" if (req.get("seed") or 0) % 2 == 0 else "I'd say three")
+        elif scenario == "labelbad":
+            obj = reply_body(req, "three")
         elif scenario == "r401echo":
             status, obj = 401, {"error": {"message": "Incorrect API key provided: " + auth}}
         with LOCK:

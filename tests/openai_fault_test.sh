@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The openai backend against a misbehaving server (tests/fault_server.py):
 # the C tests (test_openai), then the command line: discuss and run through
-# faults, config errors, waiting for a server that comes up late, and no
-# API key in any output, log or file.
+# faults, config errors, waiting for a server that comes up late, labels
+# from a server that ignores grammars, and no API key in any output, log
+# or file.
 #   openai_fault_test.sh SYNDISCO_BIN TEST_OPENAI_BIN SOURCE_DIR
 set -u
 bin=$1 test_bin=$2 src=$3
@@ -155,7 +156,56 @@ grep -q "all 1 endpoint(s) are down" "$tmp/out/late.err" && grep -q "is back" "$
 	ok || bad "down/back not reported: $(cat "$tmp/out/late.err")"
 [ $((SECONDS - t0)) -lt 40 ] && ok || bad "resumed too slowly"
 
-# 5. the key is nowhere: not in stdout, stderr, logs, outputs
+# 5. annotation through the openai backend: the label's grammar is sent;
+# a server that ignores it gets unparsed labels retried with new seeds,
+# and what still does not parse after max_retries is recorded as such
+mkdir -p "$tmp/logs1"
+cp "$(ls "$src"/tests/fixtures/syndisco-logs/*.json | head -n 1)" "$tmp/logs1/"
+ann_cfg() { # FILE SCENARIO
+	cat >"$1" <<JSON
+{
+  "seed": 3, "discussions": "$tmp/logs1", "max_retries": 2,
+  "backend": {"type": "openai", "base_url": "$base/$2/v1", "model": "m",
+              "api_key_env": "SD_TEST_KEY", "backoff_initial": 0.05},
+  "annotators": [{"name": "tox", "instructions": "Rate the toxicity from 1 to 5.",
+                  "label": {"range": [1, 5]}}]
+}
+JSON
+}
+for sc in label labelbad; do
+	ann_cfg "$tmp/ann-$sc.json" $sc
+	curl -s "$base/_reset" >/dev/null
+	"$bin" annotate "$tmp/ann-$sc.json" --out "$tmp/out/ann-$sc" --quiet --parallel 4 \
+		2>>"$tmp/out/annotate.err" && ok || bad "annotate through $sc: $(tail -3 "$tmp/out/annotate.err")"
+	curl -s "$base/_log" >"$tmp/ann-$sc.log"
+	python3 - "$tmp/out/ann-$sc/tox" "$tmp/ann-$sc.log" $sc <<'PY' && ok || bad "annotations through $sc"
+import json, os, sys
+out, log, sc = sys.argv[1], json.load(open(sys.argv[2])), sys.argv[3]
+(f,) = os.listdir(out)
+rows = json.load(open(os.path.join(out, f)))["logs"]
+assert rows and all("grammar" in e["body"] and "root" in e["body"]["grammar"] for e in log), log[:1]
+seeds = [e["body"]["seed"] for e in log]
+assert len(set(seeds)) == len(seeds), "a retry reused a seed"
+st = [r["label_status"] for r in rows]
+if sc == "label":
+    # an odd seed does not parse and is retried: up to 3 attempts
+    assert len(rows) < len(log) <= 3 * len(rows), (len(rows), len(log))
+    assert all(s in ("ok", "unparsed") for s in st), st
+    for r in rows:
+        if r["label_status"] == "ok":
+            assert r["label"] == 3 and r["annotation"] == "3", r
+        else:
+            assert r["label"] is None and r["annotation"] == "I'd say three", r
+    assert st.count("ok") > st.count("unparsed"), st
+else:
+    assert len(log) == 3 * len(rows), (len(rows), len(log))
+    assert all(r["label_status"] == "unparsed" and r["label"] is None
+               and r["annotation"] == "three" for r in rows), rows[:2]
+print(f"{sc}: {len(rows)} comments, {len(log)} requests, {st.count('ok')} labels parsed")
+PY
+done
+
+# 6. the key is nowhere: not in stdout, stderr, logs, outputs
 if grep -rl --exclude-dir=secret -- "$SD_TEST_KEY" "$tmp"; then
 	bad "the API key leaked into the files above"
 else
