@@ -2,7 +2,8 @@
 # The openai backend against real llama-server processes built from the
 # same llama.cpp tree, serving the tiny model on loopback with -np 4:
 #  1. syndisco discuss completes through one server;
-#  2. syndisco run spreads an experiment over two servers (both serve);
+#  2. syndisco run spreads an experiment over two servers (both serve),
+#     and syndisco annotate gets labels that parse through them;
 #  3. killing one server mid-run loses no discussion: the run completes
 #     on the other.
 # Servers are killed on every exit path.
@@ -108,6 +109,31 @@ for s in a b; do
 	curl -s "http://127.0.0.1:${!p}/metrics" | grep -q '^llamacpp:tokens_predicted_total [1-9]' &&
 		ok || bad "server $s /metrics shows no generated tokens"
 done
+
+# 2b. annotation through both servers: llama-server enforces the label's
+# grammar (the "grammar" field), so every 1..5 label of SynDisco's logs
+# parses although the weights are random
+cat >"$tmp/ann.json" <<JSON
+{
+  "seed": 5, "discussions": "$src/tests/fixtures/syndisco-logs", "history_ctx_len": 2,
+  "sampling": {"max_tokens": 8},
+  "backend": {"type": "openai", "base_urls": ["$url_a", "$url_b"], "model": "tiny"},
+  "annotators": [{"name": "tox", "instructions": "Rate the toxicity from 1 to 5.",
+                  "label": {"range": [1, 5]}}]
+}
+JSON
+"$bin" annotate "$tmp/ann.json" --out "$tmp/ann" --parallel 8 --quiet --json >"$tmp/ann.sum" 2>"$tmp/ann.err" &&
+	ok || bad "annotate: $(tail -3 "$tmp/ann.err")"
+python3 - "$tmp/ann/tox" <<'PY' && ok || bad "annotations through llama-server"
+import json, os, sys
+n = 0
+for f in os.listdir(sys.argv[1]):
+    for r in json.load(open(os.path.join(sys.argv[1], f)))["logs"]:
+        assert r["label_status"] == "ok" and r["label"] in (1, 2, 3, 4, 5), r
+        n += 1
+assert n > 100, n
+print(f"annotate through llama-server: {n} labels, all parse")
+PY
 
 # 3. kill one server mid-run: nothing is lost
 exp "$tmp/exp2.json" 32 6
