@@ -8,7 +8,7 @@
 set -u
 bin=$1 src=$2 out=$3
 fx=$src/tests/fixtures
-pw_version=1.65.1
+pw_version=1.61.0  # the last one that runs on Debian 12's Node.js 18
 cache=${SYNDISCO_CACHE:-$HOME/.cache/syndisco}
 pw_dir=$cache/playwright-core-$pw_version
 tmp=$(mktemp -d)
