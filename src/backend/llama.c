@@ -1265,6 +1265,8 @@ static int decode_gen(sd_backend *b, lbackend *s)
 		return SD_OK;
 	int64_t t0 = llama_time_us();
 	int32_t d = llama_decode(s->ctx, *bt);
+	/* the logits are read next anyway; wait here so the time is decode's */
+	llama_synchronize(s->ctx);
 	int64_t t1 = llama_time_us();
 	s->prof.us_decode += t1 - t0;
 	s->prof.n_gen_steps++;
