@@ -82,8 +82,13 @@ for p in 1 16 64; do
 	sed "s/\"num_discussions\": 128/\"num_discussions\": $n/" "$work/bench.json" >"$work/b$p.json"
 	rm -rf "$work/out-$p"
 	s=$("$bin" run "$work/b$p.json" --model "$model" --out "$work/out-$p" --parallel "$p" --quiet --json)
-	ours[$p]=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['tokens_per_second'])" "$s" 2>/dev/null ||
-		echo "$s" | sed 's/.*"tokens_per_second": \([0-9.]*\).*/\1/')
+	# generated tokens over the run once the model is loaded, as bench_batching
+	# (awk, not python: the GPU machine may have no python3)
+	ours[$p]=$(echo "$s" | awk '{
+		g = $0; sub(/.*"generated_tokens": /, "", g); sub(/,.*/, "", g)
+		t = $0; sub(/.*"seconds": /, "", t); sub(/,.*/, "", t)
+		l = $0; sub(/.*"load_seconds": /, "", l); sub(/,.*/, "", l)
+		printf "%.1f", g / (t - l) }')
 done
 "$work/llama-cuda/bin/llama-batched-bench" -m "$model" -ngl 99 -c 65536 -b 2048 -ub 512 \
 	-npp 256 -ntg 48 -npl 1,16,64 2>/dev/null | tee "$work/bb.txt" | grep '^|'
