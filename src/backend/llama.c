@@ -1285,7 +1285,9 @@ static int decode_gen(sd_backend *b, lbackend *s)
 			s->rowp[n_fast++] = llama_get_logits_ith(s->ctx, s->row[k]);
 		}
 	}
+#ifdef _OPENMP
 #pragma omp parallel for num_threads(s->n_threads) schedule(dynamic) if (n_fast > 1)
+#endif
 	for (int32_t i = 0; i < n_fast; i++)
 		top_k_pass(&s->slots[s->order[i]], s->rowp[i], n_vocab);
 	for (int32_t k = 0; k < s->n_seq && rc == SD_OK; k++) {
