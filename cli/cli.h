@@ -30,6 +30,8 @@ int cli_errorf(int code, const char *fmt, ...)
 /* Parse a whole unsigned decimal; false if it is not one. */
 bool cli_parse_u64(const char *s, uint64_t *out);
 bool cli_parse_int(const char *s, int lo, int hi, int *out);
+/* --log-level's value: error, warn, info, debug as sd_log_level; -1 if none. */
+int cli_parse_log_level(const char *s);
 /* The tiny test model in the cache, made on first use. Caller frees. */
 char *cli_default_model(bool quiet);
 /* "--name=value" or "--name value": returns the value or NULL. */

@@ -26,6 +26,15 @@ int cli_errorf(int code, const char *fmt, ...)
 	return code;
 }
 
+int cli_parse_log_level(const char *s)
+{
+	static const char *const names[] = { "error", "warn", "info", "debug" };
+	for (int k = 0; k < 4; k++)
+		if (s && !strcmp(s, names[k]))
+			return k;
+	return -1;
+}
+
 bool cli_parse_u64(const char *s, uint64_t *out)
 {
 	char *end;

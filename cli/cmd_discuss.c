@@ -105,12 +105,7 @@ int cmd_discuss(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) {
 			quiet = true;
 		} else if ((v = cli_opt(argc, argv, &i, "--log-level"))) {
-			static const char *const lv[] = { "error", "warn", "info", "debug" };
-			ui.level = -1;
-			for (int k = 0; k < 4; k++)
-				if (!strcmp(v, lv[k]))
-					ui.level = k;
-			if (ui.level < 0)
+			if ((ui.level = cli_parse_log_level(v)) < 0)
 				return cli_errorf(2, "--log-level: '%s' is not error, warn, info or debug", v);
 		} else if (argv[i][0] == '-' && argv[i][1]) {
 			fputs(usage, stderr);

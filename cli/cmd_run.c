@@ -297,12 +297,7 @@ static int run_main(int argc, char **argv, bool annotate)
 		} else if ((v = cli_opt(argc, argv, &i, "--model"))) {
 			model = v;
 		} else if ((v = cli_opt(argc, argv, &i, "--log-level"))) {
-			static const char *const lv[] = { "error", "warn", "info", "debug" };
-			ui.level = -1;
-			for (int k = 0; k < 4; k++)
-				if (!strcmp(v, lv[k]))
-					ui.level = k;
-			if (ui.level < 0)
+			if ((ui.level = cli_parse_log_level(v)) < 0)
 				return cli_errorf(2, "--log-level: '%s' is not error, warn, info or debug", v);
 		} else if ((v = cli_opt(argc, argv, &i, "--log-file"))) {
 			log_file = v;

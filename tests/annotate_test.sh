@@ -58,8 +58,15 @@ assert n_files == 2 * len(os.listdir(logs)), n_files
 print(f"{n_files} annotation files, every label parses")
 PY
 
-# a second run has nothing to do
+# a second run has nothing to do, and it removes the temps of this host's
+# dead writers (not another host's: see run_test.sh)
+host=$(uname -n | tr -c 'A-Za-z0-9\n-' '_')
+touch "$tmp/full/toxicity/x.json.tmp.$host.999999.0badf00d"
+touch "$tmp/full/quality/y.json.tmp.other-host.999999.0badf00d"
 sum=$(ann --out "$tmp/full" --json) || fail "resume"
+[ ! -e "$tmp/full/toxicity/x.json.tmp.$host.999999.0badf00d" ] || fail "a dead writer's temp was left"
+[ -e "$tmp/full/quality/y.json.tmp.other-host.999999.0badf00d" ] || fail "another host's temp was removed"
+rm "$tmp/full/quality/y.json.tmp.other-host.999999.0badf00d"
 python3 -c "import json,sys; d=json.loads(sys.argv[1]); assert d['done']==0 and d['skipped']==d['total']==18, d" "$sum" \
 	|| fail "resume re-ran work: $sum"
 
@@ -120,6 +127,23 @@ assert x == y, (x[:2], y[:2])
 assert len(set(x)) > 1, x[:3]
 print(f"{len(x)} annotations identical with the defaults written out")
 PY
+
+# annotators with different backend configs run on their own models
+# (grouped by config); annotator_model says which answered
+cat >"$tmp/two.json" <<JSON
+{"seed": 5, "discussions": "$tmp/one", "context": "Annotate.", "sampling": {"max_tokens": 4},
+ "backend": {"n_ctx": 1024, "n_threads": 2},
+ "annotators": [
+   {"name": "a1", "instructions": "Rate it.", "backend": {"n_ctx": 1024, "n_threads": 2, "model_name": "tinyA"}},
+   {"name": "b1", "instructions": "Rate it.", "backend": {"n_ctx": 1024, "n_threads": 2, "model_name": "tinyB"}},
+   {"name": "a2", "instructions": "Rate it.", "backend": {"n_ctx": 1024, "n_threads": 2, "model_name": "tinyA"}}]}
+JSON
+"$bin" annotate "$tmp/two.json" --model "$model" --out "$tmp/out-two" --quiet || fail "annotate two backends"
+for x in a1:tinyA b1:tinyB a2:tinyA; do
+	f=$(ls "$tmp/out-two/${x%%:*}"/*.json)
+	python3 -c "import json,sys; m=json.load(open(sys.argv[1]))['annotator_model']; assert m==sys.argv[2], m" \
+		"$f" "${x#*:}" || fail "annotator ${x%%:*} did not run on ${x#*:}"
+done
 
 # bad input: a clear error naming the file and field, no output
 expect_error() { # name, pattern, args...

@@ -38,6 +38,14 @@ cfg() { printf '%s' "$2" >"$tmp/$1"; echo "$tmp/$1"; }
 
 users='"personas": [{"username": "a"}, {"username": "b"}]'
 expect_fail "missing config" "nope.json" "$bin" discuss "$tmp/nope.json"
+# --log-level takes error, warn, info or debug (discuss and run alike)
+good=$(cfg ok.json "{$users, \"conv_len\": 1, \"backend\": {\"type\": \"scripted\"}}")
+expect_fail "discuss bad log level" "--log-level: 'loud' is not error, warn, info or debug" \
+	"$bin" discuss "$good" --log-level loud
+expect_fail "run bad log level" "--log-level: 'loud' is not error, warn, info or debug" \
+	"$bin" run "$good" --log-level loud
+"$bin" discuss "$good" --log-level debug --out "$tmp/ll.json" >/dev/null 2>&1 && ok || bad "--log-level debug"
+rm -f "$tmp/ll.json"
 expect_fail "malformed config" "bad.json:2:" "$bin" discuss "$(cfg bad.json $'{\n "personas": [,\n}')"
 expect_fail "persona without username" "personas[1].username" \
 	"$bin" discuss "$(cfg nouser.json '{"personas": [{"username": "a"}, {"age": 3}]}')"

@@ -564,9 +564,7 @@ size_t sd_annotate_annotator_count(const sd_annotate *a)
 typedef struct ann_work {
 	sd_annotate *a;
 	const sd_run_params *p;
-	size_t *groups;  /* annotator -> group */
-	size_t *first;   /* group -> its first annotator */
-	size_t n_groups;
+	sched_groups g;  /* annotators by backend config */
 } ann_work;
 
 typedef struct ann_job {
@@ -605,13 +603,13 @@ static bool is_complete(const char *path, const char *id)
 
 static size_t aw_n_groups(void *wp)
 {
-	return ((ann_work *)wp)->n_groups;
+	return ((ann_work *)wp)->g.n;
 }
 
 static sd_backend *aw_open_backend(void *wp, size_t g, int32_t parallel, sd_error *err)
 {
 	ann_work *w = wp;
-	const ann_annotator *x = &w->a->ann[w->first[g]];
+	const ann_annotator *x = &w->a->ann[w->g.first[g]];
 	return run_backend_open(&x->backend, w->a->path, parallel, w->p->default_model, err);
 }
 
@@ -622,7 +620,7 @@ static bool aw_next_item(void *wp, size_t g, size_t *cursor, size_t *item,
 	size_t n = w->a->n_logs;
 	for (; *cursor < w->a->n_ann * n; (*cursor)++) {
 		size_t x = *cursor / n, l = *cursor % n;
-		if (w->groups[x] != g || l % w->p->shard_count != w->p->shard_index)
+		if (w->g.of[x] != g || l % w->p->shard_count != w->p->shard_index)
 			continue;
 		char *path = out_path(w->p->out_dir, w->a->ann[x].name, w->a->logs[l].file);
 		bool done = path && is_complete(path, w->a->logs[l].id);
@@ -750,6 +748,11 @@ static char *manifest_json(const sd_annotate *a)
 	return s;
 }
 
+static const char *ann_backend_key(const void *a, size_t x)
+{
+	return ((const sd_annotate *)a)->ann[x].backend_key;
+}
+
 int sd_annotate_run(sd_annotate *a, const sd_run_params *p,
 		    sd_run_progress *progress, sd_error *err)
 {
@@ -772,37 +775,21 @@ int sd_annotate_run(sd_annotate *a, const sd_run_params *p,
 	memset(&w, 0, sizeof(w));
 	w.a = a;
 	w.p = p;
-	w.groups = calloc(a->n_ann + 1, sizeof(*w.groups));
-	w.first = calloc(a->n_ann + 1, sizeof(*w.first));
-	if (!w.groups || !w.first) {
-		rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
-		goto out;
-	}
+	if ((rc = sched_groups_build(&w.g, a->n_ann, ann_backend_key, a, err)))
+		return rc;
 	for (size_t x = 0; x < a->n_ann; x++) {
 		char *dir = out_path(p->out_dir, a->ann[x].name, NULL);
-		if (!dir || sched_mkdir_p(dir) != 0) {
-			rc = sd_error_set(err, SD_EIO, dir ? dir : p->out_dir, NULL,
-					  "cannot create: %s", strerror(errno));
-			free(dir);
-			goto out;
-		}
-		sched_clean_stale_temps(dir);
+		rc = sched_out_subdir(dir, err);
 		free(dir);
-		size_t g = 0;
-		while (g < w.n_groups &&
-		       strcmp(a->ann[w.first[g]].backend_key, a->ann[x].backend_key) != 0)
-			g++;
-		if (g == w.n_groups)
-			w.first[w.n_groups++] = x;
-		w.groups[x] = g;
+		if (rc)
+			goto out;
 		for (size_t l = 0; l < a->n_logs; l++)
 			if (l % p->shard_count == p->shard_index)
 				progress->total++;
 	}
 	rc = sched_run(&ann_ops, &w, p, progress, err);
 out:
-	free(w.groups);
-	free(w.first);
+	sched_groups_free(&w.g);
 	if (rc == SD_OK && progress->failed > 0)
 		rc = sd_error_set(err, SD_EBACKEND, NULL, NULL,
 				  "%zu annotation(s) failed; run the same command again to retry them",

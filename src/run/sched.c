@@ -2,15 +2,19 @@
  * The scheduler loop: jobs in slots, their requests in one backend, each
  * reply routed back to its job by the slot number carried in the tag.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "run/files.h"
 #include "run/sched.h"
 #include "util/buf.h"
 #include "util/error.h"
@@ -353,4 +357,89 @@ int sched_run(const sched_ops *ops, void *w, const sd_run_params *p,
 	prog->finished = true;
 	report(&L, true);
 	return rc;
+}
+
+/*
+ * Whether the temp file `name` (in a cell directory, stat'ed as st) was
+ * left by a writer that is gone. The directory may be shared by many
+ * hosts (a Slurm job array on a network file system), and a pid only
+ * says something on the host that issued it: a temp of this host is
+ * stale when its pid is dead; a temp of any host (or an old-style name
+ * without a host) only once it is older than RUN_TEMP_MAX_AGE_S, since
+ * a live writer holds its temp for one write + fsync.
+ */
+static bool temp_is_stale(const char *name, const struct stat *st, const char *self,
+			  time_t now)
+{
+	char host[RUN_TEMP_HOST_MAX + 1];
+	long pid;
+	if (run_temp_parse(name, host, sizeof(host), &pid) && strcmp(host, self) == 0 &&
+	    kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+		return true;
+	return now - st->st_mtime > RUN_TEMP_MAX_AGE_S;
+}
+
+/* Remove temp files of writers that are gone (see temp_is_stale). */
+static void clean_stale_temps(const char *dir)
+{
+	char self[RUN_TEMP_HOST_MAX + 1];
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	if (!d)
+		return;
+	run_temp_host(self, sizeof(self));
+	time_t now = time(NULL);
+	while ((de = readdir(d))) {
+		if (!run_temp_like(de->d_name))
+			continue;
+		sd_buf p;
+		sd_buf_init(&p, 0);
+		struct stat st;
+		if (sd_buf_printf(&p, "%s/%s", dir, de->d_name) == SD_OK &&
+		    lstat(p.data, &st) == 0 && S_ISREG(st.st_mode) &&
+		    temp_is_stale(de->d_name, &st, self, now))
+			unlink(p.data);
+		sd_buf_free(&p);
+	}
+	closedir(d);
+}
+
+int sched_out_subdir(const char *dir, sd_error *err)
+{
+	if (!dir)
+		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+	if (sched_mkdir_p(dir) != 0)
+		return sd_error_set(err, SD_EIO, dir, NULL, "cannot create: %s",
+				    strerror(errno));
+	clean_stale_temps(dir);
+	return SD_OK;
+}
+
+int sched_groups_build(sched_groups *g, size_t n,
+		       const char *(*key)(const void *w, size_t i), const void *w,
+		       sd_error *err)
+{
+	memset(g, 0, sizeof(*g));
+	g->of = calloc(n + 1, sizeof(*g->of));
+	g->first = calloc(n + 1, sizeof(*g->first));
+	if (!g->of || !g->first) {
+		sched_groups_free(g);
+		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t k = 0;
+		while (k < g->n && strcmp(key(w, g->first[k]), key(w, i)) != 0)
+			k++;
+		if (k == g->n)
+			g->first[g->n++] = i;
+		g->of[i] = k;
+	}
+	return SD_OK;
+}
+
+void sched_groups_free(sched_groups *g)
+{
+	free(g->of);
+	free(g->first);
+	memset(g, 0, sizeof(*g));
 }

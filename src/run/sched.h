@@ -61,8 +61,29 @@ int sched_prepare(const sd_run_params *p, const char *manifest,
 
 /* Shared by workloads */
 int sched_mkdir_p(const char *path);
-/* Remove temp files of writers that no longer run on this host. */
-void sched_clean_stale_temps(const char *dir);
+/*
+ * Create a workload's output directory (dir, owned by the caller; NULL
+ * means out of memory) and remove the temp files that writers gone from
+ * it left behind.
+ */
+int sched_out_subdir(const char *dir, sd_error *err);
+
+/*
+ * Units (cells, annotators) whose backend configs are equal run together
+ * on one loaded model: of[i] is unit i's group, first[k] the first unit
+ * of group k, in order of first appearance.
+ */
+typedef struct sched_groups {
+	size_t *of;
+	size_t *first;
+	size_t n;
+} sched_groups;
+
+/* Group units 0..n-1 by the string key(w, i). */
+int sched_groups_build(sched_groups *g, size_t n,
+		       const char *(*key)(const void *w, size_t i), const void *w,
+		       sd_error *err);
+void sched_groups_free(sched_groups *g);
 void sched_log(const sd_run_params *p, sd_log_level lvl, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

@@ -7,16 +7,10 @@
  * disk; because every discussion is determined by (seed, cell, index),
  * the resumed set equals an uninterrupted one.
  */
-#include <dirent.h>
-#include <errno.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "core/core.h"
 #include "run/backend_open.h"
@@ -29,9 +23,7 @@
 typedef struct exp_work {
 	sd_experiment *e;
 	const sd_run_params *p;
-	size_t *groups;   /* cell -> group */
-	size_t n_groups;
-	size_t *first;    /* group -> its first cell */
+	sched_groups g;   /* cells by backend config */
 } exp_work;
 
 /* A discussion in flight: one request at a time. */
@@ -62,53 +54,6 @@ static char *cell_path(const char *out, const char *cell, size_t index)
 }
 
 
-/*
- * Whether the temp file `name` (in a cell directory, stat'ed as st) was
- * left by a writer that is gone. The directory may be shared by many
- * hosts (a Slurm job array on a network file system), and a pid only
- * says something on the host that issued it: a temp of this host is
- * stale when its pid is dead; a temp of any host (or an old-style name
- * without a host) only once it is older than RUN_TEMP_MAX_AGE_S, since
- * a live writer holds its temp for one write + fsync.
- */
-static bool temp_is_stale(const char *name, const struct stat *st, const char *self,
-			  time_t now)
-{
-	char host[RUN_TEMP_HOST_MAX + 1];
-	long pid;
-	if (run_temp_parse(name, host, sizeof(host), &pid) && strcmp(host, self) == 0 &&
-	    kill((pid_t)pid, 0) != 0 && errno == ESRCH)
-		return true;
-	return now - st->st_mtime > RUN_TEMP_MAX_AGE_S;
-}
-
-/* Remove temp files of writers that are gone (see temp_is_stale). */
-static void clean_stale_temps(const char *dir)
-{
-	char self[RUN_TEMP_HOST_MAX + 1];
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	if (!d)
-		return;
-	run_temp_host(self, sizeof(self));
-	time_t now = time(NULL);
-	while ((de = readdir(d))) {
-		if (!run_temp_like(de->d_name))
-			continue;
-		char *p = cell_path(dir, de->d_name, (size_t)-1);
-		struct stat st;
-		if (p && lstat(p, &st) == 0 && S_ISREG(st.st_mode) &&
-		    temp_is_stale(de->d_name, &st, self, now))
-			unlink(p);
-		free(p);
-	}
-	closedir(d);
-}
-
-void sched_clean_stale_temps(const char *dir)
-{
-	clean_stale_temps(dir);
-}
 
 
 static bool in_shard(const sd_run_params *p, size_t index)
@@ -123,14 +68,14 @@ static bool in_shard(const sd_run_params *p, size_t index)
 
 static size_t w_n_groups(void *wp)
 {
-	return ((exp_work *)wp)->n_groups;
+	return ((exp_work *)wp)->g.n;
 }
 
 static sd_backend *w_open_backend(void *wp, size_t g, int32_t parallel,
 				  sd_error *err)
 {
 	exp_work *w = wp;
-	const exp_cell *c = &w->e->cells[w->first[g]];
+	const exp_cell *c = &w->e->cells[w->g.first[g]];
 	return run_backend_open(&c->backend, w->e->path, parallel,
 				w->p->default_model, err);
 }
@@ -142,7 +87,7 @@ static bool w_next_item(void *wp, size_t g, size_t *cursor, size_t *item,
 	exp_work *w = wp;
 	size_t c = ITEM_CELL(*cursor), i = ITEM_INDEX(*cursor);
 	for (; c < w->e->n_cells; c++, i = 0) {
-		if (w->groups[c] != g)
+		if (w->g.of[c] != g)
 			continue;
 		const exp_cell *cell = &w->e->cells[c];
 		for (; i < cell->num_discussions; i++) {
@@ -262,6 +207,11 @@ static const sched_ops exp_ops = {
 	.item_name = w_item_name,
 };
 
+static const char *cell_backend_key(const void *e, size_t c)
+{
+	return ((const sd_experiment *)e)->cells[c].backend_key;
+}
+
 int sd_experiment_run(sd_experiment *e, const sd_run_params *p,
 		      sd_run_progress *progress, sd_error *err)
 {
@@ -283,42 +233,22 @@ int sd_experiment_run(sd_experiment *e, const sd_run_params *p,
 		return rc;
 	for (size_t c = 0; c < e->n_cells; c++) {
 		char *dir = cell_path(p->out_dir, e->cells[c].name, (size_t)-1);
-		if (!dir || sched_mkdir_p(dir) != 0) {
-			rc = sd_error_set(err, SD_EIO, dir ? dir : p->out_dir, NULL,
-					  "cannot create: %s", strerror(errno));
-			free(dir);
-			return rc;
-		}
-		clean_stale_temps(dir);
+		rc = sched_out_subdir(dir, err);
 		free(dir);
+		if (rc)
+			return rc;
 		for (size_t i = 0; i < e->cells[c].num_discussions; i++)
 			if (in_shard(p, i))
 				progress->total++;
 	}
 
-	/* cells sharing a backend config run together on one loaded model */
 	memset(&w, 0, sizeof(w));
 	w.e = e;
 	w.p = p;
-	w.groups = calloc(e->n_cells + 1, sizeof(*w.groups));
-	w.first = calloc(e->n_cells + 1, sizeof(*w.first));
-	if (!w.groups || !w.first) {
-		rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
-		goto out;
-	}
-	for (size_t c = 0; c < e->n_cells; c++) {
-		size_t g = 0;
-		while (g < w.n_groups &&
-		       strcmp(e->cells[w.first[g]].backend_key, e->cells[c].backend_key) != 0)
-			g++;
-		if (g == w.n_groups)
-			w.first[w.n_groups++] = c;
-		w.groups[c] = g;
-	}
+	if ((rc = sched_groups_build(&w.g, e->n_cells, cell_backend_key, e, err)))
+		return rc;
 	rc = sched_run(&exp_ops, &w, p, progress, err);
-out:
-	free(w.groups);
-	free(w.first);
+	sched_groups_free(&w.g);
 	if (rc == SD_OK && progress->failed > 0)
 		rc = sd_error_set(err, SD_EBACKEND, NULL, NULL,
 				  "%zu discussion(s) failed; run the same command again to retry them",
