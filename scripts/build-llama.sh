@@ -11,6 +11,11 @@
 #   LLAMA_CMAKE_ARGS    extra cmake arguments, e.g. "-DGGML_CUDA=ON"; they
 #                       change the cache key so builds never mix
 #   SYNDISCO_JOBS       parallel build jobs (default: nproc)
+#   SYNDISCO_LLAMA_ISA  x86 instruction sets to build for: "probe" (default:
+#                       what this machine can run, see scripts/isa_probe.c),
+#                       a list such as "sse4.2 avx f16c fma avx2 bmi2" (the
+#                       oldest node of a cluster), or "native" (-march=native,
+#                       which trusts CPUID alone)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -32,10 +37,68 @@ for a in "$@"; do
 	esac
 done
 
+log() { echo "build-llama: $*" >&2; }
+
+# The instruction sets ggml is compiled for. -march=native is not used by
+# default: it enables whatever CPUID advertises, and a CPU that advertises
+# AMX under a kernel or hypervisor that does not enable tiles then dies
+# with SIGILL in the first q8_0 matrix product. The probe asks the OS
+# (XCR0, arch_prctl) and runs a tile instruction before enabling AMX.
+isa_args=""
+isa_names=""
+isa_mode=${SYNDISCO_LLAMA_ISA:-probe}
+case "$(uname -m)" in
+x86_64 | i?86)
+	probe_dir=$(mktemp -d)
+	if ! ${CC:-cc} -std=gnu11 -O1 -I"$here/../include" -I"$here/../src" \
+		"$here/isa_probe.c" "$here/../src/util/cpu_isa.c" "$here/../src/util/error.c" \
+		-o "$probe_dir/isa_probe" 2>"$probe_dir/cc.log"; then
+		sed 's/^/  /' "$probe_dir/cc.log" >&2
+		log "could not compile scripts/isa_probe.c; building for -march=native"
+		isa_mode=native
+	fi
+	case "$isa_mode" in
+	native) ;;
+	probe)
+		isa_args=$("$probe_dir/isa_probe" --cmake)
+		isa_names=$("$probe_dir/isa_probe" --names)
+		;;
+	*)
+		# an explicit list: every name must be one the probe knows
+		isa_names=$isa_mode
+		isa_args="-DGGML_NATIVE=OFF"
+		for sw in sse4.2:GGML_SSE42 avx:GGML_AVX f16c:GGML_F16C fma:GGML_FMA \
+			avx2:GGML_AVX2 bmi2:GGML_BMI2 avx_vnni:GGML_AVX_VNNI avx512:GGML_AVX512 \
+			avx512_vbmi:GGML_AVX512_VBMI avx512_vnni:GGML_AVX512_VNNI \
+			avx512_bf16:GGML_AVX512_BF16 amx_tile:GGML_AMX_TILE \
+			amx_int8:GGML_AMX_INT8 amx_bf16:GGML_AMX_BF16; do
+			case " $isa_names " in
+			*" ${sw%%:*} "*) isa_args="$isa_args -D${sw#*:}=ON" ;;
+			*) isa_args="$isa_args -D${sw#*:}=OFF" ;;
+			esac
+		done
+		for n in $isa_names; do
+			case " sse4.2 avx f16c fma avx2 bmi2 avx_vnni avx512 avx512_vbmi avx512_vnni avx512_bf16 amx_tile amx_int8 amx_bf16 " in
+			*" $n "*) ;;
+			*)
+				log "SYNDISCO_LLAMA_ISA: unknown instruction set '$n' (known: sse4.2 avx f16c fma avx2 bmi2 avx_vnni avx512 avx512_vbmi avx512_vnni avx512_bf16 amx_tile amx_int8 amx_bf16, or probe, native)"
+				rm -rf "$probe_dir"
+				exit 2
+				;;
+			esac
+		done
+		;;
+	esac
+	rm -rf "$probe_dir"
+	;;
+esac
+
 extra=${LLAMA_CMAKE_ARGS:-}
 key="llama-${LLAMA_CPP_RELEASE}-npm${NODE_LLAMA_CPP_VERSION}"
-if [ -n "$extra" ]; then
-	key="$key-$(printf '%s' "$extra" | sha256sum | cut -c1-10)"
+# The instruction sets are part of the key: a cache in a home directory
+# shared by a cluster's nodes must not hand one node's build to another.
+if [ -n "$extra$isa_args" ] || [ "$isa_mode" = native ]; then
+	key="$key-$(printf '%s|%s|%s' "$isa_mode" "$isa_args" "$extra" | sha256sum | cut -c1-10)"
 fi
 cache_root=${SYNDISCO_CACHE:-$HOME/.cache/syndisco}
 dir="$cache_root/$key"
@@ -45,8 +108,6 @@ mkdir -p "$dir"
 # One builder at a time per cache entry (parallel test runs, two shells).
 exec 9>"$dir/.lock"
 flock 9
-
-log() { echo "build-llama: $*" >&2; }
 
 fetch_source() {
 	[ -f "$dir/src/.complete" ] && return 0
@@ -102,7 +163,7 @@ build_lib() {
 	cmake -S "$dir/src" -B "$dir/build-lib" "${common_args[@]}" \
 		-DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF \
 		-DLLAMA_BUILD_COMMON=OFF -DLLAMA_BUILD_APP=OFF \
-		-DCMAKE_INSTALL_PREFIX="$dir/install" $extra >"$dir/build-lib.log" 2>&1 ||
+		-DCMAKE_INSTALL_PREFIX="$dir/install" $isa_args $extra >"$dir/build-lib.log" 2>&1 ||
 		{ tail -30 "$dir/build-lib.log" >&2; exit 1; }
 	cmake --build "$dir/build-lib" -j "$jobs" >>"$dir/build-lib.log" 2>&1 ||
 		{ tail -30 "$dir/build-lib.log" >&2; exit 1; }
@@ -111,6 +172,10 @@ build_lib() {
 	# The tokenizer files travel with the install: the test model needs one.
 	mkdir -p "$dir/install/share/llama/models"
 	cp "$dir/src/models/ggml-vocab-llama-bpe.gguf" "$dir/install/share/llama/models/"
+	# What the library checks at model load (empty: no check, e.g. native)
+	mkdir -p "$dir/install/share/syndisco"
+	printf '%s\n' "$isa_names" >"$dir/install/share/syndisco/llama-isa.txt"
+	log "instruction sets: ${isa_names:-$isa_mode}"
 	touch "$dir/install/.complete"
 }
 
@@ -125,7 +190,7 @@ build_tools() {
 	# so it does not compile; nothing here needs it.
 	# shellcheck disable=SC2086
 	cmake -S "$dir/src" -B "$dir/build-tools" "${common_args[@]}" \
-		-DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_APP=OFF $extra \
+		-DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_APP=OFF $isa_args $extra \
 		>"$dir/build-tools.log" 2>&1 ||
 		{ tail -30 "$dir/build-tools.log" >&2; exit 1; }
 	cmake --build "$dir/build-tools" -j "$jobs" \

@@ -72,6 +72,7 @@
 #include "backend/backend.h"
 #include "backend/grammar_cache.h"
 #include "util/buf.h"
+#include "util/cpu_isa.h"
 #include "util/error.h"
 #include "util/utf8.h"
 
@@ -1706,6 +1707,9 @@ sd_backend *sd_backend_llama_create(const sd_llama_params *p, sd_error *err)
 		}
 	}
 	if (check_gguf(p->model_path, err))
+		goto out;
+	/* before llama.cpp runs a kernel this machine would trap on */
+	if (sd__cpu_isa_check(SD_LLAMA_ISA, p->model_path, err))
 		goto out;
 
 	s = calloc(1, sizeof(*s));

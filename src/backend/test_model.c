@@ -25,6 +25,7 @@
 
 #include "backend/backend.h"
 #include "util/buf.h"
+#include "util/cpu_isa.h"
 #include "util/error.h"
 #include "util/rng.h"
 
@@ -318,6 +319,9 @@ int sd_make_test_model(const sd_test_model_params *p, const char *out_path,
 		goto out;
 	}
 	rc = check_params(p, err);
+	if (rc)
+		goto out;
+	rc = sd__cpu_isa_check(SD_LLAMA_ISA, NULL, err);
 	if (rc)
 		goto out;
 	parse_type(p->type, &ftype, &quantize);
