@@ -30,10 +30,19 @@ if [ -f "$src" ]; then
 fi
 
 t0=$(date +%s)
+# the CPU side gets the instruction sets this host can run, as in
+# scripts/build-llama.sh (GPU hosts are often Xeons that advertise AMX)
+isa="-DGGML_NATIVE=ON"
+if ${CC:-cc} -std=gnu11 -O1 -I"$root/include" -I"$root/src" "$root/scripts/isa_probe.c" \
+	"$root/src/util/cpu_isa.c" "$root/src/util/error.c" -o "$work/isa_probe" 2>/dev/null; then
+	isa=$("$work/isa_probe" --cmake)
+	echo "== CPU instruction sets: $("$work/isa_probe" --names)"
+fi
 echo "== building llama.cpp (CUDA, sm_90) from $src"
+# shellcheck disable=SC2086
 cmake -S "$src" -B "$work/llama-cuda" -G Ninja -DCMAKE_BUILD_TYPE=Release \
 	-DBUILD_SHARED_LIBS=OFF -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
-	-DGGML_NATIVE=ON -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF \
+	$isa -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF \
 	-DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=OFF \
 	-DLLAMA_BUILD_APP=OFF -DCMAKE_INSTALL_PREFIX="$work/llama-install" >"$work/cmake.log" 2>&1 ||
 	{ tail -20 "$work/cmake.log"; exit 1; }
