@@ -37,8 +37,8 @@ cat >"$tmp/discussion.json" <<JSON
   "users": ["Emma35", "Giannis"],
   "context": "An online forum.",
   "instructions": "Reply briefly.",
-  "conv_len": 3,
-  "sampling": {"max_tokens": 12},
+  "conv_len": 2,
+  "sampling": {"max_tokens": 8},
   "backend": {"n_ctx": 1024}
 }
 JSON
@@ -47,10 +47,10 @@ cat >"$tmp/exp.json" <<JSON
   "personas_file": "$root/examples/personas.json",
   "context": "An online forum.",
   "instructions": "Reply briefly.",
-  "num_discussions": 4,
+  "num_discussions": 3,
   "num_active_users": 2,
-  "num_turns": 3,
-  "sampling": {"max_tokens": 12},
+  "num_turns": 2,
+  "sampling": {"max_tokens": 8},
   "backend": {"n_ctx": 1024}
 }
 JSON
@@ -65,11 +65,11 @@ for m in q8 q4k; do
 	else
 		bad "$m: discuss failed: $(tail -3 "$tmp/$m.err")"
 	fi
-	# four discussions batched: the generating rows form a matrix too
+	# three discussions batched: the generating rows form a matrix too
 	if "$bin" run "$tmp/exp.json" --model "$tmp/$m.gguf" --out "$tmp/$m-run" \
-		--parallel 4 --quiet 2>"$tmp/$m-run.err"; then
+		--parallel 3 --quiet 2>"$tmp/$m-run.err"; then
 		n=$(find "$tmp/$m-run" -name '[0-9]*.json' | wc -l)
-		[ "$n" -eq 4 ] && ok || bad "$m: run wrote $n of 4 discussions"
+		[ "$n" -eq 3 ] && ok || bad "$m: run wrote $n of 3 discussions"
 	else
 		bad "$m: run failed: $(tail -3 "$tmp/$m-run.err")"
 	fi

@@ -4,11 +4,13 @@
  * whether AMX tiles were granted and really ran. A machine of each kind
  * is described by its facts; no such machine is needed.
  */
-#include <cmocka.h>
+/* clang-format off */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <cmocka.h>
+/* clang-format on */
 #include <stdlib.h>
 #include <string.h>
 
