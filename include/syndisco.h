@@ -720,13 +720,16 @@ void sd_label_spec_free(sd_label_spec *s);
 
 /*
  * An annotator reads a finished discussion comment by comment and labels
- * each target comment. The prompt for target k shows the previous
- * history_ctx_len comments, then comment k itself (moderator comments
- * are neither targets nor context unless include_moderator). Every
+ * each target comment. The prompt for target k shows SynDisco's window:
+ * the last history_ctx_len comments up to and including comment k.
+ * Without include_moderator, moderator comments are neither targets nor
+ * context (seed and 2.0.8: every name containing "moderator", as they
+ * do). Replies are post-processed as the annotator's profile does. Every
  * target is independent, so all of them may be in flight at once.
  */
 typedef struct sd_annotation_params {
-	int32_t history_ctx_len;     /* previous comments shown; default 2 */
+	int32_t history_ctx_len;     /* comments shown, the target's
+					included; default 2 */
 	bool include_moderator;      /* default true */
 	sd_sampling sampling;
 	uint64_t seed;               /* request seeds: mix(seed, message id) */
@@ -773,13 +776,26 @@ typedef struct sd_annotation_meta {
 } sd_annotation_meta;
 
 /*
- * SynDisco's annotation format (conv_id, timestamp, annotator_model,
- * annotator_prompt, ctx_length, logs) with logs as objects carrying
- * message_id, message_order, name, is_moderator, message, annotation,
- * label, label_status ("ok" | "unparsed" | "none"). Caller frees *out.
+ * The annotation file as the annotator's profile writes it, SynDisco's
+ * keys first: seed and 2.0.8 {conv_id, timestamp, annotator_model,
+ * annotator_prompt, ctx_length, logs: [[text, annotation], ...]}; 2.2.1
+ * {timestamp, logs: [{name, text: annotation, model, prompt}, ...]}.
+ * Ours follow (docs/annotations.md): annotator, include_moderator,
+ * source, seed, label_spec, annotation_meta (per annotated comment:
+ * message_id, message_order, name, is_moderator, label, label_status
+ * "ok" | "unparsed" | "none", attempts) and syndisco_profile; 2.2.1 files
+ * also carry conv_id, annotator_model and ctx_length there. ASCII only,
+ * indent 4, no final newline. Caller frees *out.
  */
 int sd_annotation_to_json(const sd_annotation *a, const sd_annotation_meta *m,
 			  char **out);
+
+/*
+ * What SynDisco's verbose annotation run prints: for every annotated
+ * comment, textwrap.fill(entry, 70) and the annotation, each followed by
+ * a newline. SD_ESTATE before every target is done. Caller frees *out.
+ */
+int sd_annotation_printed(const sd_annotation *a, char **out);
 
 void sd_annotation_free(sd_annotation *a);
 
@@ -932,6 +948,12 @@ typedef struct sd_run_params {
 	volatile int *stop;
 	void (*on_progress)(const sd_run_progress *p, void *ud);
 	void (*on_log)(sd_log_level level, const char *msg, void *ud);
+	/* optional: every request when it is offered (annotation runs;
+	   speaker and role borrowed for the call) */
+	sd_request_hook on_request;
+	/* optional: what SynDisco's verbose run prints, per finished
+	   annotation (sd_annotation_printed) */
+	void (*on_text)(const char *text, void *ud);
 	void *ud;
 } sd_run_params;
 

@@ -24,9 +24,9 @@ static int check_persona(const json_t *obj, const char *source, const char *wher
 	if (!u)
 		return sd_error_set(err, SD_EINVAL, source, field,
 				    "missing; every persona needs a username");
-	if (!json_is_string(u) || json_string_length(u) == 0)
-		return sd_error_set(err, SD_EINVAL, source, field,
-				    "must be a non-empty string");
+	/* SynDisco accepts any string, "" included (persona_empty_fields) */
+	if (!json_is_string(u))
+		return sd_error_set(err, SD_EINVAL, source, field, "must be a string");
 	return SD_OK;
 }
 

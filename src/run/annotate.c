@@ -25,7 +25,10 @@
 
 typedef struct ann_annotator {
 	char *name;
-	json_t *json;           /* resolved: files inlined, defaults applied */
+	char *actor_name;    /* the seed's LLMActor name; NULL: name */
+	const char **remove; /* remove_strings (borrowed from root) */
+	size_t n_remove;
+	json_t *json; /* resolved: files inlined, defaults applied */
 	sd_persona *persona;
 	char *context;
 	char *instructions;
@@ -35,13 +38,13 @@ typedef struct ann_annotator {
 	sd_sampling sampling;
 	cfg_backend backend;
 	char *backend_key;
-	uint64_t seed;          /* mix(run seed, hash(name)) */
+	uint64_t seed; /* mix(run seed, hash(name)) */
 } ann_annotator;
 
 typedef struct ann_log {
 	char *path;
 	char *id;
-	char *file;             /* id made safe as a file name */
+	char *file; /* id made safe as a file name */
 } ann_log;
 
 struct sd_annotate {
@@ -52,6 +55,8 @@ struct sd_annotate {
 	int32_t max_retries;
 	char *output_dir;
 	sd_prompt_templates templates; /* strings borrowed from root */
+	sd_profile profile;
+	int32_t textwrap_len;
 	ann_annotator *ann;
 	size_t n_ann;
 	ann_log *logs;
@@ -60,14 +65,16 @@ struct sd_annotate {
 };
 
 static const char *const top_keys[] = {
-	"seed", "discussions", "output_dir", "history_ctx_len", "include_moderator",
-	"context", "context_file", "sampling", "backend", "templates",
-	"annotators", "max_retries",
+    "seed",	  "discussions",  "output_dir", "history_ctx_len", "include_moderator",
+    "context",	  "context_file", "sampling",	"backend",	   "templates",
+    "annotators", "max_retries",  "syndisco",	"remove_strings",  "textwrap_len",
 };
 static const char *const ann_keys[] = {
-	"name", "persona", "context", "context_file", "instructions",
-	"instructions_file", "label", "history_ctx_len", "include_moderator",
-	"sampling", "backend",
+    "name",	      "persona",	 "context",
+    "context_file",   "instructions",	 "instructions_file",
+    "label",	      "history_ctx_len", "include_moderator",
+    "sampling",	      "backend",	 "actor_name",
+    "remove_strings",
 };
 
 /* ---------------- finding logs ---------------- */
@@ -107,13 +114,16 @@ static int walk(sd_annotate *a, const char *path, int depth, sd_error *err)
 		return sd_error_set(err, SD_ENOTFOUND, path, NULL, "cannot open: %s",
 				    strerror(errno));
 	if (!S_ISDIR(st.st_mode))
-		return add_path(a, path) ? sd_error_set(err, SD_ENOMEM, NULL, NULL,
-							"out of memory") : SD_OK;
+		return add_path(a, path)
+			   ? sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory")
+			   : SD_OK;
 	if (depth > 32)
-		return sd_error_set(err, SD_EINVAL, path, NULL, "directories nested too deep");
+		return sd_error_set(err, SD_EINVAL, path, NULL,
+				    "directories nested too deep");
 	DIR *d = opendir(path);
 	if (!d)
-		return sd_error_set(err, SD_EIO, path, NULL, "cannot open: %s", strerror(errno));
+		return sd_error_set(err, SD_EIO, path, NULL, "cannot open: %s",
+				    strerror(errno));
 	struct dirent *de;
 	int rc = SD_OK;
 	while (rc == SD_OK && (de = readdir(d))) {
@@ -171,13 +181,18 @@ static int check_logs(sd_annotate *a, sd_error *err)
 		if (rc)
 			return rc; /* err names the file and field */
 		const char *id = sd_logs_id(lg);
+		/* SynDisco 2.2.1 logs have no id: the file name names them */
+		char *stem = NULL;
 		if (!id || !*id) {
-			sd_logs_free(lg);
-			return sd_error_set(err, SD_EPARSE, l->path, "id",
-					    "missing: annotations are named by the discussion's id");
+			const char *base = strrchr(l->path, '/');
+			base = base ? base + 1 : l->path;
+			stem = strdup(base);
+			if (stem && ends_with(stem, ".json"))
+				stem[strlen(stem) - 5] = '\0';
 		}
-		l->id = strdup(id);
-		l->file = safe_file_name(id);
+		l->id = strdup(id ? id : "");
+		l->file = stem ? safe_file_name(stem) : safe_file_name(id);
+		free(stem);
 		sd_logs_free(lg);
 		if (!l->id || !l->file)
 			return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
@@ -197,6 +212,8 @@ static int check_logs(sd_annotate *a, sd_error *err)
 static void annotator_clear(ann_annotator *x)
 {
 	free(x->name);
+	free(x->actor_name);
+	free(x->remove);
 	json_decref(x->json);
 	sd_persona_free(x->persona);
 	free(x->context);
@@ -219,8 +236,8 @@ static bool valid_name(const char *s)
 	return true;
 }
 
-static int parse_annotator(sd_annotate *a, size_t i, const json_t *o,
-			   const char *context, sd_error *err)
+static int parse_annotator(sd_annotate *a, size_t i, const json_t *o, const char *context,
+			   sd_error *err)
 {
 	ann_annotator *x = &a->ann[i];
 	char prefix[64];
@@ -249,7 +266,8 @@ static int parse_annotator(sd_annotate *a, size_t i, const json_t *o,
 	snprintf(f, sizeof(f), "%s.", prefix);
 	if ((rc = cfg_text(o, "instructions", f, a->path, a->dir, &x->instructions, err)))
 		return rc;
-	if (!x->instructions || strspn(x->instructions, " \t\r\n") == strlen(x->instructions)) {
+	if (!x->instructions ||
+	    strspn(x->instructions, " \t\r\n") == strlen(x->instructions)) {
 		snprintf(f, sizeof(f), "%s.instructions", prefix);
 		return sd_error_set(err, SD_EINVAL, a->path, f,
 				    "missing: an annotator needs instructions (what to "
@@ -259,18 +277,28 @@ static int parse_annotator(sd_annotate *a, size_t i, const json_t *o,
 		return rc;
 	if (!x->context && !(x->context = strdup(context ? context : "")))
 		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+	snprintf(f, sizeof(f), "%s.actor_name", prefix);
+	if ((rc = cfg_get_str(o, "actor_name", f, a->path, &x->actor_name, err)))
+		return rc;
+	snprintf(f, sizeof(f), "%s.remove_strings", prefix);
+	if (json_object_get(o, "remove_strings")) {
+		if ((rc = cfg_string_list(o, "remove_strings", f, a->path, &x->remove,
+					  &x->n_remove, err)))
+			return rc;
+	} else if ((rc = cfg_string_list(a->root, "remove_strings", "remove_strings",
+					 a->path, &x->remove, &x->n_remove, err))) {
+		return rc;
+	}
 	const json_t *p = json_object_get(o, "persona");
 	if (p && !json_is_null(p)) {
-		char *text = json_dumps(p, JSON_ENCODE_ANY);
-		x->persona = text ? sd_persona_from_json(text, err) : NULL;
-		free(text);
-		if (!x->persona) {
+		/* SynDisco 2.2.1 personas are any object, username or not */
+		if (!json_is_object(p)) {
 			snprintf(f, sizeof(f), "%s.persona", prefix);
-			err->line = err->column = 0;
-			sd_error_set(err, err->code ? err->code : SD_EINVAL, a->path, f,
-				     "must be a persona object: %s", err->text);
-			return err->code;
+			return sd_error_set(err, SD_EINVAL, a->path, f,
+					    "must be a persona object");
 		}
+		if (!(x->persona = sd_persona_from_object(p)))
+			return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	} else {
 		char text[256];
 		snprintf(text, sizeof(text), "{\"username\": \"%s\"}", x->name);
@@ -281,11 +309,13 @@ static int parse_annotator(sd_annotate *a, size_t i, const json_t *o,
 	if (label && !json_is_null(label)) {
 		char *text = json_dumps(label, JSON_ENCODE_ANY);
 		snprintf(f, sizeof(f), "%s.label", prefix);
-		rc = text ? sd_label_spec_parse(text, a->path, f, &x->label, err) : SD_ENOMEM;
+		rc = text ? sd_label_spec_parse(text, a->path, f, &x->label, err)
+			  : SD_ENOMEM;
 		free(text);
 		if (rc)
 			return rc == SD_ENOMEM && !err->text[0]
-				       ? sd_error_set(err, rc, NULL, NULL, "out of memory") : rc;
+				   ? sd_error_set(err, rc, NULL, NULL, "out of memory")
+				   : rc;
 		char why[256];
 		if (sd_grammar_check(sd_label_spec_grammar(x->label), why, sizeof(why))) {
 			snprintf(f, sizeof(f), "%s.label%s", prefix,
@@ -310,8 +340,10 @@ static int parse_annotator(sd_annotate *a, size_t i, const json_t *o,
 	const json_t *sm = json_object_get(o, "sampling");
 	if (!sm)
 		sm = json_object_get(a->root, "sampling");
-	/* what the config leaves out is config.md's default, as for users */
+	/* what the config leaves out is config.md's default, as for users:
+	   greedy, as SynDisco decodes */
 	x->sampling = sd_sampling_default();
+	x->sampling.temperature = 0.0f;
 	if ((rc = cfg_sampling(sm, a->path, &x->sampling, err))) {
 		if (json_object_get(o, "sampling"))
 			cfg_prefix_field(err, prefix, ".");
@@ -328,7 +360,9 @@ static int parse_annotator(sd_annotate *a, size_t i, const json_t *o,
 		return rc;
 	}
 	x->json = json_deep_copy(o);
-	if (!x->json || json_object_set_new(x->json, "backend", bk ? json_deep_copy(bk) : json_object()) ||
+	if (!x->json ||
+	    json_object_set_new(x->json, "backend",
+				bk ? json_deep_copy(bk) : json_object()) ||
 	    json_object_set_new(x->json, "context", json_string(x->context)) ||
 	    json_object_set_new(x->json, "instructions", json_string(x->instructions)))
 		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
@@ -338,7 +372,8 @@ static int parse_annotator(sd_annotate *a, size_t i, const json_t *o,
 				    JSON_SORT_KEYS | JSON_COMPACT);
 	if (!x->backend_key)
 		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
-	x->seed = sd_seed_mix(a->seed, sd_fnv1a64(x->name, strlen(x->name), SD_FNV1A64_INIT));
+	x->seed =
+	    sd_seed_mix(a->seed, sd_fnv1a64(x->name, strlen(x->name), SD_FNV1A64_INIT));
 	return SD_OK;
 }
 
@@ -372,8 +407,8 @@ static int update_digest(sd_annotate *a)
 	uint64_t h = sd_fnv1a64(canon, strlen(canon), SD_FNV1A64_INIT);
 	uint64_t h2 = sd_fnv1a64(canon, strlen(canon), h ^ 0x5bd1e995ULL);
 	free(canon);
-	snprintf(a->digest, sizeof(a->digest), "%016llx%016llx",
-		 (unsigned long long)h, (unsigned long long)h2);
+	snprintf(a->digest, sizeof(a->digest), "%016llx%016llx", (unsigned long long)h,
+		 (unsigned long long)h2);
 	return SD_OK;
 }
 
@@ -430,8 +465,8 @@ static int find_inputs(sd_annotate *a, const char *const *inputs, size_t n_input
 	return rc;
 }
 
-int sd_annotate_load(const char *path, const char *const *inputs,
-		     size_t n_inputs, sd_annotate **out, sd_error *err)
+int sd_annotate_load(const char *path, const char *const *inputs, size_t n_inputs,
+		     sd_annotate **out, sd_error *err)
 {
 	sd_annotate *a = NULL;
 	char *text = NULL, *context = NULL;
@@ -457,20 +492,28 @@ int sd_annotate_load(const char *path, const char *const *inputs,
 				  "an annotation config must be a JSON object");
 		goto out;
 	}
-	if ((rc = cfg_check_keys(a->root, top_keys, sizeof(top_keys) / sizeof(top_keys[0]),
-				 path, "", err)))
+	if ((rc = cfg_check_keys(a->root, top_keys,
+				 sizeof(top_keys) / sizeof(top_keys[0]), path, "", err)))
 		goto out;
 	long long seed = 42, hist = 2, retries = 2;
+	a->templates = sd_prompt_templates_default();
 	if ((rc = cfg_get_int(a->root, "seed", "seed", path, 0, INT64_MAX, &seed, err)) ||
 	    (rc = cfg_get_int(a->root, "history_ctx_len", "history_ctx_len", path, 0,
 			      1 << 20, &hist, err)) ||
 	    (rc = cfg_get_int(a->root, "max_retries", "max_retries", path, 0, 100,
 			      &retries, err)) ||
-	    (rc = cfg_get_str(a->root, "output_dir", "output_dir", path, &a->output_dir, err)) ||
+	    (rc = cfg_get_str(a->root, "output_dir", "output_dir", path, &a->output_dir,
+			      err)) ||
 	    (rc = cfg_text(a->root, "context", "", path, a->dir, &context, err)) ||
 	    (rc = cfg_templates(json_object_get(a->root, "templates"), path,
-				&a->templates, err)))
+				&a->templates, err)) ||
+	    (rc = cfg_profile(a->root, path, &a->profile, err)))
 		goto out;
+	long long tw = 900000;
+	if ((rc = cfg_get_int(a->root, "textwrap_len", "textwrap_len", path, 1, INT32_MAX,
+			      &tw, err)))
+		goto out;
+	a->textwrap_len = (int32_t)tw;
 	a->seed = (uint64_t)seed;
 	a->max_retries = (int32_t)retries;
 	/* output_dir is relative to the working directory, as for `run` */
@@ -482,8 +525,9 @@ int sd_annotate_load(const char *path, const char *const *inputs,
 	}
 	const json_t *arr = json_object_get(a->root, "annotators");
 	if (!json_is_array(arr) || json_array_size(arr) == 0) {
-		rc = sd_error_set(err, SD_EINVAL, path, "annotators",
-				  "missing: a list of annotators, each {name, instructions, ...}");
+		rc = sd_error_set(
+		    err, SD_EINVAL, path, "annotators",
+		    "missing: a list of annotators, each {name, instructions, ...}");
 		goto out;
 	}
 	a->ann = calloc(json_array_size(arr), sizeof(*a->ann));
@@ -544,30 +588,22 @@ const char *sd_annotate_output_dir(const sd_annotate *a)
 	return a ? a->output_dir : NULL;
 }
 
-const char *sd_annotate_digest(const sd_annotate *a)
-{
-	return a ? a->digest : NULL;
-}
+const char *sd_annotate_digest(const sd_annotate *a) { return a ? a->digest : NULL; }
 
-size_t sd_annotate_log_count(const sd_annotate *a)
-{
-	return a ? a->n_logs : 0;
-}
+size_t sd_annotate_log_count(const sd_annotate *a) { return a ? a->n_logs : 0; }
 
-size_t sd_annotate_annotator_count(const sd_annotate *a)
-{
-	return a ? a->n_ann : 0;
-}
+size_t sd_annotate_annotator_count(const sd_annotate *a) { return a ? a->n_ann : 0; }
 
 /* ---------------- the workload ---------------- */
 
 typedef struct ann_work {
 	sd_annotate *a;
 	const sd_run_params *p;
-	sched_groups g;  /* annotators by backend config */
+	sched_groups g; /* annotators by backend config */
 } ann_work;
 
 typedef struct ann_job {
+	const sd_run_params *p;
 	sd_logs *log;
 	sd_actor *actor;
 	sd_annotation *ann;
@@ -601,16 +637,14 @@ static bool is_complete(const char *path, const char *id)
 	return ok;
 }
 
-static size_t aw_n_groups(void *wp)
-{
-	return ((ann_work *)wp)->g.n;
-}
+static size_t aw_n_groups(void *wp) { return ((ann_work *)wp)->g.n; }
 
 static sd_backend *aw_open_backend(void *wp, size_t g, int32_t parallel, sd_error *err)
 {
 	ann_work *w = wp;
 	const ann_annotator *x = &w->a->ann[w->g.first[g]];
-	return run_backend_open(&x->backend, w->a->path, parallel, w->p->default_model, err);
+	return run_backend_open(&x->backend, w->a->path, parallel, w->p->default_model,
+				err);
 }
 
 static bool aw_next_item(void *wp, size_t g, size_t *cursor, size_t *item,
@@ -622,7 +656,8 @@ static bool aw_next_item(void *wp, size_t g, size_t *cursor, size_t *item,
 		size_t x = *cursor / n, l = *cursor % n;
 		if (w->g.of[x] != g || l % w->p->shard_count != w->p->shard_index)
 			continue;
-		char *path = out_path(w->p->out_dir, w->a->ann[x].name, w->a->logs[l].file);
+		char *path =
+		    out_path(w->p->out_dir, w->a->ann[x].name, w->a->logs[l].file);
 		bool done = path && is_complete(path, w->a->logs[l].id);
 		free(path);
 		if (done) {
@@ -667,6 +702,7 @@ static void *aw_job_create(void *wp, size_t item, sd_backend *b, sd_error *err)
 		sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 		return NULL;
 	}
+	j->p = w->p;
 	if (sd_logs_load(l->path, &j->log, err))
 		goto fail;
 	sd_actor_params ap = sd_actor_default_params();
@@ -676,6 +712,11 @@ static void *aw_job_create(void *wp, size_t item, sd_backend *b, sd_error *err)
 	ap.instructions = x->instructions;
 	ap.kind = SD_ACTOR_ANNOTATOR;
 	ap.templates = a->templates;
+	ap.profile = a->profile;
+	ap.name = x->actor_name ? x->actor_name : x->name;
+	ap.remove_strings = x->remove;
+	ap.n_remove_strings = x->n_remove;
+	ap.textwrap_len = a->textwrap_len;
 	if (!(j->actor = sd_actor_create(&ap, err)))
 		goto fail;
 	sd_annotation_params pp = sd_annotation_default_params();
@@ -695,7 +736,10 @@ fail:
 
 static int aw_job_next(void *jp, sd_request *req)
 {
-	int k = sd_annotation_next(((ann_job *)jp)->ann, req);
+	ann_job *j = jp;
+	int k = sd_annotation_next(j->ann, req);
+	if (k == 1 && j->p->on_request)
+		j->p->on_request(sd_actor_name(j->actor), "annotator", req, j->p->ud);
 	return k == SD_ANNOTATION_WAIT ? SCHED_WAIT : k == 1 ? SCHED_OFFER : k;
 }
 
@@ -712,9 +756,15 @@ static int aw_job_save(void *wp, void *jp, size_t item, sd_error *err)
 	const ann_log *l = &w->a->logs[item % w->a->n_logs];
 	char ts[32], *json = NULL;
 	sd_timestamp_now(ts, sizeof(ts));
-	sd_annotation_meta m = { x->name, j->model, ts, l->path };
+	sd_annotation_meta m = {x->name, j->model, ts, l->path};
 	if (sd_annotation_to_json(j->ann, &m, &json))
 		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+	if (w->p->on_text) {
+		char *shown = NULL;
+		if (sd_annotation_printed(j->ann, &shown) == SD_OK)
+			w->p->on_text(shown, w->p->ud);
+		sd_free(shown);
+	}
 	char *path = out_path(w->p->out_dir, x->name, l->file);
 	int rc = path ? sd_file_write_atomic(path, json, strlen(json), err)
 		      : sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
@@ -724,15 +774,15 @@ static int aw_job_save(void *wp, void *jp, size_t item, sd_error *err)
 }
 
 static const sched_ops ann_ops = {
-	.n_groups = aw_n_groups,
-	.open_backend = aw_open_backend,
-	.next_item = aw_next_item,
-	.job_create = aw_job_create,
-	.job_next = aw_job_next,
-	.job_accept = aw_job_accept,
-	.job_save = aw_job_save,
-	.job_free = aw_job_free,
-	.item_name = aw_item_name,
+    .n_groups = aw_n_groups,
+    .open_backend = aw_open_backend,
+    .next_item = aw_next_item,
+    .job_create = aw_job_create,
+    .job_next = aw_job_next,
+    .job_accept = aw_job_accept,
+    .job_save = aw_job_save,
+    .job_free = aw_job_free,
+    .item_name = aw_item_name,
 };
 
 /* OUT/annotate.json: the config and its digest. Caller frees. */
@@ -753,8 +803,8 @@ static const char *ann_backend_key(const void *a, size_t x)
 	return ((const sd_annotate *)a)->ann[x].backend_key;
 }
 
-int sd_annotate_run(sd_annotate *a, const sd_run_params *p,
-		    sd_run_progress *progress, sd_error *err)
+int sd_annotate_run(sd_annotate *a, const sd_run_params *p, sd_run_progress *progress,
+		    sd_error *err)
 {
 	ann_work w;
 	sd_run_progress local;
@@ -764,7 +814,8 @@ int sd_annotate_run(sd_annotate *a, const sd_run_params *p,
 		progress = &local;
 	memset(progress, 0, sizeof(*progress));
 	if (!a || !p)
-		return sd_error_set(err, SD_EINVAL, NULL, NULL, "no config or run parameters");
+		return sd_error_set(err, SD_EINVAL, NULL, NULL,
+				    "no config or run parameters");
 	char *manifest = manifest_json(a);
 	if (!manifest)
 		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
@@ -791,8 +842,9 @@ int sd_annotate_run(sd_annotate *a, const sd_run_params *p,
 out:
 	sched_groups_free(&w.g);
 	if (rc == SD_OK && progress->failed > 0)
-		rc = sd_error_set(err, SD_EBACKEND, NULL, NULL,
-				  "%zu annotation(s) failed; run the same command again to retry them",
-				  progress->failed);
+		rc = sd_error_set(
+		    err, SD_EBACKEND, NULL, NULL,
+		    "%zu annotation(s) failed; run the same command again to retry them",
+		    progress->failed);
 	return rc;
 }

@@ -11,17 +11,15 @@
 
 #include "syndisco.h"
 
-int cfg_check_keys(const json_t *o, const char *const *keys, size_t n,
-		   const char *source, const char *prefix, sd_error *err);
+int cfg_check_keys(const json_t *o, const char *const *keys, size_t n, const char *source,
+		   const char *prefix, sd_error *err);
 /* Absent or null keeps *out; a wrong type is an error. */
-int cfg_get_str(const json_t *o, const char *key, const char *field,
-		const char *source, char **out, sd_error *err);
-int cfg_get_int(const json_t *o, const char *key, const char *field,
-		const char *source, long long lo, long long hi, long long *out,
-		sd_error *err);
-int cfg_get_num(const json_t *o, const char *key, const char *field,
-		const char *source, double lo, double hi, double *out,
-		sd_error *err);
+int cfg_get_str(const json_t *o, const char *key, const char *field, const char *source,
+		char **out, sd_error *err);
+int cfg_get_int(const json_t *o, const char *key, const char *field, const char *source,
+		long long lo, long long hi, long long *out, sd_error *err);
+int cfg_get_num(const json_t *o, const char *key, const char *field, const char *source,
+		double lo, double hi, double *out, sd_error *err);
 /* err->field = prefix + sep + err->field */
 void cfg_prefix_field(sd_error *err, const char *prefix, const char *sep);
 /* p relative to dir (unless absolute). Caller frees. */
@@ -33,8 +31,8 @@ char *cfg_dirname(const char *path);
  * Text from "key" (a string) or "key_file" (a path read as it is). Both
  * given is an error; neither keeps *out.
  */
-int cfg_text(const json_t *o, const char *key, const char *prefix,
-	     const char *source, const char *dir, char **out, sd_error *err);
+int cfg_text(const json_t *o, const char *key, const char *prefix, const char *source,
+	     const char *dir, char **out, sd_error *err);
 
 /* Personas from "personas" (inline) or "personas_file", then "users". */
 int cfg_personas(const json_t *root, const char *source, const char *dir,
@@ -43,12 +41,12 @@ int cfg_personas(const json_t *root, const char *source, const char *dir,
 typedef struct cfg_moderator {
 	sd_persona *persona; /* NULL: no moderator */
 	char *instructions;
-	char *context;       /* NULL: the users' context */
-	bool in_users;       /* also one of the users (the seed guide) */
-	const char *model_name;       /* borrowed; NULL: the users' */
-	const char **remove_strings;  /* borrowed strings; owned array */
+	char *context;		     /* NULL: the users' context */
+	bool in_users;		     /* also one of the users (the seed guide) */
+	const char *model_name;	     /* borrowed; NULL: the users' */
+	const char **remove_strings; /* borrowed strings; owned array */
 	size_t n_remove_strings;
-	bool has_remove;     /* remove_strings given (else the users') */
+	bool has_remove; /* remove_strings given (else the users') */
 } cfg_moderator;
 int cfg_moderator_parse(const json_t *m, const char *source, const char *dir,
 			cfg_moderator *out, sd_error *err);
@@ -56,24 +54,23 @@ void cfg_moderator_clear(cfg_moderator *m);
 
 int cfg_turn_manager(const json_t *t, const char *source, sd_turn_params *out,
 		     sd_error *err);
-int cfg_sampling(const json_t *s, const char *source, sd_sampling *out,
-		 sd_error *err);
-int cfg_templates(const json_t *t, const char *source,
-		  sd_prompt_templates *out, sd_error *err);
+int cfg_sampling(const json_t *s, const char *source, sd_sampling *out, sd_error *err);
+int cfg_templates(const json_t *t, const char *source, sd_prompt_templates *out,
+		  sd_error *err);
 
 typedef struct cfg_backend {
-	char *type;          /* "llama", "scripted" or "openai" */
-	char *model;         /* llama: resolved path; openai: the served
-				model's name; NULL when not configured */
+	char *type;	       /* "llama", "scripted" or "openai" */
+	char *model;	       /* llama: resolved path; openai: the served
+				  model's name; NULL when not configured */
 	sd_llama_params llama; /* strings borrowed from the JSON */
 	const char **stop;
 	/* openai: strings borrow from the JSON and the fields below; the
 	   API key is not here: cfg_backend_api_key() reads it when needed */
 	sd_openai_params openai;
 	const char **base_urls;
-	char *extra_body;    /* JSON text of backend.extra_body */
-	char *api_key_env;   /* name of the variable holding the key */
-	char *api_key_file;  /* resolved path of the file holding it */
+	char *extra_body;     /* JSON text of backend.extra_body */
+	char *api_key_env;    /* name of the variable holding the key */
+	char *api_key_file;   /* resolved path of the file holding it */
 	const char **replies; /* scripted: canned replies (borrowed strings) */
 	size_t n_replies;
 } cfg_backend;
@@ -93,12 +90,10 @@ void cfg_secret_free(char *s);
 
 /* "syndisco": the profile (default SD_PROFILE_DEFAULT); an unknown one
  * is an error listing the known ones. */
-int cfg_profile(const json_t *root, const char *source, sd_profile *out,
-		sd_error *err);
+int cfg_profile(const json_t *root, const char *source, sd_profile *out, sd_error *err);
 /* An optional array of strings, borrowed from o into a new array (caller
  * frees the array only). Absent or null: *out = NULL, *n = 0. */
 int cfg_string_list(const json_t *o, const char *key, const char *field,
-		    const char *source, const char ***out, size_t *n,
-		    sd_error *err);
+		    const char *source, const char ***out, size_t *n, sd_error *err);
 
 #endif

@@ -18,10 +18,10 @@
 /* One actor of the config: a persona or a 2.2.1-style "actors" entry. */
 typedef struct cfg_actor {
 	sd_persona *persona;
-	const char *name;         /* borrowed; NULL: the persona's username */
+	const char *name;	  /* borrowed; NULL: the persona's username */
 	const char *instructions; /* borrowed; NULL: the shared ones */
-	const char *context;      /* borrowed; NULL: the shared one */
-	const char *key;          /* borrowed; what "users" names */
+	const char *context;	  /* borrowed; NULL: the shared one */
+	const char *key;	  /* borrowed; what "users" names */
 } cfg_actor;
 
 struct sd_discussion_config {
@@ -30,16 +30,16 @@ struct sd_discussion_config {
 	json_t *root;
 	sd_persona **personas; /* from "personas": the users, in order */
 	size_t n_personas;
-	cfg_actor *defs;       /* every actor defined */
+	cfg_actor *defs; /* every actor defined */
 	size_t n_defs;
-	size_t *user_def;      /* users[i] is defs[user_def[i]]; SIZE_MAX is
-				  the moderator (moderator.in_users) */
+	size_t *user_def; /* users[i] is defs[user_def[i]]; SIZE_MAX is
+			     the moderator (moderator.in_users) */
 	size_t n_users;
 	sd_profile profile;
-	const char **remove;   /* remove_strings (borrowed) */
+	const char **remove; /* remove_strings (borrowed) */
 	size_t n_remove;
 	int32_t textwrap_len;
-	size_t *order;         /* turn_manager.order resolved to users */
+	size_t *order; /* turn_manager.order resolved to users */
 	size_t n_order;
 	cfg_moderator mod;
 	char *context;
@@ -51,19 +51,21 @@ struct sd_discussion_config {
 	sd_prompt_templates templates;
 	cfg_backend backend;
 	/* built by instantiate */
-	sd_actor **actors;     /* one per def */
-	sd_actor **users;      /* borrowed from actors / mod_actor */
+	sd_actor **actors; /* one per def */
+	sd_actor **users;  /* borrowed from actors / mod_actor */
 	sd_actor *mod_actor;
 	sd_turn_manager *tm;
 	bool instantiated;
 };
 
 static const char *const top_keys[] = {
-	"personas", "personas_file", "users", "context", "instructions",
-	"instructions_file", "moderator", "turn_manager", "conv_len",
-	"history_ctx_len", "seed_opinions", "seed", "sampling", "backend",
-	"templates", "description", "syndisco", "actors", "remove_strings",
-	"textwrap_len",
+    "personas",	       "personas_file", "users",
+    "context",	       "instructions",	"instructions_file",
+    "moderator",       "turn_manager",	"conv_len",
+    "history_ctx_len", "seed_opinions", "seed",
+    "sampling",	       "backend",	"templates",
+    "description",     "syndisco",	"actors",
+    "remove_strings",  "textwrap_len",
 };
 
 /*
@@ -73,14 +75,15 @@ static const char *const top_keys[] = {
  */
 static int load_actors(sd_discussion_config *c, const json_t *a, sd_error *err)
 {
-	static const char *const keys[] = { "name", "persona", "instructions",
-					    "context", "key" };
+	static const char *const keys[] = {"name", "persona", "instructions", "context",
+					   "key"};
 	char field[64];
 	int rc;
 	if (!json_is_array(a) || json_array_size(a) == 0)
 		return sd_error_set(err, SD_EINVAL, c->path, "actors",
 				    "must be a non-empty array of {name, persona, ...}");
-	if (json_object_get(c->root, "personas") || json_object_get(c->root, "personas_file"))
+	if (json_object_get(c->root, "personas") ||
+	    json_object_get(c->root, "personas_file"))
 		return sd_error_set(err, SD_EINVAL, c->path, "actors",
 				    "give either \"actors\" or personas, not both");
 	c->defs = calloc(json_array_size(a), sizeof(*c->defs));
@@ -95,14 +98,14 @@ static int load_actors(sd_discussion_config *c, const json_t *a, sd_error *err)
 					    "entry %zu must be an object", i);
 		if ((rc = cfg_check_keys(e, keys, 5, c->path, field, err)))
 			return rc;
-		static const char *const strs[] = { "name", "instructions",
-						    "context", "key" };
-		const char **dst[] = { &d->name, &d->instructions, &d->context,
-				       &d->key };
+		static const char *const strs[] = {"name", "instructions", "context",
+						   "key"};
+		const char **dst[] = {&d->name, &d->instructions, &d->context, &d->key};
 		for (size_t k = 0; k < 4; k++) {
 			const json_t *v = json_object_get(e, strs[k]);
 			if (v && !json_is_null(v) && !json_is_string(v)) {
-				snprintf(field, sizeof(field), "actors[%zu].%s", i, strs[k]);
+				snprintf(field, sizeof(field), "actors[%zu].%s", i,
+					 strs[k]);
 				return sd_error_set(err, SD_EINVAL, c->path, field,
 						    "must be a string");
 			}
@@ -118,7 +121,8 @@ static int load_actors(sd_discussion_config *c, const json_t *a, sd_error *err)
 					    "must be an object or null");
 		}
 		if (!(d->persona = sd_persona_from_object(json_is_object(p) ? p : NULL)))
-			return sd_error_set(err, SD_ENOMEM, c->path, NULL, "out of memory");
+			return sd_error_set(err, SD_ENOMEM, c->path, NULL,
+					    "out of memory");
 		c->n_defs++;
 	}
 	const json_t *users = json_object_get(c->root, "users");
@@ -186,13 +190,15 @@ static int load_order(sd_discussion_config *c, sd_error *err)
 	char field[64];
 	if (c->turn.kind != SD_TURN_ORDER) {
 		if (o)
-			return sd_error_set(err, SD_EINVAL, c->path, "turn_manager.order",
-					    "only the \"order\" turn manager takes an order");
+			return sd_error_set(
+			    err, SD_EINVAL, c->path, "turn_manager.order",
+			    "only the \"order\" turn manager takes an order");
 		return SD_OK;
 	}
 	if (!json_is_array(o) || json_array_size(o) == 0)
-		return sd_error_set(err, SD_EINVAL, c->path, "turn_manager.order",
-				    "must be a non-empty array of user names or positions");
+		return sd_error_set(
+		    err, SD_EINVAL, c->path, "turn_manager.order",
+		    "must be a non-empty array of user names or positions");
 	c->order = calloc(json_array_size(o), sizeof(size_t));
 	if (!c->order)
 		return sd_error_set(err, SD_ENOMEM, c->path, NULL, "out of memory");
@@ -203,25 +209,28 @@ static int load_order(sd_discussion_config *c, sd_error *err)
 		if (json_is_integer(v)) {
 			if (json_integer_value(v) < 0 ||
 			    (size_t)json_integer_value(v) >= c->n_users)
-				return sd_error_set(err, SD_EINVAL, c->path, field,
-						    "position %lld is not a user (0..%zu)",
-						    (long long)json_integer_value(v),
-						    c->n_users - 1);
+				return sd_error_set(
+				    err, SD_EINVAL, c->path, field,
+				    "position %lld is not a user (0..%zu)",
+				    (long long)json_integer_value(v), c->n_users - 1);
 			found = (size_t)json_integer_value(v);
 		} else if (json_is_string(v)) {
 			for (size_t k = 0; k < c->n_users; k++) {
 				if (strcmp(user_name(c, k), json_string_value(v)))
 					continue;
-				if (found != SIZE_MAX && c->user_def[found] != c->user_def[k])
-					return sd_error_set(err, SD_EINVAL, c->path, field,
-							    "\"%s\" names several users; give a position",
-							    json_string_value(v));
+				if (found != SIZE_MAX &&
+				    c->user_def[found] != c->user_def[k])
+					return sd_error_set(
+					    err, SD_EINVAL, c->path, field,
+					    "\"%s\" names several users; give a position",
+					    json_string_value(v));
 				if (found == SIZE_MAX)
 					found = k;
 			}
 			if (found == SIZE_MAX)
 				return sd_error_set(err, SD_EINVAL, c->path, field,
-						    "\"%s\" is not a user", json_string_value(v));
+						    "\"%s\" is not a user",
+						    json_string_value(v));
 		} else {
 			return sd_error_set(err, SD_EINVAL, c->path, field,
 					    "must be a user name or a position");
@@ -261,8 +270,7 @@ static int load_seeds(sd_discussion_config *c, sd_error *err)
 	return SD_OK;
 }
 
-int sd_discussion_config_load(const char *path, sd_discussion_config **out,
-			      sd_error *err)
+int sd_discussion_config_load(const char *path, sd_discussion_config **out, sd_error *err)
 {
 	char *text = NULL;
 	json_error_t jerr;
@@ -281,8 +289,8 @@ int sd_discussion_config_load(const char *path, sd_discussion_config **out,
 	}
 	c->root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
 	if (!c->root) {
-		rc = sd_error_set_at(err, SD_EPARSE, path, jerr.line, jerr.column,
-				     "%s", jerr.text);
+		rc = sd_error_set_at(err, SD_EPARSE, path, jerr.line, jerr.column, "%s",
+				     jerr.text);
 		goto out;
 	}
 	if (!json_is_object(c->root)) {
@@ -307,20 +315,21 @@ int sd_discussion_config_load(const char *path, sd_discussion_config **out,
 		goto out;
 	}
 	if ((rc = cfg_get_str(c->root, "context", "context", path, &c->context, err)) ||
-	    (rc = cfg_text(c->root, "instructions", "", path, c->dir,
-			   &c->instructions, err)) ||
+	    (rc = cfg_text(c->root, "instructions", "", path, c->dir, &c->instructions,
+			   err)) ||
 	    (rc = cfg_profile(c->root, path, &c->profile, err)) ||
-	    (rc = cfg_string_list(c->root, "remove_strings", "remove_strings",
-				  path, &c->remove, &c->n_remove, err)) ||
-	    (rc = cfg_moderator_parse(json_object_get(c->root, "moderator"), path,
-				      c->dir, &c->mod, err)))
+	    (rc = cfg_string_list(c->root, "remove_strings", "remove_strings", path,
+				  &c->remove, &c->n_remove, err)) ||
+	    (rc = cfg_moderator_parse(json_object_get(c->root, "moderator"), path, c->dir,
+				      &c->mod, err)))
 		goto out;
 	if (json_object_get(c->root, "actors")) {
 		if ((rc = load_actors(c, json_object_get(c->root, "actors"), err)))
 			goto out;
 		if (c->mod.in_users) {
-			rc = sd_error_set(err, SD_EINVAL, path, "moderator.in_users",
-					  "with \"actors\", list the moderator among them");
+			rc = sd_error_set(
+			    err, SD_EINVAL, path, "moderator.in_users",
+			    "with \"actors\", list the moderator among them");
 			goto out;
 		}
 	} else if ((rc = cfg_personas(c->root, path, c->dir, false, &c->personas,
@@ -330,17 +339,17 @@ int sd_discussion_config_load(const char *path, sd_discussion_config **out,
 	}
 	if ((rc = cfg_turn_manager(json_object_get(c->root, "turn_manager"), path,
 				   &c->turn, err)) ||
-	    (rc = load_order(c, err)) ||
-	    (rc = load_seeds(c, err)) ||
+	    (rc = load_order(c, err)) || (rc = load_seeds(c, err)) ||
 	    (rc = cfg_sampling(json_object_get(c->root, "sampling"), path,
 			       &c->disc.sampling, err)) ||
-	    (rc = cfg_backend_parse(json_object_get(c->root, "backend"), path,
-				    c->dir, &c->backend, err)) ||
+	    (rc = cfg_backend_parse(json_object_get(c->root, "backend"), path, c->dir,
+				    &c->backend, err)) ||
 	    (rc = cfg_templates(json_object_get(c->root, "templates"), path,
 				&c->templates, err)))
 		goto out;
 	i = c->disc.conv_len;
-	if ((rc = cfg_get_int(c->root, "conv_len", "conv_len", path, 0, 1000000, &i, err)))
+	if ((rc =
+		 cfg_get_int(c->root, "conv_len", "conv_len", path, 0, 1000000, &i, err)))
 		goto out;
 	c->disc.conv_len = (int32_t)i;
 	i = c->disc.history_ctx_len;
@@ -349,8 +358,8 @@ int sd_discussion_config_load(const char *path, sd_discussion_config **out,
 		goto out;
 	c->disc.history_ctx_len = (int32_t)i;
 	i = c->textwrap_len;
-	if ((rc = cfg_get_int(c->root, "textwrap_len", "textwrap_len", path, 1,
-			      INT32_MAX, &i, err)))
+	if ((rc = cfg_get_int(c->root, "textwrap_len", "textwrap_len", path, 1, INT32_MAX,
+			      &i, err)))
 		goto out;
 	c->textwrap_len = (int32_t)i;
 	i = 42;
@@ -367,7 +376,8 @@ int sd_discussion_config_load(const char *path, sd_discussion_config **out,
 	for (size_t k = 0; c->mod.persona && k < c->n_users; k++) {
 		if (c->user_def[k] != SIZE_MAX &&
 		    strcmp(user_name(c, k), sd_persona_username(c->mod.persona)) == 0) {
-			rc = sd_error_set(err, SD_EINVAL, path, "moderator.persona.username",
+			rc = sd_error_set(err, SD_EINVAL, path,
+					  "moderator.persona.username",
 					  "\"%s\" is also a user's username",
 					  sd_persona_username(c->mod.persona));
 			goto out;
@@ -452,8 +462,7 @@ sd_llama_params sd_discussion_config_llama_params(const sd_discussion_config *c)
 }
 
 sd_backend *sd_discussion_config_open_backend(const sd_discussion_config *c,
-					      const char *default_model,
-					      sd_error *err)
+					      const char *default_model, sd_error *err)
 {
 	if (!c) {
 		sd_error_set(err, SD_EINVAL, NULL, NULL, "no config");
@@ -463,8 +472,7 @@ sd_backend *sd_discussion_config_open_backend(const sd_discussion_config *c,
 }
 
 sd_discussion *sd_discussion_config_instantiate(sd_discussion_config *c,
-						const char *model_name,
-						sd_error *err)
+						const char *model_name, sd_error *err)
 {
 	sd_actor_params ap = sd_actor_default_params();
 	if (!c) {
@@ -493,8 +501,8 @@ sd_discussion *sd_discussion_config_instantiate(sd_discussion_config *c,
 		ap.persona = c->defs[i].persona;
 		ap.name = c->defs[i].name;
 		ap.context = c->defs[i].context ? c->defs[i].context : c->context;
-		ap.instructions = c->defs[i].instructions ? c->defs[i].instructions
-							  : c->instructions;
+		ap.instructions =
+		    c->defs[i].instructions ? c->defs[i].instructions : c->instructions;
 		c->actors[i] = sd_actor_create(&ap, err);
 		if (!c->actors[i])
 			return NULL;
@@ -515,8 +523,8 @@ sd_discussion *sd_discussion_config_instantiate(sd_discussion_config *c,
 			return NULL;
 	}
 	for (size_t i = 0; i < c->n_users; i++)
-		c->users[i] = c->user_def[i] == SIZE_MAX ? c->mod_actor
-							 : c->actors[c->user_def[i]];
+		c->users[i] =
+		    c->user_def[i] == SIZE_MAX ? c->mod_actor : c->actors[c->user_def[i]];
 	sd_turn_params tp = c->turn;
 	/* the turn order has its own stream, apart from the sampler seeds */
 	tp.seed = sd_seed_mix(c->disc.seed, 0x7475726e /* "turn" */);
@@ -526,6 +534,5 @@ sd_discussion *sd_discussion_config_instantiate(sd_discussion_config *c,
 	sd_discussion_params dp = c->disc;
 	dp.seed_opinions = c->seeds;
 	dp.n_seed_opinions = c->n_seeds;
-	return sd_discussion_create(&dp, c->users, c->n_users, c->mod_actor,
-				    c->tm, err);
+	return sd_discussion_create(&dp, c->users, c->n_users, c->mod_actor, c->tm, err);
 }

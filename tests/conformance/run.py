@@ -120,12 +120,13 @@ def annotation_config(case, work):
         text = json.dumps({"logs": entries})
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
-    a = {"name": ann.get("name") if version != "2.0.8" else None,
+    # "name" names our output directory; actor_name is SynDisco's
+    a = {"name": "annotator",
          "persona": ann.get("persona"),
          "context": ann.get("context", ""),
          "instructions": ann.get("instructions", "")}
-    if a["name"] is None:
-        del a["name"]
+    if version != "2.0.8":
+        a["actor_name"] = ann["name"] if ann.get("name") is not None else "<Unnamed>"
     cfg = {
         "syndisco": version,
         "discussions": [path],
@@ -179,8 +180,8 @@ def run_case(binary, path):
         else:
             cfg = annotation_config(case, work)
             outdir = os.path.join(work, "ann")
-            cmd = [binary, "annotate", cfgpath, "--out", outdir,
-                   "--trace-requests", trace]
+            cmd = [binary, "annotate", cfgpath, "--out", outdir, "--quiet",
+                   "--print", "--trace-requests", trace]
             want_obj = exp["annotation_file"]
             want_text = exp["annotation_file_text"]
         with open(cfgpath, "w", encoding="utf-8") as f:
@@ -213,7 +214,8 @@ def run_case(binary, path):
             files = [out]
         else:
             files = [os.path.join(dp, fn) for dp, _, fns in os.walk(outdir)
-                     for fn in fns if fn.endswith(".json") and fn != "run.json"]
+                     for fn in fns if fn.endswith(".json")
+                     and fn not in ("run.json", "annotate.json")]
         if len(files) != 1:
             problems.append("%d output files, want 1" % len(files))
         else:
