@@ -118,8 +118,10 @@ grep -Eq '^all +6/6 +42 ' "$tmp/stats" && ok || bad "stats all: $(cat "$tmp/stat
 python3 - "$tmp/run/mod/1.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
-i = next(k for k, c in enumerate(d["logs"]) if c["model"] != "hardcoded" and not c["is_moderator"])
+# our per-comment fields sit in comment_meta, parallel to SynDisco's logs
+i = next(k for k, c in enumerate(d["logs"]) if c["model"] != "hardcoded" and not d["comment_meta"][k]["is_moderator"])
 del d["logs"][i]
+del d["comment_meta"][i]
 json.dump(d, open(sys.argv[1], "w"))
 PY
 rm "$tmp/run/nomod/2.json"

@@ -34,30 +34,115 @@ static sd_actor *make_actor(const char *persona_json, const char *model)
 	return a;
 }
 
-/* The worked example in DESIGN.md, byte for byte. */
+/* The default profile, 2.2.1, byte for byte: the persona as given (empty
+ * fields included), the user prompt as the JSON text of a chat message. */
 static void test_prompt_worked_example(void **state)
 {
 	(void)state;
 	sd_actor *a = make_actor(emma_json, "m");
 	char *sys = NULL, *user = NULL;
 	assert_int_equal(sd_actor_system_prompt(a, &sys), SD_OK);
-	assert_string_equal(sys,
-		"{\"context\": \"You are taking part in an online conversation\", "
-		"\"instructions\": \"Act like a human would\", \"type\": \"user\", "
-		"\"persona\": {\"username\": \"Emma35\", \"age\": 38, \"sex\": \"female\", "
-		"\"education_level\": \"Bachelor's\", \"personality_characteristics\": "
-		"[\"compassionate\", \"patient\"]}}");
+	assert_string_equal(
+	    sys,
+	    "{\"context\": \"You are taking part in an online conversation\", "
+	    "\"instructions\": \"Act like a human would\", \"type\": \"user\", "
+	    "\"persona\": {\"username\": \"Emma35\", \"age\": 38, \"sex\": \"female\", "
+	    "\"sexual_orientation\": \"\", \"demographic_group\": null, "
+	    "\"current_employment\": \"\", \"education_level\": \"Bachelor's\", "
+	    "\"special_instructions\": \"\", \"personality_characteristics\": "
+	    "[\"compassionate\", \"patient\"]}}");
 	sd_comment_view h[] = {
-		{ "Giannis", "Hello there" },
-		{ "Moderator", "Keep it civil." },
+	    {"Giannis", "Hello\tthere\n"},
+	    {"Moderator", "Keep it civil."},
 	};
 	assert_int_equal(sd_actor_user_prompt(a, h, 2, &user), SD_OK);
-	assert_string_equal(user,
-		"Comments so far: Comment by user Giannis: \"\nHello there\"\n"
-		"Comment by user Moderator: \"\nKeep it civil.\".\nYour comment:");
+	assert_string_equal(
+	    user, "{\"role\": \"user\", \"content\": \"Comments so far: Comment by user "
+		  "Giannis: \\\"\\nHello   there\\\"\\nComment by user Moderator: "
+		  "\\\"\\nKeep it civil.\\\".\\nYour comment:\"}");
 	sd_free(sys);
 	sd_free(user);
 	sd_actor_free(a);
+}
+
+/* The same actor under the seed and 2.0.8 profiles (BEHAVIOUR.md §1, §2). */
+static void test_prompt_profiles(void **state)
+{
+	(void)state;
+	sd_persona *p = sd_persona_from_json(emma_json, NULL);
+	sd_actor_params ap = sd_actor_default_params();
+	ap.persona = p;
+	ap.context = "Ctx";
+	ap.instructions = "Be brief";
+	ap.profile = SD_PROFILE_SEED;
+	ap.name = "Em";
+	sd_actor *seed = sd_actor_create(&ap, NULL);
+	ap.profile = SD_PROFILE_2_0_8;
+	sd_actor *v208 = sd_actor_create(&ap, NULL);
+	ap.kind = SD_ACTOR_ANNOTATOR;
+	ap.profile = SD_PROFILE_SEED;
+	sd_actor *seed_ann = sd_actor_create(&ap, NULL);
+	assert_non_null(seed);
+	assert_non_null(v208);
+	assert_non_null(seed_ann);
+	char *sys = NULL, *user = NULL;
+	sd_comment_view h[] = {{"Gi", "a well-known   text "}, {"X", " \xe3\x80\x80"}};
+
+	assert_int_equal(sd_actor_system_prompt(seed, &sys), SD_OK);
+	assert_string_equal(
+	    sys,
+	    "Ctx Your name is Em. Your traits: username: Emma35, age: 38, sex: female, "
+	    "sexual_orientation: , demographic_group: None, current_employment: , "
+	    "education_level: Bachelor's, special_instructions: , "
+	    "personality_characteristics: ['compassionate', 'patient'] "
+	    "Your instructions: Be brief");
+	sd_free(sys);
+	assert_int_equal(sd_actor_user_prompt(seed, h, 2, &user), SD_OK);
+	assert_string_equal(user,
+			    "User Gi posted:\na well-known   text\n\nUser Em posted:");
+	sd_free(user);
+	assert_int_equal(sd_actor_user_prompt(seed, NULL, 0, &user), SD_OK);
+	assert_string_equal(user, "\nUser Em posted:");
+	sd_free(user);
+	assert_int_equal(sd_actor_user_prompt(seed_ann, h, 1, &user), SD_OK);
+	assert_string_equal(
+	    user,
+	    "Conversation so far:\n\nUser Gi posted:\na well-known   text\nOutput:");
+	sd_free(user);
+
+	/* 2.0.8: the name is the username; the dataclass fields in order */
+	assert_string_equal(sd_actor_name(v208), "Emma35");
+	assert_int_equal(sd_actor_system_prompt(v208, &sys), SD_OK);
+	assert_string_equal(
+	    sys,
+	    "{\"context\": \"Ctx\", \"instructions\": \"Be brief\", \"type\": \"1\", "
+	    "\"persona\": {\"username\": \"Emma35\", \"age\": 38, \"sex\": \"female\", "
+	    "\"sexual_orientation\": \"\", \"demographic_group\": null, "
+	    "\"current_employment\": \"\", \"education_level\": \"Bachelor's\", "
+	    "\"special_instructions\": \"\", \"personality_characteristics\": "
+	    "[\"compassionate\", \"patient\"]}}");
+	sd_free(sys);
+	assert_int_equal(sd_actor_user_prompt(v208, h, 1, &user), SD_OK);
+	assert_string_equal(user, "{\"role\": \"user\", \"content\": \"User Gi posted:"
+				  "\\na well-known   text\\nUser Emma35 posted:\"}");
+	sd_free(user);
+
+	/* the seed's persona has nine required fields */
+	sd_persona *thin = sd_persona_from_json("{\"username\": \"t\"}", NULL);
+	ap.persona = thin;
+	ap.kind = SD_ACTOR_USER;
+	sd_error err;
+	assert_null(sd_actor_create(&ap, &err));
+	assert_non_null(strstr(err.text, "nine required fields"));
+	sd_persona_free(thin);
+	sd_profile pr;
+	assert_int_equal(sd_profile_from_name("2.0.8", &pr), SD_OK);
+	assert_int_equal(pr, SD_PROFILE_2_0_8);
+	assert_int_equal(sd_profile_from_name("2.1", &pr), SD_EINVAL);
+	sd_actor_free(seed);
+	sd_actor_free(v208);
+	sd_actor_free(seed_ann);
+	sd_persona_free(p);
 }
 
 static void test_prompt_wrap_json_and_annotator(void **state)
@@ -279,9 +364,13 @@ static void test_transcript_round_robin(void **state)
 	expect_transcript(sd_discussion_logs(g.d), want, 3);
 	/* the third prompt saw exactly the last two comments */
 	sd_log_comment c = sd_logs_comment(sd_discussion_logs(g.d), 2);
-	assert_string_equal(c.prompt,
-		"Comments so far: Comment by user Emma35: \"\none\"\n"
-		"Comment by user Giannis: \"\ntwo\".\nYour comment:");
+	assert_string_equal(
+	    c.user_prompt,
+	    "{\"role\": \"user\", \"content\": \"Comments so far: Comment by user "
+	    "Emma35: \\\"\\none\\\"\\nComment by user Giannis: \\\"\\ntwo\\\".\\n"
+	    "Your comment:\"}");
+	/* 2.2.1 logs the speaker's system prompt as "prompt" */
+	assert_non_null(strstr(c.prompt, "\"type\": \"user\""));
 	assert_true(sd_discussion_done(g.d));
 	guide_free(&g);
 }
@@ -417,19 +506,20 @@ static void test_logs_reject_non_discussions(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_prompt_worked_example),
-		cmocka_unit_test(test_prompt_wrap_json_and_annotator),
-		cmocka_unit_test(test_persona_errors),
-		cmocka_unit_test(test_round_robin_order),
-		cmocka_unit_test(test_random_never_repeats),
-		cmocka_unit_test(test_respond_frequency),
-		cmocka_unit_test(test_turn_manager_errors),
-		cmocka_unit_test(test_transcript_round_robin),
-		cmocka_unit_test(test_transcript_moderator_seeds_blank),
-		cmocka_unit_test(test_accept_repairs_utf8),
-		cmocka_unit_test(test_utf8),
-		cmocka_unit_test(test_syndisco_logs_roundtrip),
-		cmocka_unit_test(test_logs_reject_non_discussions),
+	    cmocka_unit_test(test_prompt_worked_example),
+	    cmocka_unit_test(test_prompt_profiles),
+	    cmocka_unit_test(test_prompt_wrap_json_and_annotator),
+	    cmocka_unit_test(test_persona_errors),
+	    cmocka_unit_test(test_round_robin_order),
+	    cmocka_unit_test(test_random_never_repeats),
+	    cmocka_unit_test(test_respond_frequency),
+	    cmocka_unit_test(test_turn_manager_errors),
+	    cmocka_unit_test(test_transcript_round_robin),
+	    cmocka_unit_test(test_transcript_moderator_seeds_blank),
+	    cmocka_unit_test(test_accept_repairs_utf8),
+	    cmocka_unit_test(test_utf8),
+	    cmocka_unit_test(test_syndisco_logs_roundtrip),
+	    cmocka_unit_test(test_logs_reject_non_discussions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,8 +26,8 @@ typedef struct target {
 	char *entry;  /* its history entry */
 	char message_id[17];
 	char *prompt;
-	char *annotation; /* the last reply, repaired */
-	char *label;	  /* JSON text, or NULL */
+	char *annotation;      /* the last reply, repaired */
+	char *label;           /* JSON text, or NULL */
 	int32_t attempts;
 	target_state state;
 } target;
@@ -95,16 +95,17 @@ static bool eligible_comment(const sd_annotation *a, const sd_log_comment *c)
 	return !c->is_moderator;
 }
 
-sd_annotation *sd_annotation_create(const sd_actor *annotator, const sd_logs *log,
-				    const sd_annotation_params *params, sd_error *err)
+sd_annotation *sd_annotation_create(const sd_actor *annotator,
+				    const sd_logs *log,
+				    const sd_annotation_params *params,
+				    sd_error *err)
 {
 	sd_annotation *a = NULL;
 	size_t *eligible = NULL;
 	const char **views = NULL;
 	int rc;
 	if (!annotator || !log || !params) {
-		sd_error_set(err, SD_EINVAL, NULL, NULL,
-			     "annotator, log and params are needed");
+		sd_error_set(err, SD_EINVAL, NULL, NULL, "annotator, log and params are needed");
 		return NULL;
 	}
 	if (params->history_ctx_len < 0 || params->max_retries < 0) {
@@ -222,7 +223,10 @@ int sd_annotation_accept(sd_annotation *a, uint64_t tag, const char *text,
 	return SD_OK;
 }
 
-size_t sd_annotation_target_count(const sd_annotation *a) { return a ? a->n : 0; }
+size_t sd_annotation_target_count(const sd_annotation *a)
+{
+	return a ? a->n : 0;
+}
 
 int sd_annotation_printed(const sd_annotation *a, char **out)
 {
@@ -316,8 +320,7 @@ int sd_annotation_to_json(const sd_annotation *a, const sd_annotation_meta *m, c
 		const target *t = &a->t[k];
 		sd_log_comment c = sd_logs_comment(a->log, t->order);
 		json_t *e = json_object();
-		json_t *label =
-		    t->label ? json_loads(t->label, JSON_DECODE_ANY, NULL) : json_null();
+		json_t *label = t->label ? json_loads(t->label, JSON_DECODE_ANY, NULL) : json_null();
 		const char *status = !a->p.label ? "none" : t->label ? "ok" : "unparsed";
 		if (!e || json_array_append_new(meta, e) || !label ||
 		    set(e, "message_id", json_string(t->message_id)) ||

@@ -19,14 +19,14 @@ struct sd_discussion {
 	sd_discussion_params p;
 	sd_actor *const *users; /* borrowed */
 	size_t n_users;
-	sd_actor *moderator;   /* borrowed; may be NULL */
-	sd_turn_manager *tm;   /* borrowed */
-	char **system_prompts; /* per user; computed once */
+	sd_actor *moderator;    /* borrowed; may be NULL */
+	sd_turn_manager *tm;    /* borrowed */
+	char **system_prompts;  /* per user; computed once */
 	char *moderator_system;
 	sd_logs *logs;
 
-	int32_t turns_done;  /* prompted user turns so far */
-	uint64_t n_requests; /* requests offered; drives sampler seeds */
+	int32_t turns_done;     /* prompted user turns so far */
+	uint64_t n_requests;    /* requests offered; drives sampler seeds */
 	bool moderator_due;
 	bool done;
 	enum pending_kind pending;
@@ -48,12 +48,12 @@ struct sd_discussion {
 sd_discussion_params sd_discussion_default_params(void)
 {
 	sd_discussion_params p = {
-	    .conv_len = 5,
-	    .history_ctx_len = 5,
-	    .seed = 0,
-	    .sampling = sd_sampling_default(),
-	    .seed_opinions = NULL,
-	    .n_seed_opinions = 0,
+		.conv_len = 5,
+		.history_ctx_len = 5,
+		.seed = 0,
+		.sampling = sd_sampling_default(),
+		.seed_opinions = NULL,
+		.n_seed_opinions = 0,
 	};
 	return p;
 }
@@ -95,9 +95,10 @@ static int archive(sd_discussion *d, const char *name, const char *text,
 	return SD_OK;
 }
 
-sd_discussion *sd_discussion_create(const sd_discussion_params *p, sd_actor *const *users,
-				    size_t n_users, sd_actor *moderator,
-				    sd_turn_manager *tm, sd_error *err)
+sd_discussion *sd_discussion_create(const sd_discussion_params *p,
+				    sd_actor *const *users, size_t n_users,
+				    sd_actor *moderator, sd_turn_manager *tm,
+				    sd_error *err)
 {
 	sd_discussion *d = NULL;
 	const char **names = NULL;
@@ -109,8 +110,8 @@ sd_discussion *sd_discussion_create(const sd_discussion_params *p, sd_actor *con
 		return NULL;
 	}
 	if (p->conv_len < 0) {
-		sd_error_set(err, SD_EINVAL, NULL, "conv_len", "must be >= 0, got %d",
-			     (int)p->conv_len);
+		sd_error_set(err, SD_EINVAL, NULL, "conv_len",
+			     "must be >= 0, got %d", (int)p->conv_len);
 		return NULL;
 	}
 	if (p->history_ctx_len < 0) {
@@ -309,8 +310,8 @@ int sd_discussion_next(sd_discussion *d, sd_request *req)
 	memset(req, 0, sizeof(*req));
 	req->tag = d->n_requests;
 	req->system_prompt = d->pending == PENDING_MODERATOR
-				 ? d->moderator_system
-				 : d->system_prompts[d->pending_user];
+				     ? d->moderator_system
+				     : d->system_prompts[d->pending_user];
 	req->user_prompt = d->pending_prompt;
 	req->sampling = d->p.sampling;
 	/* each request gets its own seed so a retry or a reorder by the
@@ -319,14 +320,15 @@ int sd_discussion_next(sd_discussion *d, sd_request *req)
 	return 1;
 }
 
-int sd_discussion_accept(sd_discussion *d, const char *text, const sd_reply *reply)
+int sd_discussion_accept(sd_discussion *d, const char *text,
+			 const sd_reply *reply)
 {
 	if (!d || !text)
 		return SD_EINVAL;
 	if (d->pending == PENDING_NONE)
 		return SD_ESTATE;
-	const sd_actor *a =
-	    d->pending == PENDING_MODERATOR ? d->moderator : d->users[d->pending_user];
+	const sd_actor *a = d->pending == PENDING_MODERATOR
+				    ? d->moderator : d->users[d->pending_user];
 	bool was_user = d->pending == PENDING_USER;
 	char *fixed = NULL, *post = NULL;
 	int rc = SD_OK;
@@ -400,16 +402,22 @@ const char *sd_discussion_pending_speaker(const sd_discussion *d)
 {
 	if (!d || d->pending == PENDING_NONE)
 		return NULL;
-	return sd_actor_name(d->pending == PENDING_MODERATOR ? d->moderator
-							     : d->users[d->pending_user]);
+	return sd_actor_name(d->pending == PENDING_MODERATOR
+				     ? d->moderator : d->users[d->pending_user]);
 }
 
-const sd_logs *sd_discussion_logs(const sd_discussion *d) { return d ? d->logs : NULL; }
+const sd_logs *sd_discussion_logs(const sd_discussion *d)
+{
+	return d ? d->logs : NULL;
+}
 
-sd_logs *sd_discussion_logs_mut(sd_discussion *d) { return d ? d->logs : NULL; }
+sd_logs *sd_discussion_logs_mut(sd_discussion *d)
+{
+	return d ? d->logs : NULL;
+}
 
-int sd_discussion_run(sd_discussion *d, sd_backend *b, sd_comment_cb on_comment, void *ud,
-		      sd_error *err)
+int sd_discussion_run(sd_discussion *d, sd_backend *b,
+		      sd_comment_cb on_comment, void *ud, sd_error *err)
 {
 	sd_request req;
 	sd_reply reply;
@@ -435,8 +443,8 @@ int sd_discussion_run(sd_discussion *d, sd_backend *b, sd_comment_cb on_comment,
 		while ((rc = sd_backend_collect(b, &reply)) == 0) {
 			int active = sd_backend_step(b);
 			if (active < 0)
-				return sd_error_set(err, SD_EBACKEND, NULL, NULL, "%s",
-						    sd_backend_last_error(b));
+				return sd_error_set(err, SD_EBACKEND, NULL, NULL,
+						    "%s", sd_backend_last_error(b));
 			if (active > 0)
 				continue;
 			/* idle and still no reply: it was lost, do not spin */

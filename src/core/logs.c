@@ -112,14 +112,11 @@ static void add_tokens(json_t *root, int32_t p, int32_t g)
 	if (!json_is_object(t))
 		return;
 	if (p > 0)
-		json_object_set_new(
-		    t, "prompt",
-		    json_integer(json_integer_value(json_object_get(t, "prompt")) + p));
+		json_object_set_new(t, "prompt",
+				    json_integer(json_integer_value(json_object_get(t, "prompt")) + p));
 	if (g > 0)
-		json_object_set_new(
-		    t, "generated",
-		    json_integer(json_integer_value(json_object_get(t, "generated")) +
-				 g));
+		json_object_set_new(t, "generated",
+				    json_integer(json_integer_value(json_object_get(t, "generated")) + g));
 }
 
 int sd_logs_append(sd_logs *l, const char *name, const char *text, const char *model,
@@ -149,14 +146,15 @@ int sd_logs_append(sd_logs *l, const char *name, const char *text, const char *m
 
 /* ---- reading ---- */
 
-static int bad(sd_error *err, const char *source, const char *field, const char *what)
+static int bad(sd_error *err, const char *source, const char *field,
+	       const char *what)
 {
 	return sd_error_set(err, SD_EINVAL, source, field, "%s", what);
 }
 
 /* Copy an optional string-or-null field, checking its type. */
-static int take_opt_string(json_t *dst, json_t *src, const char *key, const char *source,
-			   sd_error *err)
+static int take_opt_string(json_t *dst, json_t *src, const char *key,
+			   const char *source, sd_error *err)
 {
 	json_t *v = json_object_get(src, key);
 	if (!v || json_is_null(v))
@@ -195,7 +193,7 @@ static int take_comment(json_t *logs, json_t *c, size_t i, const char *mod,
 		return bad(err, source, field,
 			   "must be an object with \"name\" and \"text\"");
 	}
-	static const char *const req[] = {"name", "text"};
+	static const char *const req[] = { "name", "text" };
 	for (size_t k = 0; k < 2; k++) {
 		if (!json_is_string(json_object_get(c, req[k]))) {
 			snprintf(field, sizeof(field), "logs[%zu].%s", i, req[k]);
@@ -211,22 +209,21 @@ static int take_comment(json_t *logs, json_t *c, size_t i, const char *mod,
 		goto out;
 	if (json_object_set(e, "name", json_object_get(c, "name")) ||
 	    json_object_set(e, "text", json_object_get(c, "text")) ||
-	    json_object_set_new(e, "model",
-				json_is_string(model) ? json_incref(model)
-						      : json_string("unknown")) ||
-	    json_object_set_new(e, "prompt",
-				json_is_string(prompt) ? json_incref(prompt)
-						       : json_null()) ||
+	    json_object_set_new(e, "model", json_is_string(model)
+						     ? json_incref(model)
+						     : json_string("unknown")) ||
+	    json_object_set_new(e, "prompt", json_is_string(prompt)
+						      ? json_incref(prompt)
+						      : json_null()) ||
 	    json_object_set_new(e, "is_moderator",
 				json_is_boolean(ismod)
-				    ? json_incref(ismod)
-				    : json_boolean(mod && strcmp(mod, name) == 0)))
+					? json_incref(ismod)
+					: json_boolean(mod && strcmp(mod, name) == 0)))
 		goto out;
 	/* keep whatever else the writer put there (tokens, timings, ...) */
 	const char *key;
 	json_t *v;
-	json_object_foreach(c, key, v)
-	{
+	json_object_foreach(c, key, v) {
 		if (!json_object_get(e, key) && json_object_set(e, key, v))
 			goto out;
 	}
@@ -236,7 +233,8 @@ out:
 	return rc;
 }
 
-sd_logs *sd_logs_from_json(const char *json_text, const char *source, sd_error *err)
+sd_logs *sd_logs_from_json(const char *json_text, const char *source,
+			   sd_error *err)
 {
 	json_error_t jerr;
 	json_t *in = NULL;
@@ -250,8 +248,8 @@ sd_logs *sd_logs_from_json(const char *json_text, const char *source, sd_error *
 	}
 	in = json_loads(json_text, 0, &jerr);
 	if (!in) {
-		sd_error_set_at(err, SD_EPARSE, source, jerr.line, jerr.column, "%s",
-				jerr.text);
+		sd_error_set_at(err, SD_EPARSE, source, jerr.line, jerr.column,
+				"%s", jerr.text);
 		return NULL;
 	}
 	if (!json_is_object(in)) {
@@ -306,7 +304,8 @@ sd_logs *sd_logs_from_json(const char *json_text, const char *source, sd_error *
 		goto out;
 	const char *mod = json_string_value(json_object_get(l->root, "moderator"));
 	for (size_t i = 0; i < json_array_size(logs_in); i++) {
-		rc = take_comment(logs, json_array_get(logs_in, i), i, mod, source, err);
+		rc = take_comment(logs, json_array_get(logs_in, i), i, mod,
+				  source, err);
 		if (rc)
 			goto out;
 	}
@@ -417,8 +416,11 @@ int sd_logs_to_json(const sd_logs *l, char **out)
 		const char *id = sd_logs_id(l);
 		if (id && *id && put(o, "id", json_object_get(l->root, "id")))
 			goto out;
-		static const char *const ours[] = {"users", "moderator", "ctx_length"};
-		for (size_t k = 0; k < 3; k++)
+		/* the seed guide's metadata, kept as our extras: readers take
+		   personas and the moderator from them */
+		static const char *const ours[] = {"users", "moderator", "user_prompts",
+						   "moderator_prompt", "ctx_length"};
+		for (size_t k = 0; k < 5; k++)
 			if (put(o, ours[k], json_object_get(l->root, ours[k])))
 				goto out;
 	} else {
@@ -442,8 +444,7 @@ int sd_logs_to_json(const sd_logs *l, char **out)
 		goto out;
 	const char *key;
 	json_t *v;
-	json_object_foreach(l->root, key, v)
-	{
+	json_object_foreach(l->root, key, v) {
 		if (!is_known(key) && json_object_set(o, key, v))
 			goto out;
 	}
@@ -533,11 +534,14 @@ static int set_string(sd_logs *l, const char *key, const char *v)
 {
 	if (!l || !v)
 		return SD_EINVAL;
-	return json_object_set_new(l->root, key, sd_json_string_repair(v)) ? SD_ENOMEM
-									   : SD_OK;
+	return json_object_set_new(l->root, key, sd_json_string_repair(v))
+		       ? SD_ENOMEM : SD_OK;
 }
 
-int sd_logs_set_id(sd_logs *l, const char *id) { return set_string(l, "id", id); }
+int sd_logs_set_id(sd_logs *l, const char *id)
+{
+	return set_string(l, "id", id);
+}
 
 int sd_logs_set_timestamp(sd_logs *l, const char *timestamp)
 {

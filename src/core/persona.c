@@ -3,24 +3,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/core.h"
 #include "syndisco.h"
 #include "util/error.h"
+#include "core/core.h"
 #include "util/json.h"
 
 struct sd_persona {
 	json_t *obj; /* owned; always an object with a string "username" */
 };
 
-static int check_persona(const json_t *obj, const char *source, const char *where,
-			 sd_error *err)
+static int check_persona(const json_t *obj, const char *source,
+			 const char *where, sd_error *err)
 {
 	char field[128];
 	if (!json_is_object(obj))
 		return sd_error_set(err, SD_EINVAL, source, where,
 				    "a persona must be a JSON object");
 	const json_t *u = json_object_get(obj, "username");
-	snprintf(field, sizeof(field), "%s%susername", where, where[0] ? "." : "");
+	snprintf(field, sizeof(field), "%s%susername", where,
+		 where[0] ? "." : "");
 	if (!u)
 		return sd_error_set(err, SD_EINVAL, source, field,
 				    "missing; every persona needs a username");
@@ -41,13 +42,14 @@ static sd_persona *wrap(json_t *obj)
 	return p;
 }
 
-static int parse_json(const char *text, const char *source, json_t **out, sd_error *err)
+static int parse_json(const char *text, const char *source, json_t **out,
+		      sd_error *err)
 {
 	json_error_t jerr;
 	*out = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
 	if (!*out)
-		return sd_error_set_at(err, SD_EPARSE, source, jerr.line, jerr.column,
-				       "%s", jerr.text);
+		return sd_error_set_at(err, SD_EPARSE, source, jerr.line,
+				       jerr.column, "%s", jerr.text);
 	return SD_OK;
 }
 
@@ -113,15 +115,16 @@ int sd_persona_array_from_json(const char *json_text, const char *source,
 			if (strcmp(sd_persona_username(list[k]), name) == 0) {
 				char field[64];
 				snprintf(field, sizeof(field), "[%zu].username", i);
-				rc = sd_error_set(
-				    err, SD_EINVAL, source, field,
-				    "duplicate username \"%s\" (also at [%zu])", name, k);
+				rc = sd_error_set(err, SD_EINVAL, source, field,
+						  "duplicate username \"%s\" (also at [%zu])",
+						  name, k);
 				goto out;
 			}
 		}
 		list[count] = wrap(json_incref(obj));
 		if (!list[count]) {
-			rc = sd_error_set(err, SD_ENOMEM, source, NULL, "out of memory");
+			rc = sd_error_set(err, SD_ENOMEM, source, NULL,
+					  "out of memory");
 			goto out;
 		}
 		count++;
@@ -180,8 +183,7 @@ json_t *sd_persona_prompt_object(const sd_persona *p)
 	json_t *v;
 	if (!o)
 		return NULL;
-	json_object_foreach(p->obj, key, v)
-	{
+	json_object_foreach(p->obj, key, v) {
 		if (sd_json_is_empty(v))
 			continue;
 		if (json_object_set(o, key, v)) {

@@ -11,8 +11,8 @@ struct sd_turn_manager {
 	sd_turn_params p;
 	size_t n;
 	sd_rng rng;
-	size_t turn; /* round robin: next index */
-	size_t last; /* NONE before the first turn */
+	size_t turn;            /* round robin: next index */
+	size_t last;            /* NONE before the first turn */
 	size_t second_last;
 	size_t *order; /* order: owned copy */
 };
@@ -74,8 +74,8 @@ const char *sd_turn_kind_name(sd_turn_kind kind)
 	return "unknown";
 }
 
-sd_turn_manager *sd_turn_manager_create(const sd_turn_params *p, size_t n_users,
-					sd_error *err)
+sd_turn_manager *sd_turn_manager_create(const sd_turn_params *p,
+					size_t n_users, sd_error *err)
 {
 	if (!p) {
 		sd_error_set(err, SD_EINVAL, NULL, NULL, "no parameters");

@@ -38,13 +38,13 @@ typedef struct ann_annotator {
 	sd_sampling sampling;
 	cfg_backend backend;
 	char *backend_key;
-	uint64_t seed; /* mix(run seed, hash(name)) */
+	uint64_t seed;          /* mix(run seed, hash(name)) */
 } ann_annotator;
 
 typedef struct ann_log {
 	char *path;
 	char *id;
-	char *file; /* id made safe as a file name */
+	char *file;             /* id made safe as a file name */
 } ann_log;
 
 struct sd_annotate {
@@ -114,16 +114,13 @@ static int walk(sd_annotate *a, const char *path, int depth, sd_error *err)
 		return sd_error_set(err, SD_ENOTFOUND, path, NULL, "cannot open: %s",
 				    strerror(errno));
 	if (!S_ISDIR(st.st_mode))
-		return add_path(a, path)
-			   ? sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory")
-			   : SD_OK;
+		return add_path(a, path) ? sd_error_set(err, SD_ENOMEM, NULL, NULL,
+							"out of memory") : SD_OK;
 	if (depth > 32)
-		return sd_error_set(err, SD_EINVAL, path, NULL,
-				    "directories nested too deep");
+		return sd_error_set(err, SD_EINVAL, path, NULL, "directories nested too deep");
 	DIR *d = opendir(path);
 	if (!d)
-		return sd_error_set(err, SD_EIO, path, NULL, "cannot open: %s",
-				    strerror(errno));
+		return sd_error_set(err, SD_EIO, path, NULL, "cannot open: %s", strerror(errno));
 	struct dirent *de;
 	int rc = SD_OK;
 	while (rc == SD_OK && (de = readdir(d))) {
@@ -236,8 +233,8 @@ static bool valid_name(const char *s)
 	return true;
 }
 
-static int parse_annotator(sd_annotate *a, size_t i, const json_t *o, const char *context,
-			   sd_error *err)
+static int parse_annotator(sd_annotate *a, size_t i, const json_t *o,
+			   const char *context, sd_error *err)
 {
 	ann_annotator *x = &a->ann[i];
 	char prefix[64];
@@ -266,8 +263,7 @@ static int parse_annotator(sd_annotate *a, size_t i, const json_t *o, const char
 	snprintf(f, sizeof(f), "%s.", prefix);
 	if ((rc = cfg_text(o, "instructions", f, a->path, a->dir, &x->instructions, err)))
 		return rc;
-	if (!x->instructions ||
-	    strspn(x->instructions, " \t\r\n") == strlen(x->instructions)) {
+	if (!x->instructions || strspn(x->instructions, " \t\r\n") == strlen(x->instructions)) {
 		snprintf(f, sizeof(f), "%s.instructions", prefix);
 		return sd_error_set(err, SD_EINVAL, a->path, f,
 				    "missing: an annotator needs instructions (what to "
@@ -309,13 +305,11 @@ static int parse_annotator(sd_annotate *a, size_t i, const json_t *o, const char
 	if (label && !json_is_null(label)) {
 		char *text = json_dumps(label, JSON_ENCODE_ANY);
 		snprintf(f, sizeof(f), "%s.label", prefix);
-		rc = text ? sd_label_spec_parse(text, a->path, f, &x->label, err)
-			  : SD_ENOMEM;
+		rc = text ? sd_label_spec_parse(text, a->path, f, &x->label, err) : SD_ENOMEM;
 		free(text);
 		if (rc)
 			return rc == SD_ENOMEM && !err->text[0]
-				   ? sd_error_set(err, rc, NULL, NULL, "out of memory")
-				   : rc;
+				       ? sd_error_set(err, rc, NULL, NULL, "out of memory") : rc;
 		char why[256];
 		if (sd_grammar_check(sd_label_spec_grammar(x->label), why, sizeof(why))) {
 			snprintf(f, sizeof(f), "%s.label%s", prefix,
@@ -360,9 +354,7 @@ static int parse_annotator(sd_annotate *a, size_t i, const json_t *o, const char
 		return rc;
 	}
 	x->json = json_deep_copy(o);
-	if (!x->json ||
-	    json_object_set_new(x->json, "backend",
-				bk ? json_deep_copy(bk) : json_object()) ||
+	if (!x->json || json_object_set_new(x->json, "backend", bk ? json_deep_copy(bk) : json_object()) ||
 	    json_object_set_new(x->json, "context", json_string(x->context)) ||
 	    json_object_set_new(x->json, "instructions", json_string(x->instructions)))
 		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
@@ -372,8 +364,7 @@ static int parse_annotator(sd_annotate *a, size_t i, const json_t *o, const char
 				    JSON_SORT_KEYS | JSON_COMPACT);
 	if (!x->backend_key)
 		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
-	x->seed =
-	    sd_seed_mix(a->seed, sd_fnv1a64(x->name, strlen(x->name), SD_FNV1A64_INIT));
+	x->seed = sd_seed_mix(a->seed, sd_fnv1a64(x->name, strlen(x->name), SD_FNV1A64_INIT));
 	return SD_OK;
 }
 
@@ -407,8 +398,8 @@ static int update_digest(sd_annotate *a)
 	uint64_t h = sd_fnv1a64(canon, strlen(canon), SD_FNV1A64_INIT);
 	uint64_t h2 = sd_fnv1a64(canon, strlen(canon), h ^ 0x5bd1e995ULL);
 	free(canon);
-	snprintf(a->digest, sizeof(a->digest), "%016llx%016llx", (unsigned long long)h,
-		 (unsigned long long)h2);
+	snprintf(a->digest, sizeof(a->digest), "%016llx%016llx",
+		 (unsigned long long)h, (unsigned long long)h2);
 	return SD_OK;
 }
 
@@ -465,8 +456,8 @@ static int find_inputs(sd_annotate *a, const char *const *inputs, size_t n_input
 	return rc;
 }
 
-int sd_annotate_load(const char *path, const char *const *inputs, size_t n_inputs,
-		     sd_annotate **out, sd_error *err)
+int sd_annotate_load(const char *path, const char *const *inputs,
+		     size_t n_inputs, sd_annotate **out, sd_error *err)
 {
 	sd_annotate *a = NULL;
 	char *text = NULL, *context = NULL;
@@ -492,8 +483,8 @@ int sd_annotate_load(const char *path, const char *const *inputs, size_t n_input
 				  "an annotation config must be a JSON object");
 		goto out;
 	}
-	if ((rc = cfg_check_keys(a->root, top_keys,
-				 sizeof(top_keys) / sizeof(top_keys[0]), path, "", err)))
+	if ((rc = cfg_check_keys(a->root, top_keys, sizeof(top_keys) / sizeof(top_keys[0]),
+				 path, "", err)))
 		goto out;
 	long long seed = 42, hist = 2, retries = 2;
 	a->templates = sd_prompt_templates_default();
@@ -502,8 +493,7 @@ int sd_annotate_load(const char *path, const char *const *inputs, size_t n_input
 			      1 << 20, &hist, err)) ||
 	    (rc = cfg_get_int(a->root, "max_retries", "max_retries", path, 0, 100,
 			      &retries, err)) ||
-	    (rc = cfg_get_str(a->root, "output_dir", "output_dir", path, &a->output_dir,
-			      err)) ||
+	    (rc = cfg_get_str(a->root, "output_dir", "output_dir", path, &a->output_dir, err)) ||
 	    (rc = cfg_text(a->root, "context", "", path, a->dir, &context, err)) ||
 	    (rc = cfg_templates(json_object_get(a->root, "templates"), path,
 				&a->templates, err)) ||
@@ -525,9 +515,8 @@ int sd_annotate_load(const char *path, const char *const *inputs, size_t n_input
 	}
 	const json_t *arr = json_object_get(a->root, "annotators");
 	if (!json_is_array(arr) || json_array_size(arr) == 0) {
-		rc = sd_error_set(
-		    err, SD_EINVAL, path, "annotators",
-		    "missing: a list of annotators, each {name, instructions, ...}");
+		rc = sd_error_set(err, SD_EINVAL, path, "annotators",
+				  "missing: a list of annotators, each {name, instructions, ...}");
 		goto out;
 	}
 	a->ann = calloc(json_array_size(arr), sizeof(*a->ann));
@@ -588,18 +577,27 @@ const char *sd_annotate_output_dir(const sd_annotate *a)
 	return a ? a->output_dir : NULL;
 }
 
-const char *sd_annotate_digest(const sd_annotate *a) { return a ? a->digest : NULL; }
+const char *sd_annotate_digest(const sd_annotate *a)
+{
+	return a ? a->digest : NULL;
+}
 
-size_t sd_annotate_log_count(const sd_annotate *a) { return a ? a->n_logs : 0; }
+size_t sd_annotate_log_count(const sd_annotate *a)
+{
+	return a ? a->n_logs : 0;
+}
 
-size_t sd_annotate_annotator_count(const sd_annotate *a) { return a ? a->n_ann : 0; }
+size_t sd_annotate_annotator_count(const sd_annotate *a)
+{
+	return a ? a->n_ann : 0;
+}
 
 /* ---------------- the workload ---------------- */
 
 typedef struct ann_work {
 	sd_annotate *a;
 	const sd_run_params *p;
-	sched_groups g; /* annotators by backend config */
+	sched_groups g;  /* annotators by backend config */
 } ann_work;
 
 typedef struct ann_job {
@@ -637,14 +635,16 @@ static bool is_complete(const char *path, const char *id)
 	return ok;
 }
 
-static size_t aw_n_groups(void *wp) { return ((ann_work *)wp)->g.n; }
+static size_t aw_n_groups(void *wp)
+{
+	return ((ann_work *)wp)->g.n;
+}
 
 static sd_backend *aw_open_backend(void *wp, size_t g, int32_t parallel, sd_error *err)
 {
 	ann_work *w = wp;
 	const ann_annotator *x = &w->a->ann[w->g.first[g]];
-	return run_backend_open(&x->backend, w->a->path, parallel, w->p->default_model,
-				err);
+	return run_backend_open(&x->backend, w->a->path, parallel, w->p->default_model, err);
 }
 
 static bool aw_next_item(void *wp, size_t g, size_t *cursor, size_t *item,
@@ -656,8 +656,7 @@ static bool aw_next_item(void *wp, size_t g, size_t *cursor, size_t *item,
 		size_t x = *cursor / n, l = *cursor % n;
 		if (w->g.of[x] != g || l % w->p->shard_count != w->p->shard_index)
 			continue;
-		char *path =
-		    out_path(w->p->out_dir, w->a->ann[x].name, w->a->logs[l].file);
+		char *path = out_path(w->p->out_dir, w->a->ann[x].name, w->a->logs[l].file);
 		bool done = path && is_complete(path, w->a->logs[l].id);
 		free(path);
 		if (done) {
@@ -756,7 +755,7 @@ static int aw_job_save(void *wp, void *jp, size_t item, sd_error *err)
 	const ann_log *l = &w->a->logs[item % w->a->n_logs];
 	char ts[32], *json = NULL;
 	sd_timestamp_now(ts, sizeof(ts));
-	sd_annotation_meta m = {x->name, j->model, ts, l->path};
+	sd_annotation_meta m = { x->name, j->model, ts, l->path };
 	if (sd_annotation_to_json(j->ann, &m, &json))
 		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	if (w->p->on_text) {
@@ -774,15 +773,15 @@ static int aw_job_save(void *wp, void *jp, size_t item, sd_error *err)
 }
 
 static const sched_ops ann_ops = {
-    .n_groups = aw_n_groups,
-    .open_backend = aw_open_backend,
-    .next_item = aw_next_item,
-    .job_create = aw_job_create,
-    .job_next = aw_job_next,
-    .job_accept = aw_job_accept,
-    .job_save = aw_job_save,
-    .job_free = aw_job_free,
-    .item_name = aw_item_name,
+	.n_groups = aw_n_groups,
+	.open_backend = aw_open_backend,
+	.next_item = aw_next_item,
+	.job_create = aw_job_create,
+	.job_next = aw_job_next,
+	.job_accept = aw_job_accept,
+	.job_save = aw_job_save,
+	.job_free = aw_job_free,
+	.item_name = aw_item_name,
 };
 
 /* OUT/annotate.json: the config and its digest. Caller frees. */
@@ -803,8 +802,8 @@ static const char *ann_backend_key(const void *a, size_t x)
 	return ((const sd_annotate *)a)->ann[x].backend_key;
 }
 
-int sd_annotate_run(sd_annotate *a, const sd_run_params *p, sd_run_progress *progress,
-		    sd_error *err)
+int sd_annotate_run(sd_annotate *a, const sd_run_params *p,
+		    sd_run_progress *progress, sd_error *err)
 {
 	ann_work w;
 	sd_run_progress local;
@@ -814,8 +813,7 @@ int sd_annotate_run(sd_annotate *a, const sd_run_params *p, sd_run_progress *pro
 		progress = &local;
 	memset(progress, 0, sizeof(*progress));
 	if (!a || !p)
-		return sd_error_set(err, SD_EINVAL, NULL, NULL,
-				    "no config or run parameters");
+		return sd_error_set(err, SD_EINVAL, NULL, NULL, "no config or run parameters");
 	char *manifest = manifest_json(a);
 	if (!manifest)
 		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
@@ -842,9 +840,8 @@ int sd_annotate_run(sd_annotate *a, const sd_run_params *p, sd_run_progress *pro
 out:
 	sched_groups_free(&w.g);
 	if (rc == SD_OK && progress->failed > 0)
-		rc = sd_error_set(
-		    err, SD_EBACKEND, NULL, NULL,
-		    "%zu annotation(s) failed; run the same command again to retry them",
-		    progress->failed);
+		rc = sd_error_set(err, SD_EBACKEND, NULL, NULL,
+				  "%zu annotation(s) failed; run the same command again to retry them",
+				  progress->failed);
 	return rc;
 }

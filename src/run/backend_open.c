@@ -5,7 +5,8 @@
 #include "util/error.h"
 
 /* An openai backend: the key is read now, handed over and wiped. */
-static sd_backend *open_openai(const cfg_backend *cb, const char *source, sd_error *err)
+static sd_backend *open_openai(const cfg_backend *cb, const char *source,
+			       sd_error *err)
 {
 	sd_openai_params op = cb->openai;
 	char *key = NULL;
@@ -27,15 +28,15 @@ static sd_backend *open_openai(const cfg_backend *cb, const char *source, sd_err
 		snprintf(err->source, sizeof(err->source), "%s", source ? source : "");
 		if (err->field[0])
 			cfg_prefix_field(err, "backend", ".");
-		if (!strcmp(err->field, "backend.base_urls[0]") &&
-		    cb->openai.n_base_urls == 1)
+		if (!strcmp(err->field, "backend.base_urls[0]") && cb->openai.n_base_urls == 1)
 			snprintf(err->field, sizeof(err->field), "backend.base_url");
 	}
 	return b;
 }
 
-sd_backend *run_backend_open(const cfg_backend *cb, const char *source, int32_t parallel,
-			     const char *default_model, sd_error *err)
+sd_backend *run_backend_open(const cfg_backend *cb, const char *source,
+			     int32_t parallel, const char *default_model,
+			     sd_error *err)
 {
 	if (strcmp(cb->type, "scripted") == 0) {
 		sd_scripted_params sp = sd_scripted_default_params();

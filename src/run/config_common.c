@@ -9,13 +9,12 @@
 #include "util/buf.h"
 #include "util/error.h"
 
-int cfg_check_keys(const json_t *o, const char *const *keys, size_t n, const char *source,
-		   const char *prefix, sd_error *err)
+int cfg_check_keys(const json_t *o, const char *const *keys, size_t n,
+		      const char *source, const char *prefix, sd_error *err)
 {
 	const char *key;
 	json_t *v;
-	json_object_foreach((json_t *)o, key, v)
-	{
+	json_object_foreach((json_t *)o, key, v) {
 		size_t i;
 		for (i = 0; i < n; i++)
 			if (strcmp(key, keys[i]) == 0)
@@ -28,7 +27,8 @@ int cfg_check_keys(const json_t *o, const char *const *keys, size_t n, const cha
 			sd_buf_printf(&allowed, "%s%s", i ? ", " : "", keys[i]);
 		char field[sizeof(err->field) + 64];
 		snprintf(field, sizeof(field), "%s%s", prefix, key);
-		sd_error_set(err, SD_EINVAL, source, field, "unknown field (valid: %s)",
+		sd_error_set(err, SD_EINVAL, source, field,
+			     "unknown field (valid: %s)",
 			     allowed.data ? allowed.data : "");
 		sd_buf_free(&allowed);
 		return SD_EINVAL;
@@ -36,14 +36,15 @@ int cfg_check_keys(const json_t *o, const char *const *keys, size_t n, const cha
 	return SD_OK;
 }
 
-int cfg_get_str(const json_t *o, const char *key, const char *field, const char *source,
-		char **out, sd_error *err)
+int cfg_get_str(const json_t *o, const char *key, const char *field,
+		   const char *source, char **out, sd_error *err)
 {
 	const json_t *v = json_object_get(o, key);
 	if (!v || json_is_null(v))
 		return SD_OK;
 	if (!json_is_string(v))
-		return sd_error_set(err, SD_EINVAL, source, field, "must be a string");
+		return sd_error_set(err, SD_EINVAL, source, field,
+				    "must be a string");
 	char *s = strdup(json_string_value(v));
 	if (!s)
 		return sd_error_set(err, SD_ENOMEM, source, field, "out of memory");
@@ -52,30 +53,35 @@ int cfg_get_str(const json_t *o, const char *key, const char *field, const char 
 	return SD_OK;
 }
 
-int cfg_get_int(const json_t *o, const char *key, const char *field, const char *source,
-		long long lo, long long hi, long long *out, sd_error *err)
+int cfg_get_int(const json_t *o, const char *key, const char *field,
+		   const char *source, long long lo, long long hi,
+		   long long *out, sd_error *err)
 {
 	const json_t *v = json_object_get(o, key);
 	if (!v || json_is_null(v))
 		return SD_OK;
 	if (!json_is_integer(v))
-		return sd_error_set(err, SD_EINVAL, source, field, "must be an integer");
+		return sd_error_set(err, SD_EINVAL, source, field,
+				    "must be an integer");
 	long long x = json_integer_value(v);
 	if (x < lo || x > hi)
 		return sd_error_set(err, SD_EINVAL, source, field,
-				    "must be between %lld and %lld, got %lld", lo, hi, x);
+				    "must be between %lld and %lld, got %lld",
+				    lo, hi, x);
 	*out = x;
 	return SD_OK;
 }
 
-int cfg_get_num(const json_t *o, const char *key, const char *field, const char *source,
-		double lo, double hi, double *out, sd_error *err)
+int cfg_get_num(const json_t *o, const char *key, const char *field,
+		   const char *source, double lo, double hi, double *out,
+		   sd_error *err)
 {
 	const json_t *v = json_object_get(o, key);
 	if (!v || json_is_null(v))
 		return SD_OK;
 	if (!json_is_number(v))
-		return sd_error_set(err, SD_EINVAL, source, field, "must be a number");
+		return sd_error_set(err, SD_EINVAL, source, field,
+				    "must be a number");
 	double x = json_number_value(v);
 	if (!(x >= lo && x <= hi))
 		return sd_error_set(err, SD_EINVAL, source, field,
@@ -119,8 +125,8 @@ char *cfg_dirname(const char *path)
 	return d;
 }
 
-int cfg_text(const json_t *o, const char *key, const char *prefix, const char *source,
-	     const char *dir, char **out, sd_error *err)
+int cfg_text(const json_t *o, const char *key, const char *prefix,
+	     const char *source, const char *dir, char **out, sd_error *err)
 {
 	char fkey[96], field[160];
 	snprintf(fkey, sizeof(fkey), "%s_file", key);
@@ -137,8 +143,7 @@ int cfg_text(const json_t *o, const char *key, const char *prefix, const char *s
 	}
 	snprintf(field, sizeof(field), "%s%s", prefix, fkey);
 	if (!json_is_string(file))
-		return sd_error_set(err, SD_EINVAL, source, field,
-				    "must be a path string");
+		return sd_error_set(err, SD_EINVAL, source, field, "must be a path string");
 	char *p = cfg_resolve(dir, json_string_value(file));
 	char *text = NULL;
 	if (!p)
@@ -163,15 +168,13 @@ int cfg_personas(const json_t *root, const char *source, const char *dir,
 	*out = NULL;
 	*n = 0;
 	if (inl && file)
-		return sd_error_set(
-		    err, SD_EINVAL, source, "personas",
-		    "give either \"personas\" or \"personas_file\", not both");
+		return sd_error_set(err, SD_EINVAL, source, "personas",
+				    "give either \"personas\" or \"personas_file\", not both");
 	if (!inl && !file) {
 		if (allow_missing)
 			return SD_OK;
-		return sd_error_set(
-		    err, SD_EINVAL, source, "personas",
-		    "missing: list the users' personas inline or give \"personas_file\"");
+		return sd_error_set(err, SD_EINVAL, source, "personas",
+				    "missing: list the users' personas inline or give \"personas_file\"");
 	}
 	if (file) {
 		if (!json_is_string(file))
@@ -179,8 +182,7 @@ int cfg_personas(const json_t *root, const char *source, const char *dir,
 					    "must be a path string");
 		char *p = cfg_resolve(dir, json_string_value(file));
 		if (!p)
-			return sd_error_set(err, SD_ENOMEM, source, NULL,
-					    "out of memory");
+			return sd_error_set(err, SD_ENOMEM, source, NULL, "out of memory");
 		rc = sd_persona_array_load(p, &all, &n_all, err);
 		free(p);
 		if (rc)
@@ -188,8 +190,7 @@ int cfg_personas(const json_t *root, const char *source, const char *dir,
 	} else {
 		char *text = json_dumps(inl, JSON_ENCODE_ANY);
 		if (!text)
-			return sd_error_set(err, SD_ENOMEM, source, NULL,
-					    "out of memory");
+			return sd_error_set(err, SD_ENOMEM, source, NULL, "out of memory");
 		rc = sd_persona_array_from_json(text, source, &all, &n_all, err);
 		free(text);
 		if (rc) {
@@ -224,8 +225,7 @@ int cfg_personas(const json_t *root, const char *source, const char *dir,
 		char field[64];
 		snprintf(field, sizeof(field), "users[%zu]", i);
 		if (!name) {
-			sd_error_set(err, SD_EINVAL, source, field,
-				     "must be a username string");
+			sd_error_set(err, SD_EINVAL, source, field, "must be a username string");
 			goto out;
 		}
 		size_t k;
@@ -234,8 +234,7 @@ int cfg_personas(const json_t *root, const char *source, const char *dir,
 				break;
 		if (k == n_all) {
 			sd_error_set(err, SD_EINVAL, source, field,
-				     "no persona named \"%s\" (or it is listed twice)",
-				     name);
+				     "no persona named \"%s\" (or it is listed twice)", name);
 			goto out;
 		}
 		sel[n_sel++] = all[k];
@@ -283,9 +282,8 @@ int cfg_moderator_parse(const json_t *m, const char *source, const char *dir,
 		return rc;
 	const json_t *p = json_object_get(m, "persona");
 	if (!p)
-		return sd_error_set(
-		    err, SD_EINVAL, source, "moderator.persona",
-		    "missing: the moderator needs a persona with a username");
+		return sd_error_set(err, SD_EINVAL, source, "moderator.persona",
+				    "missing: the moderator needs a persona with a username");
 	char *text = json_dumps(p, JSON_ENCODE_ANY);
 	if (!text)
 		return sd_error_set(err, SD_ENOMEM, source, NULL, "out of memory");
@@ -294,8 +292,7 @@ int cfg_moderator_parse(const json_t *m, const char *source, const char *dir,
 	if (!out->persona) {
 		if (err) {
 			snprintf(err->source, sizeof(err->source), "%s", source);
-			cfg_prefix_field(err, "moderator.persona",
-					 err->field[0] ? "." : "");
+			cfg_prefix_field(err, "moderator.persona", err->field[0] ? "." : "");
 			err->line = err->column = 0;
 		}
 		return SD_EINVAL;
@@ -305,8 +302,8 @@ int cfg_moderator_parse(const json_t *m, const char *source, const char *dir,
 		return sd_error_set(err, SD_ENOMEM, source, NULL, "out of memory");
 	if ((rc = cfg_text(m, "instructions", "moderator.", source, dir,
 			   &out->instructions, err)) ||
-	    (rc = cfg_get_str(m, "context", "moderator.context", source, &out->context,
-			      err))) {
+	    (rc = cfg_get_str(m, "context", "moderator.context", source,
+			      &out->context, err))) {
 		cfg_moderator_clear(out);
 		return rc;
 	}
@@ -347,8 +344,7 @@ int cfg_turn_manager(const json_t *t, const char *source, sd_turn_params *out,
 		const json_t *rf = json_object_get(t, "random_first");
 		if (rf && !json_is_boolean(rf))
 			return sd_error_set(err, SD_EINVAL, source,
-					    "turn_manager.random_first",
-					    "must be true or false");
+					    "turn_manager.random_first", "must be true or false");
 		out->random_first = json_is_true(rf);
 	} else {
 		return sd_error_set(err, SD_EINVAL, source, "turn_manager",
@@ -364,41 +360,37 @@ int cfg_turn_manager(const json_t *t, const char *source, sd_turn_params *out,
 	return SD_OK;
 }
 
-int cfg_sampling(const json_t *s, const char *source, sd_sampling *sp, sd_error *err)
+int cfg_sampling(const json_t *s, const char *source, sd_sampling *sp,
+		 sd_error *err)
 {
 	static const char *const keys[] = {
-	    "max_tokens", "temperature",    "top_p",	     "top_k",
-	    "min_p",	  "repeat_penalty", "repeat_last_n",
+		"max_tokens", "temperature", "top_p", "top_k", "min_p",
+		"repeat_penalty", "repeat_last_n",
 	};
 	static const struct {
 		const char *key, *field;
 		long long lo, hi;
 		size_t off;
 	} ints[] = {
-	    {"max_tokens", "sampling.max_tokens", 1, 1 << 20,
-	     offsetof(sd_sampling, max_tokens)},
-	    {"top_k", "sampling.top_k", 0, 1 << 20, offsetof(sd_sampling, top_k)},
-	    {"repeat_last_n", "sampling.repeat_last_n", 0, 1 << 20,
-	     offsetof(sd_sampling, repeat_last_n)},
+		{ "max_tokens", "sampling.max_tokens", 1, 1 << 20, offsetof(sd_sampling, max_tokens) },
+		{ "top_k", "sampling.top_k", 0, 1 << 20, offsetof(sd_sampling, top_k) },
+		{ "repeat_last_n", "sampling.repeat_last_n", 0, 1 << 20, offsetof(sd_sampling, repeat_last_n) },
 	};
 	static const struct {
 		const char *key, *field;
 		double lo, hi;
 		size_t off;
 	} nums[] = {
-	    {"temperature", "sampling.temperature", 0, 100,
-	     offsetof(sd_sampling, temperature)},
-	    {"top_p", "sampling.top_p", 0, 1, offsetof(sd_sampling, top_p)},
-	    {"min_p", "sampling.min_p", 0, 1, offsetof(sd_sampling, min_p)},
-	    {"repeat_penalty", "sampling.repeat_penalty", 0, 100,
-	     offsetof(sd_sampling, repeat_penalty)},
+		{ "temperature", "sampling.temperature", 0, 100, offsetof(sd_sampling, temperature) },
+		{ "top_p", "sampling.top_p", 0, 1, offsetof(sd_sampling, top_p) },
+		{ "min_p", "sampling.min_p", 0, 1, offsetof(sd_sampling, min_p) },
+		{ "repeat_penalty", "sampling.repeat_penalty", 0, 100, offsetof(sd_sampling, repeat_penalty) },
 	};
 	int rc;
 	if (!s || json_is_null(s))
 		return SD_OK;
 	if (!json_is_object(s))
-		return sd_error_set(err, SD_EINVAL, source, "sampling",
-				    "must be an object");
+		return sd_error_set(err, SD_EINVAL, source, "sampling", "must be an object");
 	if ((rc = cfg_check_keys(s, keys, 7, source, "sampling.", err)))
 		return rc;
 	for (size_t k = 0; k < sizeof(ints) / sizeof(ints[0]); k++) {
@@ -424,21 +416,18 @@ int cfg_templates(const json_t *t, const char *source, sd_prompt_templates *out,
 		  sd_error *err)
 {
 	static const char *const keys[] = {
-	    "history_entry",	"history_sep",	  "user_prompt",
-	    "annotator_prompt", "wrap_user_json",
+		"history_entry", "history_sep", "user_prompt",
+		"annotator_prompt", "wrap_user_json",
 	};
 	const char **dst[] = {
-	    &out->history_entry,
-	    &out->history_sep,
-	    &out->user_prompt,
-	    &out->annotator_prompt,
+		&out->history_entry, &out->history_sep, &out->user_prompt,
+		&out->annotator_prompt,
 	};
 	int rc;
 	if (!t || json_is_null(t))
 		return SD_OK;
 	if (!json_is_object(t))
-		return sd_error_set(err, SD_EINVAL, source, "templates",
-				    "must be an object");
+		return sd_error_set(err, SD_EINVAL, source, "templates", "must be an object");
 	if ((rc = cfg_check_keys(t, keys, 5, source, "templates.", err)))
 		return rc;
 	for (size_t k = 0; k < 4; k++) {
@@ -448,8 +437,7 @@ int cfg_templates(const json_t *t, const char *source, sd_prompt_templates *out,
 		if (!json_is_string(v)) {
 			char f[64];
 			snprintf(f, sizeof(f), "templates.%s", keys[k]);
-			return sd_error_set(err, SD_EINVAL, source, f,
-					    "must be a string");
+			return sd_error_set(err, SD_EINVAL, source, f, "must be a string");
 		}
 		*dst[k] = json_string_value(v);
 	}
@@ -463,8 +451,8 @@ int cfg_templates(const json_t *t, const char *source, sd_prompt_templates *out,
 }
 
 /* backend.stop: an array of non-empty strings, borrowed into out->stop. */
-static int parse_stop(const json_t *b, const char *source, cfg_backend *out, size_t *n,
-		      sd_error *err)
+static int parse_stop(const json_t *b, const char *source, cfg_backend *out,
+		      size_t *n, sd_error *err)
 {
 	const json_t *stop = json_object_get(b, "stop");
 	*n = 0;
@@ -500,13 +488,10 @@ static int parse_llama(const json_t *b, const char *source, const char *dir,
 		long long lo, hi;
 		size_t off;
 	} ints[] = {
-	    {"n_ctx", "backend.n_ctx", 64, 1 << 24, offsetof(sd_llama_params, n_ctx)},
-	    {"n_threads", "backend.n_threads", 1, 1024,
-	     offsetof(sd_llama_params, n_threads)},
-	    {"n_batch", "backend.n_batch", 1, 1 << 20,
-	     offsetof(sd_llama_params, n_batch)},
-	    {"n_gpu_layers", "backend.n_gpu_layers", -1, 100000,
-	     offsetof(sd_llama_params, n_gpu_layers)},
+		{ "n_ctx", "backend.n_ctx", 64, 1 << 24, offsetof(sd_llama_params, n_ctx) },
+		{ "n_threads", "backend.n_threads", 1, 1024, offsetof(sd_llama_params, n_threads) },
+		{ "n_batch", "backend.n_batch", 1, 1 << 20, offsetof(sd_llama_params, n_batch) },
+		{ "n_gpu_layers", "backend.n_gpu_layers", -1, 100000, offsetof(sd_llama_params, n_gpu_layers) },
 	};
 	int rc;
 	if ((rc = cfg_check_keys(b, keys, sizeof(keys) / sizeof(keys[0]), source,
@@ -519,14 +504,13 @@ static int parse_llama(const json_t *b, const char *source, const char *dir,
 		out->model = cfg_resolve(dir, model);
 		free(model);
 		if (!out->model)
-			return sd_error_set(err, SD_ENOMEM, source, NULL,
-					    "out of memory");
+			return sd_error_set(err, SD_ENOMEM, source, NULL, "out of memory");
 	}
 	sd_llama_params *lp = &out->llama;
-	static const char *const strs[] = {"model_name", "chat_template",
-					   "fallback_chat_template"};
-	const char **sdst[] = {&lp->model_name, &lp->chat_template,
-			       &lp->fallback_chat_template};
+	static const char *const strs[] = { "model_name", "chat_template",
+					    "fallback_chat_template" };
+	const char **sdst[] = { &lp->model_name, &lp->chat_template,
+				&lp->fallback_chat_template };
 	for (size_t k = 0; k < 3; k++) {
 		const json_t *v = json_object_get(b, strs[k]);
 		if (!v || json_is_null(v))
@@ -534,8 +518,7 @@ static int parse_llama(const json_t *b, const char *source, const char *dir,
 		if (!json_is_string(v)) {
 			char f[64];
 			snprintf(f, sizeof(f), "backend.%s", strs[k]);
-			return sd_error_set(err, SD_EINVAL, source, f,
-					    "must be a string");
+			return sd_error_set(err, SD_EINVAL, source, f, "must be a string");
 		}
 		*sdst[k] = json_string_value(v);
 	}
@@ -562,14 +545,12 @@ static int check_url(const json_t *v, const char *field, const char *source,
 {
 	const char *u = json_string_value(v);
 	if (!u)
-		return sd_error_set(
-		    err, SD_EINVAL, source, field,
-		    "must be a URL string such as \"http://127.0.0.1:8080/v1\"");
+		return sd_error_set(err, SD_EINVAL, source, field,
+				    "must be a URL string such as \"http://127.0.0.1:8080/v1\"");
 	if (strncmp(u, "http://", 7) && strncmp(u, "https://", 8))
 		return sd_error_set(err, SD_EINVAL, source, field,
 				    "must start with http:// or https:// (e.g. "
-				    "\"http://127.0.0.1:8080/v1\"), got \"%.100s\"",
-				    u);
+				    "\"http://127.0.0.1:8080/v1\"), got \"%.100s\"", u);
 	return SD_OK;
 }
 
@@ -577,66 +558,41 @@ static int parse_openai(const json_t *b, const char *source, const char *dir,
 			cfg_backend *out, sd_error *err)
 {
 	static const char *const keys[] = {
-	    "type",
-	    "base_url",
-	    "base_urls",
-	    "model",
-	    "model_name",
-	    "api_key_env",
-	    "api_key_file",
-	    "max_tokens",
-	    "temperature",
-	    "top_p",
-	    "seed",
-	    "stop",
-	    "extra_body",
-	    "grammar_field",
-	    "request_timeout",
-	    "connect_timeout",
-	    "max_in_flight",
-	    "max_retries",
-	    "backoff_initial",
-	    "backoff_max",
-	    "down_deadline",
+		"type", "base_url", "base_urls", "model", "model_name",
+		"api_key_env", "api_key_file", "max_tokens", "temperature",
+		"top_p", "seed", "stop", "extra_body", "grammar_field",
+		"request_timeout", "connect_timeout", "max_in_flight",
+		"max_retries", "backoff_initial", "backoff_max", "down_deadline",
 	};
 	static const struct {
 		const char *key, *field;
 		double lo, hi;
 		size_t off;
 	} nums[] = {
-	    {"request_timeout", "backend.request_timeout", 0.001, 1e7,
-	     offsetof(sd_openai_params, request_timeout)},
-	    {"connect_timeout", "backend.connect_timeout", 0.001, 1e7,
-	     offsetof(sd_openai_params, connect_timeout)},
-	    {"backoff_initial", "backend.backoff_initial", 0, 3600,
-	     offsetof(sd_openai_params, backoff_initial)},
-	    {"backoff_max", "backend.backoff_max", 0, 86400,
-	     offsetof(sd_openai_params, backoff_max)},
-	    {"down_deadline", "backend.down_deadline", 0, 1e9,
-	     offsetof(sd_openai_params, down_deadline)},
+		{ "request_timeout", "backend.request_timeout", 0.001, 1e7, offsetof(sd_openai_params, request_timeout) },
+		{ "connect_timeout", "backend.connect_timeout", 0.001, 1e7, offsetof(sd_openai_params, connect_timeout) },
+		{ "backoff_initial", "backend.backoff_initial", 0, 3600, offsetof(sd_openai_params, backoff_initial) },
+		{ "backoff_max", "backend.backoff_max", 0, 86400, offsetof(sd_openai_params, backoff_max) },
+		{ "down_deadline", "backend.down_deadline", 0, 1e9, offsetof(sd_openai_params, down_deadline) },
 	};
 	static const struct {
 		const char *key, *field;
 		long long lo, hi;
 		size_t off;
 	} ints[] = {
-	    {"max_tokens", "backend.max_tokens", 1, 1 << 24,
-	     offsetof(sd_openai_params, max_tokens)},
-	    {"max_in_flight", "backend.max_in_flight", 0, 1 << 20,
-	     offsetof(sd_openai_params, max_in_flight)},
-	    {"max_retries", "backend.max_retries", 0, 1000,
-	     offsetof(sd_openai_params, max_retries)},
+		{ "max_tokens", "backend.max_tokens", 1, 1 << 24, offsetof(sd_openai_params, max_tokens) },
+		{ "max_in_flight", "backend.max_in_flight", 0, 1 << 20, offsetof(sd_openai_params, max_in_flight) },
+		{ "max_retries", "backend.max_retries", 0, 1000, offsetof(sd_openai_params, max_retries) },
 	};
 	sd_openai_params *op = &out->openai;
 	int rc;
 	/* before the unknown-field check: this mistake deserves its own words */
 	if (json_object_get(b, "api_key"))
-		return sd_error_set(
-		    err, SD_EINVAL, source, "backend.api_key",
-		    "API keys do not belong in config files (they end up in "
-		    "run.json, logs and version control); put the key in an "
-		    "environment variable and name it in \"api_key_env\", or "
-		    "in a file named by \"api_key_file\"");
+		return sd_error_set(err, SD_EINVAL, source, "backend.api_key",
+				    "API keys do not belong in config files (they end up in "
+				    "run.json, logs and version control); put the key in an "
+				    "environment variable and name it in \"api_key_env\", or "
+				    "in a file named by \"api_key_file\"");
 	if ((rc = cfg_check_keys(b, keys, sizeof(keys) / sizeof(keys[0]), source,
 				 "backend.", err)))
 		return rc;
@@ -644,14 +600,12 @@ static int parse_openai(const json_t *b, const char *source, const char *dir,
 	const json_t *one = json_object_get(b, "base_url");
 	const json_t *many = json_object_get(b, "base_urls");
 	if (one && many)
-		return sd_error_set(
-		    err, SD_EINVAL, source, "backend.base_url",
-		    "give either \"base_url\" or \"base_urls\", not both");
+		return sd_error_set(err, SD_EINVAL, source, "backend.base_url",
+				    "give either \"base_url\" or \"base_urls\", not both");
 	if (!one && !many)
-		return sd_error_set(
-		    err, SD_EINVAL, source, "backend.base_url",
-		    "missing: the server's URL up to /v1, e.g. "
-		    "\"http://127.0.0.1:8080/v1\" (or a list \"base_urls\")");
+		return sd_error_set(err, SD_EINVAL, source, "backend.base_url",
+				    "missing: the server's URL up to /v1, e.g. "
+				    "\"http://127.0.0.1:8080/v1\" (or a list \"base_urls\")");
 	if (many && (!json_is_array(many) || json_array_size(many) == 0))
 		return sd_error_set(err, SD_EINVAL, source, "backend.base_urls",
 				    "must be a non-empty array of URLs");
@@ -682,9 +636,8 @@ static int parse_openai(const json_t *b, const char *source, const char *dir,
 	op->model_name = json_string_value(mn);
 
 	if (json_object_get(b, "api_key_env") && json_object_get(b, "api_key_file"))
-		return sd_error_set(
-		    err, SD_EINVAL, source, "backend.api_key_env",
-		    "give either \"api_key_env\" or \"api_key_file\", not both");
+		return sd_error_set(err, SD_EINVAL, source, "backend.api_key_env",
+				    "give either \"api_key_env\" or \"api_key_file\", not both");
 	if ((rc = cfg_get_str(b, "api_key_env", "backend.api_key_env", source,
 			      &out->api_key_env, err)))
 		return rc;
@@ -692,19 +645,17 @@ static int parse_openai(const json_t *b, const char *source, const char *dir,
 		return sd_error_set(err, SD_EINVAL, source, "backend.api_key_env",
 				    "must name an environment variable");
 	char *kf = NULL;
-	if ((rc = cfg_get_str(b, "api_key_file", "backend.api_key_file", source, &kf,
-			      err)))
+	if ((rc = cfg_get_str(b, "api_key_file", "backend.api_key_file", source, &kf, err)))
 		return rc;
 	if (kf) {
 		out->api_key_file = kf[0] ? cfg_resolve(dir, kf) : NULL;
 		bool empty = !kf[0];
 		free(kf);
 		if (empty)
-			return sd_error_set(err, SD_EINVAL, source,
-					    "backend.api_key_file", "must be a path");
+			return sd_error_set(err, SD_EINVAL, source, "backend.api_key_file",
+					    "must be a path");
 		if (!out->api_key_file)
-			return sd_error_set(err, SD_ENOMEM, source, NULL,
-					    "out of memory");
+			return sd_error_set(err, SD_ENOMEM, source, NULL, "out of memory");
 	}
 
 	for (size_t k = 0; k < sizeof(ints) / sizeof(ints[0]); k++) {
@@ -722,18 +673,17 @@ static int parse_openai(const json_t *b, const char *source, const char *dir,
 			return rc;
 	}
 	double t = op->temperature, tp = op->top_p;
-	if ((rc = cfg_get_num(b, "temperature", "backend.temperature", source, 0, 100, &t,
-			      err)) ||
+	if ((rc = cfg_get_num(b, "temperature", "backend.temperature", source, 0, 100,
+			      &t, err)) ||
 	    (rc = cfg_get_num(b, "top_p", "backend.top_p", source, 0, 1, &tp, err)))
 		return rc;
 	op->temperature = (float)t;
 	op->top_p = (float)tp;
 	const json_t *seed = json_object_get(b, "seed");
 	if (seed && !json_is_boolean(seed))
-		return sd_error_set(
-		    err, SD_EINVAL, source, "backend.seed",
-		    "must be true (send each request's seed, the default) "
-		    "or false (for servers that reject \"seed\")");
+		return sd_error_set(err, SD_EINVAL, source, "backend.seed",
+				    "must be true (send each request's seed, the default) "
+				    "or false (for servers that reject \"seed\")");
 	if (seed)
 		op->send_seed = json_is_true(seed);
 	if ((rc = parse_stop(b, source, out, &op->n_stop, err)))
@@ -743,13 +693,11 @@ static int parse_openai(const json_t *b, const char *source, const char *dir,
 	const json_t *extra = json_object_get(b, "extra_body");
 	if (extra && !json_is_null(extra)) {
 		if (!json_is_object(extra))
-			return sd_error_set(
-			    err, SD_EINVAL, source, "backend.extra_body",
-			    "must be an object (merged into every request body)");
+			return sd_error_set(err, SD_EINVAL, source, "backend.extra_body",
+					    "must be an object (merged into every request body)");
 		out->extra_body = json_dumps(extra, JSON_COMPACT);
 		if (!out->extra_body)
-			return sd_error_set(err, SD_ENOMEM, source, NULL,
-					    "out of memory");
+			return sd_error_set(err, SD_ENOMEM, source, NULL, "out of memory");
 		op->extra_body = out->extra_body;
 	}
 	const json_t *gf = json_object_get(b, "grammar_field");
@@ -757,10 +705,9 @@ static int parse_openai(const json_t *b, const char *source, const char *dir,
 		op->grammar_field = NULL;
 	} else if (gf) {
 		if (!json_is_string(gf) || !json_string_length(gf))
-			return sd_error_set(
-			    err, SD_EINVAL, source, "backend.grammar_field",
-			    "must be a field name (\"grammar\", \"guided_grammar\") "
-			    "or null");
+			return sd_error_set(err, SD_EINVAL, source, "backend.grammar_field",
+					    "must be a field name (\"grammar\", \"guided_grammar\") "
+					    "or null");
 		op->grammar_field = json_string_value(gf);
 	}
 	return SD_OK;
@@ -779,16 +726,15 @@ int cfg_backend_parse(const json_t *b, const char *source, const char *dir,
 	if (!b || json_is_null(b))
 		return SD_OK;
 	if (!json_is_object(b))
-		return sd_error_set(err, SD_EINVAL, source, "backend",
-				    "must be an object");
+		return sd_error_set(err, SD_EINVAL, source, "backend", "must be an object");
 	if ((rc = cfg_get_str(b, "type", "backend.type", source, &out->type, err)))
 		return rc;
 	if (!strcmp(out->type, "openai"))
 		return parse_openai(b, source, dir, out, err);
 	if (strcmp(out->type, "llama") && strcmp(out->type, "scripted"))
-		return sd_error_set(
-		    err, SD_EINVAL, source, "backend.type",
-		    "unknown backend \"%s\" (valid: llama, openai, scripted)", out->type);
+		return sd_error_set(err, SD_EINVAL, source, "backend.type",
+				    "unknown backend \"%s\" (valid: llama, openai, scripted)",
+				    out->type);
 	return parse_llama(b, source, dir, out, err);
 }
 
@@ -821,13 +767,11 @@ int cfg_backend_api_key(const cfg_backend *b, const char *source, char **out,
 	if (b->api_key_env) {
 		const char *v = getenv(b->api_key_env);
 		if (!v || !v[0])
-			return sd_error_set(
-			    err, SD_EINVAL, source, "backend.api_key_env",
-			    "the environment variable %s is not set or empty",
-			    b->api_key_env);
+			return sd_error_set(err, SD_EINVAL, source, "backend.api_key_env",
+					    "the environment variable %s is not set or empty",
+					    b->api_key_env);
 		*out = strdup(v);
-		return *out ? SD_OK
-			    : sd_error_set(err, SD_ENOMEM, source, NULL, "out of memory");
+		return *out ? SD_OK : sd_error_set(err, SD_ENOMEM, source, NULL, "out of memory");
 	}
 	if (!b->api_key_file)
 		return SD_OK;
@@ -845,11 +789,9 @@ int cfg_backend_api_key(const cfg_backend *b, const char *source, char **out,
 		len--;
 	while (s < len && strchr(" \t\r\n", text[s]))
 		s++;
-	if (s == len || memchr(text + s, '\n', len - s) ||
-	    memchr(text + s, '\r', len - s)) {
+	if (s == len || memchr(text + s, '\n', len - s) || memchr(text + s, '\r', len - s)) {
 		cfg_secret_free(text);
-		return sd_error_set(err, SD_EINVAL, b->api_key_file,
-				    "backend.api_key_file",
+		return sd_error_set(err, SD_EINVAL, b->api_key_file, "backend.api_key_file",
 				    "must hold the API key on one line");
 	}
 	memmove(text, text + s, len - s);

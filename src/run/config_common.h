@@ -11,15 +11,17 @@
 
 #include "syndisco.h"
 
-int cfg_check_keys(const json_t *o, const char *const *keys, size_t n, const char *source,
-		   const char *prefix, sd_error *err);
+int cfg_check_keys(const json_t *o, const char *const *keys, size_t n,
+		   const char *source, const char *prefix, sd_error *err);
 /* Absent or null keeps *out; a wrong type is an error. */
-int cfg_get_str(const json_t *o, const char *key, const char *field, const char *source,
-		char **out, sd_error *err);
-int cfg_get_int(const json_t *o, const char *key, const char *field, const char *source,
-		long long lo, long long hi, long long *out, sd_error *err);
-int cfg_get_num(const json_t *o, const char *key, const char *field, const char *source,
-		double lo, double hi, double *out, sd_error *err);
+int cfg_get_str(const json_t *o, const char *key, const char *field,
+		const char *source, char **out, sd_error *err);
+int cfg_get_int(const json_t *o, const char *key, const char *field,
+		const char *source, long long lo, long long hi, long long *out,
+		sd_error *err);
+int cfg_get_num(const json_t *o, const char *key, const char *field,
+		const char *source, double lo, double hi, double *out,
+		sd_error *err);
 /* err->field = prefix + sep + err->field */
 void cfg_prefix_field(sd_error *err, const char *prefix, const char *sep);
 /* p relative to dir (unless absolute). Caller frees. */
@@ -31,8 +33,8 @@ char *cfg_dirname(const char *path);
  * Text from "key" (a string) or "key_file" (a path read as it is). Both
  * given is an error; neither keeps *out.
  */
-int cfg_text(const json_t *o, const char *key, const char *prefix, const char *source,
-	     const char *dir, char **out, sd_error *err);
+int cfg_text(const json_t *o, const char *key, const char *prefix,
+	     const char *source, const char *dir, char **out, sd_error *err);
 
 /* Personas from "personas" (inline) or "personas_file", then "users". */
 int cfg_personas(const json_t *root, const char *source, const char *dir,
@@ -54,14 +56,15 @@ void cfg_moderator_clear(cfg_moderator *m);
 
 int cfg_turn_manager(const json_t *t, const char *source, sd_turn_params *out,
 		     sd_error *err);
-int cfg_sampling(const json_t *s, const char *source, sd_sampling *out, sd_error *err);
-int cfg_templates(const json_t *t, const char *source, sd_prompt_templates *out,
-		  sd_error *err);
+int cfg_sampling(const json_t *s, const char *source, sd_sampling *out,
+		 sd_error *err);
+int cfg_templates(const json_t *t, const char *source,
+		  sd_prompt_templates *out, sd_error *err);
 
 typedef struct cfg_backend {
-	char *type;	       /* "llama", "scripted" or "openai" */
-	char *model;	       /* llama: resolved path; openai: the served
-				  model's name; NULL when not configured */
+	char *type;          /* "llama", "scripted" or "openai" */
+	char *model;         /* llama: resolved path; openai: the served
+				model's name; NULL when not configured */
 	sd_llama_params llama; /* strings borrowed from the JSON */
 	const char **stop;
 	/* openai: strings borrow from the JSON and the fields below; the

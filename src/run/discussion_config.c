@@ -270,7 +270,8 @@ static int load_seeds(sd_discussion_config *c, sd_error *err)
 	return SD_OK;
 }
 
-int sd_discussion_config_load(const char *path, sd_discussion_config **out, sd_error *err)
+int sd_discussion_config_load(const char *path, sd_discussion_config **out,
+			      sd_error *err)
 {
 	char *text = NULL;
 	json_error_t jerr;
@@ -289,8 +290,8 @@ int sd_discussion_config_load(const char *path, sd_discussion_config **out, sd_e
 	}
 	c->root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
 	if (!c->root) {
-		rc = sd_error_set_at(err, SD_EPARSE, path, jerr.line, jerr.column, "%s",
-				     jerr.text);
+		rc = sd_error_set_at(err, SD_EPARSE, path, jerr.line, jerr.column,
+				     "%s", jerr.text);
 		goto out;
 	}
 	if (!json_is_object(c->root)) {
@@ -342,14 +343,13 @@ int sd_discussion_config_load(const char *path, sd_discussion_config **out, sd_e
 	    (rc = load_order(c, err)) || (rc = load_seeds(c, err)) ||
 	    (rc = cfg_sampling(json_object_get(c->root, "sampling"), path,
 			       &c->disc.sampling, err)) ||
-	    (rc = cfg_backend_parse(json_object_get(c->root, "backend"), path, c->dir,
-				    &c->backend, err)) ||
+	    (rc = cfg_backend_parse(json_object_get(c->root, "backend"), path,
+				    c->dir, &c->backend, err)) ||
 	    (rc = cfg_templates(json_object_get(c->root, "templates"), path,
 				&c->templates, err)))
 		goto out;
 	i = c->disc.conv_len;
-	if ((rc =
-		 cfg_get_int(c->root, "conv_len", "conv_len", path, 0, 1000000, &i, err)))
+	if ((rc = cfg_get_int(c->root, "conv_len", "conv_len", path, 0, 1000000, &i, err)))
 		goto out;
 	c->disc.conv_len = (int32_t)i;
 	i = c->disc.history_ctx_len;
@@ -462,7 +462,8 @@ sd_llama_params sd_discussion_config_llama_params(const sd_discussion_config *c)
 }
 
 sd_backend *sd_discussion_config_open_backend(const sd_discussion_config *c,
-					      const char *default_model, sd_error *err)
+					      const char *default_model,
+					      sd_error *err)
 {
 	if (!c) {
 		sd_error_set(err, SD_EINVAL, NULL, NULL, "no config");
@@ -472,7 +473,8 @@ sd_backend *sd_discussion_config_open_backend(const sd_discussion_config *c,
 }
 
 sd_discussion *sd_discussion_config_instantiate(sd_discussion_config *c,
-						const char *model_name, sd_error *err)
+						const char *model_name,
+						sd_error *err)
 {
 	sd_actor_params ap = sd_actor_default_params();
 	if (!c) {
