@@ -155,7 +155,8 @@ def strip_extras(text, expected_keys):
         # the first extra key: the line before it ends with its comma
         if cut < 1 or text[cut - 1] != ",":
             return None, "cannot find our first extra field %r" % keys[n]
-        text = text[:cut - 1] + "\n}"
+        # keep the object's own end, and anything after it, as written
+        text = text[:cut - 1] + text[text.rindex("\n}"):]
     return text, None
 
 
