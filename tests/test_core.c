@@ -397,6 +397,136 @@ static void test_transcript_moderator_seeds_blank(void **state)
 	guide_free(&g);
 }
 
+/* A 2.0.8 discussion: explicit order, a blank moderator reply logged, a
+ * blank user turn skipped, the file as 2.0.8 writes it with ours last. */
+static void test_profile_2_0_8_log(void **state)
+{
+	(void)state;
+	sd_persona *pa = sd_persona_from_json("{\"username\": \"A\"}", NULL);
+	sd_persona *pb = sd_persona_from_json("{\"username\": \"B\"}", NULL);
+	sd_persona *pm = sd_persona_from_json("{\"username\": \"M\"}", NULL);
+	const char *const remove[] = { "<x>", "[ok]" };
+	sd_actor_params ap = sd_actor_default_params();
+	ap.profile = SD_PROFILE_2_0_8;
+	ap.model_name = "m";
+	ap.remove_strings = remove;
+	ap.n_remove_strings = 2;
+	ap.persona = pa;
+	sd_actor *a = sd_actor_create(&ap, NULL);
+	ap.persona = pb;
+	sd_actor *b = sd_actor_create(&ap, NULL);
+	ap.persona = pm;
+	sd_actor *m = sd_actor_create(&ap, NULL);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_non_null(m);
+	sd_actor *users[] = { a, b };
+	const size_t order[] = { 1, 1, 0 };
+	sd_turn_params tp = sd_turn_default_params();
+	tp.kind = SD_TURN_ORDER;
+	tp.order = order;
+	tp.n_order = 3;
+	sd_turn_manager *tm = sd_turn_manager_create(&tp, 2, NULL);
+	assert_non_null(tm);
+	sd_discussion_params dp = sd_discussion_default_params();
+	dp.conv_len = 3;
+	sd_seed_opinion so[] = { { "S", "\xe3\x80\x80" }, { "S", "Hi \xf0\x9f\x99\x82" } };
+	dp.seed_opinions = so;
+	dp.n_seed_opinions = 2;
+	sd_discussion *d = sd_discussion_create(&dp, users, 2, m, tm, NULL);
+	assert_non_null(d);
+	/* B says "[o<x>k]" (removed to ""), B says " x ", M answers blank,
+	   A says "y" and M "z" */
+	const char *const r[] = { "[o<x>k]", " x ", "  ", "y", "z" };
+	sd_scripted_params sp = sd_scripted_default_params();
+	sp.mode = SD_SCRIPTED_LIST;
+	sp.replies = r;
+	sp.n_replies = 5;
+	sd_backend *be = sd_backend_scripted_create(&sp, NULL);
+	assert_int_equal(sd_discussion_run(d, be, NULL, NULL, NULL), SD_OK);
+	/* the blank seed opinion is skipped, the blank moderator reply kept */
+	const char *const want[] = { "S|Hi \xf0\x9f\x99\x82|hardcoded", "B|x|m", "M||m",
+				     "A|y|m", "M|z|m" };
+	expect_transcript(sd_discussion_logs(d), want, 5);
+	assert_null(sd_discussion_display(d, 9));
+	assert_string_equal(sd_discussion_display(d, 2), "");
+	assert_string_equal(sd_discussion_display(d, 1), "User B posted:\nx");
+	char *json = NULL;
+	sd_logs_set_id(sd_discussion_logs_mut(d), "ID");
+	sd_logs_set_timestamp(sd_discussion_logs_mut(d), "TS");
+	assert_int_equal(sd_logs_to_json(sd_discussion_logs(d), &json), SD_OK);
+	assert_memory_equal(json, "{\n    \"id\": \"ID\",\n    \"timestamp\": \"TS\",\n"
+				  "    \"users\": [\n        \"A\",\n        \"B\"\n    ],\n"
+				  "    \"moderator\": \"M\",\n", 110);
+	assert_non_null(strstr(json, "    \"logs\": [\n        {\n            \"name\": \"S\",\n"
+				     "            \"text\": \"Hi \\ud83d\\ude42\",\n"
+				     "            \"model\": \"hardcoded\"\n        },"));
+	assert_non_null(strstr(json, "\n    ],\n    \"seed\": 0,"));
+	assert_true(json[strlen(json) - 1] == '}');
+	/* it reads back, our fields included */
+	sd_logs *back = sd_logs_from_json(json, "mem", NULL);
+	assert_non_null(back);
+	assert_true(sd_logs_comment(back, 2).is_moderator);
+	assert_int_equal(sd_logs_profile(back), SD_PROFILE_2_0_8);
+	sd_logs_free(back);
+	sd_free(json);
+	sd_backend_free(be);
+	sd_discussion_free(d);
+	sd_turn_manager_free(tm);
+	sd_actor_free(a);
+	sd_actor_free(b);
+	sd_actor_free(m);
+	sd_persona_free(pa);
+	sd_persona_free(pb);
+	sd_persona_free(pm);
+}
+
+/* 2.2.1: blank seed opinions are logged (with the bare actor's prompt)
+ * and never shown; the file is {timestamp, logs} and then ours. */
+static void test_profile_2_2_1_log(void **state)
+{
+	(void)state;
+	guide g;
+	const char *const r[] = { "one", "\n", "three" };
+	memset(&g, 0, sizeof(g));
+	g.users[0] = make_actor(emma_json, "scripted");
+	g.users[1] = make_actor("{\"username\": \"Giannis\"}", "scripted");
+	sd_turn_params tp = sd_turn_default_params();
+	g.tm = sd_turn_manager_create(&tp, 2, NULL);
+	sd_discussion_params dp = sd_discussion_default_params();
+	dp.conv_len = 3;
+	dp.history_ctx_len = 0;
+	sd_seed_opinion so[] = { { "X", "   " } };
+	dp.seed_opinions = so;
+	dp.n_seed_opinions = 1;
+	g.d = sd_discussion_create(&dp, g.users, 2, NULL, g.tm, NULL);
+	assert_non_null(g.d);
+	sd_scripted_params sp = sd_scripted_default_params();
+	sp.mode = SD_SCRIPTED_LIST;
+	sp.replies = r;
+	sp.n_replies = 3;
+	g.b = sd_backend_scripted_create(&sp, NULL);
+	assert_int_equal(sd_discussion_run(g.d, g.b, NULL, NULL, NULL), SD_OK);
+	const char *const want[] = { "X|   |hardcoded", "Emma35|one|scripted",
+				     "Emma35|three|scripted" };
+	expect_transcript(sd_discussion_logs(g.d), want, 3);
+	assert_null(sd_discussion_display(g.d, 0));
+	assert_string_equal(sd_discussion_display(g.d, 1), "Comment by user Emma35: \"\none\"");
+	/* a window of 0 shows nothing */
+	sd_log_comment c = sd_logs_comment(sd_discussion_logs(g.d), 2);
+	assert_non_null(strstr(c.user_prompt, "Comments so far: .\\nYour comment:"));
+	assert_string_equal(sd_logs_comment(sd_discussion_logs(g.d), 0).prompt,
+			    "{\"context\": \"\", \"instructions\": \"\", \"type\": \"user\", "
+			    "\"persona\": {}}");
+	char *json = NULL;
+	sd_logs_set_id(sd_discussion_logs_mut(g.d), "ID");
+	assert_int_equal(sd_logs_to_json(sd_discussion_logs(g.d), &json), SD_OK);
+	assert_memory_equal(json, "{\n    \"timestamp\": \"\",\n    \"logs\": [\n", 37);
+	assert_non_null(strstr(json, "\n    ],\n    \"id\": \"ID\",\n    \"users\": ["));
+	sd_free(json);
+	guide_free(&g);
+}
+
 static void test_accept_repairs_utf8(void **state)
 {
 	(void)state;
@@ -517,6 +647,8 @@ int main(void)
 	    cmocka_unit_test(test_transcript_round_robin),
 	    cmocka_unit_test(test_transcript_moderator_seeds_blank),
 	    cmocka_unit_test(test_accept_repairs_utf8),
+	    cmocka_unit_test(test_profile_2_0_8_log),
+	    cmocka_unit_test(test_profile_2_2_1_log),
 	    cmocka_unit_test(test_utf8),
 	    cmocka_unit_test(test_syndisco_logs_roundtrip),
 	    cmocka_unit_test(test_logs_reject_non_discussions),
