@@ -111,6 +111,20 @@ assert [r["conv_id"] for r in a] != [r["conv_id"] for r in b]
 assert [r["message_id"] for r in a] == [r["message_id"] for r in b]
 PY
 
+# --- our own annotation files (SynDisco's layout + annotation_meta) join ----
+cat >"$tmp/ann.json" <<JSON
+{"discussions": "$tmp/run/nomod", "backend": {"type": "scripted", "replies": ["3", " 4 "]},
+ "annotators": [{"name": "tox", "instructions": "Rate."}]}
+JSON
+"$bin" annotate "$tmp/ann.json" --out "$tmp/ann-out" --quiet && ok || bad "annotate run"
+"$bin" export "$tmp/run/nomod" --annotations "$tmp/ann-out" --format jsonl -q >"$tmp/ann.jsonl" &&
+	ok || bad "export with our annotations"
+python3 - "$tmp/ann.jsonl" <<'PY' && ok || bad "our annotations joined"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert rows and all(r["tox_annotation"] in ("3", "4") for r in rows), rows[:2]
+PY
+
 # --- stats: expected counts from run.json, silent turns, missing files -------
 "$bin" stats "$tmp/run" >"$tmp/stats" && ok || bad "stats"
 grep -Eq '^all +6/6 +42 ' "$tmp/stats" && ok || bad "stats all: $(cat "$tmp/stats")"
