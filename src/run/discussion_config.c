@@ -367,7 +367,8 @@ int sd_discussion_config_load(const char *path, sd_discussion_config **out,
 		goto out;
 	c->disc.seed = (uint64_t)i;
 	/* the turn manager must be able to run with these users */
-	if (c->turn.kind != SD_TURN_ROUND_ROBIN && c->n_users < 2) {
+	if (c->turn.kind != SD_TURN_ROUND_ROBIN && c->turn.kind != SD_TURN_ORDER &&
+	    c->n_users < 2) {
 		rc = sd_error_set(err, SD_EINVAL, path, "users",
 				  "the %s turn manager needs at least 2 users, got %zu",
 				  sd_turn_kind_name(c->turn.kind), c->n_users);
