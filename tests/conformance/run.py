@@ -92,7 +92,8 @@ def discussion_config(case, work):
     tm = inp["turn_manager"]
     deterministic = tm["kind"] in ROUND_ROBIN and not tm.get("params", {}).get(
         "randomize_first_speaker")
-    if deterministic and (version != "2.2.1" or inp.get("users") is None):
+    if deterministic:
+        # a queue over the users list as given: our round robin
         cfg["turn_manager"] = "round_robin"
     else:
         cfg["turn_manager"] = {"type": "order", "order": case["speaker_order"]}
