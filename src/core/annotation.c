@@ -313,17 +313,22 @@ int sd_annotation_to_json(const sd_annotation *a, const sd_annotation_meta *m, c
 	    set(root, "include_moderator", json_boolean(a->p.include_moderator)) ||
 	    set(root, "source",
 		m->source ? sd_json_string_repair(m->source) : json_null()) ||
-	    set(root, "seed", json_integer((json_int_t)a->p.seed)) ||
-	    set(root, "label_spec", spec))
+	    set(root, "seed", json_integer((json_int_t)a->p.seed))) {
+		json_decref(spec);
+		goto out;
+	}
+	if (set(root, "label_spec", spec))
 		goto out;
 	for (size_t k = 0; k < a->n; k++) {
 		const target *t = &a->t[k];
 		sd_log_comment c = sd_logs_comment(a->log, t->order);
 		json_t *e = json_object();
-		json_t *label = t->label ? json_loads(t->label, JSON_DECODE_ANY, NULL) : json_null();
 		const char *status = !a->p.label ? "none" : t->label ? "ok" : "unparsed";
-		if (!e || json_array_append_new(meta, e) || !label ||
-		    set(e, "message_id", json_string(t->message_id)) ||
+		/* append_new takes e (or drops it) whatever happens */
+		if (!e || json_array_append_new(meta, e))
+			goto out;
+		json_t *label = t->label ? json_loads(t->label, JSON_DECODE_ANY, NULL) : json_null();
+		if (!label || set(e, "message_id", json_string(t->message_id)) ||
 		    set(e, "message_order", json_integer((json_int_t)t->order)) ||
 		    set(e, "name", json_string(c.name)) ||
 		    set(e, "is_moderator", json_boolean(c.is_moderator)) ||

@@ -383,10 +383,13 @@ int sd_logs_to_json(const sd_logs *l, char **out)
 	/* SynDisco's comments, and ours apart in comment_meta */
 	json_t *in = json_object_get(l->root, "logs");
 	for (size_t i = 0; i < json_array_size(in); i++) {
-		json_t *c = json_array_get(in, i), *e = json_object(), *m = json_object();
+		json_t *c = json_array_get(in, i), *e = json_object(), *m = NULL;
 		const char *key;
 		json_t *v;
-		if (json_array_append_new(logs, e) || json_array_append_new(meta, m))
+		/* append_new takes e (or drops it) whatever happens */
+		if (!e || json_array_append_new(logs, e))
+			goto out;
+		if (!(m = json_object()) || json_array_append_new(meta, m))
 			goto out;
 		static const char *const keys[] = {"name", "text", "model"};
 		for (size_t k = 0; k < 3; k++) {

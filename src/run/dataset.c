@@ -834,13 +834,18 @@ static int load_annotation_file(annot_ctx *a, const char *path, const json_t *ro
 		const json_t *l = json_array_get(logs, i);
 		const json_t *m = json_array_get(meta, i);
 		json_t *text = json_is_array(l) ? json_array_get(l, 1) : json_object_get(l, "text");
-		json_t *e = json_is_object(m) ? json_copy((json_t *)m) : NULL;
-		if (!e) {
+		if (!json_is_object(m)) {
 			rc = SD_EPARSE;
 			break;
 		}
-		if (json_object_set(e, "annotation", text ? text : json_null()) ||
-		    json_array_append_new(merged, e))
+		json_t *e = json_copy((json_t *)m);
+		if (!e) {
+			rc = SD_ENOMEM;
+			break;
+		}
+		/* append_new takes e (or drops it) whatever happens */
+		if (json_array_append_new(merged, e) ||
+		    json_object_set(e, "annotation", text ? text : json_null()))
 			rc = SD_ENOMEM;
 	}
 	if (rc == SD_OK)
