@@ -603,7 +603,7 @@ typedef struct sd_seed_opinion {
 
 typedef struct sd_discussion_params {
 	int32_t conv_len;         /* prompted user turns; default 5 */
-	int32_t history_ctx_len;  /* comments shown; default 5 */
+	int32_t history_ctx_len;  /* comments shown (>= 0); default 5 */
 	uint64_t seed;            /* sampler seeds derive from it */
 	sd_sampling sampling;     /* per-request sampling (seed overwritten) */
 	const sd_seed_opinion *seed_opinions; /* copied; may be NULL */
@@ -617,7 +617,11 @@ typedef struct sd_discussion sd_discussion;
 /*
  * Borrows the actors and the turn manager: they must outlive the
  * discussion. The turn manager must have been created for n_users.
- * moderator may be NULL. Usernames must be unique.
+ * moderator may be NULL, and may also be one of the users (the seed
+ * guide). Every actor must have the same profile; the discussion follows
+ * it (seed opinions, blank turns, moderator, log format). The same actor
+ * may appear twice; two different actors with one name only under 2.2.1.
+ * history_ctx_len may be 0 (no history).
  */
 sd_discussion *sd_discussion_create(const sd_discussion_params *p,
 				    sd_actor *const *users, size_t n_users,
