@@ -1,3 +1,4 @@
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -5,37 +6,62 @@
 #include "cli.h"
 
 static const char usage[] =
-	"usage: syndisco discuss CONFIG.json [options]\n"
-	"\n"
-	"Run one discussion described by CONFIG.json, print each comment as it\n"
-	"is generated and write the discussion log (JSON) atomically.\n"
-	"\n"
-	"options:\n"
-	"  --model M      overrides backend.model: a GGUF file for llama (without\n"
-	"                 one, the tiny random-weight test model is used), the\n"
-	"                 served model's name for openai\n"
-	"  --out FILE     where to write the log (default:\n"
-	"                 discussion-<timestamp>-<id>.json in the current dir)\n"
-	"  --seed N       run seed (overrides \"seed\"; default 42)\n"
-	"  --dry-run      no model: print the exact prompts each speaker would\n"
-	"                 get, with canned replies; writes a log only with --out\n"
-	"  --quiet        do not print comments, only errors\n"
-	"  --log-level L  backend messages on stderr: error, warn (default),\n"
-	"                 info or debug (debug: every raw server reply)\n"
-	"  -h, --help     this help\n";
+    "usage: syndisco discuss CONFIG.json [options]\n"
+    "\n"
+    "Run one discussion described by CONFIG.json, print each comment as it\n"
+    "is generated and write the discussion log (JSON) atomically.\n"
+    "\n"
+    "options:\n"
+    "  --model M      overrides backend.model: a GGUF file for llama (without\n"
+    "                 one, the tiny random-weight test model is used), the\n"
+    "                 served model's name for openai\n"
+    "  --out FILE     where to write the log (default:\n"
+    "                 discussion-<timestamp>-<id>.json in the current dir)\n"
+    "  --seed N       run seed (overrides \"seed\"; default 42)\n"
+    "  --dry-run      no model: print the exact prompts each speaker would\n"
+    "                 get, with canned replies; writes a log only with --out\n"
+    "  --quiet        do not print comments, only errors\n"
+    "  --trace-requests FILE\n"
+    "                 write every request (speaker, role, system and user\n"
+    "                 prompt) to FILE, one JSON object a line\n"
+    "  --log-level L  backend messages on stderr: error, warn (default),\n"
+    "                 info or debug (debug: every raw server reply)\n"
+    "  -h, --help     this help\n";
 
 typedef struct discuss_ui {
 	bool quiet;
 	int level;
+	sd_discussion *d;
+	size_t next; /* index of the next comment on_comment sees */
+	FILE *trace;
+	bool trace_failed;
 } discuss_ui;
 
+/* Each comment as SynDisco's verbose run prints it: print(entry, "\n"). */
 static void on_comment(const sd_log_comment *c, void *ud)
 {
-	const discuss_ui *ui = ud;
-	if (ui->quiet)
+	discuss_ui *ui = ud;
+	const char *shown = sd_discussion_display(ui->d, ui->next++);
+	(void)c;
+	if (ui->quiet || !shown)
 		return;
-	printf("User %s posted: %s\n\n", c->name, c->text);
+	printf("%s \n\n", shown);
 	fflush(stdout);
+}
+
+static void on_request(const char *speaker, const char *role, const sd_request *req,
+		       void *ud)
+{
+	discuss_ui *ui = ud;
+	char *line = NULL;
+	json_t *o = json_pack("{s:s,s:s,s:s,s:s}", "speaker", speaker, "role", role,
+			      "system", req->system_prompt, "user", req->user_prompt);
+	if (o)
+		line = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+	if (!line || fprintf(ui->trace, "%s\n", line) < 0)
+		ui->trace_failed = true;
+	free(line);
+	json_decref(o);
 }
 
 /* The backend's own lines: retries, endpoints, raw replies (debug). */
@@ -77,6 +103,7 @@ static int dry_run(sd_discussion *d, sd_backend *b)
 int cmd_discuss(int argc, char **argv)
 {
 	const char *config = NULL, *model = NULL, *out = NULL, *v;
+	const char *trace = NULL;
 	uint64_t seed = 0;
 	bool have_seed = false, dry = false, quiet = false;
 	discuss_ui ui = { .quiet = false, .level = SD_LOG_WARN };
@@ -100,6 +127,8 @@ int cmd_discuss(int argc, char **argv)
 			if (!cli_parse_u64(v, &seed) || seed > INT64_MAX)
 				return cli_errorf(2, "--seed: '%s' is not a whole number >= 0", v);
 			have_seed = true;
+		} else if ((v = cli_opt(argc, argv, &i, "--trace-requests"))) {
+			trace = v;
 		} else if (!strcmp(argv[i], "--dry-run")) {
 			dry = true;
 		} else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) {
@@ -156,6 +185,14 @@ int cmd_discuss(int argc, char **argv)
 	d = sd_discussion_config_instantiate(cfg, sd_backend_model_name(backend), &err);
 	if (!d)
 		goto fail;
+	ui.d = d;
+	if (trace) {
+		if (!(ui.trace = fopen(trace, "w"))) {
+			cli_errorf(1, "--trace-requests: cannot write '%s'", trace);
+			goto out;
+		}
+		sd_discussion_set_request_hook(d, on_request, &ui);
+	}
 
 	if (dry) {
 		if ((rc = dry_run(d, backend)))
@@ -183,6 +220,12 @@ int cmd_discuss(int argc, char **argv)
 			fprintf(stderr, "syndisco: wrote %s (%zu comments)\n", out,
 				sd_logs_comment_count(logs));
 	}
+	if (ui.trace && (fclose(ui.trace) || ui.trace_failed)) {
+		ui.trace = NULL;
+		cli_errorf(1, "--trace-requests: could not write '%s'", trace);
+		goto out;
+	}
+	ui.trace = NULL;
 	status = 0;
 	goto out;
 
@@ -195,6 +238,8 @@ oom:
 fail:
 	cli_fail(&err);
 out:
+	if (ui.trace)
+		fclose(ui.trace);
 	sd_discussion_free(d);
 	sd_backend_free(backend);
 	sd_discussion_config_free(cfg);

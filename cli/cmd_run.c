@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,31 +38,36 @@ static const char usage[] =
 	"resume), 10+N when N discussions failed (N capped at 100).\n";
 
 static const char annotate_usage[] =
-	"usage: syndisco annotate CONFIG.json [DIR|FILE ...] [options]\n"
-	"\n"
-	"Annotate discussion logs: every annotator of the config labels every\n"
-	"comment of every log found (recursively) under the DIRs and FILEs, or\n"
-	"under the config's \"discussions\" when none are given. Logs written by\n"
-	"the Python SynDisco work too. Each annotation is written to\n"
-	"OUT/<annotator>/<conv-id>.json atomically; running the same command\n"
-	"again skips what is complete.\n"
-	"\n"
-	"options:\n"
-	"  --out DIR          output directory (default: output_dir in the config)\n"
-	"  --parallel N       requests in flight on the model (default 8)\n"
-	"  --shard K/N        annotate only logs i with i %% N == K, in path order\n"
-	"                     (default: from SLURM_ARRAY_TASK_ID/_COUNT, else 0/1)\n"
-	"  --model PATH       GGUF model for every annotator (default:\n"
-	"                     backend.model, else the tiny test model)\n"
-	"  --force            resume even though OUT holds another config's run\n"
-	"  --log-level L      error, warn, info (default) or debug\n"
-	"  --log-file FILE    also append log lines to FILE, rotated daily\n"
-	"  --json             print the final summary as JSON on stdout\n"
-	"  --quiet            no progress, only errors\n"
-	"  -h, --help         this help\n"
-	"\n"
-	"Exit status: 0 all done, 1 error, 2 usage, 3 interrupted (run again to\n"
-	"resume), 10+N when N annotations failed (N capped at 100).\n";
+    "usage: syndisco annotate CONFIG.json [DIR|FILE ...] [options]\n"
+    "\n"
+    "Annotate discussion logs: every annotator of the config labels every\n"
+    "comment of every log found (recursively) under the DIRs and FILEs, or\n"
+    "under the config's \"discussions\" when none are given. Logs written by\n"
+    "the Python SynDisco work too. Each annotation is written to\n"
+    "OUT/<annotator>/<conv-id>.json atomically; running the same command\n"
+    "again skips what is complete.\n"
+    "\n"
+    "options:\n"
+    "  --out DIR          output directory (default: output_dir in the config)\n"
+    "  --parallel N       requests in flight on the model (default 8)\n"
+    "  --shard K/N        annotate only logs i with i %% N == K, in path order\n"
+    "                     (default: from SLURM_ARRAY_TASK_ID/_COUNT, else 0/1)\n"
+    "  --model PATH       GGUF model for every annotator (default:\n"
+    "                     backend.model, else the tiny test model)\n"
+    "  --force            resume even though OUT holds another config's run\n"
+    "  --log-level L      error, warn, info (default) or debug\n"
+    "  --log-file FILE    also append log lines to FILE, rotated daily\n"
+    "  --json             print the final summary as JSON on stdout\n"
+    "  --quiet            no progress, only errors\n"
+    "  --print            print each finished annotation on stdout as\n"
+    "                     SynDisco's verbose run does\n"
+    "  --trace-requests FILE\n"
+    "                     write every request (speaker, role, system and\n"
+    "                     user prompt) to FILE, one JSON object a line\n"
+    "  -h, --help         this help\n"
+    "\n"
+    "Exit status: 0 all done, 1 error, 2 usage, 3 interrupted (run again to\n"
+    "resume), 10+N when N annotations failed (N capped at 100).\n";
 
 /* What differs between `run` (an experiment) and `annotate`. */
 typedef struct workload {
@@ -124,7 +130,31 @@ typedef struct run_ui {
 	bool color;
 	double last_plain;
 	cli_log *log;
+	FILE *trace;
+	bool trace_failed;
 } run_ui;
+
+static void on_request(const char *speaker, const char *role, const sd_request *req,
+		       void *ud)
+{
+	run_ui *ui = ud;
+	char *line = NULL;
+	json_t *o = json_pack("{s:s,s:s,s:s,s:s}", "speaker", speaker, "role", role,
+			      "system", req->system_prompt, "user", req->user_prompt);
+	if (o)
+		line = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+	if (!line || fprintf(ui->trace, "%s\n", line) < 0)
+		ui->trace_failed = true;
+	free(line);
+	json_decref(o);
+}
+
+static void on_text(const char *text, void *ud)
+{
+	(void)ud;
+	fputs(text, stdout);
+	fflush(stdout);
+}
 
 static double mono(void)
 {
@@ -273,11 +303,11 @@ static int run_main(int argc, char **argv, bool annotate)
 	const char *help = annotate ? annotate_usage : usage;
 	const char *inputs[argc > 0 ? argc : 1]; /* annotate: logs to read */
 	size_t n_inputs = 0;
-	const char *log_file = NULL, *v;
+	const char *log_file = NULL, *v, *trace = NULL;
 	int parallel = 8;
-	bool force = false, json = false;
-	run_ui ui = { .level = SD_LOG_INFO };
-	workload wl = { .annotate = annotate };
+	bool force = false, json = false, print = false;
+	run_ui ui = {.level = SD_LOG_INFO};
+	workload wl = {.annotate = annotate};
 	char *default_model = NULL;
 	sd_error err;
 	int status = 1;
@@ -305,6 +335,11 @@ static int run_main(int argc, char **argv, bool annotate)
 			force = true;
 		} else if (!strcmp(argv[i], "--json")) {
 			json = true;
+		} else if (annotate && !strcmp(argv[i], "--print")) {
+			print = true;
+		} else if (annotate &&
+			   (v = cli_opt(argc, argv, &i, "--trace-requests"))) {
+			trace = v;
 		} else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) {
 			ui.quiet = true;
 		} else if (argv[i][0] == '-' && argv[i][1]) {
@@ -361,6 +396,16 @@ static int run_main(int argc, char **argv, bool annotate)
 	rp.on_progress = on_progress;
 	rp.on_log = on_log;
 	rp.ud = &ui;
+	if (print)
+		rp.on_text = on_text;
+	if (trace) {
+		if (!(ui.trace = fopen(trace, "w"))) {
+			status =
+			    cli_errorf(1, "--trace-requests: cannot write '%s'", trace);
+			goto out;
+		}
+		rp.on_request = on_request;
+	}
 
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
@@ -407,6 +452,15 @@ static int run_main(int argc, char **argv, bool annotate)
 	}
 	if (rc)
 		goto fail;
+	if (ui.trace) {
+		FILE *f = ui.trace;
+		ui.trace = NULL;
+		if (fclose(f) || ui.trace_failed) {
+			status = cli_errorf(1, "--trace-requests: could not write '%s'",
+					    trace);
+			goto out;
+		}
+	}
 	status = 0;
 	goto out;
 fail:
@@ -417,6 +471,8 @@ fail:
 		status = 1;
 	}
 out:
+	if (ui.trace)
+		fclose(ui.trace);
 	wl_free(&wl);
 	free(default_model);
 	cli_log_close(ui.log);

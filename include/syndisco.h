@@ -148,24 +148,53 @@ void sd_persona_array_free(sd_persona **arr, size_t n);
 /* ------------------------------------------------------------------ */
 
 /*
- * Templates with placeholders {name}, {text} (history_entry) and
- * {history} (user_prompt, annotator_prompt). "{{" is a literal "{".
- * Defaults (SynDisco 2.x):
- *   history_entry    = "Comment by user {name}: \"\n{text}\""
- *   history_sep      = "\n"
- *   user_prompt      = "Comments so far: {history}.\nYour comment:"
- *   annotator_prompt = "Comments so far: {history}.\nYour annotation:"
- * wrap_user_json: SynDisco 2.x compatibility; the user text is sent as the
- * JSON string {"role": "user", "content": <text>}. Default false.
+ * SynDisco profiles: which SynDisco version's observable behaviour a
+ * discussion or annotation reproduces, byte for byte (docs/syndisco-compat.md):
+ * prompts, history entries, reply post-processing, blank turns, moderator
+ * scheduling, seed opinions and the file format.
+ */
+typedef enum sd_profile {
+	SD_PROFILE_SEED = 0,  /* the "Creating a Discussion" guide (b4d385b) */
+	SD_PROFILE_2_0_8 = 1, /* the version of the published study */
+	SD_PROFILE_2_2_1 = 2  /* current SynDisco; the default */
+} sd_profile;
+
+#define SD_PROFILE_DEFAULT SD_PROFILE_2_2_1
+/* The known names, for error messages: "seed, 2.0.8, 2.2.1". */
+#define SD_PROFILE_NAMES "seed, 2.0.8, 2.2.1"
+
+/* "seed" | "2.0.8" | "2.2.1" -> *out; SD_EINVAL for anything else. */
+int sd_profile_from_name(const char *name, sd_profile *out);
+/* Static name of a profile ("2.2.1"); "unknown" for a bad value. */
+const char *sd_profile_name(sd_profile p);
+
+/*
+ * Templates override a profile's prompt pieces; NULL keeps the profile's.
+ * Placeholders: {name}, {text} (history_entry; {text} is the comment
+ * wrapped as the profile wraps it) and {history}, {name}
+ * (user_prompt, annotator_prompt). "{{" is a literal "{". A blank comment
+ * is always the empty entry. The profiles' own pieces:
+ *   history_entry    seed, 2.0.8: "User {name} posted:\n{text}" (width 70)
+ *                    2.2.1: "Comment by user {name}: \"\n{text}\""
+ *   history_sep      "\n"
+ *   user_prompt      seed, 2.0.8: "{history}\nUser {name} posted:"
+ *                    2.2.1: "Comments so far: {history}.\nYour comment:"
+ *   annotator_prompt seed: "Conversation so far:\n\n{history}\nOutput:"
+ *                    2.0.8: "Conversation so far:\n{history}\nOutput:"
+ *                    2.2.1: "Comments so far: {history}.\nYour annotation:"
+ * wrap_user_json: -1 (default) the profile's (2.x send the user prompt as
+ * the JSON text {"role": "user", "content": ...}, seed sends it plain),
+ * 0 plain, 1 wrapped.
  */
 typedef struct sd_prompt_templates {
 	const char *history_entry;
 	const char *history_sep;
 	const char *user_prompt;
 	const char *annotator_prompt;
-	bool wrap_user_json;
+	int wrap_user_json;
 } sd_prompt_templates;
 
+/* All NULL and wrap_user_json = -1: the profile decides everything. */
 sd_prompt_templates sd_prompt_templates_default(void);
 
 typedef enum sd_actor_kind {
@@ -174,12 +203,21 @@ typedef enum sd_actor_kind {
 } sd_actor_kind;
 
 typedef struct sd_actor_params {
-	const sd_persona *persona;    /* required; copied */
+	const sd_persona *persona;    /* copied; NULL = {} (2.2.1 only) */
+	const char *name;             /* the actor's name; NULL = the
+					 persona's username, else "<Unnamed>"
+					 (2.0.8 always uses the username) */
 	const char *model_name;       /* logged as "model"; default "unknown" */
 	const char *context;          /* default "" */
 	const char *instructions;     /* default "" */
 	sd_actor_kind kind;           /* default SD_ACTOR_USER */
+	sd_profile profile;           /* default SD_PROFILE_DEFAULT */
 	sd_prompt_templates templates;/* default sd_prompt_templates_default() */
+	/* SynDisco's remove_string_list: removed from every reply, in order,
+	   after the profile's strip (2.x); copied */
+	const char *const *remove_strings;
+	size_t n_remove_strings;
+	int32_t textwrap_len;         /* 2.2.1 history wrap width; 900000 */
 } sd_actor_params;
 
 sd_actor_params sd_actor_default_params(void);
@@ -196,8 +234,9 @@ const char *sd_actor_model_name(const sd_actor *a);
 const sd_persona *sd_actor_persona(const sd_actor *a);
 
 /*
- * The system prompt: JSON {"context", "instructions", "type", "persona"}
- * with ", " and ": " separators and non-ASCII escaped, as Python's
+ * The system prompt of the actor's profile: seed, plain text
+ * "{context} Your name is {name}. Your traits: ... Your instructions: ...";
+ * 2.x, JSON {"context", "instructions", "type", "persona"} as Python's
  * json.dumps writes it. Caller frees with sd_free().
  */
 int sd_actor_system_prompt(const sd_actor *a, char **out);
@@ -210,7 +249,8 @@ typedef struct sd_comment_view {
 
 /*
  * The user prompt for the given history (oldest first, already cut to the
- * window). Caller frees *out with sd_free().
+ * window), each comment formatted as the profile's history entry. Caller
+ * frees *out with sd_free().
  */
 int sd_actor_user_prompt(const sd_actor *a, const sd_comment_view *history,
 			 size_t n_history, char **out);
@@ -451,7 +491,8 @@ int sd_make_test_model(const sd_test_model_params *p, const char *out_path,
 typedef enum sd_turn_kind {
 	SD_TURN_ROUND_ROBIN = 0,
 	SD_TURN_RANDOM = 1,  /* uniform, never the last speaker twice */
-	SD_TURN_RESPOND = 2  /* p_respond: second-to-last speaker answers */
+	SD_TURN_RESPOND = 2, /* p_respond: second-to-last speaker answers */
+	SD_TURN_ORDER = 3    /* an explicit order of user indices, cycled */
 } sd_turn_kind;
 
 typedef struct sd_turn_params {
@@ -459,6 +500,9 @@ typedef struct sd_turn_params {
 	double p_respond;     /* respond only; in [0, 1]; default 0.5 */
 	bool random_first;    /* round robin: random first speaker */
 	uint64_t seed;        /* the manager's own RNG */
+	const size_t *order;  /* order only: user indices, copied; each
+				 < n_users; used in turn and cycled */
+	size_t n_order;       /* order only: >= 1 */
 } sd_turn_params;
 
 sd_turn_params sd_turn_default_params(void);
@@ -490,7 +534,10 @@ typedef struct sd_log_comment {
 	const char *name;     /* speaker */
 	const char *text;
 	const char *model;    /* "hardcoded" for seed opinions */
-	const char *prompt;   /* user prompt that produced it; may be NULL */
+	const char *prompt;   /* SynDisco 2.2.1's "prompt": the speaker's
+				 system prompt; may be NULL */
+	const char *user_prompt; /* the user prompt that produced it (ours);
+				    NULL for seed opinions and old logs */
 	bool is_moderator;
 	int32_t n_prompt_tokens; /* -1 unknown */
 	int32_t n_gen_tokens;    /* -1 unknown */
@@ -501,10 +548,14 @@ sd_logs *sd_logs_from_json(const char *json_text, const char *source,
 			   sd_error *err);
 
 /*
- * Serialize (pretty, valid UTF-8, keys in a fixed order). Caller frees
+ * Serialize as the log's profile writes it (docs/logs.md): SynDisco's
+ * keys first, byte for byte as that version's json.dump(indent=4) (ASCII
+ * only, no final newline), then our extra top-level fields. Caller frees
  * *out with sd_free().
  */
 int sd_logs_to_json(const sd_logs *l, char **out);
+/* The profile the log is written in (read logs: detected from shape). */
+sd_profile sd_logs_profile(const sd_logs *l);
 
 size_t sd_logs_comment_count(const sd_logs *l);
 /* Borrowed views; valid until the logs are changed or freed. */
@@ -552,7 +603,7 @@ typedef struct sd_seed_opinion {
 
 typedef struct sd_discussion_params {
 	int32_t conv_len;         /* prompted user turns; default 5 */
-	int32_t history_ctx_len;  /* comments shown; default 5 */
+	int32_t history_ctx_len;  /* comments shown (>= 0); default 5 */
 	uint64_t seed;            /* sampler seeds derive from it */
 	sd_sampling sampling;     /* per-request sampling (seed overwritten) */
 	const sd_seed_opinion *seed_opinions; /* copied; may be NULL */
@@ -566,7 +617,11 @@ typedef struct sd_discussion sd_discussion;
 /*
  * Borrows the actors and the turn manager: they must outlive the
  * discussion. The turn manager must have been created for n_users.
- * moderator may be NULL. Usernames must be unique.
+ * moderator may be NULL, and may also be one of the users (the seed
+ * guide). Every actor must have the same profile; the discussion follows
+ * it (seed opinions, blank turns, moderator, log format). The same actor
+ * may appear twice; two different actors with one name only under 2.2.1.
+ * history_ctx_len may be 0 (no history).
  */
 sd_discussion *sd_discussion_create(const sd_discussion_params *p,
 				    sd_actor *const *users, size_t n_users,
@@ -582,8 +637,10 @@ int sd_discussion_next(sd_discussion *d, sd_request *req);
 
 /*
  * Accept the reply to the offered request. text may be invalid UTF-8; it
- * is repaired. Whitespace-only replies are not logged. reply may carry
- * token counts (may be NULL).
+ * is repaired, then post-processed as the profile does (2.x strip, then
+ * the speaker's remove_strings). A blank user reply is not logged (the
+ * turn still counts); seed and 2.0.8 log a blank moderator reply. reply
+ * may carry token counts (may be NULL).
  */
 int sd_discussion_accept(sd_discussion *d, const char *text,
 			 const sd_reply *reply);
@@ -598,7 +655,26 @@ const char *sd_discussion_pending_speaker(const sd_discussion *d);
 const sd_logs *sd_discussion_logs(const sd_discussion *d);
 sd_logs *sd_discussion_logs_mut(sd_discussion *d);
 
-/* Called for each logged comment by sd_discussion_run. */
+/*
+ * Comment i as SynDisco prints it (verbose): its history entry, to be
+ * followed by " \n\n"; NULL when the profile does not print it (2.2.1
+ * seed opinions) or i is out of range. Borrowed; valid until the
+ * discussion is freed.
+ */
+const char *sd_discussion_display(const sd_discussion *d, size_t i);
+
+/*
+ * Called with every request the discussion offers, once, when it is
+ * first offered (speaker name and role "turn" or "moderator" borrowed
+ * for the call). For tracing and replay checks.
+ */
+typedef void (*sd_request_hook)(const char *speaker, const char *role,
+				const sd_request *req, void *ud);
+void sd_discussion_set_request_hook(sd_discussion *d, sd_request_hook hook,
+				    void *ud);
+
+/* Called by sd_discussion_run for each logged comment, in log order (seed
+ * opinions logged at creation included). */
 typedef void (*sd_comment_cb)(const sd_log_comment *c, void *ud);
 
 /*
@@ -648,13 +724,16 @@ void sd_label_spec_free(sd_label_spec *s);
 
 /*
  * An annotator reads a finished discussion comment by comment and labels
- * each target comment. The prompt for target k shows the previous
- * history_ctx_len comments, then comment k itself (moderator comments
- * are neither targets nor context unless include_moderator). Every
+ * each target comment. The prompt for target k shows SynDisco's window:
+ * the last history_ctx_len comments up to and including comment k.
+ * Without include_moderator, moderator comments are neither targets nor
+ * context (seed and 2.0.8: every name containing "moderator", as they
+ * do). Replies are post-processed as the annotator's profile does. Every
  * target is independent, so all of them may be in flight at once.
  */
 typedef struct sd_annotation_params {
-	int32_t history_ctx_len;     /* previous comments shown; default 2 */
+	int32_t history_ctx_len;     /* comments shown, the target's
+					included; default 2 */
 	bool include_moderator;      /* default true */
 	sd_sampling sampling;
 	uint64_t seed;               /* request seeds: mix(seed, message id) */
@@ -701,13 +780,26 @@ typedef struct sd_annotation_meta {
 } sd_annotation_meta;
 
 /*
- * SynDisco's annotation format (conv_id, timestamp, annotator_model,
- * annotator_prompt, ctx_length, logs) with logs as objects carrying
- * message_id, message_order, name, is_moderator, message, annotation,
- * label, label_status ("ok" | "unparsed" | "none"). Caller frees *out.
+ * The annotation file as the annotator's profile writes it, SynDisco's
+ * keys first: seed and 2.0.8 {conv_id, timestamp, annotator_model,
+ * annotator_prompt, ctx_length, logs: [[text, annotation], ...]}; 2.2.1
+ * {timestamp, logs: [{name, text: annotation, model, prompt}, ...]}.
+ * Ours follow (docs/annotations.md): annotator, include_moderator,
+ * source, seed, label_spec, annotation_meta (per annotated comment:
+ * message_id, message_order, name, is_moderator, label, label_status
+ * "ok" | "unparsed" | "none", attempts) and syndisco_profile; 2.2.1 files
+ * also carry conv_id, annotator_model and ctx_length there. ASCII only,
+ * indent 4, no final newline. Caller frees *out.
  */
 int sd_annotation_to_json(const sd_annotation *a, const sd_annotation_meta *m,
 			  char **out);
+
+/*
+ * What SynDisco's verbose annotation run prints: for every annotated
+ * comment, textwrap.fill(entry, 70) and the annotation, each followed by
+ * a newline. SD_ESTATE before every target is done. Caller frees *out.
+ */
+int sd_annotation_printed(const sd_annotation *a, char **out);
 
 void sd_annotation_free(sd_annotation *a);
 
@@ -860,6 +952,12 @@ typedef struct sd_run_params {
 	volatile int *stop;
 	void (*on_progress)(const sd_run_progress *p, void *ud);
 	void (*on_log)(sd_log_level level, const char *msg, void *ud);
+	/* optional: every request when it is offered (annotation runs;
+	   speaker and role borrowed for the call) */
+	sd_request_hook on_request;
+	/* optional: what SynDisco's verbose run prints, per finished
+	   annotation (sd_annotation_printed) */
+	void (*on_text)(const char *text, void *ud);
 	void *ud;
 } sd_run_params;
 

@@ -70,7 +70,7 @@ ls "$tmp"/m.gguf* >/dev/null 2>&1 && bad "make-test-model left a file" || ok
 
 # dry run shows the exact prompts without a model
 "$bin" discuss "$src/examples/guide.json" --dry-run >"$tmp/dry" 2>&1 && ok || bad "dry run exit"
-grep -q '^Comments so far: Comment by user Emma35: "$' "$tmp/dry" && ok || bad "dry run prompt"
+grep -qF '{"role": "user", "content": "Comments so far: Comment by user Emma35: \"\n' "$tmp/dry" && ok || bad "dry run prompt"
 grep -qF '{"context": "You are taking part in an online conversation", "instructions": "Act like a human would", "type": "user", "persona": {"username": "Emma35"' "$tmp/dry" && ok || bad "dry run system prompt"
 
 # a real discussion on the tiny model, twice with the same seed
@@ -79,8 +79,8 @@ for k in 1 2; do
 		--seed 7 --out "$tmp/run$k.json" >"$tmp/run$k.out" 2>"$tmp/run$k.err" ||
 		bad "discuss run $k: $(cat "$tmp/run$k.err")"
 done
-grep -q "^User Emma35 posted: " "$tmp/run1.out" && ok || bad "comments printed"
-grep -q "^User Moderator posted: " "$tmp/run1.out" && ok || bad "moderator printed"
+grep -q '^Comment by user Emma35: "$' "$tmp/run1.out" && ok || bad "comments printed"
+grep -q '^Comment by user Moderator: "$' "$tmp/run1.out" && ok || bad "moderator printed"
 if command -v python3 >/dev/null; then
 	python3 - "$tmp/run1.json" "$tmp/run2.json" <<'PY' && ok || bad "log check"
 import json, sys

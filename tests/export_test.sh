@@ -111,6 +111,20 @@ assert [r["conv_id"] for r in a] != [r["conv_id"] for r in b]
 assert [r["message_id"] for r in a] == [r["message_id"] for r in b]
 PY
 
+# --- our own annotation files (SynDisco's layout + annotation_meta) join ----
+cat >"$tmp/ann.json" <<JSON
+{"discussions": "$tmp/run/nomod", "backend": {"type": "scripted", "replies": ["3", " 4 "]},
+ "annotators": [{"name": "tox", "instructions": "Rate."}]}
+JSON
+"$bin" annotate "$tmp/ann.json" --out "$tmp/ann-out" --quiet && ok || bad "annotate run"
+"$bin" export "$tmp/run/nomod" --annotations "$tmp/ann-out" --format jsonl -q >"$tmp/ann.jsonl" &&
+	ok || bad "export with our annotations"
+python3 - "$tmp/ann.jsonl" <<'PY' && ok || bad "our annotations joined"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert rows and all(r["tox_annotation"] in ("3", "4") for r in rows), rows[:2]
+PY
+
 # --- stats: expected counts from run.json, silent turns, missing files -------
 "$bin" stats "$tmp/run" >"$tmp/stats" && ok || bad "stats"
 grep -Eq '^all +6/6 +42 ' "$tmp/stats" && ok || bad "stats all: $(cat "$tmp/stats")"
@@ -118,8 +132,10 @@ grep -Eq '^all +6/6 +42 ' "$tmp/stats" && ok || bad "stats all: $(cat "$tmp/stat
 python3 - "$tmp/run/mod/1.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
-i = next(k for k, c in enumerate(d["logs"]) if c["model"] != "hardcoded" and not c["is_moderator"])
+# our per-comment fields sit in comment_meta, parallel to SynDisco's logs
+i = next(k for k, c in enumerate(d["logs"]) if c["model"] != "hardcoded" and not d["comment_meta"][k]["is_moderator"])
 del d["logs"][i]
+del d["comment_meta"][i]
 json.dump(d, open(sys.argv[1], "w"))
 PY
 rm "$tmp/run/nomod/2.json"

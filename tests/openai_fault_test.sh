@@ -182,7 +182,10 @@ for sc in label labelbad; do
 import json, os, sys
 out, log, sc = sys.argv[1], json.load(open(sys.argv[2])), sys.argv[3]
 (f,) = os.listdir(out)
-rows = json.load(open(os.path.join(out, f)))["logs"]
+a = json.load(open(os.path.join(out, f)))
+# the default profile (2.2.1) keeps the annotation in logs[].text, ours
+# (labels) in annotation_meta
+rows = [dict(m, annotation=l["text"]) for m, l in zip(a["annotation_meta"], a["logs"])]
 assert rows and all("grammar" in e["body"] and "root" in e["body"]["grammar"] for e in log), log[:1]
 seeds = [e["body"]["seed"] for e in log]
 assert len(set(seeds)) == len(seeds), "a retry reused a seed"

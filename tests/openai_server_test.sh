@@ -73,7 +73,8 @@ JSON
 python3 - "$tmp/disc.log.json" <<'PY' && ok || bad "discussion log"
 import json, sys
 d = json.load(open(sys.argv[1]))
-gen = [c for c in d["logs"] if c["model"] != "hardcoded"]
+# our per-comment fields are in comment_meta, parallel to logs
+gen = [dict(c, **m) for c, m in zip(d["logs"], d["comment_meta"]) if c["model"] != "hardcoded"]
 assert len([c for c in gen if not c["is_moderator"]]) == 4, d["logs"]
 assert all(c["model"] == "tiny" for c in gen)
 assert all(c["tokens"]["generated"] > 0 and c["tokens"]["prompt"] > 0 for c in gen), gen
@@ -128,7 +129,7 @@ python3 - "$tmp/ann/tox" <<'PY' && ok || bad "annotations through llama-server"
 import json, os, sys
 n = 0
 for f in os.listdir(sys.argv[1]):
-    for r in json.load(open(os.path.join(sys.argv[1], f)))["logs"]:
+    for r in json.load(open(os.path.join(sys.argv[1], f)))["annotation_meta"]:
         assert r["label_status"] == "ok" and r["label"] in (1, 2, 3, 4, 5), r
         n += 1
 assert n > 100, n

@@ -50,7 +50,7 @@ assert {l["logs"][0]["text"] for l in logs} <= {"Seed A.", "Seed B1."}
 trolls = [sum("Troll." in p for p in l["user_prompts"]) for l in logs]
 assert all(t == 1 for t in trolls), trolls   # round(0.25 * 4) = 1
 for l in logs:
-    names = [c["name"] for c in l["logs"] if not c["is_moderator"] and c["model"] != "hardcoded"]
+    names = [c["name"] for c, m in zip(l["logs"], l["comment_meta"]) if not m["is_moderator"] and c["model"] != "hardcoded"]
     assert all(a != b for a, b in zip(names, names[1:])), names
 PY
 

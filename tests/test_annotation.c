@@ -203,6 +203,21 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* The content of a 2.x user prompt, {"role": "user", "content": ...}. */
+static const char *content(const char *user_prompt)
+{
+	static char buf[4][1024];
+	static int k;
+	json_t *j = json_loads(user_prompt, 0, NULL);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "role")), "user");
+	k = (k + 1) % 4;
+	snprintf(buf[k], sizeof(buf[k]), "%s",
+		 json_string_value(json_object_get(j, "content")));
+	json_decref(j);
+	return buf[k];
+}
+
 /* Every request the annotation offers before it waits. */
 static size_t offer_all(sd_annotation *a, sd_request *reqs, size_t max)
 {
@@ -230,24 +245,26 @@ static void test_window_and_moderator(void **state)
 	assert_int_equal(sd_annotation_target_count(a), 4);
 	sd_request r[8];
 	assert_int_equal(offer_all(a, r, 8), 4);
-	/* the window is the 2 previous non-moderator comments, then the target */
-	assert_string_equal(r[0].user_prompt,
-			    "Comments so far: Comment by user A: \"\na0\".\nYour annotation:");
-	assert_string_equal(r[1].user_prompt,
+	/* SynDisco's window: the last 2 non-moderator comments, the target
+	   included */
+	assert_string_equal(
+	    content(r[0].user_prompt),
+	    "Comments so far: Comment by user A: \"\na0\".\nYour annotation:");
+	assert_string_equal(content(r[1].user_prompt),
 			    "Comments so far: Comment by user A: \"\na0\"\n"
 			    "Comment by user B: \"\nb2\".\nYour annotation:");
-	assert_string_equal(r[3].user_prompt,
-			    "Comments so far: Comment by user B: \"\nb2\"\n"
-			    "Comment by user C: \"\nc3\"\n"
+	assert_string_equal(content(r[3].user_prompt),
+			    "Comments so far: Comment by user C: \"\nc3\"\n"
 			    "Comment by user A: \"\na5\".\nYour annotation:");
 	assert_null(strstr(r[3].user_prompt, "m4"));
 	assert_non_null(strstr(r[0].system_prompt, "\"type\": \"annotator\""));
 	assert_null(r[0].grammar);
 	/* distinct seeds per comment */
 	assert_int_not_equal(r[0].sampling.seed, r[1].sampling.seed);
-	/* replies in any order */
+	/* replies in any order; 2.2.1 strips them */
 	for (int i = 3; i >= 0; i--)
-		assert_int_equal(sd_annotation_accept(a, r[i].tag, "fine", NULL), SD_OK);
+		assert_int_equal(sd_annotation_accept(a, r[i].tag, " fine\n", NULL),
+				 SD_OK);
 	assert_int_equal(sd_annotation_next(a, &r[0]), 0);
 
 	char *json = NULL;
@@ -255,15 +272,25 @@ static void test_window_and_moderator(void **state)
 	assert_int_equal(sd_annotation_to_json(a, &m, &json), SD_OK);
 	json_t *j = json_loads(json, 0, NULL);
 	assert_non_null(j);
+	/* 2.2.1's file: {timestamp, logs[{name, text, model, prompt}]} first,
+	   ASCII, indent 4, no final newline; ours after */
+	assert_memory_equal(
+	    json, "{\n    \"timestamp\": \"26-11-29-10-00\",\n    \"logs\": [", 45);
+	assert_true(json[strlen(json) - 1] == '}');
 	assert_string_equal(json_string_value(json_object_get(j, "conv_id")), "conv-1");
 	assert_string_equal(json_string_value(json_object_get(j, "annotator_model")), "scripted");
 	assert_int_equal(json_integer_value(json_object_get(j, "ctx_length")), 2);
 	const json_t *logs = json_object_get(j, "logs");
 	assert_int_equal(json_array_size(logs), 4);
-	const json_t *last = json_array_get(logs, 3);
+	assert_int_equal(json_object_size(json_array_get(logs, 3)), 4);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(logs, 3), "name")), "A");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(logs, 3), "text")), "fine");
+	const json_t *last = json_array_get(json_object_get(j, "annotation_meta"), 3);
 	assert_int_equal(json_integer_value(json_object_get(last, "message_order")), 5);
-	assert_string_equal(json_string_value(json_object_get(last, "message")), "a5");
-	assert_string_equal(json_string_value(json_object_get(last, "label_status")), "none");
+	assert_string_equal(json_string_value(json_object_get(last, "label_status")),
+			    "none");
 	char id[17];
 	assert_int_equal(sd_logs_message_id(f->log, 5, id), SD_OK);
 	assert_string_equal(json_string_value(json_object_get(last, "message_id")), id);
@@ -271,23 +298,23 @@ static void test_window_and_moderator(void **state)
 	sd_free(json);
 	sd_annotation_free(a);
 
-	/* with moderators: 6 targets, and a window of 1 shows the moderator */
+	/* with moderators: 6 targets, and a window of 2 shows the moderator */
 	p.include_moderator = true;
-	p.history_ctx_len = 1;
+	p.history_ctx_len = 2;
 	a = sd_annotation_create(f->annotator, f->log, &p, NULL);
 	assert_int_equal(sd_annotation_target_count(a), 6);
 	assert_int_equal(offer_all(a, r, 8), 6);
-	assert_string_equal(r[2].user_prompt,
+	assert_string_equal(content(r[2].user_prompt),
 			    "Comments so far: Comment by user M: \"\nm1\"\n"
 			    "Comment by user B: \"\nb2\".\nYour annotation:");
 	sd_annotation_free(a);
 
-	/* a window of 0: the target alone */
+	/* a window of 0 keeps nothing, not even the target (as SynDisco) */
 	p.history_ctx_len = 0;
 	a = sd_annotation_create(f->annotator, f->log, &p, NULL);
 	assert_int_equal(offer_all(a, r, 8), 6);
-	assert_string_equal(r[5].user_prompt,
-			    "Comments so far: Comment by user A: \"\na5\".\nYour annotation:");
+	assert_string_equal(content(r[5].user_prompt),
+			    "Comments so far: .\nYour annotation:");
 	sd_annotation_free(a);
 }
 
@@ -324,9 +351,9 @@ static void test_labels_retry(void **state)
 	sd_annotation_meta m = { "tox", "scripted", "ts", NULL };
 	assert_int_equal(sd_annotation_to_json(a, &m, &json), SD_OK);
 	json_t *j = json_loads(json, 0, NULL);
-	const json_t *logs = json_object_get(j, "logs");
-	const char *status[] = { "ok", "ok", "unparsed", "ok" };
-	const int labels[] = { 3, 2, -1, 5 };
+	const json_t *logs = json_object_get(j, "annotation_meta");
+	const char *status[] = {"ok", "ok", "unparsed", "ok"};
+	const int labels[] = {3, 2, -1, 5};
 	for (size_t i = 0; i < 4; i++) {
 		const json_t *e = json_array_get(logs, i);
 		assert_string_equal(json_string_value(json_object_get(e, "label_status")),
@@ -338,8 +365,9 @@ static void test_labels_retry(void **state)
 					 labels[i]);
 	}
 	/* the unparsed reply is kept as it came (repaired to UTF-8) */
-	assert_string_equal(json_string_value(json_object_get(json_array_get(logs, 2),
-							      "annotation")), "nope");
+	assert_string_equal(json_string_value(json_object_get(
+				json_array_get(json_object_get(j, "logs"), 2), "text")),
+			    "nope");
 	/* the spec is recorded with the annotations */
 	assert_true(json_is_array(json_object_get(json_object_get(j, "label_spec"), "range")));
 	json_decref(j);
@@ -367,6 +395,7 @@ static void test_deterministic(void **state)
 	sd_annotation_free(b);
 }
 
+/* SynDisco 2.2.1 logs have no id: comments are named by position. */
 static void test_log_without_id(void **state)
 {
 	fixture *f = *state;
@@ -376,23 +405,84 @@ static void test_log_without_id(void **state)
 	sd_error err;
 	sd_error_clear(&err);
 	sd_annotation_params p = sd_annotation_default_params();
-	assert_null(sd_annotation_create(f->annotator, l, &p, &err));
-	assert_string_equal(err.field, "id");
+	sd_annotation *a = sd_annotation_create(f->annotator, l, &p, &err);
+	assert_non_null(a);
+	assert_int_equal(sd_annotation_target_count(a), 1);
+	sd_annotation_free(a);
+	sd_logs_free(l);
+}
+
+/* The seed profile: plain prompts, the case-sensitive "moderator"
+ * substring filter, no strip, [text, annotation] pairs and the print. */
+static void test_seed_profile(void **state)
+{
+	(void)state;
+	sd_logs *l = sd_logs_from_json(
+	    "{\"id\": \"c\", \"logs\": [{\"name\": \"Moderator\", \"text\": \"hi\"},"
+	    " {\"name\": \"a_moderator_fan\", \"text\": \"x\"},"
+	    " {\"name\": \"B\", \"text\": \"  \"}]}",
+	    "s.json", NULL);
+	sd_persona *p = sd_persona_from_json(
+	    "{\"username\": \"\", \"age\": 1, \"sex\": \"\", \"sexual_orientation\": "
+	    "\"\","
+	    " \"demographic_group\": \"\", \"current_employment\": \"\","
+	    " \"education_level\": \"\", \"special_instructions\": \"\","
+	    " \"personality_characteristics\": []}",
+	    NULL);
+	assert_non_null(l);
+	assert_non_null(p);
+	sd_actor_params ap = sd_actor_default_params();
+	ap.persona = p;
+	ap.name = "";
+	ap.kind = SD_ACTOR_ANNOTATOR;
+	ap.profile = SD_PROFILE_SEED;
+	sd_actor *ann = sd_actor_create(&ap, NULL);
+	assert_non_null(ann);
+	sd_annotation_params pp = sd_annotation_default_params();
+	pp.include_moderator = false;
+	sd_annotation *a = sd_annotation_create(ann, l, &pp, NULL);
+	assert_int_equal(sd_annotation_target_count(a), 2);
+	sd_request r[4];
+	assert_int_equal(offer_all(a, r, 4), 2);
+	assert_string_equal(
+	    r[0].user_prompt,
+	    "Conversation so far:\n\nUser Moderator posted:\nhi\nOutput:");
+	assert_string_equal(
+	    r[1].user_prompt,
+	    "Conversation so far:\n\nUser Moderator posted:\nhi\n\nOutput:");
+	assert_int_equal(sd_annotation_accept(a, r[0].tag, "  2\n", NULL), SD_OK);
+	assert_int_equal(sd_annotation_accept(a, r[1].tag, "3", NULL), SD_OK);
+	char *json = NULL, *shown = NULL;
+	sd_annotation_meta m = {"ann", "mod", "ts", NULL};
+	assert_int_equal(sd_annotation_to_json(a, &m, &json), SD_OK);
+	assert_non_null(
+	    strstr(json, "\"ctx_length\": 2,\n    \"logs\": [\n        [\n"
+			 "            \"hi\",\n            \"  2\\n\"\n        ],"));
+	assert_memory_equal(json,
+			    "{\n    \"conv_id\": \"c\",\n    \"timestamp\": \"ts\",", 41);
+	assert_int_equal(sd_annotation_printed(a, &shown), SD_OK);
+	assert_string_equal(shown, "User Moderator posted: hi\n  2\n\n\n3\n");
+	sd_free(json);
+	sd_free(shown);
+	sd_annotation_free(a);
+	sd_actor_free(ann);
+	sd_persona_free(p);
 	sd_logs_free(l);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_label_range),
-		cmocka_unit_test(test_label_values),
-		cmocka_unit_test(test_label_grammar),
-		cmocka_unit_test(test_label_errors),
-		cmocka_unit_test(test_grammar_check),
-		cmocka_unit_test_setup_teardown(test_window_and_moderator, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_labels_retry, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_deterministic, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_log_without_id, setup, teardown),
+	    cmocka_unit_test(test_label_range),
+	    cmocka_unit_test(test_label_values),
+	    cmocka_unit_test(test_label_grammar),
+	    cmocka_unit_test(test_label_errors),
+	    cmocka_unit_test(test_grammar_check),
+	    cmocka_unit_test_setup_teardown(test_window_and_moderator, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_labels_retry, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_deterministic, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_log_without_id, setup, teardown),
+	    cmocka_unit_test(test_seed_profile),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

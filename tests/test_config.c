@@ -211,6 +211,61 @@ static void test_config_scripted_run(void **state)
 	sd_discussion_config_free(c);
 }
 
+/* Profiles, actors and explicit orders in a discussion config. */
+static void test_config_profiles(void **state)
+{
+	(void)state;
+	expect_error("{" USERS ", \"syndisco\": \"2.1\"}", SD_EINVAL, "syndisco",
+		     "seed, 2.0.8, 2.2.1");
+	expect_error("{" USERS ", \"turn_manager\": {\"type\": \"order\", \"order\": [\"a\", \"zed\"]}}",
+		     SD_EINVAL, "turn_manager.order[1]", "not a user");
+	expect_error("{\"actors\": [{\"name\": \"S\"}, {\"name\": \"S\", \"persona\": {\"x\": 1}}],"
+		     " \"turn_manager\": {\"type\": \"order\", \"order\": [\"S\"]}}",
+		     SD_EINVAL, "turn_manager.order[0]", "several users");
+	expect_error("{" USERS ", \"turn_manager\": {\"type\": \"random\", \"order\": [\"a\"]}}",
+		     SD_EINVAL, "turn_manager.order", "only the");
+	expect_error("{" USERS ", \"remove_strings\": [3]}", SD_EINVAL, "remove_strings",
+		     "must be a string");
+
+	/* 2.2.1 actors: same name twice, a null persona, repeats in users,
+	   an explicit order by position; scripted replies from the config */
+	const char *path = write_cfg("a.json",
+		"{\"actors\": [{\"name\": \"S\", \"persona\": {\"age\": 1}},"
+		" {\"name\": \"S\", \"persona\": null, \"key\": \"s2\", \"instructions\": \"I2\"},"
+		" {\"name\": null}],"
+		" \"users\": [\"S\", \"s2\", \"<Unnamed>\"],"
+		" \"turn_manager\": {\"type\": \"order\", \"order\": [1, 2, 0]},"
+		" \"conv_len\": 3, \"history_ctx_len\": 0,"
+		" \"remove_strings\": [\"!\"],"
+		" \"backend\": {\"type\": \"scripted\", \"model_name\": \"m\","
+		" \"replies\": [\" one! \", \"two\", \"three\"]}}");
+	sd_discussion_config *c = NULL;
+	sd_error err;
+	if (sd_discussion_config_load(path, &c, &err)) {
+		char b[1024];
+		fail_msg("%s", sd_error_format(&err, b, sizeof(b)));
+	}
+	sd_backend *b = sd_discussion_config_open_backend(c, NULL, &err);
+	assert_non_null(b);
+	assert_string_equal(sd_backend_model_name(b), "m");
+	sd_discussion *d = sd_discussion_config_instantiate(c, sd_backend_model_name(b), &err);
+	assert_non_null(d);
+	assert_int_equal(sd_discussion_run(d, b, NULL, NULL, &err), SD_OK);
+	const sd_logs *l = sd_discussion_logs(d);
+	assert_int_equal(sd_logs_comment_count(l), 3);
+	/* stripped first, then "!" removed */
+	assert_string_equal(sd_logs_comment(l, 0).text, "one");
+	assert_string_equal(sd_logs_comment(l, 0).name, "S");
+	assert_non_null(strstr(sd_logs_comment(l, 0).prompt, "\"instructions\": \"I2\""));
+	assert_non_null(strstr(sd_logs_comment(l, 0).prompt, "\"persona\": {}"));
+	assert_string_equal(sd_logs_comment(l, 1).name, "<Unnamed>");
+	assert_non_null(strstr(sd_logs_comment(l, 2).prompt, "\"persona\": {\"age\": 1}"));
+	assert_int_equal(sd_logs_profile(l), SD_PROFILE_2_2_1);
+	sd_discussion_free(d);
+	sd_backend_free(b);
+	sd_discussion_config_free(c);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
@@ -220,6 +275,7 @@ int main(void)
 		cmocka_unit_test(test_persona_file_errors),
 		cmocka_unit_test(test_config_scripted_run),
 		cmocka_unit_test(test_config_openai),
+		cmocka_unit_test(test_config_profiles),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	char cmd[600];

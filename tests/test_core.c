@@ -34,30 +34,115 @@ static sd_actor *make_actor(const char *persona_json, const char *model)
 	return a;
 }
 
-/* The worked example in DESIGN.md, byte for byte. */
+/* The default profile, 2.2.1, byte for byte: the persona as given (empty
+ * fields included), the user prompt as the JSON text of a chat message. */
 static void test_prompt_worked_example(void **state)
 {
 	(void)state;
 	sd_actor *a = make_actor(emma_json, "m");
 	char *sys = NULL, *user = NULL;
 	assert_int_equal(sd_actor_system_prompt(a, &sys), SD_OK);
-	assert_string_equal(sys,
-		"{\"context\": \"You are taking part in an online conversation\", "
-		"\"instructions\": \"Act like a human would\", \"type\": \"user\", "
-		"\"persona\": {\"username\": \"Emma35\", \"age\": 38, \"sex\": \"female\", "
-		"\"education_level\": \"Bachelor's\", \"personality_characteristics\": "
-		"[\"compassionate\", \"patient\"]}}");
+	assert_string_equal(
+	    sys,
+	    "{\"context\": \"You are taking part in an online conversation\", "
+	    "\"instructions\": \"Act like a human would\", \"type\": \"user\", "
+	    "\"persona\": {\"username\": \"Emma35\", \"age\": 38, \"sex\": \"female\", "
+	    "\"sexual_orientation\": \"\", \"demographic_group\": null, "
+	    "\"current_employment\": \"\", \"education_level\": \"Bachelor's\", "
+	    "\"special_instructions\": \"\", \"personality_characteristics\": "
+	    "[\"compassionate\", \"patient\"]}}");
 	sd_comment_view h[] = {
-		{ "Giannis", "Hello there" },
-		{ "Moderator", "Keep it civil." },
+	    {"Giannis", "Hello\tthere\n"},
+	    {"Moderator", "Keep it civil."},
 	};
 	assert_int_equal(sd_actor_user_prompt(a, h, 2, &user), SD_OK);
-	assert_string_equal(user,
-		"Comments so far: Comment by user Giannis: \"\nHello there\"\n"
-		"Comment by user Moderator: \"\nKeep it civil.\".\nYour comment:");
+	assert_string_equal(
+	    user, "{\"role\": \"user\", \"content\": \"Comments so far: Comment by user "
+		  "Giannis: \\\"\\nHello   there\\\"\\nComment by user Moderator: "
+		  "\\\"\\nKeep it civil.\\\".\\nYour comment:\"}");
 	sd_free(sys);
 	sd_free(user);
 	sd_actor_free(a);
+}
+
+/* The same actor under the seed and 2.0.8 profiles (BEHAVIOUR.md §1, §2). */
+static void test_prompt_profiles(void **state)
+{
+	(void)state;
+	sd_persona *p = sd_persona_from_json(emma_json, NULL);
+	sd_actor_params ap = sd_actor_default_params();
+	ap.persona = p;
+	ap.context = "Ctx";
+	ap.instructions = "Be brief";
+	ap.profile = SD_PROFILE_SEED;
+	ap.name = "Em";
+	sd_actor *seed = sd_actor_create(&ap, NULL);
+	ap.profile = SD_PROFILE_2_0_8;
+	sd_actor *v208 = sd_actor_create(&ap, NULL);
+	ap.kind = SD_ACTOR_ANNOTATOR;
+	ap.profile = SD_PROFILE_SEED;
+	sd_actor *seed_ann = sd_actor_create(&ap, NULL);
+	assert_non_null(seed);
+	assert_non_null(v208);
+	assert_non_null(seed_ann);
+	char *sys = NULL, *user = NULL;
+	sd_comment_view h[] = {{"Gi", "a well-known   text "}, {"X", " \xe3\x80\x80"}};
+
+	assert_int_equal(sd_actor_system_prompt(seed, &sys), SD_OK);
+	assert_string_equal(
+	    sys,
+	    "Ctx Your name is Em. Your traits: username: Emma35, age: 38, sex: female, "
+	    "sexual_orientation: , demographic_group: None, current_employment: , "
+	    "education_level: Bachelor's, special_instructions: , "
+	    "personality_characteristics: ['compassionate', 'patient'] "
+	    "Your instructions: Be brief");
+	sd_free(sys);
+	assert_int_equal(sd_actor_user_prompt(seed, h, 2, &user), SD_OK);
+	assert_string_equal(user,
+			    "User Gi posted:\na well-known   text\n\nUser Em posted:");
+	sd_free(user);
+	assert_int_equal(sd_actor_user_prompt(seed, NULL, 0, &user), SD_OK);
+	assert_string_equal(user, "\nUser Em posted:");
+	sd_free(user);
+	assert_int_equal(sd_actor_user_prompt(seed_ann, h, 1, &user), SD_OK);
+	assert_string_equal(
+	    user,
+	    "Conversation so far:\n\nUser Gi posted:\na well-known   text\nOutput:");
+	sd_free(user);
+
+	/* 2.0.8: the name is the username; the dataclass fields in order */
+	assert_string_equal(sd_actor_name(v208), "Emma35");
+	assert_int_equal(sd_actor_system_prompt(v208, &sys), SD_OK);
+	assert_string_equal(
+	    sys,
+	    "{\"context\": \"Ctx\", \"instructions\": \"Be brief\", \"type\": \"1\", "
+	    "\"persona\": {\"username\": \"Emma35\", \"age\": 38, \"sex\": \"female\", "
+	    "\"sexual_orientation\": \"\", \"demographic_group\": null, "
+	    "\"current_employment\": \"\", \"education_level\": \"Bachelor's\", "
+	    "\"special_instructions\": \"\", \"personality_characteristics\": "
+	    "[\"compassionate\", \"patient\"]}}");
+	sd_free(sys);
+	assert_int_equal(sd_actor_user_prompt(v208, h, 1, &user), SD_OK);
+	assert_string_equal(user, "{\"role\": \"user\", \"content\": \"User Gi posted:"
+				  "\\na well-known   text\\nUser Emma35 posted:\"}");
+	sd_free(user);
+
+	/* the seed's persona has nine required fields */
+	sd_persona *thin = sd_persona_from_json("{\"username\": \"t\"}", NULL);
+	ap.persona = thin;
+	ap.kind = SD_ACTOR_USER;
+	sd_error err;
+	assert_null(sd_actor_create(&ap, &err));
+	assert_non_null(strstr(err.text, "nine required fields"));
+	sd_persona_free(thin);
+	sd_profile pr;
+	assert_int_equal(sd_profile_from_name("2.0.8", &pr), SD_OK);
+	assert_int_equal(pr, SD_PROFILE_2_0_8);
+	assert_int_equal(sd_profile_from_name("2.1", &pr), SD_EINVAL);
+	sd_actor_free(seed);
+	sd_actor_free(v208);
+	sd_actor_free(seed_ann);
+	sd_persona_free(p);
 }
 
 static void test_prompt_wrap_json_and_annotator(void **state)
@@ -279,9 +364,13 @@ static void test_transcript_round_robin(void **state)
 	expect_transcript(sd_discussion_logs(g.d), want, 3);
 	/* the third prompt saw exactly the last two comments */
 	sd_log_comment c = sd_logs_comment(sd_discussion_logs(g.d), 2);
-	assert_string_equal(c.prompt,
-		"Comments so far: Comment by user Emma35: \"\none\"\n"
-		"Comment by user Giannis: \"\ntwo\".\nYour comment:");
+	assert_string_equal(
+	    c.user_prompt,
+	    "{\"role\": \"user\", \"content\": \"Comments so far: Comment by user "
+	    "Emma35: \\\"\\none\\\"\\nComment by user Giannis: \\\"\\ntwo\\\".\\n"
+	    "Your comment:\"}");
+	/* 2.2.1 logs the speaker's system prompt as "prompt" */
+	assert_non_null(strstr(c.prompt, "\"type\": \"user\""));
 	assert_true(sd_discussion_done(g.d));
 	guide_free(&g);
 }
@@ -305,6 +394,136 @@ static void test_transcript_moderator_seeds_blank(void **state)
 	sd_log_comment c = sd_logs_comment(sd_discussion_logs(g.d), 2);
 	assert_true(c.is_moderator);
 	assert_string_equal(sd_logs_moderator(sd_discussion_logs(g.d)), "Moderator");
+	guide_free(&g);
+}
+
+/* A 2.0.8 discussion: explicit order, a blank moderator reply logged, a
+ * blank user turn skipped, the file as 2.0.8 writes it with ours last. */
+static void test_profile_2_0_8_log(void **state)
+{
+	(void)state;
+	sd_persona *pa = sd_persona_from_json("{\"username\": \"A\"}", NULL);
+	sd_persona *pb = sd_persona_from_json("{\"username\": \"B\"}", NULL);
+	sd_persona *pm = sd_persona_from_json("{\"username\": \"M\"}", NULL);
+	const char *const remove[] = { "<x>", "[ok]" };
+	sd_actor_params ap = sd_actor_default_params();
+	ap.profile = SD_PROFILE_2_0_8;
+	ap.model_name = "m";
+	ap.remove_strings = remove;
+	ap.n_remove_strings = 2;
+	ap.persona = pa;
+	sd_actor *a = sd_actor_create(&ap, NULL);
+	ap.persona = pb;
+	sd_actor *b = sd_actor_create(&ap, NULL);
+	ap.persona = pm;
+	sd_actor *m = sd_actor_create(&ap, NULL);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_non_null(m);
+	sd_actor *users[] = { a, b };
+	const size_t order[] = { 1, 1, 0 };
+	sd_turn_params tp = sd_turn_default_params();
+	tp.kind = SD_TURN_ORDER;
+	tp.order = order;
+	tp.n_order = 3;
+	sd_turn_manager *tm = sd_turn_manager_create(&tp, 2, NULL);
+	assert_non_null(tm);
+	sd_discussion_params dp = sd_discussion_default_params();
+	dp.conv_len = 3;
+	sd_seed_opinion so[] = { { "S", "\xe3\x80\x80" }, { "S", "Hi \xf0\x9f\x99\x82" } };
+	dp.seed_opinions = so;
+	dp.n_seed_opinions = 2;
+	sd_discussion *d = sd_discussion_create(&dp, users, 2, m, tm, NULL);
+	assert_non_null(d);
+	/* B says "[o<x>k]" (removed to ""), B says " x ", M answers blank,
+	   A says "y" and M "z" */
+	const char *const r[] = { "[o<x>k]", " x ", "  ", "y", "z" };
+	sd_scripted_params sp = sd_scripted_default_params();
+	sp.mode = SD_SCRIPTED_LIST;
+	sp.replies = r;
+	sp.n_replies = 5;
+	sd_backend *be = sd_backend_scripted_create(&sp, NULL);
+	assert_int_equal(sd_discussion_run(d, be, NULL, NULL, NULL), SD_OK);
+	/* the blank seed opinion is skipped, the blank moderator reply kept */
+	const char *const want[] = { "S|Hi \xf0\x9f\x99\x82|hardcoded", "B|x|m", "M||m",
+				     "A|y|m", "M|z|m" };
+	expect_transcript(sd_discussion_logs(d), want, 5);
+	assert_null(sd_discussion_display(d, 9));
+	assert_string_equal(sd_discussion_display(d, 2), "");
+	assert_string_equal(sd_discussion_display(d, 1), "User B posted:\nx");
+	char *json = NULL;
+	sd_logs_set_id(sd_discussion_logs_mut(d), "ID");
+	sd_logs_set_timestamp(sd_discussion_logs_mut(d), "TS");
+	assert_int_equal(sd_logs_to_json(sd_discussion_logs(d), &json), SD_OK);
+	assert_memory_equal(json, "{\n    \"id\": \"ID\",\n    \"timestamp\": \"TS\",\n"
+				  "    \"users\": [\n        \"A\",\n        \"B\"\n    ],\n"
+				  "    \"moderator\": \"M\",\n", 110);
+	assert_non_null(strstr(json, "    \"logs\": [\n        {\n            \"name\": \"S\",\n"
+				     "            \"text\": \"Hi \\ud83d\\ude42\",\n"
+				     "            \"model\": \"hardcoded\"\n        },"));
+	assert_non_null(strstr(json, "\n    ],\n    \"seed\": 0,"));
+	assert_true(json[strlen(json) - 1] == '}');
+	/* it reads back, our fields included */
+	sd_logs *back = sd_logs_from_json(json, "mem", NULL);
+	assert_non_null(back);
+	assert_true(sd_logs_comment(back, 2).is_moderator);
+	assert_int_equal(sd_logs_profile(back), SD_PROFILE_2_0_8);
+	sd_logs_free(back);
+	sd_free(json);
+	sd_backend_free(be);
+	sd_discussion_free(d);
+	sd_turn_manager_free(tm);
+	sd_actor_free(a);
+	sd_actor_free(b);
+	sd_actor_free(m);
+	sd_persona_free(pa);
+	sd_persona_free(pb);
+	sd_persona_free(pm);
+}
+
+/* 2.2.1: blank seed opinions are logged (with the bare actor's prompt)
+ * and never shown; the file is {timestamp, logs} and then ours. */
+static void test_profile_2_2_1_log(void **state)
+{
+	(void)state;
+	guide g;
+	const char *const r[] = { "one", "\n", "three" };
+	memset(&g, 0, sizeof(g));
+	g.users[0] = make_actor(emma_json, "scripted");
+	g.users[1] = make_actor("{\"username\": \"Giannis\"}", "scripted");
+	sd_turn_params tp = sd_turn_default_params();
+	g.tm = sd_turn_manager_create(&tp, 2, NULL);
+	sd_discussion_params dp = sd_discussion_default_params();
+	dp.conv_len = 3;
+	dp.history_ctx_len = 0;
+	sd_seed_opinion so[] = { { "X", "   " } };
+	dp.seed_opinions = so;
+	dp.n_seed_opinions = 1;
+	g.d = sd_discussion_create(&dp, g.users, 2, NULL, g.tm, NULL);
+	assert_non_null(g.d);
+	sd_scripted_params sp = sd_scripted_default_params();
+	sp.mode = SD_SCRIPTED_LIST;
+	sp.replies = r;
+	sp.n_replies = 3;
+	g.b = sd_backend_scripted_create(&sp, NULL);
+	assert_int_equal(sd_discussion_run(g.d, g.b, NULL, NULL, NULL), SD_OK);
+	const char *const want[] = { "X|   |hardcoded", "Emma35|one|scripted",
+				     "Emma35|three|scripted" };
+	expect_transcript(sd_discussion_logs(g.d), want, 3);
+	assert_null(sd_discussion_display(g.d, 0));
+	assert_string_equal(sd_discussion_display(g.d, 1), "Comment by user Emma35: \"\none\"");
+	/* a window of 0 shows nothing */
+	sd_log_comment c = sd_logs_comment(sd_discussion_logs(g.d), 2);
+	assert_non_null(strstr(c.user_prompt, "Comments so far: .\\nYour comment:"));
+	assert_string_equal(sd_logs_comment(sd_discussion_logs(g.d), 0).prompt,
+			    "{\"context\": \"\", \"instructions\": \"\", \"type\": \"user\", "
+			    "\"persona\": {}}");
+	char *json = NULL;
+	sd_logs_set_id(sd_discussion_logs_mut(g.d), "ID");
+	assert_int_equal(sd_logs_to_json(sd_discussion_logs(g.d), &json), SD_OK);
+	assert_memory_equal(json, "{\n    \"timestamp\": \"\",\n    \"logs\": [\n", 37);
+	assert_non_null(strstr(json, "\n    ],\n    \"id\": \"ID\",\n    \"users\": ["));
+	sd_free(json);
 	guide_free(&g);
 }
 
@@ -417,19 +636,22 @@ static void test_logs_reject_non_discussions(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_prompt_worked_example),
-		cmocka_unit_test(test_prompt_wrap_json_and_annotator),
-		cmocka_unit_test(test_persona_errors),
-		cmocka_unit_test(test_round_robin_order),
-		cmocka_unit_test(test_random_never_repeats),
-		cmocka_unit_test(test_respond_frequency),
-		cmocka_unit_test(test_turn_manager_errors),
-		cmocka_unit_test(test_transcript_round_robin),
-		cmocka_unit_test(test_transcript_moderator_seeds_blank),
-		cmocka_unit_test(test_accept_repairs_utf8),
-		cmocka_unit_test(test_utf8),
-		cmocka_unit_test(test_syndisco_logs_roundtrip),
-		cmocka_unit_test(test_logs_reject_non_discussions),
+	    cmocka_unit_test(test_prompt_worked_example),
+	    cmocka_unit_test(test_prompt_profiles),
+	    cmocka_unit_test(test_prompt_wrap_json_and_annotator),
+	    cmocka_unit_test(test_persona_errors),
+	    cmocka_unit_test(test_round_robin_order),
+	    cmocka_unit_test(test_random_never_repeats),
+	    cmocka_unit_test(test_respond_frequency),
+	    cmocka_unit_test(test_turn_manager_errors),
+	    cmocka_unit_test(test_transcript_round_robin),
+	    cmocka_unit_test(test_transcript_moderator_seeds_blank),
+	    cmocka_unit_test(test_accept_repairs_utf8),
+	    cmocka_unit_test(test_profile_2_0_8_log),
+	    cmocka_unit_test(test_profile_2_2_1_log),
+	    cmocka_unit_test(test_utf8),
+	    cmocka_unit_test(test_syndisco_logs_roundtrip),
+	    cmocka_unit_test(test_logs_reject_non_discussions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

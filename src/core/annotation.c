@@ -11,16 +11,19 @@
 
 #include "core/core.h"
 #include "syndisco.h"
+#include "util/buf.h"
 #include "util/error.h"
 #include "util/hash.h"
 #include "util/json.h"
+#include "util/pytext.h"
 #include "util/rng.h"
 #include "util/utf8.h"
 
 typedef enum target_state { T_NEW, T_ASKED, T_DONE } target_state;
 
 typedef struct target {
-	size_t order;          /* position in the log */
+	size_t order; /* position in the log */
+	char *entry;  /* its history entry */
 	char message_id[17];
 	char *prompt;
 	char *annotation;      /* the last reply, repaired */
@@ -57,6 +60,7 @@ void sd_annotation_free(sd_annotation *a)
 		return;
 	for (size_t i = 0; i < a->n; i++) {
 		free(a->t[i].prompt);
+		free(a->t[i].entry);
 		free(a->t[i].annotation);
 		free(a->t[i].label);
 	}
@@ -65,20 +69,30 @@ void sd_annotation_free(sd_annotation *a)
 	free(a);
 }
 
-/* The prompt of target k: the window of eligible comments before it. */
-static int build_prompt(sd_annotation *a, const size_t *eligible, size_t k,
-			sd_comment_view *views)
+/*
+ * The prompt of target k: SynDisco's window, the last history_ctx_len
+ * entries of the eligible comments up to and including the target.
+ */
+static int build_prompt(sd_annotation *a, size_t k, const char **window)
 {
 	size_t w = (size_t)a->p.history_ctx_len;
-	size_t first = k > w ? k - w : 0;
+	size_t first = k + 1 > w ? k + 1 - w : 0;
 	size_t n = 0;
-	for (size_t j = first; j <= k; j++) {
-		sd_log_comment c = sd_logs_comment(a->log, eligible[j]);
-		views[n].name = c.name;
-		views[n].text = c.text;
-		n++;
-	}
-	return sd_actor_user_prompt(a->annotator, views, n, &a->t[k].prompt);
+	for (size_t j = first; j <= k && n < w; j++)
+		window[n++] = a->t[j].entry;
+	return sd_actor_prompt_from_entries(a->annotator, window, n, &a->t[k].prompt);
+}
+
+/* Whether comment c is annotated: seed and 2.0.8 skip, without
+ * include_moderator, every name containing "moderator" (case-sensitive,
+ * as they do); otherwise our is_moderator flag decides. */
+static bool eligible_comment(const sd_annotation *a, const sd_log_comment *c)
+{
+	if (a->p.include_moderator)
+		return true;
+	if (sd_actor_profile(a->annotator) != SD_PROFILE_2_2_1)
+		return !(c->name && strstr(c->name, "moderator"));
+	return !c->is_moderator;
 }
 
 sd_annotation *sd_annotation_create(const sd_actor *annotator,
@@ -88,7 +102,7 @@ sd_annotation *sd_annotation_create(const sd_actor *annotator,
 {
 	sd_annotation *a = NULL;
 	size_t *eligible = NULL;
-	sd_comment_view *views = NULL;
+	const char **views = NULL;
 	int rc;
 	if (!annotator || !log || !params) {
 		sd_error_set(err, SD_EINVAL, NULL, NULL, "annotator, log and params are needed");
@@ -110,9 +124,8 @@ sd_annotation *sd_annotation_create(const sd_actor *annotator,
 	a->p = *params;
 	for (size_t i = 0; i < total; i++) {
 		sd_log_comment c = sd_logs_comment(log, i);
-		if (c.is_moderator && !params->include_moderator)
-			continue;
-		eligible[a->n++] = i;
+		if (eligible_comment(a, &c))
+			eligible[a->n++] = i;
 	}
 	a->t = calloc(a->n + 1, sizeof(*a->t));
 	if (!a->t)
@@ -120,13 +133,21 @@ sd_annotation *sd_annotation_create(const sd_actor *annotator,
 	if ((rc = sd_actor_system_prompt(annotator, &a->system_prompt)))
 		goto fail;
 	for (size_t k = 0; k < a->n; k++) {
+		sd_log_comment c = sd_logs_comment(log, eligible[k]);
 		a->t[k].order = eligible[k];
-		if ((rc = sd_logs_message_id(log, eligible[k], a->t[k].message_id))) {
-			sd_error_set(err, rc, NULL, "id",
-				     "the log has no id to name its comments by");
-			goto out;
+		/* SynDisco 2.2.1 logs have no id: their comments are named by
+		   position alone */
+		if (sd_logs_message_id(log, eligible[k], a->t[k].message_id)) {
+			char num[32];
+			snprintf(num, sizeof(num), "\n%zu", eligible[k]);
+			snprintf(a->t[k].message_id, sizeof(a->t[k].message_id),
+				 "%016llx",
+				 (unsigned long long)sd_fnv1a64(num, strlen(num),
+								SD_FNV1A64_INIT));
 		}
-		if ((rc = build_prompt(a, eligible, k, views)))
+		if ((rc = sd_actor_format_entry(annotator, c.name ? c.name : "",
+						c.text ? c.text : "", &a->t[k].entry)) ||
+		    (rc = build_prompt(a, k, views)))
 			goto fail;
 	}
 	free(eligible);
@@ -136,7 +157,6 @@ oom:
 	rc = SD_ENOMEM;
 fail:
 	sd_error_set(err, rc, NULL, NULL, "%s", sd_strerror(rc));
-out:
 	free(eligible);
 	free(views);
 	sd_annotation_free(a);
@@ -175,9 +195,15 @@ int sd_annotation_accept(sd_annotation *a, uint64_t tag, const char *text,
 	if (!a || tag >= a->n || a->t[tag].state != T_ASKED)
 		return SD_ESTATE;
 	target *t = &a->t[tag];
-	char *fixed = sd_utf8_repair(text ? text : "", strlen(text ? text : ""));
-	if (!fixed)
+	char *raw = sd_utf8_repair(text ? text : "", strlen(text ? text : ""));
+	char *fixed = NULL;
+	if (!raw)
 		return SD_ENOMEM;
+	/* the profile's post-processing: 2.x strip, then remove_strings */
+	int prc = sd_actor_postprocess(a->annotator, raw, &fixed);
+	free(raw);
+	if (prc)
+		return prc;
 	free(t->annotation);
 	t->annotation = fixed;
 	free(t->label);
@@ -202,56 +228,123 @@ size_t sd_annotation_target_count(const sd_annotation *a)
 	return a ? a->n : 0;
 }
 
-int sd_annotation_to_json(const sd_annotation *a, const sd_annotation_meta *m,
-			  char **out)
+int sd_annotation_printed(const sd_annotation *a, char **out)
 {
-	json_t *root = NULL, *logs = NULL;
+	sd_buf b;
+	int rc = SD_OK;
+	if (!a || !out)
+		return SD_EINVAL;
+	*out = NULL;
+	if (a->n_done != a->n)
+		return SD_ESTATE;
+	sd_buf_init(&b, 0);
+	rc = sd_buf_append(&b, "", 0);
+	/* print(textwrap.fill(entry, 70)) then print(annotation) */
+	for (size_t k = 0; k < a->n && !rc; k++) {
+		char *filled = NULL;
+		rc = sd_py_fill(a->t[k].entry, 70, &filled);
+		if (!rc)
+			rc = sd_buf_printf(&b, "%s\n%s\n", filled, a->t[k].annotation);
+		free(filled);
+	}
+	if (!rc && !(*out = sd_buf_steal(&b)))
+		rc = SD_ENOMEM;
+	sd_buf_free(&b);
+	return rc;
+}
+
+static int set(json_t *o, const char *key, json_t *v)
+{
+	return json_object_set_new(o, key, v) ? SD_ENOMEM : SD_OK;
+}
+
+int sd_annotation_to_json(const sd_annotation *a, const sd_annotation_meta *m, char **out)
+{
+	json_t *root = NULL, *logs = NULL, *meta = NULL;
 	int rc = SD_ENOMEM;
+	if (!out)
+		return SD_EINVAL;
 	*out = NULL;
 	if (!a || !m || a->n_done != a->n)
 		return SD_ESTATE;
+	sd_profile prof = sd_actor_profile(a->annotator);
+	bool v221 = prof == SD_PROFILE_2_2_1;
 	const char *id = sd_logs_id(a->log);
+	const char *model = m->model ? m->model : "unknown";
 	root = json_object();
 	logs = json_array();
-	if (!root || !logs)
+	meta = json_array();
+	if (!root || !logs || !meta)
 		goto out;
+	/* SynDisco's part, as the profile's version writes it */
+	for (size_t k = 0; k < a->n; k++) {
+		const target *t = &a->t[k];
+		sd_log_comment c = sd_logs_comment(a->log, t->order);
+		json_t *e = v221 ? json_pack("{s:s,s:s,s:s,s:s}", "name", c.name, "text",
+					     t->annotation, "model", model, "prompt",
+					     a->system_prompt)
+				 : json_pack("[s,s]", c.text, t->annotation);
+		if (!e || json_array_append_new(logs, e))
+			goto out;
+	}
+	if (v221) {
+		if (set(root, "timestamp",
+			json_string(m->timestamp ? m->timestamp : "")) ||
+		    json_object_set(root, "logs", logs) ||
+		    set(root, "conv_id", json_string(id ? id : "")) ||
+		    set(root, "annotator_model", sd_json_string_repair(model)) ||
+		    set(root, "ctx_length", json_integer(a->p.history_ctx_len)))
+			goto out;
+	} else {
+		if (set(root, "conv_id", json_string(id ? id : "")) ||
+		    set(root, "timestamp",
+			json_string(m->timestamp ? m->timestamp : "")) ||
+		    set(root, "annotator_model", sd_json_string_repair(model)) ||
+		    set(root, "annotator_prompt", json_string(a->system_prompt)) ||
+		    set(root, "ctx_length", json_integer(a->p.history_ctx_len)) ||
+		    json_object_set(root, "logs", logs))
+			goto out;
+	}
+	/* ours, after SynDisco's */
 	json_t *spec = a->p.label ? json_loads(sd_label_spec_json(a->p.label), 0, NULL)
 				  : json_null();
-	if (json_object_set_new(root, "conv_id", json_string(id ? id : "")) ||
-	    json_object_set_new(root, "timestamp", json_string(m->timestamp ? m->timestamp : "")) ||
-	    json_object_set_new(root, "annotator", sd_json_string_repair(m->annotator ? m->annotator : "")) ||
-	    json_object_set_new(root, "annotator_model", sd_json_string_repair(m->model ? m->model : "unknown")) ||
-	    json_object_set_new(root, "annotator_prompt", json_string(a->system_prompt)) ||
-	    json_object_set_new(root, "ctx_length", json_integer(a->p.history_ctx_len)) ||
-	    json_object_set_new(root, "include_moderator", json_boolean(a->p.include_moderator)) ||
-	    json_object_set_new(root, "source", m->source ? sd_json_string_repair(m->source) : json_null()) ||
-	    json_object_set_new(root, "seed", json_integer((json_int_t)a->p.seed)) ||
-	    json_object_set_new(root, "label_spec", spec))
+	if (set(root, "annotator",
+		sd_json_string_repair(m->annotator ? m->annotator : "")) ||
+	    set(root, "include_moderator", json_boolean(a->p.include_moderator)) ||
+	    set(root, "source",
+		m->source ? sd_json_string_repair(m->source) : json_null()) ||
+	    set(root, "seed", json_integer((json_int_t)a->p.seed))) {
+		json_decref(spec);
+		goto out;
+	}
+	if (set(root, "label_spec", spec))
 		goto out;
 	for (size_t k = 0; k < a->n; k++) {
 		const target *t = &a->t[k];
 		sd_log_comment c = sd_logs_comment(a->log, t->order);
 		json_t *e = json_object();
-		json_t *label = t->label ? json_loads(t->label, JSON_DECODE_ANY, NULL) : json_null();
 		const char *status = !a->p.label ? "none" : t->label ? "ok" : "unparsed";
-		if (!e || !label || json_array_append_new(logs, e) ||
-		    json_object_set_new(e, "message_id", json_string(t->message_id)) ||
-		    json_object_set_new(e, "message_order", json_integer((json_int_t)t->order)) ||
-		    json_object_set_new(e, "name", json_string(c.name)) ||
-		    json_object_set_new(e, "is_moderator", json_boolean(c.is_moderator)) ||
-		    json_object_set_new(e, "message", json_string(c.text)) ||
-		    json_object_set_new(e, "annotation", json_string(t->annotation)) ||
-		    json_object_set_new(e, "label", label) ||
-		    json_object_set_new(e, "label_status", json_string(status)) ||
-		    json_object_set_new(e, "attempts", json_integer(t->attempts)))
+		/* append_new takes e (or drops it) whatever happens */
+		if (!e || json_array_append_new(meta, e))
+			goto out;
+		json_t *label = t->label ? json_loads(t->label, JSON_DECODE_ANY, NULL) : json_null();
+		if (!label || set(e, "message_id", json_string(t->message_id)) ||
+		    set(e, "message_order", json_integer((json_int_t)t->order)) ||
+		    set(e, "name", json_string(c.name)) ||
+		    set(e, "is_moderator", json_boolean(c.is_moderator)) ||
+		    set(e, "label", label) ||
+		    set(e, "label_status", json_string(status)) ||
+		    set(e, "attempts", json_integer(t->attempts)))
 			goto out;
 	}
-	if (json_object_set(root, "logs", logs))
+	if (json_object_set(root, "annotation_meta", meta) ||
+	    set(root, "syndisco_profile", json_string(sd_profile_name(prof))))
 		goto out;
-	*out = json_dumps(root, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
+	*out = sd_py_json_dumps(root, 4);
 	rc = *out ? SD_OK : SD_ENOMEM;
 out:
 	json_decref(logs);
+	json_decref(meta);
 	json_decref(root);
 	return rc;
 }

@@ -9,6 +9,7 @@
 #include "core/core.h"
 #include "syndisco.h"
 #include "util/error.h"
+#include "util/pytext.h"
 #include "util/rng.h"
 #include "util/utf8.h"
 
@@ -31,6 +32,17 @@ struct sd_discussion {
 	enum pending_kind pending;
 	size_t pending_user;
 	char *pending_prompt;
+
+	sd_profile profile; /* the actors' (they must agree) */
+	/* one formatted history entry per logged comment; the window is the
+	   last history_ctx_len of them */
+	char **entries;
+	bool *printed; /* whether SynDisco prints comment i */
+	size_t n_entries, cap_entries;
+	size_t n_reported; /* comments handed to on_comment so far */
+	char *bare_prompt; /* 2.2.1 seed opinions' "prompt" */
+	sd_request_hook hook;
+	void *hook_ud;
 };
 
 sd_discussion_params sd_discussion_default_params(void)
@@ -46,12 +58,41 @@ sd_discussion_params sd_discussion_default_params(void)
 	return p;
 }
 
-static bool is_blank(const char *s)
+/*
+ * Archive a comment: log it and add its history entry (formatted as the
+ * profile does, by the first user, whose profile and templates every
+ * actor shares).
+ */
+static int archive(sd_discussion *d, const char *name, const char *text,
+		   const char *model, const char *prompt, const char *user_prompt,
+		   bool is_moderator, bool printed, const sd_reply *reply)
 {
-	for (; *s; s++)
-		if (!strchr(" \t\r\n\v\f", *s))
-			return false;
-	return true;
+	char *entry = NULL;
+	int rc;
+	if (d->n_entries == d->cap_entries) {
+		size_t cap = d->cap_entries ? d->cap_entries * 2 : 16;
+		char **e = realloc(d->entries, cap * sizeof(*e));
+		if (!e)
+			return SD_ENOMEM;
+		d->entries = e;
+		bool *p = realloc(d->printed, cap * sizeof(*p));
+		if (!p)
+			return SD_ENOMEM;
+		d->printed = p;
+		d->cap_entries = cap;
+	}
+	if ((rc = sd_actor_format_entry(d->users[0], name, text, &entry)))
+		return rc;
+	rc = sd_logs_append(d->logs, name, text, model, prompt, user_prompt, is_moderator,
+			    reply ? reply->n_prompt_tokens : -1,
+			    reply ? reply->n_gen_tokens : -1);
+	if (rc) {
+		free(entry);
+		return rc;
+	}
+	d->entries[d->n_entries] = entry;
+	d->printed[d->n_entries++] = printed;
+	return SD_OK;
 }
 
 sd_discussion *sd_discussion_create(const sd_discussion_params *p,
@@ -73,9 +114,9 @@ sd_discussion *sd_discussion_create(const sd_discussion_params *p,
 			     "must be >= 0, got %d", (int)p->conv_len);
 		return NULL;
 	}
-	if (p->history_ctx_len < 1) {
+	if (p->history_ctx_len < 0) {
 		sd_error_set(err, SD_EINVAL, NULL, "history_ctx_len",
-			     "must be >= 1, got %d", (int)p->history_ctx_len);
+			     "must be >= 0, got %d", (int)p->history_ctx_len);
 		return NULL;
 	}
 	for (size_t i = 0; i < n_users; i++) {
@@ -83,16 +124,35 @@ sd_discussion *sd_discussion_create(const sd_discussion_params *p,
 			sd_error_set(err, SD_EINVAL, NULL, "users", "NULL user");
 			return NULL;
 		}
+		if (sd_actor_kind_of(users[i]) != SD_ACTOR_USER) {
+			sd_error_set(err, SD_EINVAL, NULL, "users",
+				     "user %zu is an annotator", i);
+			return NULL;
+		}
+		if (sd_actor_profile(users[i]) != sd_actor_profile(users[0]) ||
+		    (moderator &&
+		     sd_actor_profile(moderator) != sd_actor_profile(users[0]))) {
+			sd_error_set(
+			    err, SD_EINVAL, NULL, "syndisco",
+			    "every actor of a discussion needs the same profile");
+			return NULL;
+		}
+		/* the same actor may take part twice (2.2.1, and the seed
+		   guide's moderator among the users); two different actors
+		   with one name are ambiguous in the seed and 2.0.8 logs */
 		for (size_t k = 0; k < i; k++) {
-			if (strcmp(sd_actor_name(users[i]), sd_actor_name(users[k])) == 0) {
+			if (users[i] != users[k] &&
+			    sd_actor_profile(users[0]) != SD_PROFILE_2_2_1 &&
+			    strcmp(sd_actor_name(users[i]), sd_actor_name(users[k])) ==
+				0) {
 				sd_error_set(err, SD_EINVAL, NULL, "users",
 					     "username \"%s\" appears twice",
 					     sd_actor_name(users[i]));
 				return NULL;
 			}
 		}
-		if (moderator && strcmp(sd_actor_name(users[i]),
-					sd_actor_name(moderator)) == 0) {
+		if (moderator && users[i] != moderator &&
+		    strcmp(sd_actor_name(users[i]), sd_actor_name(moderator)) == 0) {
 			sd_error_set(err, SD_EINVAL, NULL, "moderator",
 				     "the moderator's username \"%s\" is also a user's",
 				     sd_actor_name(moderator));
@@ -101,7 +161,7 @@ sd_discussion *sd_discussion_create(const sd_discussion_params *p,
 	}
 	for (size_t i = 0; i < p->n_seed_opinions; i++) {
 		const sd_seed_opinion *s = &p->seed_opinions[i];
-		if (!s->username || !s->username[0] || !s->text) {
+		if (!s->username || !s->text) {
 			sd_error_set(err, SD_EINVAL, NULL, "seed_opinions",
 				     "seed opinion %zu needs a username and a text", i);
 			return NULL;
@@ -117,33 +177,54 @@ sd_discussion *sd_discussion_create(const sd_discussion_params *p,
 	d->n_users = n_users;
 	d->moderator = moderator;
 	d->tm = tm;
-	d->logs = sd_logs_new();
+	d->profile = sd_actor_profile(users[0]);
+	d->logs = sd_logs_new(d->profile);
 	d->system_prompts = calloc(n_users, sizeof(char *));
 	names = calloc(n_users, sizeof(char *));
-	if (!d->logs || !d->system_prompts || !names)
+	const char **prompts = calloc(n_users, sizeof(char *));
+	if (!d->logs || !d->system_prompts || !names || !prompts) {
+		free(prompts);
 		goto oom;
-	for (size_t i = 0; i < n_users; i++) {
-		if (sd_actor_system_prompt(users[i], &d->system_prompts[i]))
-			goto oom;
-		names[i] = sd_actor_name(users[i]);
 	}
-	if (moderator && sd_actor_system_prompt(moderator, &d->moderator_system))
+	/* the log's participants are SynDisco's name -> actor map: one
+	   entry per name, in order of first appearance */
+	size_t n_names = 0;
+	for (size_t i = 0; i < n_users; i++) {
+		if (sd_actor_system_prompt(users[i], &d->system_prompts[i])) {
+			free(prompts);
+			goto oom;
+		}
+		size_t k = 0;
+		while (k < n_names && strcmp(names[k], sd_actor_name(users[i])))
+			k++;
+		names[k] = sd_actor_name(users[i]);
+		prompts[k] = d->system_prompts[i];
+		if (k == n_names)
+			n_names++;
+	}
+	if (moderator && sd_actor_system_prompt(moderator, &d->moderator_system)) {
+		free(prompts);
 		goto oom;
-	rc = sd_logs_set_participants(d->logs, names,
-				      (const char *const *)d->system_prompts,
-				      n_users,
+	}
+	rc = sd_logs_set_participants(d->logs, names, prompts, n_names,
 				      moderator ? sd_actor_name(moderator) : NULL,
-				      d->moderator_system, p->history_ctx_len,
-				      p->seed);
+				      d->moderator_system, p->history_ctx_len, p->seed);
+	free(prompts);
 	if (rc)
 		goto oom;
-	/* seed opinions open the thread; they are hard-coded, not prompted */
+	if (d->profile == SD_PROFILE_2_2_1 &&
+	    sd_profile_bare_system_prompt(d->profile, &d->bare_prompt))
+		goto oom;
+	/* seed opinions open the thread; they are hard-coded, not prompted.
+	   seed and 2.0.8 skip blank ones and print the others; 2.2.1 logs
+	   every one, blank too, and prints none */
 	for (size_t i = 0; i < p->n_seed_opinions; i++) {
 		const sd_seed_opinion *s = &p->seed_opinions[i];
-		if (is_blank(s->text))
+		bool v221 = d->profile == SD_PROFILE_2_2_1;
+		if (!v221 && sd_py_is_blank(s->text))
 			continue;
-		if (sd_logs_append(d->logs, s->username, s->text, "hardcoded",
-				   NULL, false, -1, -1))
+		if (archive(d, s->username, s->text, "hardcoded",
+			    v221 ? d->bare_prompt : NULL, NULL, false, !v221, NULL))
 			goto oom;
 	}
 	free(names);
@@ -165,30 +246,23 @@ void sd_discussion_free(sd_discussion *d)
 	free(d->system_prompts);
 	free(d->moderator_system);
 	free(d->pending_prompt);
+	for (size_t i = 0; i < d->n_entries; i++)
+		free(d->entries[i]);
+	free(d->entries);
+	free(d->printed);
+	free(d->bare_prompt);
 	sd_logs_free(d->logs);
 	free(d);
 }
 
-/* The user prompt for `a` over the last history_ctx_len comments. */
+/* The user prompt for `a` over the last history_ctx_len entries. */
 static int render_prompt(sd_discussion *d, const sd_actor *a, char **out)
 {
-	size_t n = sd_logs_comment_count(d->logs);
+	size_t n = d->n_entries;
 	size_t w = (size_t)d->p.history_ctx_len;
 	size_t first = n > w ? n - w : 0;
-	sd_comment_view *views = NULL;
-	if (n - first) {
-		views = calloc(n - first, sizeof(*views));
-		if (!views)
-			return SD_ENOMEM;
-	}
-	for (size_t i = first; i < n; i++) {
-		sd_log_comment c = sd_logs_comment(d->logs, i);
-		views[i - first].name = c.name;
-		views[i - first].text = c.text;
-	}
-	int rc = sd_actor_user_prompt(a, views, n - first, out);
-	free(views);
-	return rc;
+	return sd_actor_prompt_from_entries(a, (const char *const *)d->entries + first,
+					    n - first, out);
 }
 
 int sd_discussion_next(sd_discussion *d, sd_request *req)
@@ -218,6 +292,20 @@ int sd_discussion_next(sd_discussion *d, sd_request *req)
 			return rc;
 		}
 		d->n_requests++;
+		if (d->hook) {
+			sd_request r;
+			memset(&r, 0, sizeof(r));
+			r.tag = d->n_requests;
+			r.system_prompt = d->pending == PENDING_MODERATOR
+					      ? d->moderator_system
+					      : d->system_prompts[d->pending_user];
+			r.user_prompt = d->pending_prompt;
+			r.sampling = d->p.sampling;
+			r.sampling.seed = (uint32_t)sd_seed_mix(d->p.seed, d->n_requests);
+			d->hook(sd_actor_name(speaker),
+				d->pending == PENDING_MODERATOR ? "moderator" : "turn",
+				&r, d->hook_ud);
+		}
 	}
 	memset(req, 0, sizeof(*req));
 	req->tag = d->n_requests;
@@ -242,7 +330,7 @@ int sd_discussion_accept(sd_discussion *d, const char *text,
 	const sd_actor *a = d->pending == PENDING_MODERATOR
 				    ? d->moderator : d->users[d->pending_user];
 	bool was_user = d->pending == PENDING_USER;
-	char *fixed = NULL;
+	char *fixed = NULL, *post = NULL;
 	int rc = SD_OK;
 	size_t n = strlen(text);
 	if (!sd_utf8_valid(text, n)) {
@@ -251,19 +339,25 @@ int sd_discussion_accept(sd_discussion *d, const char *text,
 			return SD_ENOMEM;
 		text = fixed;
 	}
-	if (!is_blank(text)) {
-		rc = sd_logs_append(d->logs, sd_actor_name(a), text,
-				    sd_actor_model_name(a), d->pending_prompt,
-				    !was_user,
-				    reply ? reply->n_prompt_tokens : -1,
-				    reply ? reply->n_gen_tokens : -1);
+	if ((rc = sd_actor_postprocess(a, text, &post)))
+		goto out;
+	bool blank = sd_py_is_blank(post);
+	/* seed and 2.0.8 archive the moderator's reply whatever it is */
+	bool keep = !blank || (!was_user && d->profile != SD_PROFILE_2_2_1);
+	if (keep) {
+		rc = archive(d, sd_actor_name(a), post, sd_actor_model_name(a),
+			     d->profile == SD_PROFILE_2_2_1
+				 ? (was_user ? d->system_prompts[d->pending_user]
+					     : d->moderator_system)
+				 : NULL,
+			     d->pending_prompt, !was_user, true, reply);
 		if (rc)
 			goto out;
 	}
 	if (was_user) {
 		d->turns_done++;
-		/* the moderator speaks after every non-empty user comment */
-		d->moderator_due = d->moderator && !is_blank(text);
+		/* the moderator speaks after every non-blank user comment */
+		d->moderator_due = d->moderator && !blank;
 	} else {
 		d->moderator_due = false;
 	}
@@ -272,13 +366,37 @@ int sd_discussion_accept(sd_discussion *d, const char *text,
 	d->pending = PENDING_NONE;
 out:
 	free(fixed);
+	free(post);
 	return rc;
 }
 
-bool sd_discussion_done(const sd_discussion *d)
+const char *sd_discussion_display(const sd_discussion *d, size_t i)
 {
-	return d ? d->done : true;
+	if (!d || i >= d->n_entries || !d->printed[i])
+		return NULL;
+	return d->entries[i];
 }
+
+void sd_discussion_set_request_hook(sd_discussion *d, sd_request_hook hook, void *ud)
+{
+	if (!d)
+		return;
+	d->hook = hook;
+	d->hook_ud = ud;
+}
+
+static void report(sd_discussion *d, sd_comment_cb on_comment, void *ud)
+{
+	size_t n = sd_logs_comment_count(d->logs);
+	for (; d->n_reported < n; d->n_reported++) {
+		if (!on_comment)
+			continue;
+		sd_log_comment c = sd_logs_comment(d->logs, d->n_reported);
+		on_comment(&c, ud);
+	}
+}
+
+bool sd_discussion_done(const sd_discussion *d) { return d ? d->done : true; }
 
 const char *sd_discussion_pending_speaker(const sd_discussion *d)
 {
@@ -309,6 +427,7 @@ int sd_discussion_run(sd_discussion *d, sd_backend *b,
 		return sd_error_set(err, SD_EINVAL, NULL, NULL,
 				    "a discussion and a backend are needed");
 	for (;;) {
+		report(d, on_comment, ud);
 		rc = sd_discussion_next(d, &req);
 		if (rc == 0)
 			break;
@@ -345,17 +464,13 @@ int sd_discussion_run(sd_discussion *d, sd_backend *b,
 			sd_reply_clear(&reply);
 			return rc;
 		}
-		size_t before = sd_logs_comment_count(d->logs);
 		rc = sd_discussion_accept(d, reply.text, &reply);
 		sd_reply_clear(&reply);
 		if (rc)
 			return sd_error_set(err, rc, NULL, NULL,
 					    "could not record the reply: %s",
 					    sd_strerror(rc));
-		if (on_comment && sd_logs_comment_count(d->logs) > before) {
-			sd_log_comment c = sd_logs_comment(d->logs, before);
-			on_comment(&c, ud);
-		}
 	}
+	report(d, on_comment, ud);
 	return SD_OK;
 }

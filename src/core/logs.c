@@ -1,7 +1,8 @@
 /*
- * Discussion logs: one JSON object with SynDisco 2.x's fields, the seed
- * guide's metadata and ours, kept in a fixed key order so files diff well.
- * Reading accepts SynDisco's own files as they are.
+ * Discussion logs. In memory: one JSON object with every field any
+ * version has plus ours. On disk: the log's profile decides; SynDisco's
+ * keys come first exactly as that version writes them, then ours
+ * (docs/logs.md). Reading accepts every version's files as they are.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -13,15 +14,25 @@
 #include "util/error.h"
 #include "util/hash.h"
 #include "util/json.h"
+#include "util/pytext.h"
 
 struct sd_logs {
 	json_t *root;
+	sd_profile profile;
 };
 
+/* Keys the writer places itself; the rest follow in insertion order. */
 static const char *const known_keys[] = {
-	"id", "timestamp", "users", "moderator", "user_prompts",
-	"moderator_prompt", "ctx_length", "logs", "seed", "tokens",
+    "id",	  "timestamp", "users", "moderator", "user_prompts", "moderator_prompt",
+    "ctx_length", "logs",      "seed",	"tokens",    "comment_meta", "syndisco_profile",
 };
+
+/* SynDisco's per-comment keys; anything else on a comment is ours. */
+static bool syndisco_comment_key(const char *k)
+{
+	return !strcmp(k, "name") || !strcmp(k, "text") || !strcmp(k, "model") ||
+	       !strcmp(k, "prompt");
+}
 
 static int is_known(const char *key)
 {
@@ -36,16 +47,16 @@ static json_t *tokens_obj(json_int_t prompt, json_int_t gen)
 	return json_pack("{s:I,s:I}", "prompt", prompt, "generated", gen);
 }
 
-sd_logs *sd_logs_new(void)
+sd_logs *sd_logs_new(sd_profile profile)
 {
 	sd_logs *l = calloc(1, sizeof(*l));
 	if (!l)
 		return NULL;
-	l->root = json_pack("{s:s,s:s,s:[],s:n,s:[],s:n,s:i,s:[],s:I,s:o}",
-			    "id", "", "timestamp", "", "users", "moderator",
-			    "user_prompts", "moderator_prompt", "ctx_length", 0,
-			    "logs", "seed", (json_int_t)0, "tokens",
-			    tokens_obj(0, 0));
+	l->profile = profile;
+	l->root = json_pack("{s:s,s:s,s:[],s:n,s:[],s:n,s:i,s:[],s:I,s:o}", "id", "",
+			    "timestamp", "", "users", "moderator", "user_prompts",
+			    "moderator_prompt", "ctx_length", 0, "logs", "seed",
+			    (json_int_t)0, "tokens", tokens_obj(0, 0));
 	if (!l->root) {
 		free(l);
 		return NULL;
@@ -108,8 +119,8 @@ static void add_tokens(json_t *root, int32_t p, int32_t g)
 				    json_integer(json_integer_value(json_object_get(t, "generated")) + g));
 }
 
-int sd_logs_append(sd_logs *l, const char *name, const char *text,
-		   const char *model, const char *prompt, bool is_moderator,
+int sd_logs_append(sd_logs *l, const char *name, const char *text, const char *model,
+		   const char *prompt, const char *user_prompt, bool is_moderator,
 		   int32_t n_prompt_tokens, int32_t n_gen_tokens)
 {
 	json_t *e = json_object();
@@ -119,6 +130,7 @@ int sd_logs_append(sd_logs *l, const char *name, const char *text,
 	    json_object_set_new(e, "text", sd_json_string_repair(text)) ||
 	    json_object_set_new(e, "model", sd_json_string_repair(model)) ||
 	    json_object_set_new(e, "prompt", string_or_null(prompt)) ||
+	    json_object_set_new(e, "user_prompt", string_or_null(user_prompt)) ||
 	    json_object_set_new(e, "is_moderator", json_boolean(is_moderator)) ||
 	    (n_prompt_tokens >= 0 &&
 	     json_object_set_new(e, "tokens",
@@ -297,15 +309,44 @@ sd_logs *sd_logs_from_json(const char *json_text, const char *source,
 		if (rc)
 			goto out;
 	}
+	/* our per-comment fields, written apart so SynDisco's part stays
+	   byte-identical to what it writes */
+	json_t *meta = json_object_get(in, "comment_meta");
+	if (meta &&
+	    (!json_is_array(meta) || json_array_size(meta) != json_array_size(logs))) {
+		rc = bad(err, source, "comment_meta",
+			 "must be an array with one object per comment");
+		goto out;
+	}
 	rc = SD_ENOMEM;
+	for (size_t i = 0; meta && i < json_array_size(meta); i++) {
+		json_t *m = json_array_get(meta, i), *e = json_array_get(logs, i);
+		if (!json_is_object(m)) {
+			char field[64];
+			snprintf(field, sizeof(field), "comment_meta[%zu]", i);
+			rc = bad(err, source, field, "must be an object");
+			goto out;
+		}
+		if (json_object_update(e, m))
+			goto out;
+	}
 	const char *key;
 	json_t *v;
-	json_object_foreach(in, key, v) {
-		if (json_object_get(l->root, key))
+	json_object_foreach(in, key, v)
+	{
+		if (json_object_get(l->root, key) || !strcmp(key, "comment_meta"))
 			continue;
 		if (json_object_set(l->root, key, v))
 			goto out;
 	}
+	/* the profile it is written in: ours say so, SynDisco's by shape
+	   (seed and 2.0.8 files have the same keys) */
+	const char *prof = json_string_value(json_object_get(in, "syndisco_profile"));
+	if (!prof || sd_profile_from_name(prof, &l->profile))
+		l->profile =
+		    json_object_get(in, "users") || json_object_get(in, "user_prompts")
+			? SD_PROFILE_2_0_8
+			: SD_PROFILE_2_2_1;
 	rc = SD_OK;
 out:
 	json_decref(in);
@@ -318,32 +359,112 @@ out:
 	return l;
 }
 
+static int put(json_t *o, const char *key, json_t *v)
+{
+	if (!v)
+		return SD_OK;
+	return json_object_set(o, key, v) ? SD_ENOMEM : SD_OK;
+}
+
 int sd_logs_to_json(const sd_logs *l, char **out)
 {
+	json_t *o = NULL, *logs = NULL, *meta = NULL, *prof = NULL;
+	int rc = SD_ENOMEM;
+	bool v221 = l && l->profile == SD_PROFILE_2_2_1;
 	if (!l || !out)
 		return SD_EINVAL;
-	/* known keys first, in the documented order, then the rest */
-	json_t *o = json_object();
-	int rc = SD_ENOMEM;
-	if (!o)
-		return SD_ENOMEM;
-	for (size_t i = 0; i < sizeof(known_keys) / sizeof(known_keys[0]); i++) {
-		json_t *v = json_object_get(l->root, known_keys[i]);
-		if (v && json_object_set(o, known_keys[i], v))
+	*out = NULL;
+	o = json_object();
+	logs = json_array();
+	meta = json_array();
+	prof = json_string(sd_profile_name(l->profile));
+	if (!o || !logs || !meta || !prof)
+		goto out;
+	/* SynDisco's comments, and ours apart in comment_meta */
+	json_t *in = json_object_get(l->root, "logs");
+	for (size_t i = 0; i < json_array_size(in); i++) {
+		json_t *c = json_array_get(in, i), *e = json_object(), *m = NULL;
+		const char *key;
+		json_t *v;
+		/* append_new takes e (or drops it) whatever happens */
+		if (!e || json_array_append_new(logs, e))
+			goto out;
+		if (!(m = json_object()) || json_array_append_new(meta, m))
+			goto out;
+		static const char *const keys[] = {"name", "text", "model"};
+		for (size_t k = 0; k < 3; k++) {
+			v = json_object_get(c, keys[k]);
+			if (json_object_set_new(e, keys[k],
+						json_is_string(v) ? json_incref(v)
+								  : json_string("")))
+				goto out;
+		}
+		if (v221) {
+			v = json_object_get(c, "prompt");
+			if (json_object_set_new(e, "prompt",
+						json_is_string(v) ? json_incref(v)
+								  : json_string("")))
+				goto out;
+		}
+		json_object_foreach(c, key, v)
+		{
+			if (!syndisco_comment_key(key) && json_object_set(m, key, v))
+				goto out;
+		}
+	}
+	if (v221) {
+		if (put(o, "timestamp", json_object_get(l->root, "timestamp")) ||
+		    json_object_set(o, "logs", logs))
+			goto out;
+		const char *id = sd_logs_id(l);
+		if (id && *id && put(o, "id", json_object_get(l->root, "id")))
+			goto out;
+		/* the seed guide's metadata, kept as our extras: readers take
+		   personas and the moderator from them */
+		static const char *const ours[] = {"users", "moderator", "user_prompts",
+						   "moderator_prompt", "ctx_length"};
+		for (size_t k = 0; k < 5; k++)
+			if (put(o, ours[k], json_object_get(l->root, ours[k])))
+				goto out;
+	} else {
+		static const char *const head[] = {
+		    "id",	    "timestamp",	"users",      "moderator",
+		    "user_prompts", "moderator_prompt", "ctx_length",
+		};
+		for (size_t k = 0; k < 7; k++) {
+			json_t *v = json_object_get(l->root, head[k]);
+			if (json_object_set_new(o, head[k],
+						v ? json_incref(v) : json_null()))
+				goto out;
+		}
+		if (json_object_set(o, "logs", logs))
 			goto out;
 	}
+	if (put(o, "seed", json_object_get(l->root, "seed")) ||
+	    put(o, "tokens", json_object_get(l->root, "tokens")) ||
+	    json_object_set(o, "comment_meta", meta) ||
+	    json_object_set(o, "syndisco_profile", prof))
+		goto out;
 	const char *key;
 	json_t *v;
 	json_object_foreach(l->root, key, v) {
 		if (!is_known(key) && json_object_set(o, key, v))
 			goto out;
 	}
-	*out = json_dumps(o, JSON_INDENT(4));
+	*out = sd_py_json_dumps(o, 4);
 	if (*out)
 		rc = SD_OK;
 out:
 	json_decref(o);
+	json_decref(logs);
+	json_decref(meta);
+	json_decref(prof);
 	return rc;
+}
+
+sd_profile sd_logs_profile(const sd_logs *l)
+{
+	return l ? l->profile : SD_PROFILE_DEFAULT;
 }
 
 size_t sd_logs_comment_count(const sd_logs *l)
@@ -370,6 +491,7 @@ sd_log_comment sd_logs_comment(const sd_logs *l, size_t i)
 	c.text = json_string_value(json_object_get(e, "text"));
 	c.model = json_string_value(json_object_get(e, "model"));
 	c.prompt = json_string_value(json_object_get(e, "prompt"));
+	c.user_prompt = json_string_value(json_object_get(e, "user_prompt"));
 	c.is_moderator = json_is_true(json_object_get(e, "is_moderator"));
 	c.n_prompt_tokens = token_field(e, "prompt");
 	c.n_gen_tokens = token_field(e, "generated");

@@ -25,9 +25,9 @@ static int check_persona(const json_t *obj, const char *source,
 	if (!u)
 		return sd_error_set(err, SD_EINVAL, source, field,
 				    "missing; every persona needs a username");
-	if (!json_is_string(u) || json_string_length(u) == 0)
-		return sd_error_set(err, SD_EINVAL, source, field,
-				    "must be a non-empty string");
+	/* SynDisco accepts any string, "" included (persona_empty_fields) */
+	if (!json_is_string(u))
+		return sd_error_set(err, SD_EINVAL, source, field, "must be a string");
 	return SD_OK;
 }
 
@@ -150,6 +150,7 @@ sd_persona *sd_persona_copy(const sd_persona *p)
 
 const char *sd_persona_username(const sd_persona *p)
 {
+	/* NULL also for 2.2.1 personas without a string username */
 	return p ? json_string_value(json_object_get(p->obj, "username")) : NULL;
 }
 
@@ -163,10 +164,17 @@ int sd_persona_set_username(sd_persona *p, const char *username)
 	return json_object_set_new(p->obj, "username", s) ? SD_ENOMEM : SD_OK;
 }
 
-const json_t *sd_persona_json(const sd_persona *p)
+sd_persona *sd_persona_from_object(const json_t *obj)
 {
-	return p ? p->obj : NULL;
+	json_t *o = obj ? json_deep_copy(obj) : json_object();
+	if (!o || !json_is_object(o)) {
+		json_decref(o);
+		return NULL;
+	}
+	return wrap(o);
 }
+
+const json_t *sd_persona_json(const sd_persona *p) { return p ? p->obj : NULL; }
 
 json_t *sd_persona_prompt_object(const sd_persona *p)
 {

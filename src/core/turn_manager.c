@@ -14,15 +14,18 @@ struct sd_turn_manager {
 	size_t turn;            /* round robin: next index */
 	size_t last;            /* NONE before the first turn */
 	size_t second_last;
+	size_t *order; /* order: owned copy */
 };
 
 sd_turn_params sd_turn_default_params(void)
 {
 	sd_turn_params p = {
-		.kind = SD_TURN_ROUND_ROBIN,
-		.p_respond = 0.5,
-		.random_first = false,
-		.seed = 0,
+	    .kind = SD_TURN_ROUND_ROBIN,
+	    .p_respond = 0.5,
+	    .random_first = false,
+	    .seed = 0,
+	    .order = NULL,
+	    .n_order = 0,
 	};
 	return p;
 }
@@ -31,13 +34,16 @@ static const struct {
 	const char *name;
 	sd_turn_kind kind;
 } names[] = {
-	{ "round_robin", SD_TURN_ROUND_ROBIN },
-	{ "random", SD_TURN_RANDOM },
-	{ "respond", SD_TURN_RESPOND },
-	/* SynDisco's class and config names */
-	{ "queue", SD_TURN_ROUND_ROBIN },
-	{ "round_robin_turn_manager", SD_TURN_ROUND_ROBIN },
-	{ "random_weighted", SD_TURN_RESPOND },
+    {"round_robin", SD_TURN_ROUND_ROBIN},
+    {"random", SD_TURN_RANDOM},
+    {"respond", SD_TURN_RESPOND},
+    {"order", SD_TURN_ORDER},
+    /* SynDisco's class and config names */
+    {"queue", SD_TURN_ROUND_ROBIN},
+    {"round_robin_turn_manager", SD_TURN_ROUND_ROBIN},
+    /* seed and 2.0.8 "random weighted" never flipped its coin: it ran as a
+       uniform pick among everyone but the last speaker */
+    {"random_weighted", SD_TURN_RANDOM},
 };
 
 int sd_turn_kind_from_name(const char *name, sd_turn_kind *out)
@@ -56,9 +62,14 @@ int sd_turn_kind_from_name(const char *name, sd_turn_kind *out)
 const char *sd_turn_kind_name(sd_turn_kind kind)
 {
 	switch (kind) {
-	case SD_TURN_ROUND_ROBIN: return "round_robin";
-	case SD_TURN_RANDOM: return "random";
-	case SD_TURN_RESPOND: return "respond";
+	case SD_TURN_ROUND_ROBIN:
+		return "round_robin";
+	case SD_TURN_RANDOM:
+		return "random";
+	case SD_TURN_RESPOND:
+		return "respond";
+	case SD_TURN_ORDER:
+		return "order";
 	}
 	return "unknown";
 }
@@ -71,7 +82,7 @@ sd_turn_manager *sd_turn_manager_create(const sd_turn_params *p,
 		return NULL;
 	}
 	if (p->kind != SD_TURN_ROUND_ROBIN && p->kind != SD_TURN_RANDOM &&
-	    p->kind != SD_TURN_RESPOND) {
+	    p->kind != SD_TURN_RESPOND && p->kind != SD_TURN_ORDER) {
 		sd_error_set(err, SD_EINVAL, NULL, "turn_manager",
 			     "unknown turn manager kind %d", (int)p->kind);
 		return NULL;
@@ -82,7 +93,21 @@ sd_turn_manager *sd_turn_manager_create(const sd_turn_params *p,
 			     "must be between 0 and 1, got %g", p->p_respond);
 		return NULL;
 	}
-	if (n_users < 1 || (p->kind != SD_TURN_ROUND_ROBIN && n_users < 2)) {
+	if (p->kind == SD_TURN_ORDER) {
+		if (!p->order || p->n_order == 0 || n_users < 1) {
+			sd_error_set(err, SD_EINVAL, NULL, "order",
+				     "an explicit order needs at least one speaker");
+			return NULL;
+		}
+		for (size_t i = 0; i < p->n_order; i++) {
+			if (p->order[i] >= n_users) {
+				sd_error_set(err, SD_EINVAL, NULL, "order",
+					     "entry %zu is user %zu of %zu", i,
+					     p->order[i], n_users);
+				return NULL;
+			}
+		}
+	} else if (n_users < 1 || (p->kind != SD_TURN_ROUND_ROBIN && n_users < 2)) {
 		sd_error_set(err, SD_EINVAL, NULL, "users",
 			     "the %s turn manager needs at least %d users, got %zu",
 			     sd_turn_kind_name(p->kind),
@@ -95,7 +120,17 @@ sd_turn_manager *sd_turn_manager_create(const sd_turn_params *p,
 		return NULL;
 	}
 	tm->p = *p;
+	tm->p.order = NULL;
 	tm->n = n_users;
+	if (p->kind == SD_TURN_ORDER) {
+		tm->order = malloc(p->n_order * sizeof(*tm->order));
+		if (!tm->order) {
+			free(tm);
+			sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+			return NULL;
+		}
+		memcpy(tm->order, p->order, p->n_order * sizeof(*tm->order));
+	}
 	sd_rng_seed(&tm->rng, p->seed);
 	tm->last = tm->second_last = NONE;
 	if (p->kind == SD_TURN_ROUND_ROBIN && p->random_first)
@@ -120,6 +155,10 @@ size_t sd_turn_manager_next(sd_turn_manager *tm)
 		next = tm->turn;
 		tm->turn = (tm->turn + 1) % tm->n;
 		break;
+	case SD_TURN_ORDER:
+		next = tm->order[tm->turn];
+		tm->turn = (tm->turn + 1) % tm->p.n_order;
+		break;
 	case SD_TURN_RESPOND:
 		/* the draw happens only once there is someone to answer */
 		if (tm->second_last != NONE &&
@@ -140,5 +179,7 @@ size_t sd_turn_manager_next(sd_turn_manager *tm)
 
 void sd_turn_manager_free(sd_turn_manager *tm)
 {
+	if (tm)
+		free(tm->order);
 	free(tm);
 }

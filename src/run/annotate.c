@@ -25,7 +25,10 @@
 
 typedef struct ann_annotator {
 	char *name;
-	json_t *json;           /* resolved: files inlined, defaults applied */
+	char *actor_name;    /* the seed's LLMActor name; NULL: name */
+	const char **remove; /* remove_strings (borrowed from root) */
+	size_t n_remove;
+	json_t *json; /* resolved: files inlined, defaults applied */
 	sd_persona *persona;
 	char *context;
 	char *instructions;
@@ -52,6 +55,8 @@ struct sd_annotate {
 	int32_t max_retries;
 	char *output_dir;
 	sd_prompt_templates templates; /* strings borrowed from root */
+	sd_profile profile;
+	int32_t textwrap_len;
 	ann_annotator *ann;
 	size_t n_ann;
 	ann_log *logs;
@@ -60,14 +65,16 @@ struct sd_annotate {
 };
 
 static const char *const top_keys[] = {
-	"seed", "discussions", "output_dir", "history_ctx_len", "include_moderator",
-	"context", "context_file", "sampling", "backend", "templates",
-	"annotators", "max_retries",
+    "seed",	  "discussions",  "output_dir", "history_ctx_len", "include_moderator",
+    "context",	  "context_file", "sampling",	"backend",	   "templates",
+    "annotators", "max_retries",  "syndisco",	"remove_strings",  "textwrap_len",
 };
 static const char *const ann_keys[] = {
-	"name", "persona", "context", "context_file", "instructions",
-	"instructions_file", "label", "history_ctx_len", "include_moderator",
-	"sampling", "backend",
+    "name",	      "persona",	 "context",
+    "context_file",   "instructions",	 "instructions_file",
+    "label",	      "history_ctx_len", "include_moderator",
+    "sampling",	      "backend",	 "actor_name",
+    "remove_strings",
 };
 
 /* ---------------- finding logs ---------------- */
@@ -171,13 +178,18 @@ static int check_logs(sd_annotate *a, sd_error *err)
 		if (rc)
 			return rc; /* err names the file and field */
 		const char *id = sd_logs_id(lg);
+		/* SynDisco 2.2.1 logs have no id: the file name names them */
+		char *stem = NULL;
 		if (!id || !*id) {
-			sd_logs_free(lg);
-			return sd_error_set(err, SD_EPARSE, l->path, "id",
-					    "missing: annotations are named by the discussion's id");
+			const char *base = strrchr(l->path, '/');
+			base = base ? base + 1 : l->path;
+			stem = strdup(base);
+			if (stem && ends_with(stem, ".json"))
+				stem[strlen(stem) - 5] = '\0';
 		}
-		l->id = strdup(id);
-		l->file = safe_file_name(id);
+		l->id = strdup(id ? id : "");
+		l->file = stem ? safe_file_name(stem) : safe_file_name(id);
+		free(stem);
 		sd_logs_free(lg);
 		if (!l->id || !l->file)
 			return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
@@ -197,6 +209,8 @@ static int check_logs(sd_annotate *a, sd_error *err)
 static void annotator_clear(ann_annotator *x)
 {
 	free(x->name);
+	free(x->actor_name);
+	free(x->remove);
 	json_decref(x->json);
 	sd_persona_free(x->persona);
 	free(x->context);
@@ -259,18 +273,28 @@ static int parse_annotator(sd_annotate *a, size_t i, const json_t *o,
 		return rc;
 	if (!x->context && !(x->context = strdup(context ? context : "")))
 		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+	snprintf(f, sizeof(f), "%s.actor_name", prefix);
+	if ((rc = cfg_get_str(o, "actor_name", f, a->path, &x->actor_name, err)))
+		return rc;
+	snprintf(f, sizeof(f), "%s.remove_strings", prefix);
+	if (json_object_get(o, "remove_strings")) {
+		if ((rc = cfg_string_list(o, "remove_strings", f, a->path, &x->remove,
+					  &x->n_remove, err)))
+			return rc;
+	} else if ((rc = cfg_string_list(a->root, "remove_strings", "remove_strings",
+					 a->path, &x->remove, &x->n_remove, err))) {
+		return rc;
+	}
 	const json_t *p = json_object_get(o, "persona");
 	if (p && !json_is_null(p)) {
-		char *text = json_dumps(p, JSON_ENCODE_ANY);
-		x->persona = text ? sd_persona_from_json(text, err) : NULL;
-		free(text);
-		if (!x->persona) {
+		/* SynDisco 2.2.1 personas are any object, username or not */
+		if (!json_is_object(p)) {
 			snprintf(f, sizeof(f), "%s.persona", prefix);
-			err->line = err->column = 0;
-			sd_error_set(err, err->code ? err->code : SD_EINVAL, a->path, f,
-				     "must be a persona object: %s", err->text);
-			return err->code;
+			return sd_error_set(err, SD_EINVAL, a->path, f,
+					    "must be a persona object");
 		}
+		if (!(x->persona = sd_persona_from_object(p)))
+			return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	} else {
 		char text[256];
 		snprintf(text, sizeof(text), "{\"username\": \"%s\"}", x->name);
@@ -310,8 +334,10 @@ static int parse_annotator(sd_annotate *a, size_t i, const json_t *o,
 	const json_t *sm = json_object_get(o, "sampling");
 	if (!sm)
 		sm = json_object_get(a->root, "sampling");
-	/* what the config leaves out is config.md's default, as for users */
+	/* what the config leaves out is config.md's default, as for users:
+	   greedy, as SynDisco decodes */
 	x->sampling = sd_sampling_default();
+	x->sampling.temperature = 0.0f;
 	if ((rc = cfg_sampling(sm, a->path, &x->sampling, err))) {
 		if (json_object_get(o, "sampling"))
 			cfg_prefix_field(err, prefix, ".");
@@ -461,6 +487,7 @@ int sd_annotate_load(const char *path, const char *const *inputs,
 				 path, "", err)))
 		goto out;
 	long long seed = 42, hist = 2, retries = 2;
+	a->templates = sd_prompt_templates_default();
 	if ((rc = cfg_get_int(a->root, "seed", "seed", path, 0, INT64_MAX, &seed, err)) ||
 	    (rc = cfg_get_int(a->root, "history_ctx_len", "history_ctx_len", path, 0,
 			      1 << 20, &hist, err)) ||
@@ -469,8 +496,14 @@ int sd_annotate_load(const char *path, const char *const *inputs,
 	    (rc = cfg_get_str(a->root, "output_dir", "output_dir", path, &a->output_dir, err)) ||
 	    (rc = cfg_text(a->root, "context", "", path, a->dir, &context, err)) ||
 	    (rc = cfg_templates(json_object_get(a->root, "templates"), path,
-				&a->templates, err)))
+				&a->templates, err)) ||
+	    (rc = cfg_profile(a->root, path, &a->profile, err)))
 		goto out;
+	long long tw = 900000;
+	if ((rc = cfg_get_int(a->root, "textwrap_len", "textwrap_len", path, 1, INT32_MAX,
+			      &tw, err)))
+		goto out;
+	a->textwrap_len = (int32_t)tw;
 	a->seed = (uint64_t)seed;
 	a->max_retries = (int32_t)retries;
 	/* output_dir is relative to the working directory, as for `run` */
@@ -568,6 +601,7 @@ typedef struct ann_work {
 } ann_work;
 
 typedef struct ann_job {
+	const sd_run_params *p;
 	sd_logs *log;
 	sd_actor *actor;
 	sd_annotation *ann;
@@ -667,6 +701,7 @@ static void *aw_job_create(void *wp, size_t item, sd_backend *b, sd_error *err)
 		sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 		return NULL;
 	}
+	j->p = w->p;
 	if (sd_logs_load(l->path, &j->log, err))
 		goto fail;
 	sd_actor_params ap = sd_actor_default_params();
@@ -676,6 +711,11 @@ static void *aw_job_create(void *wp, size_t item, sd_backend *b, sd_error *err)
 	ap.instructions = x->instructions;
 	ap.kind = SD_ACTOR_ANNOTATOR;
 	ap.templates = a->templates;
+	ap.profile = a->profile;
+	ap.name = x->actor_name ? x->actor_name : x->name;
+	ap.remove_strings = x->remove;
+	ap.n_remove_strings = x->n_remove;
+	ap.textwrap_len = a->textwrap_len;
 	if (!(j->actor = sd_actor_create(&ap, err)))
 		goto fail;
 	sd_annotation_params pp = sd_annotation_default_params();
@@ -695,7 +735,10 @@ fail:
 
 static int aw_job_next(void *jp, sd_request *req)
 {
-	int k = sd_annotation_next(((ann_job *)jp)->ann, req);
+	ann_job *j = jp;
+	int k = sd_annotation_next(j->ann, req);
+	if (k == 1 && j->p->on_request)
+		j->p->on_request(sd_actor_name(j->actor), "annotator", req, j->p->ud);
 	return k == SD_ANNOTATION_WAIT ? SCHED_WAIT : k == 1 ? SCHED_OFFER : k;
 }
 
@@ -715,6 +758,12 @@ static int aw_job_save(void *wp, void *jp, size_t item, sd_error *err)
 	sd_annotation_meta m = { x->name, j->model, ts, l->path };
 	if (sd_annotation_to_json(j->ann, &m, &json))
 		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+	if (w->p->on_text) {
+		char *shown = NULL;
+		if (sd_annotation_printed(j->ann, &shown) == SD_OK)
+			w->p->on_text(shown, w->p->ud);
+		sd_free(shown);
+	}
 	char *path = out_path(w->p->out_dir, x->name, l->file);
 	int rc = path ? sd_file_write_atomic(path, json, strlen(json), err)
 		      : sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");

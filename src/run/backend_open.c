@@ -40,7 +40,11 @@ sd_backend *run_backend_open(const cfg_backend *cb, const char *source,
 {
 	if (strcmp(cb->type, "scripted") == 0) {
 		sd_scripted_params sp = sd_scripted_default_params();
-		sp.mode = SD_SCRIPTED_ECHO;
+		sp.mode = cb->n_replies ? SD_SCRIPTED_LIST : SD_SCRIPTED_ECHO;
+		sp.replies = cb->replies;
+		sp.n_replies = cb->n_replies;
+		if (cb->llama.model_name)
+			sp.model_name = cb->llama.model_name;
 		sp.max_active = parallel;
 		return sd_backend_scripted_create(&sp, err);
 	}

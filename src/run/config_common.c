@@ -254,7 +254,8 @@ int cfg_moderator_parse(const json_t *m, const char *source, const char *dir,
 			cfg_moderator *out, sd_error *err)
 {
 	static const char *const keys[] = {
-		"persona", "instructions", "instructions_file", "context",
+	    "persona",	"instructions", "instructions_file", "context",
+	    "in_users", "model_name",	"remove_strings",
 	};
 	int rc;
 	memset(out, 0, sizeof(*out));
@@ -263,7 +264,21 @@ int cfg_moderator_parse(const json_t *m, const char *source, const char *dir,
 	if (!json_is_object(m))
 		return sd_error_set(err, SD_EINVAL, source, "moderator",
 				    "must be an object {persona, instructions} or null");
-	if ((rc = cfg_check_keys(m, keys, 4, source, "moderator.", err)))
+	if ((rc = cfg_check_keys(m, keys, 7, source, "moderator.", err)))
+		return rc;
+	const json_t *iu = json_object_get(m, "in_users");
+	if (iu && !json_is_boolean(iu))
+		return sd_error_set(err, SD_EINVAL, source, "moderator.in_users",
+				    "must be true or false");
+	out->in_users = json_is_true(iu);
+	const json_t *mn = json_object_get(m, "model_name");
+	if (mn && !json_is_null(mn) && !json_is_string(mn))
+		return sd_error_set(err, SD_EINVAL, source, "moderator.model_name",
+				    "must be a string");
+	out->model_name = json_string_value(mn);
+	out->has_remove = json_object_get(m, "remove_strings") != NULL;
+	if ((rc = cfg_string_list(m, "remove_strings", "moderator.remove_strings", source,
+				  &out->remove_strings, &out->n_remove_strings, err)))
 		return rc;
 	const json_t *p = json_object_get(m, "persona");
 	if (!p)
@@ -297,6 +312,8 @@ int cfg_moderator_parse(const json_t *m, const char *source, const char *dir,
 
 void cfg_moderator_clear(cfg_moderator *m)
 {
+	free(m->remove_strings);
+	m->remove_strings = NULL;
 	sd_persona_free(m->persona);
 	free(m->instructions);
 	free(m->context);
@@ -306,7 +323,7 @@ void cfg_moderator_clear(cfg_moderator *m)
 int cfg_turn_manager(const json_t *t, const char *source, sd_turn_params *out,
 		     sd_error *err)
 {
-	static const char *const keys[] = { "type", "p_respond", "random_first" };
+	static const char *const keys[] = {"type", "p_respond", "random_first", "order"};
 	const char *name = NULL;
 	int rc;
 	if (!t || json_is_null(t))
@@ -314,12 +331,13 @@ int cfg_turn_manager(const json_t *t, const char *source, sd_turn_params *out,
 	if (json_is_string(t)) {
 		name = json_string_value(t);
 	} else if (json_is_object(t)) {
-		if ((rc = cfg_check_keys(t, keys, 3, source, "turn_manager.", err)))
+		if ((rc = cfg_check_keys(t, keys, 4, source, "turn_manager.", err)))
 			return rc;
 		name = json_string_value(json_object_get(t, "type"));
 		if (!name)
-			return sd_error_set(err, SD_EINVAL, source, "turn_manager.type",
-					    "missing; one of round_robin, random, respond");
+			return sd_error_set(
+			    err, SD_EINVAL, source, "turn_manager.type",
+			    "missing; one of round_robin, random, respond, order");
 		if ((rc = cfg_get_num(t, "p_respond", "turn_manager.p_respond", source,
 				      0.0, 1.0, &out->p_respond, err)))
 			return rc;
@@ -334,8 +352,10 @@ int cfg_turn_manager(const json_t *t, const char *source, sd_turn_params *out,
 	}
 	if (sd_turn_kind_from_name(name, &out->kind))
 		return sd_error_set(err, SD_EINVAL, source,
-				    json_is_string(t) ? "turn_manager" : "turn_manager.type",
-				    "unknown turn manager \"%s\" (valid: round_robin, random, respond)",
+				    json_is_string(t) ? "turn_manager"
+						      : "turn_manager.type",
+				    "unknown turn manager \"%s\" (valid: round_robin, "
+				    "random, respond, order)",
 				    name);
 	return SD_OK;
 }
@@ -458,9 +478,10 @@ static int parse_llama(const json_t *b, const char *source, const char *dir,
 		       cfg_backend *out, sd_error *err)
 {
 	static const char *const keys[] = {
-		"type", "model", "model_name", "n_ctx", "n_threads",
-		"n_gpu_layers", "n_batch", "chat_template",
-		"fallback_chat_template", "stop",
+	    "type",    "model",		"model_name",
+	    "n_ctx",   "n_threads",	"n_gpu_layers",
+	    "n_batch", "chat_template", "fallback_chat_template",
+	    "stop",    "replies",
 	};
 	static const struct {
 		const char *key, *field;
@@ -512,7 +533,11 @@ static int parse_llama(const json_t *b, const char *source, const char *dir,
 	if ((rc = parse_stop(b, source, out, &lp->n_stop, err)))
 		return rc;
 	lp->stop = out->stop;
-	return SD_OK;
+	if (json_object_get(b, "replies") && strcmp(out->type, "scripted"))
+		return sd_error_set(err, SD_EINVAL, source, "backend.replies",
+				    "only the scripted backend answers from a list");
+	return cfg_string_list(b, "replies", "backend.replies", source, &out->replies,
+			       &out->n_replies, err);
 }
 
 static int check_url(const json_t *v, const char *field, const char *source,
@@ -715,6 +740,8 @@ int cfg_backend_parse(const json_t *b, const char *source, const char *dir,
 
 void cfg_backend_clear(cfg_backend *b)
 {
+	free(b->replies);
+	b->replies = NULL;
 	free(b->type);
 	free(b->model);
 	free(b->stop);
@@ -771,5 +798,48 @@ int cfg_backend_api_key(const cfg_backend *b, const char *source, char **out,
 	explicit_bzero(text + (len - s), s);
 	text[len - s] = '\0';
 	*out = text;
+	return SD_OK;
+}
+
+int cfg_profile(const json_t *root, const char *source, sd_profile *out, sd_error *err)
+{
+	const json_t *v = json_object_get(root, "syndisco");
+	*out = SD_PROFILE_DEFAULT;
+	if (!v || json_is_null(v))
+		return SD_OK;
+	if (!json_is_string(v) || sd_profile_from_name(json_string_value(v), out))
+		return sd_error_set(
+		    err, SD_EINVAL, source, "syndisco",
+		    "unknown SynDisco profile %s%s%s (known: " SD_PROFILE_NAMES ")",
+		    json_is_string(v) ? "\"" : "",
+		    json_is_string(v) ? json_string_value(v) : "(not a string)",
+		    json_is_string(v) ? "\"" : "");
+	return SD_OK;
+}
+
+int cfg_string_list(const json_t *o, const char *key, const char *field,
+		    const char *source, const char ***out, size_t *n, sd_error *err)
+{
+	const json_t *a = json_object_get(o, key);
+	*out = NULL;
+	*n = 0;
+	if (!a || json_is_null(a))
+		return SD_OK;
+	if (!json_is_array(a))
+		return sd_error_set(err, SD_EINVAL, source, field,
+				    "must be an array of strings");
+	*out = calloc(json_array_size(a) + 1, sizeof(char *));
+	if (!*out)
+		return sd_error_set(err, SD_ENOMEM, source, NULL, "out of memory");
+	for (size_t k = 0; k < json_array_size(a); k++) {
+		(*out)[k] = json_string_value(json_array_get(a, k));
+		if (!(*out)[k]) {
+			free(*out);
+			*out = NULL;
+			return sd_error_set(err, SD_EINVAL, source, field,
+					    "entry %zu must be a string", k);
+		}
+	}
+	*n = json_array_size(a);
 	return SD_OK;
 }

@@ -43,7 +43,12 @@ int cfg_personas(const json_t *root, const char *source, const char *dir,
 typedef struct cfg_moderator {
 	sd_persona *persona; /* NULL: no moderator */
 	char *instructions;
-	char *context;       /* NULL: the users' context */
+	char *context;		     /* NULL: the users' context */
+	bool in_users;		     /* also one of the users (the seed guide) */
+	const char *model_name;	     /* borrowed; NULL: the users' */
+	const char **remove_strings; /* borrowed strings; owned array */
+	size_t n_remove_strings;
+	bool has_remove; /* remove_strings given (else the users') */
 } cfg_moderator;
 int cfg_moderator_parse(const json_t *m, const char *source, const char *dir,
 			cfg_moderator *out, sd_error *err);
@@ -66,9 +71,11 @@ typedef struct cfg_backend {
 	   API key is not here: cfg_backend_api_key() reads it when needed */
 	sd_openai_params openai;
 	const char **base_urls;
-	char *extra_body;    /* JSON text of backend.extra_body */
-	char *api_key_env;   /* name of the variable holding the key */
-	char *api_key_file;  /* resolved path of the file holding it */
+	char *extra_body;     /* JSON text of backend.extra_body */
+	char *api_key_env;    /* name of the variable holding the key */
+	char *api_key_file;   /* resolved path of the file holding it */
+	const char **replies; /* scripted: canned replies (borrowed strings) */
+	size_t n_replies;
 } cfg_backend;
 /* b may be NULL (defaults). Strings in out->llama borrow from b. */
 int cfg_backend_parse(const json_t *b, const char *source, const char *dir,
@@ -83,5 +90,13 @@ void cfg_backend_clear(cfg_backend *b);
 int cfg_backend_api_key(const cfg_backend *b, const char *source, char **out,
 			sd_error *err);
 void cfg_secret_free(char *s);
+
+/* "syndisco": the profile (default SD_PROFILE_DEFAULT); an unknown one
+ * is an error listing the known ones. */
+int cfg_profile(const json_t *root, const char *source, sd_profile *out, sd_error *err);
+/* An optional array of strings, borrowed from o into a new array (caller
+ * frees the array only). Absent or null: *out = NULL, *n = 0. */
+int cfg_string_list(const json_t *o, const char *key, const char *field,
+		    const char *source, const char ***out, size_t *n, sd_error *err);
 
 #endif

@@ -735,16 +735,12 @@ static char *annotator_of(const json_t *root, const char *path)
 	return res;
 }
 
-static int load_annotation_file(annot_ctx *a, const char *path, const json_t *root,
-				sd_error *err)
+static int load_annotation_logs(annot_ctx *a, const char *path, const json_t *root,
+				const json_t *logs, sd_error *err)
 {
 	sd_dataset *d = a->d;
 	char field[64];
 	size_t who, unmatched = 0;
-	const json_t *logs = json_object_get(root, "logs");
-	if (!json_is_array(logs))
-		return sd_error_set(err, SD_EPARSE, path, "logs",
-				    "an annotation file needs a \"logs\" array");
 	char *name = annotator_of(root, path);
 	int rc = name ? annot_name(a, name, &who) : SD_ENOMEM;
 	free(name);
@@ -811,6 +807,55 @@ static int load_annotation_file(annot_ctx *a, const char *path, const json_t *ro
 		warn(d, "%s: %zu annotation(s) match no comment of the loaded "
 		     "discussions", path, unmatched);
 	return SD_OK;
+}
+
+/*
+ * Ours since the SynDisco profiles: SynDisco's "logs" as the profile writes
+ * them ([message, annotation] pairs, or 2.2.1's {name, text, ...}) and our
+ * per-comment fields (message_id, label, ...) in "annotation_meta",
+ * parallel to them: joined on message_id like our older files.
+ */
+static int load_annotation_file(annot_ctx *a, const char *path, const json_t *root,
+				sd_error *err)
+{
+	const json_t *logs = json_object_get(root, "logs");
+	const json_t *meta = json_object_get(root, "annotation_meta");
+	if (!json_is_array(logs))
+		return sd_error_set(err, SD_EPARSE, path, "logs",
+				    "an annotation file needs a \"logs\" array");
+	if (!meta)
+		return load_annotation_logs(a, path, root, logs, err);
+	if (!json_is_array(meta) || json_array_size(meta) != json_array_size(logs))
+		return sd_error_set(err, SD_EPARSE, path, "annotation_meta",
+				    "needs one object per entry of \"logs\"");
+	json_t *merged = json_array();
+	int rc = merged ? SD_OK : SD_ENOMEM;
+	for (size_t i = 0; rc == SD_OK && i < json_array_size(meta); i++) {
+		const json_t *l = json_array_get(logs, i);
+		const json_t *m = json_array_get(meta, i);
+		json_t *text = json_is_array(l) ? json_array_get(l, 1) : json_object_get(l, "text");
+		if (!json_is_object(m)) {
+			rc = SD_EPARSE;
+			break;
+		}
+		json_t *e = json_copy((json_t *)m);
+		if (!e) {
+			rc = SD_ENOMEM;
+			break;
+		}
+		/* append_new takes e (or drops it) whatever happens */
+		if (json_array_append_new(merged, e) ||
+		    json_object_set(e, "annotation", text ? text : json_null()))
+			rc = SD_ENOMEM;
+	}
+	if (rc == SD_OK)
+		rc = load_annotation_logs(a, path, root, merged, err);
+	else if (rc == SD_EPARSE)
+		sd_error_set(err, rc, path, "annotation_meta", "entries must be objects");
+	else
+		sd_error_set(err, rc, path, NULL, "out of memory");
+	json_decref(merged);
+	return rc;
 }
 
 static int annot_cmp(const void *x, const void *y)

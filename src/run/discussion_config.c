@@ -8,18 +8,39 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/core.h"
 #include "run/backend_open.h"
 #include "run/config_common.h"
 #include "syndisco.h"
 #include "util/error.h"
 #include "util/rng.h"
 
+/* One actor of the config: a persona or a 2.2.1-style "actors" entry. */
+typedef struct cfg_actor {
+	sd_persona *persona;
+	const char *name;	  /* borrowed; NULL: the persona's username */
+	const char *instructions; /* borrowed; NULL: the shared ones */
+	const char *context;	  /* borrowed; NULL: the shared one */
+	const char *key;	  /* borrowed; what "users" names */
+} cfg_actor;
+
 struct sd_discussion_config {
 	char *path;
 	char *dir;
 	json_t *root;
-	sd_persona **personas; /* the users, in order */
+	sd_persona **personas; /* from "personas": the users, in order */
+	size_t n_personas;
+	cfg_actor *defs; /* every actor defined */
+	size_t n_defs;
+	size_t *user_def; /* users[i] is defs[user_def[i]]; SIZE_MAX is
+			     the moderator (moderator.in_users) */
 	size_t n_users;
+	sd_profile profile;
+	const char **remove; /* remove_strings (borrowed) */
+	size_t n_remove;
+	int32_t textwrap_len;
+	size_t *order; /* turn_manager.order resolved to users */
+	size_t n_order;
 	cfg_moderator mod;
 	char *context;
 	char *instructions;
@@ -30,18 +51,196 @@ struct sd_discussion_config {
 	sd_prompt_templates templates;
 	cfg_backend backend;
 	/* built by instantiate */
-	sd_actor **actors;
+	sd_actor **actors; /* one per def */
+	sd_actor **users;  /* borrowed from actors / mod_actor */
 	sd_actor *mod_actor;
 	sd_turn_manager *tm;
 	bool instantiated;
 };
 
 static const char *const top_keys[] = {
-	"personas", "personas_file", "users", "context", "instructions",
-	"instructions_file", "moderator", "turn_manager", "conv_len",
-	"history_ctx_len", "seed_opinions", "seed", "sampling", "backend",
-	"templates", "description",
+    "personas",	       "personas_file", "users",
+    "context",	       "instructions",	"instructions_file",
+    "moderator",       "turn_manager",	"conv_len",
+    "history_ctx_len", "seed_opinions", "seed",
+    "sampling",	       "backend",	"templates",
+    "description",     "syndisco",	"actors",
+    "remove_strings",  "textwrap_len",
 };
+
+/*
+ * "actors": SynDisco 2.2.1's Actor list, [{name, persona, instructions,
+ * context, key}], persona any object or null, names free (duplicates
+ * allowed); "users" then lists actor keys (or names), repeats allowed.
+ */
+static int load_actors(sd_discussion_config *c, const json_t *a, sd_error *err)
+{
+	static const char *const keys[] = {"name", "persona", "instructions", "context",
+					   "key"};
+	char field[64];
+	int rc;
+	if (!json_is_array(a) || json_array_size(a) == 0)
+		return sd_error_set(err, SD_EINVAL, c->path, "actors",
+				    "must be a non-empty array of {name, persona, ...}");
+	if (json_object_get(c->root, "personas") ||
+	    json_object_get(c->root, "personas_file"))
+		return sd_error_set(err, SD_EINVAL, c->path, "actors",
+				    "give either \"actors\" or personas, not both");
+	c->defs = calloc(json_array_size(a), sizeof(*c->defs));
+	if (!c->defs)
+		return sd_error_set(err, SD_ENOMEM, c->path, NULL, "out of memory");
+	for (size_t i = 0; i < json_array_size(a); i++) {
+		const json_t *e = json_array_get(a, i);
+		cfg_actor *d = &c->defs[c->n_defs];
+		snprintf(field, sizeof(field), "actors[%zu].", i);
+		if (!json_is_object(e))
+			return sd_error_set(err, SD_EINVAL, c->path, "actors",
+					    "entry %zu must be an object", i);
+		if ((rc = cfg_check_keys(e, keys, 5, c->path, field, err)))
+			return rc;
+		static const char *const strs[] = {"name", "instructions", "context",
+						   "key"};
+		const char **dst[] = {&d->name, &d->instructions, &d->context, &d->key};
+		for (size_t k = 0; k < 4; k++) {
+			const json_t *v = json_object_get(e, strs[k]);
+			if (v && !json_is_null(v) && !json_is_string(v)) {
+				snprintf(field, sizeof(field), "actors[%zu].%s", i,
+					 strs[k]);
+				return sd_error_set(err, SD_EINVAL, c->path, field,
+						    "must be a string");
+			}
+			*dst[k] = json_string_value(v);
+		}
+		/* SynDisco 2.2.1's Actor(name=...) default */
+		if (!d->name)
+			d->name = "<Unnamed>";
+		const json_t *p = json_object_get(e, "persona");
+		if (p && !json_is_null(p) && !json_is_object(p)) {
+			snprintf(field, sizeof(field), "actors[%zu].persona", i);
+			return sd_error_set(err, SD_EINVAL, c->path, field,
+					    "must be an object or null");
+		}
+		if (!(d->persona = sd_persona_from_object(json_is_object(p) ? p : NULL)))
+			return sd_error_set(err, SD_ENOMEM, c->path, NULL,
+					    "out of memory");
+		c->n_defs++;
+	}
+	const json_t *users = json_object_get(c->root, "users");
+	size_t n = users ? json_array_size(users) : c->n_defs;
+	if (users && (!json_is_array(users) || n == 0))
+		return sd_error_set(err, SD_EINVAL, c->path, "users",
+				    "must be a non-empty array of actor keys");
+	c->user_def = calloc(n + 1, sizeof(size_t));
+	if (!c->user_def)
+		return sd_error_set(err, SD_ENOMEM, c->path, NULL, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		if (!users) {
+			c->user_def[c->n_users++] = i;
+			continue;
+		}
+		const char *k = json_string_value(json_array_get(users, i));
+		size_t j = 0;
+		while (k && j < c->n_defs &&
+		       strcmp(k, c->defs[j].key ? c->defs[j].key : c->defs[j].name))
+			j++;
+		if (!k || j == c->n_defs) {
+			snprintf(field, sizeof(field), "users[%zu]", i);
+			return sd_error_set(err, SD_EINVAL, c->path, field,
+					    "no actor with key (or name) \"%s\"",
+					    k ? k : "(not a string)");
+		}
+		c->user_def[c->n_users++] = j;
+	}
+	return SD_OK;
+}
+
+/* The personas as actors named by their usernames, in "users" order. */
+static int personas_as_actors(sd_discussion_config *c, sd_error *err)
+{
+	size_t extra = c->mod.persona && c->mod.in_users ? 1 : 0;
+	c->defs = calloc(c->n_personas + 1, sizeof(*c->defs));
+	c->user_def = calloc(c->n_personas + 1, sizeof(size_t));
+	if (!c->defs || !c->user_def)
+		return sd_error_set(err, SD_ENOMEM, c->path, NULL, "out of memory");
+	for (size_t i = 0; i < c->n_personas; i++) {
+		c->defs[i].persona = c->personas[i];
+		c->personas[i] = NULL;
+		c->user_def[i] = i;
+	}
+	c->n_defs = c->n_users = c->n_personas;
+	if (extra)
+		c->user_def[c->n_users++] = SIZE_MAX;
+	return SD_OK;
+}
+
+static const char *user_name(const sd_discussion_config *c, size_t i)
+{
+	size_t d = c->user_def[i];
+	if (d == SIZE_MAX)
+		return sd_persona_username(c->mod.persona);
+	return c->defs[d].name ? c->defs[d].name
+			       : sd_persona_username(c->defs[d].persona);
+}
+
+/* turn_manager.order: user names (or 0-based positions) -> positions. */
+static int load_order(sd_discussion_config *c, sd_error *err)
+{
+	const json_t *t = json_object_get(c->root, "turn_manager");
+	const json_t *o = json_is_object(t) ? json_object_get(t, "order") : NULL;
+	char field[64];
+	if (c->turn.kind != SD_TURN_ORDER) {
+		if (o)
+			return sd_error_set(
+			    err, SD_EINVAL, c->path, "turn_manager.order",
+			    "only the \"order\" turn manager takes an order");
+		return SD_OK;
+	}
+	if (!json_is_array(o) || json_array_size(o) == 0)
+		return sd_error_set(
+		    err, SD_EINVAL, c->path, "turn_manager.order",
+		    "must be a non-empty array of user names or positions");
+	c->order = calloc(json_array_size(o), sizeof(size_t));
+	if (!c->order)
+		return sd_error_set(err, SD_ENOMEM, c->path, NULL, "out of memory");
+	for (size_t i = 0; i < json_array_size(o); i++) {
+		const json_t *v = json_array_get(o, i);
+		size_t found = SIZE_MAX;
+		snprintf(field, sizeof(field), "turn_manager.order[%zu]", i);
+		if (json_is_integer(v)) {
+			if (json_integer_value(v) < 0 ||
+			    (size_t)json_integer_value(v) >= c->n_users)
+				return sd_error_set(
+				    err, SD_EINVAL, c->path, field,
+				    "position %lld is not a user (0..%zu)",
+				    (long long)json_integer_value(v), c->n_users - 1);
+			found = (size_t)json_integer_value(v);
+		} else if (json_is_string(v)) {
+			for (size_t k = 0; k < c->n_users; k++) {
+				if (strcmp(user_name(c, k), json_string_value(v)))
+					continue;
+				if (found != SIZE_MAX &&
+				    c->user_def[found] != c->user_def[k])
+					return sd_error_set(
+					    err, SD_EINVAL, c->path, field,
+					    "\"%s\" names several users; give a position",
+					    json_string_value(v));
+				if (found == SIZE_MAX)
+					found = k;
+			}
+			if (found == SIZE_MAX)
+				return sd_error_set(err, SD_EINVAL, c->path, field,
+						    "\"%s\" is not a user",
+						    json_string_value(v));
+		} else {
+			return sd_error_set(err, SD_EINVAL, c->path, field,
+					    "must be a user name or a position");
+		}
+		c->order[c->n_order++] = found;
+	}
+	c->turn.order = c->order;
+	c->turn.n_order = c->n_order;
+	return SD_OK;
+}
 
 static int load_seeds(sd_discussion_config *c, sd_error *err)
 {
@@ -60,9 +259,9 @@ static int load_seeds(sd_discussion_config *c, sd_error *err)
 		const char *u = json_string_value(json_object_get(e, "username"));
 		const char *t = json_string_value(json_object_get(e, "text"));
 		snprintf(field, sizeof(field), "seed_opinions[%zu]", i);
-		if (!json_is_object(e) || !u || !u[0] || !t)
+		if (!json_is_object(e) || !u || !t)
 			return sd_error_set(err, SD_EINVAL, c->path, field,
-					    "needs a non-empty \"username\" and a \"text\" string");
+					    "needs a \"username\" and a \"text\" string");
 		/* borrowed from root, which lives as long as the config */
 		c->seeds[c->n_seeds].username = u;
 		c->seeds[c->n_seeds].text = t;
@@ -105,7 +304,11 @@ int sd_discussion_config_load(const char *path, sd_discussion_config **out,
 		goto out;
 	c->turn = sd_turn_default_params();
 	c->disc = sd_discussion_default_params();
+	/* SynDisco decodes greedily; sampling.temperature can still say
+	   otherwise */
+	c->disc.sampling.temperature = 0.0f;
 	c->templates = sd_prompt_templates_default();
+	c->textwrap_len = 900000;
 	c->context = strdup("");
 	c->instructions = strdup("");
 	if (!c->context || !c->instructions) {
@@ -113,15 +316,31 @@ int sd_discussion_config_load(const char *path, sd_discussion_config **out,
 		goto out;
 	}
 	if ((rc = cfg_get_str(c->root, "context", "context", path, &c->context, err)) ||
-	    (rc = cfg_text(c->root, "instructions", "", path, c->dir,
-			   &c->instructions, err)) ||
-	    (rc = cfg_personas(c->root, path, c->dir, false, &c->personas,
-			       &c->n_users, err)) ||
-	    (rc = cfg_moderator_parse(json_object_get(c->root, "moderator"), path,
-				      c->dir, &c->mod, err)) ||
-	    (rc = cfg_turn_manager(json_object_get(c->root, "turn_manager"), path,
+	    (rc = cfg_text(c->root, "instructions", "", path, c->dir, &c->instructions,
+			   err)) ||
+	    (rc = cfg_profile(c->root, path, &c->profile, err)) ||
+	    (rc = cfg_string_list(c->root, "remove_strings", "remove_strings", path,
+				  &c->remove, &c->n_remove, err)) ||
+	    (rc = cfg_moderator_parse(json_object_get(c->root, "moderator"), path, c->dir,
+				      &c->mod, err)))
+		goto out;
+	if (json_object_get(c->root, "actors")) {
+		if ((rc = load_actors(c, json_object_get(c->root, "actors"), err)))
+			goto out;
+		if (c->mod.in_users) {
+			rc = sd_error_set(
+			    err, SD_EINVAL, path, "moderator.in_users",
+			    "with \"actors\", list the moderator among them");
+			goto out;
+		}
+	} else if ((rc = cfg_personas(c->root, path, c->dir, false, &c->personas,
+				      &c->n_personas, err)) ||
+		   (rc = personas_as_actors(c, err))) {
+		goto out;
+	}
+	if ((rc = cfg_turn_manager(json_object_get(c->root, "turn_manager"), path,
 				   &c->turn, err)) ||
-	    (rc = load_seeds(c, err)) ||
+	    (rc = load_order(c, err)) || (rc = load_seeds(c, err)) ||
 	    (rc = cfg_sampling(json_object_get(c->root, "sampling"), path,
 			       &c->disc.sampling, err)) ||
 	    (rc = cfg_backend_parse(json_object_get(c->root, "backend"), path,
@@ -134,25 +353,32 @@ int sd_discussion_config_load(const char *path, sd_discussion_config **out,
 		goto out;
 	c->disc.conv_len = (int32_t)i;
 	i = c->disc.history_ctx_len;
-	if ((rc = cfg_get_int(c->root, "history_ctx_len", "history_ctx_len", path, 1,
+	if ((rc = cfg_get_int(c->root, "history_ctx_len", "history_ctx_len", path, 0,
 			      1000000, &i, err)))
 		goto out;
 	c->disc.history_ctx_len = (int32_t)i;
+	i = c->textwrap_len;
+	if ((rc = cfg_get_int(c->root, "textwrap_len", "textwrap_len", path, 1, INT32_MAX,
+			      &i, err)))
+		goto out;
+	c->textwrap_len = (int32_t)i;
 	i = 42;
 	if ((rc = cfg_get_int(c->root, "seed", "seed", path, 0, INT64_MAX, &i, err)))
 		goto out;
 	c->disc.seed = (uint64_t)i;
 	/* the turn manager must be able to run with these users */
-	if (c->turn.kind != SD_TURN_ROUND_ROBIN && c->n_users < 2) {
+	if (c->turn.kind != SD_TURN_ROUND_ROBIN && c->turn.kind != SD_TURN_ORDER &&
+	    c->n_users < 2) {
 		rc = sd_error_set(err, SD_EINVAL, path, "users",
 				  "the %s turn manager needs at least 2 users, got %zu",
 				  sd_turn_kind_name(c->turn.kind), c->n_users);
 		goto out;
 	}
 	for (size_t k = 0; c->mod.persona && k < c->n_users; k++) {
-		if (strcmp(sd_persona_username(c->personas[k]),
-			   sd_persona_username(c->mod.persona)) == 0) {
-			rc = sd_error_set(err, SD_EINVAL, path, "moderator.persona.username",
+		if (c->user_def[k] != SIZE_MAX &&
+		    strcmp(user_name(c, k), sd_persona_username(c->mod.persona)) == 0) {
+			rc = sd_error_set(err, SD_EINVAL, path,
+					  "moderator.persona.username",
 					  "\"%s\" is also a user's username",
 					  sd_persona_username(c->mod.persona));
 			goto out;
@@ -172,12 +398,19 @@ void sd_discussion_config_free(sd_discussion_config *c)
 	if (!c)
 		return;
 	if (c->actors)
-		for (size_t i = 0; i < c->n_users; i++)
+		for (size_t i = 0; i < c->n_defs; i++)
 			sd_actor_free(c->actors[i]);
 	free(c->actors);
+	free(c->users);
 	sd_actor_free(c->mod_actor);
 	sd_turn_manager_free(c->tm);
-	sd_persona_array_free(c->personas, c->n_users);
+	sd_persona_array_free(c->personas, c->n_personas);
+	for (size_t i = 0; c->defs && i < c->n_defs; i++)
+		sd_persona_free(c->defs[i].persona);
+	free(c->defs);
+	free(c->user_def);
+	free(c->remove);
+	free(c->order);
 	cfg_moderator_clear(&c->mod);
 	free(c->context);
 	free(c->instructions);
@@ -255,30 +488,46 @@ sd_discussion *sd_discussion_config_instantiate(sd_discussion_config *c,
 		return NULL;
 	}
 	c->instantiated = true;
-	c->actors = calloc(c->n_users, sizeof(*c->actors));
-	if (!c->actors) {
+	c->actors = calloc(c->n_defs, sizeof(*c->actors));
+	c->users = calloc(c->n_users, sizeof(*c->users));
+	if (!c->actors || !c->users) {
 		sd_error_set(err, SD_ENOMEM, c->path, NULL, "out of memory");
 		return NULL;
 	}
 	ap.model_name = model_name;
-	ap.context = c->context;
-	ap.instructions = c->instructions;
 	ap.templates = c->templates;
-	for (size_t i = 0; i < c->n_users; i++) {
-		ap.persona = c->personas[i];
+	ap.profile = c->profile;
+	ap.remove_strings = c->remove;
+	ap.n_remove_strings = c->n_remove;
+	ap.textwrap_len = c->textwrap_len;
+	for (size_t i = 0; i < c->n_defs; i++) {
+		ap.persona = c->defs[i].persona;
+		ap.name = c->defs[i].name;
+		ap.context = c->defs[i].context ? c->defs[i].context : c->context;
+		ap.instructions =
+		    c->defs[i].instructions ? c->defs[i].instructions : c->instructions;
 		c->actors[i] = sd_actor_create(&ap, err);
 		if (!c->actors[i])
 			return NULL;
 	}
 	if (c->mod.persona) {
 		ap.persona = c->mod.persona;
+		ap.name = NULL;
 		ap.instructions = c->mod.instructions;
-		if (c->mod.context)
-			ap.context = c->mod.context;
+		ap.context = c->mod.context ? c->mod.context : c->context;
+		if (c->mod.model_name)
+			ap.model_name = c->mod.model_name;
+		if (c->mod.has_remove) {
+			ap.remove_strings = c->mod.remove_strings;
+			ap.n_remove_strings = c->mod.n_remove_strings;
+		}
 		c->mod_actor = sd_actor_create(&ap, err);
 		if (!c->mod_actor)
 			return NULL;
 	}
+	for (size_t i = 0; i < c->n_users; i++)
+		c->users[i] =
+		    c->user_def[i] == SIZE_MAX ? c->mod_actor : c->actors[c->user_def[i]];
 	sd_turn_params tp = c->turn;
 	/* the turn order has its own stream, apart from the sampler seeds */
 	tp.seed = sd_seed_mix(c->disc.seed, 0x7475726e /* "turn" */);
@@ -288,6 +537,5 @@ sd_discussion *sd_discussion_config_instantiate(sd_discussion_config *c,
 	sd_discussion_params dp = c->disc;
 	dp.seed_opinions = c->seeds;
 	dp.n_seed_opinions = c->n_seeds;
-	return sd_discussion_create(&dp, c->actors, c->n_users, c->mod_actor,
-				    c->tm, err);
+	return sd_discussion_create(&dp, c->users, c->n_users, c->mod_actor, c->tm, err);
 }

@@ -37,7 +37,8 @@ static const char *const top_keys[] = {
 	"context", "instructions", "instructions_file", "roles", "moderator",
 	"turn_manager", "num_discussions", "num_active_users", "num_turns",
 	"history_ctx_len", "seed_opinions", "seed_opinions_file",
-	"sampling", "backend", "templates",
+	"sampling", "backend", "templates", "syndisco", "remove_strings",
+	"textwrap_len",
 };
 
 /* Keys a condition level may not override. */
@@ -300,6 +301,9 @@ static int parse_cell(exp_cell *c, const char *path, sd_error *err)
 	int rc;
 	c->turn = sd_turn_default_params();
 	c->sampling = sd_sampling_default();
+	/* SynDisco decodes greedily; sampling.temperature can say otherwise */
+	c->sampling.temperature = 0.0f;
+	c->textwrap_len = 900000;
 	c->templates = sd_prompt_templates_default();
 	c->num_discussions = 1;
 	c->num_active_users = 2;
@@ -320,8 +324,22 @@ static int parse_cell(exp_cell *c, const char *path, sd_error *err)
 				    &c->backend, err)) ||
 	    (rc = cfg_templates(json_object_get(c->json, "templates"), path,
 				&c->templates, err)) ||
-	    (rc = parse_seed_opinions(c, path, err)))
+	    (rc = parse_seed_opinions(c, path, err)) ||
+	    (rc = cfg_profile(c->json, path, &c->profile, err)) ||
+	    (rc = cfg_string_list(c->json, "remove_strings", "remove_strings", path,
+				  &c->remove, &c->n_remove, err)))
 		return rc;
+	if (c->mod.in_users)
+		return sd_error_set(err, SD_EINVAL, path, "moderator.in_users",
+				    "only a discussion config puts the moderator among the users");
+	if (c->turn.kind == SD_TURN_ORDER)
+		return sd_error_set(err, SD_EINVAL, path, "turn_manager",
+				    "an explicit order needs a discussion config (users vary here)");
+	v = c->textwrap_len;
+	if ((rc = cfg_get_int(c->json, "textwrap_len", "textwrap_len", path, 1,
+			      INT32_MAX, &v, err)))
+		return rc;
+	c->textwrap_len = (int32_t)v;
 	v = (long long)c->num_discussions;
 	if ((rc = cfg_get_int(c->json, "num_discussions", "num_discussions", path, 0,
 			      100000000, &v, err)))
@@ -337,7 +355,7 @@ static int parse_cell(exp_cell *c, const char *path, sd_error *err)
 		return rc;
 	c->num_turns = (int32_t)v;
 	v = c->history_ctx_len;
-	if ((rc = cfg_get_int(c->json, "history_ctx_len", "history_ctx_len", path, 1,
+	if ((rc = cfg_get_int(c->json, "history_ctx_len", "history_ctx_len", path, 0,
 			      1000000, &v, err)))
 		return rc;
 	c->history_ctx_len = (int32_t)v;
@@ -379,6 +397,7 @@ static void cell_clear(exp_cell *c)
 	cfg_moderator_clear(&c->mod);
 	cfg_backend_clear(&c->backend);
 	free(c->backend_key);
+	free(c->remove);
 }
 
 /* ---------------- cells from conditions ---------------- */
@@ -862,6 +881,10 @@ sd_job *sd_experiment_job_create(const sd_experiment *e, size_t cell,
 	ap.model_name = model_name;
 	ap.context = c->context;
 	ap.templates = c->templates;
+	ap.profile = c->profile;
+	ap.remove_strings = c->remove;
+	ap.n_remove_strings = c->n_remove;
+	ap.textwrap_len = c->textwrap_len;
 	for (size_t i = 0; i < n; i++) {
 		ap.persona = j->personas[i];
 		ap.instructions = instr[i];
@@ -872,6 +895,12 @@ sd_job *sd_experiment_job_create(const sd_experiment *e, size_t cell,
 		ap.persona = c->mod.persona;
 		ap.instructions = c->mod.instructions;
 		ap.context = c->mod.context ? c->mod.context : c->context;
+		if (c->mod.model_name)
+			ap.model_name = c->mod.model_name;
+		if (c->mod.has_remove) {
+			ap.remove_strings = c->mod.remove_strings;
+			ap.n_remove_strings = c->mod.n_remove_strings;
+		}
 		if (!(j->moderator = sd_actor_create(&ap, err)))
 			goto fail;
 	}

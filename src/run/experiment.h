@@ -37,6 +37,10 @@ typedef struct exp_cell {
 	int32_t num_turns;
 	int32_t history_ctx_len;
 	bool random_usernames;
+	sd_profile profile;       /* "syndisco" */
+	const char **remove;      /* remove_strings, borrowed from json */
+	size_t n_remove;
+	int32_t textwrap_len;
 } exp_cell;
 
 struct sd_experiment {

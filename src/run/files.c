@@ -253,19 +253,9 @@ int sd_logs_save(const sd_logs *l, const char *path, sd_error *err)
 	int rc = sd_logs_to_json(l, &text);
 	if (rc)
 		return sd_error_set(err, rc, path, NULL, "cannot serialize the log");
-	size_t n = strlen(text);
-	/* end with a newline like every text file should */
-	char *with_nl = malloc(n + 2);
-	if (!with_nl) {
-		free(text);
-		return sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
-	}
-	memcpy(with_nl, text, n);
-	with_nl[n] = '\n';
-	with_nl[n + 1] = '\0';
+	/* exactly what SynDisco's json.dump writes: no final newline */
+	rc = sd_file_write_atomic(path, text, strlen(text), err);
 	free(text);
-	rc = sd_file_write_atomic(path, with_nl, n + 1, err);
-	free(with_nl);
 	return rc;
 }
 
