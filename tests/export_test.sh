@@ -56,6 +56,26 @@ check --jsonl "$tmp/s2.jsonl" --logs "$s2/logs" --annotations "$s2/annotations" 
 "$bin" export "$s2/logs" --annotations "$s2/annotations" -o "$tmp/s2.csv" 2>/dev/null &&
 	check --csv "$tmp/s2.csv" --logs "$s2/logs" --annotations "$s2/annotations" --expect-joined 9 &&
 	ok || bad "2.2.1 csv: $(cat "$tmp/check")"
+# the logs themselves under --annotations are not annotations; a 2.2.1
+# file whose prompts were emptied (Logs.from_file) still is one there
+"$bin" export "$s2/logs" --annotations "$s2" --format jsonl -q | python3 -c '
+import json, sys
+rows = [json.loads(l) for l in sys.stdin]
+assert [k for k in rows[0] if k.endswith("_annotation")] == ["toxicity_annotation"], rows[0].keys()
+assert sum(r["toxicity_annotation"] is not None for r in rows) == 9' && ok || bad "logs under --annotations"
+mkdir -p "$tmp/noprompt/tox2"
+python3 - "$s2"/annotations/toxicity/*.json "$tmp/noprompt/tox2/a.json" <<'PY'
+import json, sys
+a = json.load(open(sys.argv[1]))
+for e in a["logs"]:
+    e["prompt"] = ""
+json.dump(a, open(sys.argv[2], "w"), indent=4)
+PY
+"$bin" export "$s2/logs" --annotations "$tmp/noprompt" --format jsonl -q | python3 -c '
+import json, sys
+rows = [json.loads(l) for l in sys.stdin]
+assert sum(r["tox2_annotation"] is not None for r in rows) == 9' && ok || bad "2.2.1 annotations without prompts"
+
 # ids are derived from the content: the same after moving the files
 mkdir -p "$tmp/moved/x/y" && cp "$s2"/logs/*.json "$tmp/moved/x/y/"
 "$bin" export "$tmp/moved" --format jsonl -q | python3 -c '

@@ -446,10 +446,10 @@ static int add_speaker(ds_disc *dd, const char *name, const json_t *prompt,
 		return SD_ENOMEM;
 	if (!p)
 		(*missing)++;
-	if ((p && json_object_set_new(dd->personas, name, p)) ||
-	    (ins && json_object_set_new(dd->instructions, name, ins)))
-		return SD_ENOMEM;
-	return SD_OK;
+	/* set_new takes its value even when it fails: both are always taken */
+	int bad = p && json_object_set_new(dd->personas, name, p);
+	bad |= ins && json_object_set_new(dd->instructions, name, ins);
+	return bad ? SD_ENOMEM : SD_OK;
 }
 
 /*
@@ -476,7 +476,12 @@ static int disc_personas(sd_dataset *d, ds_disc *dd)
 		return SD_ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		json_t *p, *ins;
-		if (lc_prompt_info(sd_logs_comment(l, i).prompt, &p, &ins))
+		const char *prompt = sd_logs_comment(l, i).prompt;
+		/* only a JSON system prompt: a plain-text entry prompt is a
+		   user prompt (history), which may quote anything */
+		if (prompt && prompt[0] != '{')
+			prompt = NULL;
+		if (lc_prompt_info(prompt, &p, &ins))
 			return SD_ENOMEM;
 		with_prompt += p || ins;
 		if (json_array_append_new(
@@ -720,6 +725,8 @@ typedef struct annot_ctx {
 	sd_dataset *d;
 	u64map by_message;
 	u64map by_conv;
+	u64map real; /* realpath of each discussion -> index into reals */
+	strlist reals;
 	strlist names;
 	pending_annot *v;
 	size_t n, cap;
@@ -945,16 +952,25 @@ static int load_annotation_file(annot_ctx *a, const char *path, const json_t *ro
 	return SD_OK;
 }
 
-/* Whether path is one of the loaded discussion logs (same file). */
-static bool is_discussion(const sd_dataset *d, const char *path)
+/* Whether path is one of the loaded discussion logs (the same file). */
+static bool is_discussion(annot_ctx *a, const char *path)
 {
-	char *rp = realpath(path, NULL);
-	bool yes = false;
-	for (size_t i = 0; rp && i < d->n_discs && !yes; i++) {
-		char *q = realpath(d->discs[i].path, NULL);
-		yes = q && !strcmp(q, rp);
-		free(q);
+	sd_dataset *d = a->d;
+	if (!a->real.cap) { /* once: the real path of every discussion */
+		if (u64map_init(&a->real, d->n_discs)) {
+			u64map_free(&a->real); /* cap 0 again: no half map */
+			return false;
+		}
+		for (size_t i = 0; i < d->n_discs; i++) {
+			char *q = realpath(d->discs[i].path, NULL);
+			if (q && !strlist_push(&a->reals, q))
+				u64map_put(&a->real, str_key(q), a->reals.n - 1);
+			free(q);
+		}
 	}
+	char *rp = realpath(path, NULL);
+	size_t k = rp ? u64map_get(&a->real, str_key(rp)) : (size_t)-1;
+	bool yes = k != (size_t)-1 && !strcmp(a->reals.v[k], rp);
 	free(rp);
 	return yes;
 }
@@ -993,7 +1009,7 @@ static int load_annotations(sd_dataset *d, const sd_dataset_params *p, sd_error 
 		   that has none) is an annotation when it sits under
 		   --annotations and is not one of the discussions */
 		if (kind == KIND_LOG && !json_object_get(root, "id") &&
-		    (ex[i] || !is_discussion(d, files.v[i])))
+		    (ex[i] || !is_discussion(&a, files.v[i])))
 			kind = KIND_ANNOTATION;
 		if (kind == KIND_ANNOTATION) {
 			if ((rc = load_annotation_file(&a, files.v[i], root, err)))
@@ -1050,6 +1066,8 @@ out:
 	free(remap);
 	u64map_free(&a.by_message);
 	u64map_free(&a.by_conv);
+	u64map_free(&a.real);
+	strlist_free(&a.reals);
 	strlist_free(&a.names);
 	json_decref(root);
 	free(text);
