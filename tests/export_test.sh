@@ -76,6 +76,23 @@ import json, sys
 rows = [json.loads(l) for l in sys.stdin]
 assert sum(r["tox2_annotation"] is not None for r in rows) == 9' && ok || bad "2.2.1 annotations without prompts"
 
+# our annotation files in the 2.2.1 shape: entries with a message_id hold
+# the annotation as "text"
+mkdir -p "$tmp/ours221/tox3"
+python3 - "$tmp/s2.jsonl" "$tmp/ours221/tox3/x.json" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])][:5]
+logs = [{"name": r["user"], "text": str(i), "model": "m", "prompt": "",
+         "message_id": r["message_id"]} for i, r in enumerate(rows)]
+json.dump({"timestamp": "t", "logs": logs, "conv_id": rows[0]["conv_id"]},
+          open(sys.argv[2], "w"), indent=4)
+PY
+"$bin" export "$s2/logs" --annotations "$tmp/ours221" --format jsonl -q | python3 -c '
+import json, sys
+rows = [json.loads(l) for l in sys.stdin]
+assert [r["tox3_annotation"] for r in rows[:6]] == ["0", "1", "2", "3", "4", None], rows[:6]' \
+	&& ok || bad "2.2.1-shaped annotations with message ids"
+
 # ids are derived from the content: the same after moving the files
 mkdir -p "$tmp/moved/x/y" && cp "$s2"/logs/*.json "$tmp/moved/x/y/"
 "$bin" export "$tmp/moved" --format jsonl -q | python3 -c '

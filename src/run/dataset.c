@@ -907,7 +907,19 @@ static int load_annotation_file(annot_ctx *a, const char *path, const json_t *ro
 				unmatched++;
 				continue;
 			}
-			if (annot_add(a, who, row, json_incref(e), path))
+			/* a 2.2.1-shaped entry of ours holds the annotation as
+			   "text", SynDisco's key for it */
+			json_t *o = json_object_get(e, "annotation") ||
+					    !json_is_string(json_object_get(e, "text"))
+					? json_incref(e)
+					: json_copy(e);
+			if (o != e && o &&
+			    json_object_set(o, "annotation",
+					    json_object_get(e, "text"))) {
+				json_decref(o);
+				o = NULL;
+			}
+			if (!o || annot_add(a, who, row, o, path))
 				return sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
 		} else if (json_is_array(e) && json_array_size(e) == 2 &&
 			   json_is_string(json_array_get(e, 0))) {
