@@ -143,4 +143,11 @@ assert all(r["echo_annotation"] is not None for r in rows), "unjoined"' "$tmp/j.
 	done
 	echo "ok: annotate over $n logs of $d"
 done
+# an annotation file named as a discussion to annotate is refused, clearly
+for f in "$tmp"/cases/*/annotations/*.json; do
+	"$bin" annotate "$tmp/ann.json" "$f" --out "$tmp/refused" --quiet 2>"$tmp/err" \
+		&& fail "annotate took the annotation file $f"
+	grep -q "an annotation file, not a discussion log" "$tmp/err" || fail "unclear refusal: $(cat "$tmp/err")"
+done
+echo "ok: annotation files named as discussions are refused"
 echo "all SynDisco versions load"

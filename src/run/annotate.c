@@ -192,7 +192,10 @@ static int check_logs(sd_annotate *a, sd_error *err)
 		int rc = is_annotation_file(l->path, &annotation, err);
 		if (rc)
 			return rc;
-		if (annotation && !l->named) {
+		if (annotation && l->named)
+			return sd_error_set(err, SD_EINVAL, l->path, NULL,
+					    "an annotation file, not a discussion log");
+		if (annotation) {
 			free(l->path);
 			l->path = NULL;
 			continue; /* annotations may live next to the logs */
