@@ -9,6 +9,7 @@ compared with what the C code wrote.
 """
 import argparse
 import csv
+import hashlib
 import json
 import math
 import os
@@ -28,6 +29,54 @@ def discussion_key(log):
             and isinstance(log.get("index"), int) and not isinstance(log.get("index"), bool):
         return "%s/%s/%d" % (log["config_digest"], log["cell"], log["index"])
     return log.get("id", "")
+
+
+def derived_id(log):
+    """The id of a log without one (SynDisco 2.1+): docs/logs.md."""
+    m = hashlib.md5()
+    for s in ["syndisco-log-v1", log.get("timestamp", "")] + \
+            [x for c in log["logs"] for x in (c["name"], c["text"])]:
+        m.update(s.encode("utf-8") + b"\0")
+    return "sd-" + m.hexdigest()
+
+
+def syndisco_ids(log):
+    """SynDisco's postprocessing: md5(conv_id + "_" + text), and an order
+    from 1 that a repeated comment does not advance."""
+    ids, orders = [], []
+    for c in log["logs"]:
+        h = hashlib.md5((log["id"] + "_" + c["text"]).encode("utf-8")).hexdigest()
+        orders.append(1 if not ids else orders[-1] + (h != ids[-1]))
+        ids.append(h)
+    return ids, orders
+
+
+def prompt_info(prompt):
+    """(persona, instructions) of a system prompt."""
+    if not isinstance(prompt, str) or not prompt:
+        return None, None
+    if not prompt.startswith("{"):
+        t = prompt.find(" Your traits: ")
+        i = prompt.find(" Your instructions: ", max(t, 0))
+        return None, (prompt[i + len(" Your instructions: "):] if i >= 0 else None)
+    try:
+        o = json.loads(prompt)
+    except ValueError:
+        return None, None
+    if not isinstance(o, dict):
+        return None, None
+    p, i = o.get("persona"), o.get("instructions")
+    return (p if isinstance(p, dict) else None), (i if isinstance(i, str) else None)
+
+
+def is_annotation(d):
+    if "conv_id" in d or "annotator_prompt" in d:
+        return True
+    for c in d.get("logs", []):
+        if isinstance(c, dict) and isinstance(c.get("prompt"), str) and c["prompt"]:
+            return prompt_info(c["prompt"]) != (None, None) and \
+                json.loads(c["prompt"]).get("type") == "annotator"
+    return False
 
 
 def message_id(log, order):
@@ -77,9 +126,12 @@ def load(paths, annot_dirs):
         if os.path.basename(f) == "run.json":
             continue
         d = json.load(open(f, encoding="utf-8"))
-        if not isinstance(d, dict) or "conv_id" in d or "annotator_prompt" in d \
+        if not isinstance(d, dict) or is_annotation(d) \
                 or not isinstance(d.get("logs"), list):
             continue
+        if not d.get("id"):
+            d["id"] = derived_id(d)
+        d["_path"] = os.path.realpath(f)
         assert d["id"] not in logs, "duplicate id in test data: " + d["id"]
         logs[d["id"]] = d
     by_mid = {}
@@ -90,10 +142,30 @@ def load(paths, annot_dirs):
     annots = {}
     for f in sorted(json_files(annot_dirs)):
         a = json.load(open(f, encoding="utf-8"))
-        if not isinstance(a, dict) or not ("conv_id" in a or "annotator_prompt" in a):
+        if not isinstance(a, dict):
+            continue
+        loaded = any(l["_path"] == os.path.realpath(f) for l in logs.values())
+        if not is_annotation(a) and ("id" in a or loaded):
             continue
         name = a.get("annotator") or os.path.basename(os.path.dirname(os.path.abspath(f)))
         nxt = 0
+        if a["logs"] and isinstance(a["logs"][0], dict) and "message_id" not in a["logs"][0]:
+            # SynDisco 2.2.1: by conv_id, else the one discussion with these
+            # speakers in this order (a log of the same file name first)
+            names = [e["name"] for e in a["logs"]]
+            if "conv_id" in a:
+                cands = [logs[a["conv_id"]]] if a["conv_id"] in logs else []
+            else:
+                cands = [l for l in logs.values() if [c["name"] for c in l["logs"]] == names]
+                same = [l for l in cands if os.path.basename(l["_path"]) == os.path.basename(f)]
+                cands = same if len(same) == 1 else cands
+            if len(cands) != 1:
+                continue
+            log = cands[0]
+            for j, e in enumerate(a["logs"]):
+                if j < len(log["logs"]) and log["logs"][j]["name"] == e["name"]:
+                    annots.setdefault((log["id"], j), {}).setdefault(name, (e["text"], None))
+            continue
         for e in a["logs"]:
             if isinstance(e, dict):
                 hit = by_mid.get(e["message_id"])
@@ -147,13 +219,15 @@ def main():
     typed = args.jsonl is not None
     assert len(set(header)) == len(header), "duplicate columns"
 
-    fixed = ["conv_id", "cell", "discussion_index", "message_id", "message_order",
-             "user", "is_moderator", "model", "text"]
-    assert header[:9] == fixed, header[:9]
+    fixed = ["conv_id", "cell", "condition", "discussion_index", "message_id",
+             "message_order", "syndisco_message_id", "syndisco_message_order",
+             "user", "is_moderator", "model", "instructions", "text"]
+    nf = len(fixed)
+    assert header[:nf] == fixed, header[:nf]
     pcols = [c for c in header if c.startswith("persona_")]
-    assert header[9:9 + len(pcols)] == pcols
-    assert header[9 + len(pcols)] == "seed"
-    acols = header[10 + len(pcols):]
+    assert header[nf:nf + len(pcols)] == pcols
+    assert header[nf + len(pcols)] == "seed"
+    acols = header[nf + 1 + len(pcols):]
     names = [c[: -len("_annotation")] for c in acols[0::2]]
     assert [n + s for n in names for s in ("_annotation", "_label")] == acols, acols
     assert names == sorted(names), "annotators must be sorted"
@@ -170,15 +244,32 @@ def main():
         assert orders == list(range(len(logs[cid]["logs"]))), cid
 
     # persona columns: the union of fields, in first-seen order
-    personas = {}
+    personas, instructions = {}, {}
     for cid, log in logs.items():
-        m = {u: persona_of(p) for u, p in zip(log.get("users", []), log.get("user_prompts", []))}
+        speakers = list(zip(log.get("users", []), log.get("user_prompts", [])))
         if log.get("moderator"):
-            m[log["moderator"]] = persona_of(log.get("moderator_prompt"))
-        personas[cid] = m
+            speakers.append((log["moderator"], log.get("moderator_prompt")))
+        personas[cid], instructions[cid] = {}, {}
+        for u, p in speakers:
+            per, ins = prompt_info(p)
+            if per is not None:
+                personas[cid][u] = per
+            if ins is not None:
+                instructions[cid][u] = ins
+
+    def speaker(log, c):
+        """persona, instructions: the entry's own system prompt first."""
+        per, ins = prompt_info(c.get("prompt"))
+        if per is None:
+            per = personas[log["id"]].get(c["name"])
+        if ins is None:
+            ins = instructions[log["id"]].get(c["name"])
+        return per, ins
+
     union = []
     for r in rows:
-        p = personas[r["conv_id"]].get(r["user"]) or {}
+        log = logs[r["conv_id"]]
+        p = speaker(log, log["logs"][int(r["message_order"])])[0] or {}
         union += [k for k in p if k not in union]
     assert pcols == ["persona_" + k for k in union], (pcols, union)
 
@@ -207,20 +298,25 @@ def main():
         where = "row %d (%s #%d)" % (n + 1, r["conv_id"], order)
         mod = c.get("is_moderator", log.get("moderator") == c["name"])
         has_index = isinstance(log.get("index"), int)
+        sids, sorders = syndisco_ids(log)
+        p, ins = speaker(log, c)
         exp = {
             "conv_id": log["id"],
             "cell": want(log.get("cell"), "str"),
+            "condition": os.path.basename(os.path.dirname(log["_path"])),
             "message_id": message_id(log, order),
             "message_order": want(order, "int"),
+            "syndisco_message_id": sids[order],
+            "syndisco_message_order": want(sorders[order], "int"),
             "user": c["name"],
             "is_moderator": want(mod, "bool"),
             "model": c.get("model", "unknown"),
+            "instructions": want(ins, "str"),
             "text": c["text"],
             "seed": want(log.get("seed"), "int"),
         }
         exp["discussion_index"] = want(log["index"] if has_index
                                        else position[log["id"]], "int")
-        p = personas[r["conv_id"]].get(c["name"])
         for k in union:
             v = flatten(p[k]) if p and k in p else None
             exp["persona_" + k] = want(v, "str")

@@ -35,6 +35,90 @@ assert all(r["persona_age"] and r["persona_sex"] for r in rows)
 assert {r["persona_personality_characteristics"] for r in rows} >= {"fair"}
 assert sum(r["is_moderator"] == "true" for r in rows) == 105, sum(r["is_moderator"] == "true" for r in rows)
 PY
+# trolls can be told apart: the instructions column holds each speaker's
+# own instructions (from user_prompts / moderator_prompt)
+python3 - "$tmp/syn.csv" <<'PY' && ok || bad "syn instructions"
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1], newline="", encoding="utf-8")))
+trolls = [r for r in rows if r["instructions"].startswith("- Pretend you are an online tr")]
+assert trolls and len(trolls) < len(rows), len(trolls)
+assert all(r["instructions"] for r in rows if r["model"] != "hardcoded")
+assert {r["condition"] for r in rows} == {"syndisco-logs"}
+PY
+
+# --- SynDisco 2.2.1: logs without id, a time-named annotation file ----------
+s2=$fx/syndisco-2.2.1
+"$bin" export "$s2/logs" --annotations "$s2/annotations" --format jsonl -o "$tmp/s2.jsonl" \
+	2>"$tmp/err" && ok || bad "export 2.2.1: $(cat "$tmp/err")"
+grep -q "wrote 21 rows (4 discussions, 1 annotators)" "$tmp/err" && ok || bad "2.2.1 summary: $(cat "$tmp/err")"
+check --jsonl "$tmp/s2.jsonl" --logs "$s2/logs" --annotations "$s2/annotations" \
+	--expect-annotators toxicity --expect-joined 9 && ok || bad "2.2.1 jsonl: $(cat "$tmp/check")"
+"$bin" export "$s2/logs" --annotations "$s2/annotations" -o "$tmp/s2.csv" 2>/dev/null &&
+	check --csv "$tmp/s2.csv" --logs "$s2/logs" --annotations "$s2/annotations" --expect-joined 9 &&
+	ok || bad "2.2.1 csv: $(cat "$tmp/check")"
+# the logs themselves under --annotations are not annotations; a 2.2.1
+# file whose prompts were emptied (Logs.from_file) still is one there
+"$bin" export "$s2/logs" --annotations "$s2" --format jsonl -q | python3 -c '
+import json, sys
+rows = [json.loads(l) for l in sys.stdin]
+assert [k for k in rows[0] if k.endswith("_annotation")] == ["toxicity_annotation"], rows[0].keys()
+assert sum(r["toxicity_annotation"] is not None for r in rows) == 9' && ok || bad "logs under --annotations"
+mkdir -p "$tmp/noprompt/tox2"
+python3 - "$s2"/annotations/toxicity/*.json "$tmp/noprompt/tox2/a.json" <<'PY'
+import json, sys
+a = json.load(open(sys.argv[1]))
+for e in a["logs"]:
+    e["prompt"] = ""
+json.dump(a, open(sys.argv[2], "w"), indent=4)
+PY
+"$bin" export "$s2/logs" --annotations "$tmp/noprompt" --format jsonl -q | python3 -c '
+import json, sys
+rows = [json.loads(l) for l in sys.stdin]
+assert sum(r["tox2_annotation"] is not None for r in rows) == 9' && ok || bad "2.2.1 annotations without prompts"
+
+# our annotation files in the 2.2.1 shape: entries with a message_id hold
+# the annotation as "text"
+mkdir -p "$tmp/ours221/tox3"
+python3 - "$tmp/s2.jsonl" "$tmp/ours221/tox3/x.json" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])][:5]
+logs = [{"name": r["user"], "text": str(i), "model": "m", "prompt": "",
+         "message_id": r["message_id"]} for i, r in enumerate(rows)]
+json.dump({"timestamp": "t", "logs": logs, "conv_id": rows[0]["conv_id"]},
+          open(sys.argv[2], "w"), indent=4)
+PY
+"$bin" export "$s2/logs" --annotations "$tmp/ours221" --format jsonl -q | python3 -c '
+import json, sys
+rows = [json.loads(l) for l in sys.stdin]
+assert [r["tox3_annotation"] for r in rows[:6]] == ["0", "1", "2", "3", "4", None], rows[:6]' \
+	&& ok || bad "2.2.1-shaped annotations with message ids"
+
+# ids are derived from the content: the same after moving the files
+mkdir -p "$tmp/moved/x/y" && cp "$s2"/logs/*.json "$tmp/moved/x/y/"
+"$bin" export "$tmp/moved" --format jsonl -q | python3 -c '
+import json, sys
+a = [json.loads(l) for l in open(sys.argv[1])]
+b = [json.loads(l) for l in sys.stdin]
+assert [r["conv_id"] for r in a] == [r["conv_id"] for r in b]
+assert [r["message_id"] for r in a] == [r["message_id"] for r in b]
+assert all(r["conv_id"].startswith("sd-") for r in b)
+assert {r["condition"] for r in b} == {"y"}' "$tmp/s2.jsonl" && ok || bad "derived ids moved"
+# two discussions with the same speakers in the same order: the annotation
+# file cannot be matched by speakers alone and is skipped with a warning,
+# unless it bears one log's file name
+mkdir -p "$tmp/twin/logs" "$tmp/twin/ann/tox"
+cp "$s2/logs/tricky_replies.json" "$tmp/twin/logs/a.json"
+sed 's/26-07-07-12-01/26-07-07-13-01/' "$s2/logs/tricky_replies.json" >"$tmp/twin/logs/b.json"
+cp "$s2"/annotations/toxicity/*.json "$tmp/twin/ann/tox/"
+"$bin" export "$tmp/twin/logs" --annotations "$tmp/twin/ann" -o "$tmp/twin.csv" 2>"$tmp/err" && ok || bad "twin export"
+grep -q "2 loaded discussions have these speakers" "$tmp/err" && ok || bad "twin warning: $(cat "$tmp/err")"
+mv "$tmp"/twin/ann/tox/*.json "$tmp/twin/ann/tox/b.json"
+"$bin" export "$tmp/twin/logs" --annotations "$tmp/twin/ann" --format jsonl -q | python3 -c '
+import json, sys
+rows = [json.loads(l) for l in sys.stdin]
+got = [r["tox_annotation"] is not None for r in rows]
+assert got == [False] * 9 + [True] * 9, got' && ok || bad "twin by file name"
+
 # stdout and -o give the same bytes
 "$bin" export "$fx/syndisco-logs" -q >"$tmp/stdout.csv" && cmp -s "$tmp/stdout.csv" "$tmp/syn.csv" &&
 	ok || bad "stdout differs from -o"

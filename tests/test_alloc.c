@@ -144,11 +144,17 @@ static int sink_write(const char *data, size_t len, void *ud)
 
 static sink export_result;
 
-/* A dataset with both annotation formats, exported and reported. */
+/* The dataset scenario's inputs: ours with both annotation formats, or
+ * SynDisco 2.2.1's logs (no ids) with a 2.2.1 annotation file. */
+static const char *ds_logs = FIXTURES "/export/logs/tricky.json";
+static const char *ds_ann = FIXTURES "/export/annotations";
+static size_t ds_annotators = 2, ds_cells = 2;
+
+/* A dataset with annotations, exported and reported. */
 static int dataset_scenario(void)
 {
-	static const char *const logs[] = { FIXTURES "/export/logs/tricky.json" };
-	static const char *const ann[] = { FIXTURES "/export/annotations" };
+	const char *const logs[] = {ds_logs};
+	const char *const ann[] = {ds_ann};
 	sd_dataset_params p = sd_dataset_default_params();
 	sd_dataset *d = NULL;
 	sd_cell_summary *s = NULL;
@@ -168,7 +174,7 @@ static int dataset_scenario(void)
 	    (rc = sd_dataset_report_html(d, NULL, sink_write, &rep, NULL)))
 		goto out;
 	/* an absorbed failure must not change what was exported */
-	if (sd_dataset_annotator_count(d) != 2 || n != 2)
+	if (sd_dataset_annotator_count(d) != ds_annotators || n != ds_cells)
 		rc = SD_EINVAL;
 out:
 	sd_free(s);
@@ -235,6 +241,15 @@ int main(void)
 	jansson_fails = 0;
 	bad += chaos("dataset (jansson's allocations spared)", dataset_scenario,
 		     same_export);
-	printf("%d passed, %d failed\n", 2 - bad, bad);
+	ds_logs = FIXTURES "/syndisco-2.2.1/logs";
+	ds_ann = FIXTURES "/syndisco-2.2.1/annotations";
+	ds_annotators = 1;
+	if (dataset_scenario() != SD_OK) {
+		fprintf(stderr, "dataset 2.2.1: fails without injected failures\n");
+		return 1;
+	}
+	export_baseline = export_result;
+	bad += chaos("dataset of SynDisco 2.2.1 files", dataset_scenario, same_export);
+	printf("%d passed, %d failed\n", 3 - bad, bad);
 	return bad ? 1 : 0;
 }

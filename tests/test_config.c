@@ -1,6 +1,7 @@
 /* Discussion config files: every bad input names the file and field. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
@@ -266,6 +267,154 @@ static void test_config_profiles(void **state)
 	sd_discussion_config_free(c);
 }
 
+/* An experiment config in the test directory; fails the test on error. */
+static sd_experiment *load_exp(const char *text)
+{
+	sd_experiment *e = NULL;
+	sd_error err;
+	char b[1024];
+	const char *path = write_cfg("exp.json", text);
+	if (sd_experiment_load(path, &e, &err))
+		fail_msg("%s", sd_error_format(&err, b, sizeof(b)));
+	return e;
+}
+
+static void expect_exp_error(const char *text, const char *field, const char *needle)
+{
+	sd_experiment *e = NULL;
+	sd_error err;
+	char b[1024];
+	const char *path = write_cfg("exp.json", text);
+	assert_int_equal(sd_experiment_load(path, &e, &err), SD_EINVAL);
+	assert_null(e);
+	sd_error_format(&err, b, sizeof(b));
+	assert_string_equal(err.field, field);
+	if (!strstr(b, needle))
+		fail_msg("'%s' not in '%s'", needle, b);
+}
+
+#define POOL8                                                                            \
+	"\"personas\": [{\"username\": \"a\"}, {\"username\": \"b\"}, {\"username\": "   \
+	"\"c\"}, "                                                                       \
+	"{\"username\": \"d\"}, {\"username\": \"e\"}, {\"username\": \"f\"}, "          \
+	"{\"username\": \"g\"}, {\"username\": \"h\"}]"
+
+/* How many users of discussion i got the troll instructions. */
+static size_t trolls_in(const sd_experiment *e, size_t i)
+{
+	sd_error err;
+	sd_job *j = sd_experiment_job_create(e, 0, i, "m", &err);
+	assert_non_null(j);
+	char *json = NULL;
+	assert_int_equal(sd_logs_to_json(sd_discussion_logs(sd_job_discussion(j)), &json),
+			 SD_OK);
+	size_t n = 0; /* no comments yet: each troll's system prompt once */
+	for (const char *p = json; (p = strstr(p, "TROLL")); p++)
+		n++;
+	sd_free(json);
+	sd_job_free(j);
+	return n;
+}
+
+/* roles with "p": each user a troll by a coin flip of its own, so the
+ * number per discussion varies; the same run seed gives the same flips. */
+static void test_experiment_role_coin_flip(void **state)
+{
+	(void)state;
+	sd_experiment *e =
+	    load_exp("{" POOL8 ", \"num_active_users\": 4, \"num_discussions\": 400, "
+		     "\"roles\": [{\"name\": \"troll\", \"p\": 0.3, \"instructions\": "
+		     "\"TROLL\"}]}");
+	size_t total = 0, seen[5] = {0};
+	for (size_t i = 0; i < 400; i++) {
+		size_t t = trolls_in(e, i);
+		assert_true(t <= 4);
+		seen[t]++;
+		total += t;
+		if (i < 20)
+			assert_int_equal(trolls_in(e, i), t); /* deterministic */
+	}
+	/* Binomial(4, 0.3): 0 trolls in ~24% of discussions, 1 in ~41% */
+	assert_true(seen[0] > 40 && seen[1] > 100 && seen[2] > 40);
+	assert_true(total > 1600 * 0.25 && total < 1600 * 0.35);
+	sd_experiment_free(e);
+	/* a fixed share stays exact */
+	e = load_exp("{" POOL8 ", \"num_active_users\": 4, \"num_discussions\": 50, "
+		     "\"roles\": [{\"name\": \"troll\", \"share\": 0.25, "
+		     "\"instructions\": \"TROLL\"}]}");
+	for (size_t i = 0; i < 50; i++)
+		assert_int_equal(trolls_in(e, i), 1);
+	sd_experiment_free(e);
+	expect_exp_error("{" POOL8
+			 ", \"roles\": [{\"name\": \"t\", \"p\": 0.3, \"share\": 0.2, "
+			 "\"instructions\": \"x\"}]}",
+			 "roles[0].p", "not both");
+	expect_exp_error(
+	    "{" POOL8
+	    ", \"roles\": [{\"name\": \"t\", \"p\": 0.7, \"instructions\": \"x\"}, "
+	    "{\"name\": \"u\", \"p\": 0.5, \"instructions\": \"y\"}]}",
+	    "roles", "more than 1");
+	expect_exp_error(
+	    "{" POOL8
+	    ", \"roles\": [{\"name\": \"t\", \"p\": 1.5, \"instructions\": \"x\"}]}",
+	    "roles[0].p", "");
+	expect_exp_error("{" POOL8
+			 ", \"roles\": [{\"name\": \"t\", \"instructions\": \"x\"}]}",
+			 "roles[0].share", "\"p\"");
+}
+
+/* Whether the seed opinions of discussion i were posted by distinct users. */
+static bool distinct_posters(const sd_experiment *e, size_t i, sd_backend *b)
+{
+	sd_error err;
+	sd_job *j = sd_experiment_job_create(e, 0, i, "m", &err);
+	assert_non_null(j);
+	assert_int_equal(sd_discussion_run(sd_job_discussion(j), b, NULL, NULL, &err),
+			 SD_OK);
+	const sd_logs *l = sd_discussion_logs(sd_job_discussion(j));
+	assert_int_equal(sd_logs_comment_count(l), 3);
+	const char *x = sd_logs_comment(l, 0).name, *y = sd_logs_comment(l, 1).name,
+		   *z = sd_logs_comment(l, 2).name;
+	assert_string_not_equal(x, y); /* never twice in a row, either way */
+	assert_string_not_equal(y, z);
+	bool yes = strcmp(x, z) != 0;
+	sd_job_free(j);
+	return yes;
+}
+
+/* seed_opinion_posters "distinct": SynDisco 2.0.8's random.sample. */
+static void test_experiment_distinct_posters(void **state)
+{
+	(void)state;
+	sd_scripted_params sp = sd_scripted_default_params();
+	sd_backend *b = sd_backend_scripted_create(&sp, NULL);
+	const char *cfg =
+	    "{" POOL8 ", \"num_active_users\": 3, \"num_turns\": 0, "
+	    "\"num_discussions\": 60, \"seed_opinions\": [[\"s1\", \"s2\", \"s3\"]]%s}";
+	char text[1024];
+	snprintf(text, sizeof(text), cfg, ", \"seed_opinion_posters\": \"distinct\"");
+	sd_experiment *e = load_exp(text);
+	for (size_t i = 0; i < 60; i++)
+		assert_true(distinct_posters(e, i, b));
+	sd_experiment_free(e);
+	/* the default lets the first poster come back for the third */
+	snprintf(text, sizeof(text), cfg, "");
+	e = load_exp(text);
+	size_t repeats = 0;
+	for (size_t i = 0; i < 60; i++)
+		repeats += !distinct_posters(e, i, b);
+	assert_true(repeats > 5);
+	sd_experiment_free(e);
+	sd_backend_free(b);
+	expect_exp_error(
+	    "{" POOL8
+	    ", \"num_active_users\": 2, \"seed_opinion_posters\": \"distinct\", "
+	    "\"seed_opinions\": [\"x\", [\"s1\", \"s2\", \"s3\"]]}",
+	    "seed_opinions[1]", "num_active_users is 2");
+	expect_exp_error("{" POOL8 ", \"seed_opinion_posters\": \"sample\"}",
+			 "seed_opinion_posters", "distinct");
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
@@ -276,6 +425,8 @@ int main(void)
 		cmocka_unit_test(test_config_scripted_run),
 		cmocka_unit_test(test_config_openai),
 		cmocka_unit_test(test_config_profiles),
+		cmocka_unit_test(test_experiment_role_coin_flip),
+		cmocka_unit_test(test_experiment_distinct_posters),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	char cmd[600];

@@ -17,6 +17,7 @@
 #include "core/core.h"
 #include "run/backend_open.h"
 #include "run/config_common.h"
+#include "run/logcompat.h"
 #include "run/sched.h"
 #include "util/buf.h"
 #include "util/error.h"
@@ -45,6 +46,7 @@ typedef struct ann_log {
 	char *path;
 	char *id;
 	char *file;             /* id made safe as a file name */
+	bool named;		/* given as a file, not found in a directory */
 } ann_log;
 
 struct sd_annotate {
@@ -84,7 +86,7 @@ static int cmp_log(const void *a, const void *b)
 	return strcmp(((const ann_log *)a)->path, ((const ann_log *)b)->path);
 }
 
-static int add_path(sd_annotate *a, const char *path)
+static int add_path(sd_annotate *a, const char *path, bool named)
 {
 	if (a->n_logs == a->cap_logs) {
 		size_t cap = a->cap_logs ? 2 * a->cap_logs : 64;
@@ -97,6 +99,7 @@ static int add_path(sd_annotate *a, const char *path)
 	memset(&a->logs[a->n_logs], 0, sizeof(ann_log));
 	if (!(a->logs[a->n_logs].path = strdup(path)))
 		return SD_ENOMEM;
+	a->logs[a->n_logs].named = named;
 	a->n_logs++;
 	return SD_OK;
 }
@@ -114,8 +117,9 @@ static int walk(sd_annotate *a, const char *path, int depth, sd_error *err)
 		return sd_error_set(err, SD_ENOTFOUND, path, NULL, "cannot open: %s",
 				    strerror(errno));
 	if (!S_ISDIR(st.st_mode))
-		return add_path(a, path) ? sd_error_set(err, SD_ENOMEM, NULL, NULL,
-							"out of memory") : SD_OK;
+		return add_path(a, path, depth == 0)
+			   ? sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory")
+			   : SD_OK;
 	if (depth > 32)
 		return sd_error_set(err, SD_EINVAL, path, NULL, "directories nested too deep");
 	DIR *d = opendir(path);
@@ -140,7 +144,7 @@ static int walk(sd_annotate *a, const char *path, int depth, sd_error *err)
 			rc = walk(a, child, depth + 1, err);
 		else if (ends_with(n, ".json") && strcmp(n, "run.json") &&
 			 strcmp(n, "annotate.json"))
-			rc = add_path(a, child) ? SD_ENOMEM : SD_OK;
+			rc = add_path(a, child, false) ? SD_ENOMEM : SD_OK;
 		if (rc == SD_ENOMEM)
 			sd_error_set(err, rc, NULL, NULL, "out of memory");
 		free(child);
@@ -167,33 +171,63 @@ static char *safe_file_name(const char *id)
 	return s;
 }
 
-/* Load each log once: it must be a discussion with an id, ids unique. */
+/* Whether a file is an annotation file of any version (SynDisco 2.2.1's
+ * look like discussion logs), so a directory walk can pass it by. */
+static int is_annotation_file(const char *path, bool *yes, sd_error *err)
+{
+	char *text = NULL;
+	int rc = sd_file_read(path, &text, NULL, err);
+	if (rc)
+		return rc;
+	json_t *root = json_loads(text, 0, NULL);
+	free(text);
+	*yes = lc_is_annotation(root); /* bad JSON: the loader says why */
+	json_decref(root);
+	return SD_OK;
+}
+
+/* Load each log once: it must be a discussion, ids unique. A log without
+ * an id (SynDisco 2.1+) is named by the id derived from its content. */
 static int check_logs(sd_annotate *a, sd_error *err)
 {
-	qsort(a->logs, a->n_logs, sizeof(*a->logs), cmp_log);
+	if (a->n_logs)
+		qsort(a->logs, a->n_logs, sizeof(*a->logs), cmp_log);
+	size_t kept = 0;
 	for (size_t i = 0; i < a->n_logs; i++) {
 		ann_log *l = &a->logs[i];
+		bool annotation = false;
+		int rc = is_annotation_file(l->path, &annotation, err);
+		if (rc)
+			return rc;
+		if (annotation && l->named)
+			return sd_error_set(err, SD_EINVAL, l->path, NULL,
+					    "an annotation file, not a discussion log");
+		if (annotation) {
+			free(l->path);
+			l->path = NULL;
+			continue; /* annotations may live next to the logs */
+		}
+		/* move, leaving no second owner of the strings behind */
+		ann_log moved = *l;
+		memset(l, 0, sizeof(*l));
+		a->logs[kept++] = moved;
+		l = &a->logs[kept - 1];
 		sd_logs *lg = NULL;
-		int rc = sd_logs_load(l->path, &lg, err);
+		rc = sd_logs_load(l->path, &lg, err);
 		if (rc)
 			return rc; /* err names the file and field */
-		const char *id = sd_logs_id(lg);
-		/* SynDisco 2.2.1 logs have no id: the file name names them */
-		char *stem = NULL;
-		if (!id || !*id) {
-			const char *base = strrchr(l->path, '/');
-			base = base ? base + 1 : l->path;
-			stem = strdup(base);
-			if (stem && ends_with(stem, ".json"))
-				stem[strlen(stem) - 5] = '\0';
+		if (lc_ensure_id(lg)) {
+			sd_logs_free(lg);
+			return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 		}
-		l->id = strdup(id ? id : "");
-		l->file = stem ? safe_file_name(stem) : safe_file_name(id);
-		free(stem);
+		const char *id = sd_logs_id(lg);
+		l->id = strdup(id);
+		l->file = safe_file_name(id);
 		sd_logs_free(lg);
 		if (!l->id || !l->file)
 			return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	}
+	a->n_logs = kept;
 	for (size_t i = 0; i < a->n_logs; i++)
 		for (size_t j = i + 1; j < a->n_logs; j++)
 			if (strcmp(a->logs[i].file, a->logs[j].file) == 0)
@@ -704,6 +738,10 @@ static void *aw_job_create(void *wp, size_t item, sd_backend *b, sd_error *err)
 	j->p = w->p;
 	if (sd_logs_load(l->path, &j->log, err))
 		goto fail;
+	if (lc_ensure_id(j->log)) {
+		sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		goto fail;
+	}
 	sd_actor_params ap = sd_actor_default_params();
 	ap.persona = x->persona;
 	ap.model_name = j->model;

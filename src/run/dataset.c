@@ -13,6 +13,7 @@
 
 #include "core/core.h"
 #include "run/dataset.h"
+#include "run/logcompat.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/hash.h"
@@ -367,7 +368,7 @@ static int classify(const json_t *root)
 {
 	if (!json_is_object(root))
 		return KIND_OTHER;
-	if (json_object_get(root, "conv_id") || json_object_get(root, "annotator_prompt"))
+	if (lc_is_annotation(root))
 		return KIND_ANNOTATION;
 	if (json_is_array(json_object_get(root, "cells")) &&
 	    !json_object_get(root, "logs"))
@@ -434,59 +435,81 @@ static int add_manifest(sd_dataset *d, const json_t *root)
 	return SD_OK;
 }
 
-/*
- * The persona inside a system prompt (JSON with a "persona" object):
- * *out gets a new reference, or NULL when the prompt has none. Only an
- * allocation failure is an error; it must not pass for "no persona".
- */
-static int persona_of_prompt(const json_t *prompt, json_t **out)
+/* The persona and instructions of a system prompt into the maps of dd. */
+static int add_speaker(ds_disc *dd, const char *name, const json_t *prompt,
+		       size_t *missing)
 {
-	const char *s = json_string_value(prompt);
-	json_error_t jerr;
-	*out = NULL;
-	if (!s)
+	json_t *p, *ins;
+	if (!name)
 		return SD_OK;
-	json_t *sys = json_loads(s, 0, &jerr);
-	if (!sys)
-		return json_error_code(&jerr) == json_error_out_of_memory ? SD_ENOMEM : SD_OK;
-	json_t *p = json_object_get(sys, "persona");
-	if (json_is_object(p))
-		*out = json_incref(p);
-	json_decref(sys);
-	return SD_OK;
+	if (lc_prompt_info(json_string_value(prompt), &p, &ins))
+		return SD_ENOMEM;
+	if (!p)
+		(*missing)++;
+	/* set_new takes its value even when it fails: both are always taken */
+	int bad = p && json_object_set_new(dd->personas, name, p);
+	bad |= ins && json_object_set_new(dd->instructions, name, ins);
+	return bad ? SD_ENOMEM : SD_OK;
 }
 
+/*
+ * Who the speakers are: from user_prompts / moderator_prompt (seed,
+ * 2.0.8, ours), and per comment from the entry's own "prompt" when that is
+ * a system prompt (2.2.1 logs carry nothing else; our entries hold the
+ * user prompt, which has neither persona nor instructions).
+ */
 static int disc_personas(sd_dataset *d, ds_disc *dd)
 {
 	const sd_logs *l = dd->logs;
 	const json_t *prompts = sd_logs_get(l, "user_prompts");
-	size_t missing = 0;
-	json_t *p;
-	if (!(dd->personas = json_object()))
+	size_t missing = 0, n = sd_logs_comment_count(l), with_prompt = 0;
+	if (!(dd->personas = json_object()) || !(dd->instructions = json_object()) ||
+	    !(dd->entry_info = json_array()))
 		return SD_ENOMEM;
-	for (size_t i = 0; i < sd_logs_user_count(l); i++) {
-		if (persona_of_prompt(json_array_get(prompts, i), &p))
+	for (size_t i = 0; i < sd_logs_user_count(l); i++)
+		if (add_speaker(dd, sd_logs_user(l, i), json_array_get(prompts, i),
+				&missing))
 			return SD_ENOMEM;
-		if (!p) {
-			missing++;
-			continue;
-		}
-		if (json_object_set_new(dd->personas, sd_logs_user(l, i), p))
+	if (sd_logs_moderator(l) &&
+	    add_speaker(dd, sd_logs_moderator(l), sd_logs_get(l, "moderator_prompt"),
+			&missing))
+		return SD_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		json_t *p, *ins;
+		const char *prompt = sd_logs_comment(l, i).prompt;
+		/* only a JSON system prompt: a plain-text entry prompt is a
+		   user prompt (history), which may quote anything */
+		if (prompt && prompt[0] != '{')
+			prompt = NULL;
+		if (lc_prompt_info(prompt, &p, &ins))
+			return SD_ENOMEM;
+		with_prompt += p || ins;
+		if (json_array_append_new(
+			dd->entry_info,
+			json_pack("[oo]", p ? p : json_null(), ins ? ins : json_null())))
 			return SD_ENOMEM;
 	}
-	const char *mod = sd_logs_moderator(l);
-	if (mod) {
-		if (persona_of_prompt(sd_logs_get(l, "moderator_prompt"), &p))
-			return SD_ENOMEM;
-		if (!p)
-			missing++;
-		else if (json_object_set_new(dd->personas, mod, p))
-			return SD_ENOMEM;
-	}
-	if (missing)
+	if (missing && !with_prompt)
 		warn(d, "%s: %zu participant(s) without a persona in their prompt",
 		     dd->path, missing);
 	return SD_OK;
+}
+
+/* The name of the directory holding path ("." resolved). Caller frees;
+ * NULL on allocation failure. */
+static char *dir_name_of(const char *path, const char *fallback)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? strndup(path, (size_t)(slash - path)) : strdup(".");
+	if (!dir)
+		return NULL;
+	/* "./x.json" or "x.json" still name a directory */
+	char *abs = realpath(*dir ? dir : "/", NULL);
+	const char *b = base_name(abs ? abs : dir);
+	char *res = strdup(*b ? b : fallback);
+	free(abs);
+	free(dir);
+	return res;
 }
 
 static int load_discussion(sd_dataset *d, const char *path, const char *text,
@@ -495,6 +518,10 @@ static int load_discussion(sd_dataset *d, const char *path, const char *text,
 	sd_logs *l = sd_logs_from_json(text, path, err);
 	if (!l)
 		return err ? err->code : SD_EPARSE;
+	if (lc_ensure_id(l)) {
+		sd_logs_free(l);
+		return sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
+	}
 	ds_disc *v = realloc(d->discs, (d->n_discs + 1) * sizeof(*v));
 	if (!v) {
 		sd_logs_free(l);
@@ -506,7 +533,7 @@ static int load_discussion(sd_dataset *d, const char *path, const char *text,
 	dd->logs = l;
 	dd->num_turns = -1;
 	d->n_discs++;
-	if (!(dd->path = strdup(path)))
+	if (!(dd->path = strdup(path)) || !(dd->condition = dir_name_of(path, "")))
 		return sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
 	dd->conv_id = sd_logs_id(l);
 	dd->cell = json_string_value(sd_logs_get(l, "cell"));
@@ -642,8 +669,25 @@ static int build_rows(sd_dataset *d, sd_error *err)
 						  "cannot derive message ids");
 				goto out;
 			}
-			r->persona = r->c.name ? json_object_get(dd->personas, r->c.name)
-					       : NULL;
+			lc_syndisco_message_id(dd->conv_id, r->c.text ? r->c.text : "",
+					       r->syndisco_id);
+			/* SynDisco numbers from 1 and gives a comment that repeats
+			   the one before it the same number */
+			r->syndisco_order =
+			    o == 0 ? 1
+				   : r[-1].syndisco_order +
+					 (strcmp(r[-1].syndisco_id, r->syndisco_id) != 0);
+			const json_t *info = json_array_get(dd->entry_info, o);
+			const json_t *ep = json_array_get(info, 0);
+			const json_t *ei = json_array_get(info, 1);
+			r->persona = json_is_object(ep) ? ep
+				     : r->c.name
+					 ? json_object_get(dd->personas, r->c.name)
+					 : NULL;
+			r->instructions = json_is_string(ei) ? json_string_value(ei)
+					  : r->c.name ? json_string_value(json_object_get(
+							    dd->instructions, r->c.name))
+						      : NULL;
 			const char *f;
 			json_t *v;
 			json_object_foreach((json_t *)r->persona, f, v) {
@@ -681,6 +725,8 @@ typedef struct annot_ctx {
 	sd_dataset *d;
 	u64map by_message;
 	u64map by_conv;
+	u64map real; /* realpath of each discussion -> index into reals */
+	strlist reals;
 	strlist names;
 	pending_annot *v;
 	size_t n, cap;
@@ -722,17 +768,107 @@ static char *annotator_of(const json_t *root, const char *path)
 	const char *name = json_string_value(json_object_get(root, "annotator"));
 	if (name && *name)
 		return strdup(name);
-	const char *slash = strrchr(path, '/');
-	char *dir = slash ? strndup(path, (size_t)(slash - path)) : strdup(".");
-	if (!dir)
-		return NULL;
-	/* "./x.json" or "x.json" still name a directory */
-	char *abs = realpath(*dir ? dir : "/", NULL);
-	const char *b = base_name(abs ? abs : dir);
-	char *res = strdup(*b ? b : "annotation");
-	free(abs);
-	free(dir);
-	return res;
+	return dir_name_of(path, "annotation");
+}
+
+/*
+ * The discussion a SynDisco 2.2.1 annotation file annotates. Such a file
+ * has no conv_id and SynDisco names it by the time it was written, so what
+ * ties it to its discussion is the speakers: its i-th entry's "name" is
+ * the i-th commenter (2.2.1 annotates every comment, in order). Among the
+ * discussions with exactly that sequence of names, one whose log has the
+ * file name of the annotation file wins; otherwise the match must be
+ * unique. (size_t)-1 and a warning when there is none or it is ambiguous.
+ */
+static size_t match_by_names(annot_ctx *a, const char *path, const json_t *logs)
+{
+	sd_dataset *d = a->d;
+	size_t n = json_array_size(logs), found = (size_t)-1, n_found = 0;
+	size_t same = (size_t)-1, n_same = 0;
+	for (size_t c = 0; c < d->n_discs; c++) {
+		const ds_disc *dd = &d->discs[c];
+		size_t i = 0;
+		if (dd->n_rows != n)
+			continue;
+		for (; i < n; i++) {
+			const char *want = json_string_value(
+			    json_object_get(json_array_get(logs, i), "name"));
+			const char *have = d->rows[dd->first_row + i].c.name;
+			if (!want || !have || strcmp(want, have))
+				break;
+		}
+		if (i < n)
+			continue;
+		found = c;
+		n_found++;
+		if (!strcmp(base_name(dd->path), base_name(path))) {
+			same = c;
+			n_same++;
+		}
+	}
+	if (n_same == 1)
+		return same;
+	if (n_found == 1)
+		return found;
+	if (n_found == 0)
+		warn(d,
+		     "%s: no loaded discussion has these %zu comments' speakers in "
+		     "this order; skipped",
+		     path, n);
+	else
+		warn(d,
+		     "%s: %zu loaded discussions have these speakers in this order; "
+		     "skipped (give the annotation file its discussion log's file name)",
+		     path, n_found);
+	return (size_t)-1;
+}
+
+/* SynDisco 2.2.1's {"logs": [{"name", "text": annotation, ...}]}: entry i
+ * annotates comment i of the discussion (by conv_id when the file has
+ * one, else by the speakers). */
+static int load_positional(annot_ctx *a, size_t who, const char *path, const json_t *root,
+			   const json_t *logs, sd_error *err)
+{
+	sd_dataset *d = a->d;
+	const char *conv = json_string_value(json_object_get(root, "conv_id"));
+	size_t disc, unmatched = 0;
+	char field[64];
+	for (size_t i = 0; i < json_array_size(logs); i++) {
+		const json_t *e = json_array_get(logs, i);
+		snprintf(field, sizeof(field), "logs[%zu]", i);
+		if (!json_is_string(json_object_get(e, "name")) ||
+		    !json_is_string(json_object_get(e, "text")))
+			return sd_error_set(err, SD_EPARSE, path, field,
+					    "needs \"name\" and \"text\" strings (or a "
+					    "\"message_id\")");
+	}
+	if (!json_array_size(logs))
+		return SD_OK;
+	if (conv) {
+		disc = u64map_get(&a->by_conv, str_key(conv));
+		if (disc == (size_t)-1 || strcmp(d->discs[disc].conv_id, conv)) {
+			warn(d, "%s: conv_id %s matches no discussion", path, conv);
+			return SD_OK;
+		}
+	} else if ((disc = match_by_names(a, path, logs)) == (size_t)-1) {
+		return SD_OK;
+	}
+	const ds_disc *dd = &d->discs[disc];
+	for (size_t i = 0; i < json_array_size(logs); i++) {
+		const json_t *e = json_array_get(logs, i);
+		const char *name = json_string_value(json_object_get(e, "name"));
+		if (i >= dd->n_rows || strcmp(d->rows[dd->first_row + i].c.name, name)) {
+			unmatched++;
+			continue;
+		}
+		json_t *o = json_pack("{s:O}", "annotation", json_object_get(e, "text"));
+		if (!o || annot_add(a, who, dd->first_row + i, o, path))
+			return sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
+	}
+	if (unmatched)
+		warn(d, "%s: %zu annotation(s) match no comment of %s", path, unmatched,
+		     dd->path);
+	return SD_OK;
 }
 
 static int load_annotation_logs(annot_ctx *a, const char *path, const json_t *root,
@@ -746,6 +882,9 @@ static int load_annotation_logs(annot_ctx *a, const char *path, const json_t *ro
 	free(name);
 	if (rc)
 		return sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
+	const json_t *first = json_array_get(logs, 0);
+	if (json_is_object(first) && !json_object_get(first, "message_id"))
+		return load_positional(a, who, path, root, logs, err);
 	const char *conv = json_string_value(json_object_get(root, "conv_id"));
 	size_t disc = (size_t)-1, next = 0;
 	for (size_t i = 0; i < json_array_size(logs); i++) {
@@ -764,7 +903,19 @@ static int load_annotation_logs(annot_ctx *a, const char *path, const json_t *ro
 				unmatched++;
 				continue;
 			}
-			if (annot_add(a, who, row, json_incref(e), path))
+			/* a 2.2.1-shaped entry of ours holds the annotation as
+			   "text", SynDisco's key for it */
+			json_t *o = json_object_get(e, "annotation") ||
+					    !json_is_string(json_object_get(e, "text"))
+					? json_incref(e)
+					: json_copy(e);
+			if (o != e && o &&
+			    json_object_set(o, "annotation",
+					    json_object_get(e, "text"))) {
+				json_decref(o);
+				o = NULL;
+			}
+			if (!o || annot_add(a, who, row, o, path))
 				return sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
 		} else if (json_is_array(e) && json_array_size(e) == 2 &&
 			   json_is_string(json_array_get(e, 0))) {
@@ -858,6 +1009,29 @@ static int load_annotation_file(annot_ctx *a, const char *path, const json_t *ro
 	return rc;
 }
 
+/* Whether path is one of the loaded discussion logs (the same file). */
+static bool is_discussion(annot_ctx *a, const char *path)
+{
+	sd_dataset *d = a->d;
+	if (!a->real.cap) { /* once: the real path of every discussion */
+		if (u64map_init(&a->real, d->n_discs)) {
+			u64map_free(&a->real); /* cap 0 again: no half map */
+			return false;
+		}
+		for (size_t i = 0; i < d->n_discs; i++) {
+			char *q = realpath(d->discs[i].path, NULL);
+			if (q && !strlist_push(&a->reals, q))
+				u64map_put(&a->real, str_key(q), a->reals.n - 1);
+			free(q);
+		}
+	}
+	char *rp = realpath(path, NULL);
+	size_t k = rp ? u64map_get(&a->real, str_key(rp)) : (size_t)-1;
+	bool yes = k != (size_t)-1 && !strcmp(a->reals.v[k], rp);
+	free(rp);
+	return yes;
+}
+
 static int annot_cmp(const void *x, const void *y)
 {
 	return strcmp(*(char *const *)x, *(char *const *)y);
@@ -888,13 +1062,21 @@ static int load_annotations(sd_dataset *d, const sd_dataset_params *p, sd_error 
 		if ((rc = read_json(files.v[i], &text, &root, err)))
 			goto out;
 		int kind = classify(root);
+		/* a 2.2.1-shaped file whose prompts do not say "annotator" (or
+		   that has none) is an annotation when it sits under
+		   --annotations and is not one of the discussions */
+		if (kind == KIND_LOG && !json_object_get(root, "id") &&
+		    (ex[i] || !is_discussion(&a, files.v[i])))
+			kind = KIND_ANNOTATION;
 		if (kind == KIND_ANNOTATION) {
 			if ((rc = load_annotation_file(&a, files.v[i], root, err)))
 				goto out;
 		} else if (ex[i]) {
-			rc = sd_error_set(err, SD_EPARSE, files.v[i], NULL,
-					  "not an annotation file: expected a JSON object "
-					  "with \"conv_id\" and \"logs\"");
+			rc =
+			    sd_error_set(err, SD_EPARSE, files.v[i], NULL,
+					 "not an annotation file: expected a JSON object "
+					 "with \"conv_id\" and \"logs\", or SynDisco "
+					 "2.2.1's \"logs\" written by an annotator");
 			goto out;
 		}
 		/* else: a discussion log or manifest next to the annotations */
@@ -941,6 +1123,8 @@ out:
 	free(remap);
 	u64map_free(&a.by_message);
 	u64map_free(&a.by_conv);
+	u64map_free(&a.real);
+	strlist_free(&a.reals);
 	strlist_free(&a.names);
 	json_decref(root);
 	free(text);
@@ -977,8 +1161,11 @@ void sd_dataset_free(sd_dataset *d)
 		return;
 	for (size_t i = 0; i < d->n_discs; i++) {
 		free(d->discs[i].path);
+		free(d->discs[i].condition);
 		sd_logs_free(d->discs[i].logs);
 		json_decref(d->discs[i].personas);
+		json_decref(d->discs[i].instructions);
+		json_decref(d->discs[i].entry_info);
 	}
 	free(d->discs);
 	if (d->annots)

@@ -19,7 +19,12 @@ typedef struct ds_disc {
 	bool has_index;
 	json_int_t seed;
 	bool has_seed;
+	char *condition;      /* name of the directory holding the log */
 	json_t *personas;     /* owned: speaker name -> persona object */
+	json_t *instructions; /* owned: speaker name -> instructions string */
+	/* owned: per comment, [persona, instructions] from the entry's own
+	   system prompt (2.2.1), nulls where it has none */
+	json_t *entry_info;
 	long num_turns;       /* prompted user turns (run.json), -1 unknown */
 	size_t first_row;
 	size_t n_rows;
@@ -29,8 +34,11 @@ typedef struct ds_row {
 	size_t disc;
 	size_t order;         /* position in "logs" */
 	char message_id[17];
+	char syndisco_id[33]; /* md5(conv_id + "_" + text), as SynDisco's */
+	size_t syndisco_order;/* SynDisco's 1-based message_order */
 	sd_log_comment c;     /* borrowed from the discussion's logs */
-	const json_t *persona;/* borrowed from ds_disc.personas; may be NULL */
+	const json_t *persona;/* borrowed from ds_disc; may be NULL */
+	const char *instructions; /* borrowed from ds_disc; may be NULL */
 } ds_row;
 
 /* What one run.json says about one cell. */

@@ -37,6 +37,7 @@ static const char *const top_keys[] = {
 	"context", "instructions", "instructions_file", "roles", "moderator",
 	"turn_manager", "num_discussions", "num_active_users", "num_turns",
 	"history_ctx_len", "seed_opinions", "seed_opinions_file",
+	"seed_opinion_posters",
 	"sampling", "backend", "templates", "syndisco", "remove_strings",
 	"textwrap_len",
 };
@@ -222,14 +223,15 @@ static int resolve_cell(json_t *c, const char *path, const char *dir,
 static int parse_roles(exp_cell *c, const char *path, sd_error *err)
 {
 	const json_t *roles = json_object_get(c->json, "roles");
-	static const char *const keys[] = { "name", "share", "instructions" };
-	double total = 0;
+	static const char *const keys[] = {"name", "share", "p", "instructions"};
+	double total = 0, total_p = 0;
 	int rc;
 	if (!roles || json_is_null(roles))
 		return SD_OK;
 	if (!json_is_array(roles))
-		return sd_error_set(err, SD_EINVAL, path, "roles",
-				    "must be an array of {name, share, instructions}");
+		return sd_error_set(
+		    err, SD_EINVAL, path, "roles",
+		    "must be an array of {name, share or p, instructions}");
 	c->roles = calloc(json_array_size(roles) + 1, sizeof(*c->roles));
 	if (!c->roles)
 		return sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
@@ -240,16 +242,33 @@ static int parse_roles(exp_cell *c, const char *path, sd_error *err)
 		snprintf(field, sizeof(field), "roles[%zu]", i);
 		if (!json_is_object(r))
 			return sd_error_set(err, SD_EINVAL, path, field, "must be an object");
-		if ((rc = cfg_check_keys(r, keys, 3, path, prefix, err)))
+		if ((rc = cfg_check_keys(r, keys, 4, path, prefix, err)))
 			return rc;
 		exp_role *role = &c->roles[c->n_roles];
 		role->name = json_string_value(json_object_get(r, "name"));
 		role->instructions = json_string_value(json_object_get(r, "instructions"));
-		snprintf(field, sizeof(field), "roles[%zu].share", i);
-		if (!json_is_number(json_object_get(r, "share")))
+		/* share: exactly round(share * n) users of each discussion;
+		   p: each user independently, as SynDisco's authors drew trolls */
+		bool has_share = json_object_get(r, "share") != NULL;
+		role->coin = json_object_get(r, "p") != NULL;
+		snprintf(field, sizeof(field), "roles[%zu].%s", i,
+			 role->coin ? "p" : "share");
+		if (has_share && role->coin)
+			return sd_error_set(
+			    err, SD_EINVAL, path, field,
+			    "give either \"share\" (a fixed share of each "
+			    "discussion's users) or \"p\" (each user's chance), "
+			    "not both");
+		if (!has_share && !role->coin)
+			return sd_error_set(
+			    err, SD_EINVAL, path, field,
+			    "missing: the share of users with this role, in [0, 1], "
+			    "or \"p\", each user's chance of it");
+		if (!json_is_number(json_object_get(r, role->coin ? "p" : "share")))
 			return sd_error_set(err, SD_EINVAL, path, field,
-					    "missing: the share of users with this role, in [0, 1]");
-		if ((rc = cfg_get_num(r, "share", field, path, 0.0, 1.0, &role->share, err)))
+					    "must be a number in [0, 1]");
+		if ((rc = cfg_get_num(r, role->coin ? "p" : "share", field, path, 0.0,
+				      1.0, role->coin ? &role->p : &role->share, err)))
 			return rc;
 		if (!role->name || !role->name[0]) {
 			snprintf(field, sizeof(field), "roles[%zu].name", i);
@@ -261,16 +280,30 @@ static int parse_roles(exp_cell *c, const char *path, sd_error *err)
 					    "missing: give instructions or instructions_file");
 		}
 		total += role->share;
+		total_p += role->p;
 		c->n_roles++;
 	}
 	if (total > 1.0 + 1e-9)
 		return sd_error_set(err, SD_EINVAL, path, "roles",
 				    "the shares add up to %g, more than 1", total);
+	if (total_p > 1.0 + 1e-9)
+		return sd_error_set(err, SD_EINVAL, path, "roles",
+				    "the chances p add up to %g, more than 1 (a user "
+				    "gets at most one role)",
+				    total_p);
 	return SD_OK;
 }
 
 static int parse_seed_opinions(exp_cell *c, const char *path, sd_error *err)
 {
+	const json_t *posters = json_object_get(c->json, "seed_opinion_posters");
+	const char *pv = json_string_value(posters);
+	if (posters && !(pv && (!strcmp(pv, "distinct") || !strcmp(pv, "no_repeat"))))
+		return sd_error_set(err, SD_EINVAL, path, "seed_opinion_posters",
+				    "must be \"no_repeat\" (a random participant each, "
+				    "never the same twice in a row) or \"distinct\" (all "
+				    "different participants, as SynDisco 2.0.8)");
+	c->distinct_posters = pv && !strcmp(pv, "distinct");
 	const json_t *s = json_object_get(c->json, "seed_opinions");
 	if (!s || json_is_null(s))
 		return SD_OK;
@@ -369,6 +402,19 @@ static int parse_cell(exp_cell *c, const char *path, sd_error *err)
 	if (!c->instructions && !(c->instructions = strdup("")))
 		return sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
 
+	for (size_t i = 0; c->distinct_posters && i < json_array_size(c->seed_opinions);
+	     i++) {
+		const json_t *e = json_array_get(c->seed_opinions, i);
+		size_t m = json_is_string(e) ? 1 : json_array_size(e);
+		char field[64];
+		snprintf(field, sizeof(field), "seed_opinions[%zu]", i);
+		if (m > c->num_active_users)
+			return sd_error_set(
+			    err, SD_EINVAL, path, field,
+			    "%zu comments, but distinct seed_opinion_posters "
+			    "need as many users and num_active_users is %zu",
+			    m, c->num_active_users);
+	}
 	if (c->n_pool < c->num_active_users)
 		return sd_error_set(err, SD_EINVAL, path, "num_active_users",
 				    "%zu users per discussion, but the pool has only %zu personas",
@@ -856,13 +902,43 @@ sd_job *sd_experiment_job_create(const sd_experiment *e, size_t cell,
 	size_t plain = n;
 	for (size_t i = 0; i < n; i++)
 		order[i] = i;
+	bool coins = false;
 	for (size_t r = 0; r < c->n_roles; r++) {
+		if (c->roles[r].coin) {
+			coins = true;
+			continue;
+		}
 		size_t want = (size_t)(c->roles[r].share * (double)n + 0.5);
 		for (size_t k = 0; k < want && plain > 0; k++) {
 			size_t pick = (size_t)sd_rng_below(&rng, plain);
 			instr[order[pick]] = c->roles[r].instructions;
 			order[pick] = order[--plain];
 		}
+	}
+	/* coin-flip roles: one draw per user still plain, in participant
+	   order; it falls into at most one role's slice of [0, 1). Only
+	   configs with such roles draw, so share-only runs are unchanged. */
+	if (coins) {
+		bool *is_plain = calloc(n, sizeof(*is_plain));
+		if (!is_plain)
+			goto oom;
+		for (size_t k = 0; k < plain; k++)
+			is_plain[order[k]] = true;
+		for (size_t i = 0; i < n; i++) {
+			if (!is_plain[i])
+				continue;
+			double u = sd_rng_double(&rng), edge = 0;
+			for (size_t r = 0; r < c->n_roles; r++) {
+				if (!c->roles[r].coin)
+					continue;
+				edge += c->roles[r].p;
+				if (u < edge) {
+					instr[i] = c->roles[r].instructions;
+					break;
+				}
+			}
+		}
+		free(is_plain);
 	}
 
 	if (c->random_usernames) {
@@ -906,7 +982,10 @@ sd_job *sd_experiment_job_create(const sd_experiment *e, size_t cell,
 	}
 
 	/* one seed opinion entry; each of its comments by a random user,
-	 * never the same one twice in a row */
+	 * never the same one twice in a row, or ("distinct") all by different
+	 * users: SynDisco 2.0.8's random.sample, drawn here as a partial
+	 * Fisher-Yates shuffle, which gives every ordered choice of distinct
+	 * users the same chance */
 	if (c->seed_opinions && json_array_size(c->seed_opinions) > 0) {
 		sd_rng_seed(&rng, sd_seed_mix(s, STREAM_SEED_OPINION));
 		const json_t *pick = json_array_get(
@@ -917,10 +996,22 @@ sd_job *sd_experiment_job_create(const sd_experiment *e, size_t cell,
 		if (!j->seeds)
 			goto oom;
 		size_t last = (size_t)-1;
+		for (size_t i = 0; i < n; i++)
+			order[i] = i;
 		for (size_t k = 0; k < m; k++) {
-			size_t who = (size_t)sd_rng_below(&rng, n);
-			if (n > 1 && who == last)
-				who = (who + 1 + (size_t)sd_rng_below(&rng, n - 1)) % n;
+			size_t who;
+			if (c->distinct_posters) { /* m <= n: checked when loading */
+				size_t slot = k + (size_t)sd_rng_below(&rng, n - k);
+				who = order[slot];
+				order[slot] = order[k];
+				order[k] = who;
+			} else {
+				who = (size_t)sd_rng_below(&rng, n);
+				if (n > 1 && who == last)
+					who = (who + 1 +
+					       (size_t)sd_rng_below(&rng, n - 1)) %
+					      n;
+			}
 			last = who;
 			j->seeds[k].username = sd_actor_name(j->actors[who]);
 			j->seeds[k].text = json_string_value(

@@ -4,13 +4,16 @@
 #define SD_RUN_EXPERIMENT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "run/config_common.h"
 #include "syndisco.h"
 
 typedef struct exp_role {
 	const char *name;         /* borrowed from the cell's JSON */
-	double share;
+	double share;		  /* a fixed share of each discussion's users */
+	double p;		  /* or: each user's chance (coin flip) */
+	bool coin;		  /* p is in force, not share */
 	const char *instructions; /* borrowed */
 } exp_role;
 
@@ -32,6 +35,7 @@ typedef struct exp_cell {
 	char *backend_key;        /* canonical JSON: cells sharing it share
 				     one loaded model */
 	const json_t *seed_opinions; /* borrowed; NULL if none */
+	bool distinct_posters;	     /* seed_opinion_posters: "distinct" */
 	size_t num_discussions;
 	size_t num_active_users;
 	int32_t num_turns;

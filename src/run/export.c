@@ -28,8 +28,9 @@ int sd_export_format_from_name(const char *name, sd_export_format *out)
 static char **column_names(const sd_dataset *d, size_t *n)
 {
 	static const char *const fixed[] = {
-		"conv_id", "cell", "discussion_index", "message_id",
-		"message_order", "user", "is_moderator", "model", "text",
+		"conv_id", "cell", "condition", "discussion_index", "message_id",
+		"message_order", "syndisco_message_id", "syndisco_message_order",
+		"user", "is_moderator", "model", "instructions", "text",
 	};
 	size_t nf = sizeof(fixed) / sizeof(fixed[0]);
 	size_t total = nf + d->n_persona_fields + 1 + 2 * d->n_annotators;
@@ -122,12 +123,16 @@ static int row_values(const sd_dataset *d, size_t r, json_t **v, size_t n)
 	size_t k = 0;
 	v[k++] = json_string(dd->conv_id ? dd->conv_id : "");
 	v[k++] = str_or_null(dd->cell);
+	v[k++] = json_string(dd->condition ? dd->condition : "");
 	v[k++] = json_integer(dd->index);
 	v[k++] = json_string(row->message_id);
 	v[k++] = json_integer((json_int_t)row->order);
+	v[k++] = json_string(row->syndisco_id);
+	v[k++] = json_integer((json_int_t)row->syndisco_order);
 	v[k++] = json_string(row->c.name ? row->c.name : "");
 	v[k++] = json_boolean(row->c.is_moderator);
 	v[k++] = json_string(row->c.model ? row->c.model : "");
+	v[k++] = str_or_null(row->instructions);
 	v[k++] = json_string(row->c.text ? row->c.text : "");
 	for (size_t i = 0; i < d->n_persona_fields; i++)
 		v[k++] = persona_cell(row->persona, d->persona_fields[i]);

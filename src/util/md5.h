@@ -1,0 +1,23 @@
+/*
+ * MD5 (RFC 1321), only to compute the message ids that SynDisco's
+ * postprocessing derives with it (hashlib.md5(...).hexdigest()): an
+ * identifier, never a security check.
+ */
+#ifndef SD_UTIL_MD5_H
+#define SD_UTIL_MD5_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct sd_md5 {
+	uint32_t h[4];
+	uint64_t len;	       /* bytes hashed so far */
+	unsigned char buf[64]; /* a partial block */
+} sd_md5;
+
+void sd_md5_init(sd_md5 *m);
+void sd_md5_update(sd_md5 *m, const void *data, size_t n);
+/* Finish and write 32 lowercase hex digits and a NUL into hex. */
+void sd_md5_hex(sd_md5 *m, char hex[33]);
+
+#endif
