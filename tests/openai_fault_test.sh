@@ -64,7 +64,8 @@ assert len(texts) == 4 and all(t.startswith("reply to seed ") for t in texts), t
 seeds = {t.split(":")[0] for t in texts}
 assert len(seeds) == 4, seeds                  # a distinct seed per request
 assert all(c["model"] == "m" for c in d["logs"])
-assert all(c["tokens"] == {"prompt": 11, "generated": 7} for c in d["logs"]), d["logs"]
+# token counts are ours: in comment_meta, parallel to SynDisco's logs
+assert all(m["tokens"] == {"prompt": 11, "generated": 7} for m in d["comment_meta"]), d["comment_meta"]
 PY
 grep -q '"choices"' "$tmp/out/discuss.err" && ok || bad "no raw reply in the debug log"
 python3 -c "import json,sys; l=json.load(sys.stdin); assert l and all(e['auth_ok'] for e in l), l" \
