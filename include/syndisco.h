@@ -355,8 +355,9 @@ typedef struct sd_llama_params {
 	/* prompt prefixes (chat header, system prompt) kept for later
 	   requests, each in a KV stream of its own of n_ctx / n_seq_max
 	   cells, least recently used evicted first: 0 = none, -1 (the
-	   default) = one per sequence, at least 4. KV memory grows by that
-	   many streams; replies are the same bytes with or without it */
+	   default) = 4 per sequence, at least 16, as far as 1 GiB of f16
+	   KV goes, at least 4. KV memory grows by that many streams;
+	   replies are the same bytes with or without it */
 	int32_t n_prefix_cache;
 } sd_llama_params;
 

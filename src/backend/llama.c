@@ -23,6 +23,11 @@
  * llama_memory_seq_cp, which between KV streams copies the whole stream
  * (about 2 ms for 1024 cells of a 1B model on a CPU, where 150 prompt
  * tokens take 1.4 s to decode); MIN_PREFIX_COPY keeps it for real gains.
+ * A finished prompt is also kept in the prefix cache: n_cache more
+ * streams after the slots', one entry per system prompt (the speaker's
+ * latest prompt), least recently used evicted, so a speaker's persona is
+ * decoded once while its entry lives, not once per turn, and the header
+ * shared by all speakers once while any entry lives (cache_put).
  *
  * Determinism: a request's text depends only on its prompts and sampling
  * parameters, never on the requests that share the context, its slot,
@@ -1035,18 +1040,19 @@ static int32_t find_prefix(const lbackend *s, const slot *sl, int32_t n,
 }
 
 /*
- * Keep the finishing slot's prompt up to its user message (sl->n_sys
- * tokens) in the prefix cache, unless an entry holds it already: in an
- * entry that holds a part of it only, else in an empty one, else in the
- * least recently used. The slot's stream is copied whole (the only copy
- * between streams llama.cpp has), then cut to the prefix.
+ * Keep the finishing slot's prompt (what of it sits in its cells) in the
+ * prefix cache, one entry per system prompt: an entry that holds it
+ * already is only touched; else it replaces the entry with the same
+ * system part (sl->n_sys tokens: the speaker's previous turn, whose
+ * history may still share a prefix with the next, as the seed opinion
+ * does for the first turns), else an empty entry, else the least
+ * recently used. The slot's stream is copied whole (the only copy
+ * between streams llama.cpp has), then cut to the prompt.
  */
 static void cache_put(lbackend *s, const slot *sl)
 {
 	int32_t n = cached_prefix(sl);
-	if (sl->n_sys < n)
-		n = sl->n_sys;
-	if (s->n_cache == 0 || n < MIN_PREFIX_COPY)
+	if (s->n_cache == 0 || sl->n_sys < MIN_PREFIX_COPY || n < sl->n_sys)
 		return;
 	centry *victim = NULL;
 	for (int32_t i = 0; i < s->n_cache; i++) {
@@ -1056,13 +1062,14 @@ static void cache_put(lbackend *s, const slot *sl)
 			return;
 		}
 	}
-	for (int32_t i = 0; i < s->n_cache && !(victim && victim->n == 0); i++) {
+	for (int32_t i = 0; i < s->n_cache; i++) {
 		centry *e = &s->cache[i];
-		if (e->n > 0 && common_prefix(e->tok, e->n, sl->prompt, n) == e->n) {
-			victim = e; /* a part of the new prefix: it adds nothing */
+		int32_t l = common_prefix(e->tok, e->n, sl->prompt, n);
+		if (e->n > 0 && (l >= sl->n_sys || l == e->n)) {
+			victim = e; /* the same speaker, or a part of this prompt */
 			break;
 		}
-		if (!victim || e->n == 0 || e->used < victim->used)
+		if (!victim || (victim->n > 0 && (e->n == 0 || e->used < victim->used)))
 			victim = e;
 	}
 	if ((size_t)n > victim->cap) {
@@ -1823,6 +1830,24 @@ out:
 	return rc;
 }
 
+/*
+ * Prefix cache entries when the caller leaves it to us: four per slot
+ * (a discussion's speakers), at least 16 (personas recur across
+ * discussions), as far as CACHE_BUDGET of f16 KV cells goes, at least 4.
+ */
+#define CACHE_BUDGET ((int64_t)1 << 30)
+static int32_t default_cache(const struct llama_model *m, int32_t n_seq,
+			     int32_t cells)
+{
+	int64_t head = llama_model_n_head(m) > 0 ? llama_model_n_head(m) : 1;
+	int64_t kv = (int64_t)llama_model_n_embd(m) / head * llama_model_n_head_kv(m);
+	int64_t stream = 2 * 2 * (int64_t)llama_model_n_layer(m) * kv * cells;
+	int64_t want = 4 * (int64_t)n_seq > 16 ? 4 * (int64_t)n_seq : 16;
+	int64_t fits = stream > 0 ? CACHE_BUDGET / stream : want;
+	int64_t n = want < fits ? want : fits;
+	return n > 4 ? (int32_t)n : 4;
+}
+
 sd_backend *sd_backend_llama_create(const sd_llama_params *p, sd_error *err)
 {
 	lbackend *s = NULL;
@@ -1901,7 +1926,8 @@ sd_backend *sd_backend_llama_create(const sd_llama_params *p, sd_error *err)
 	}
 	s->partner = rc == 1;
 	s->n_cache = p->n_prefix_cache >= 0 ? p->n_prefix_cache
-		     : s->n_seq > 4 ? s->n_seq : 4;
+					    : default_cache(s->model, s->n_seq,
+							    s->seq_budget);
 	if (s->n_cache > (int32_t)llama_max_parallel_sequences() - s->n_seq)
 		s->n_cache = (int32_t)llama_max_parallel_sequences() - s->n_seq;
 	s->n_stream = s->n_seq + s->n_cache;
