@@ -85,7 +85,7 @@ cat >"$work/bench.json" <<JSON
     "backend": {"n_ctx": 2048, "n_gpu_layers": -1}
 }
 JSON
-declare -A ours
+declare -A ours sent decoded
 for p in 1 16 64; do
 	n=$(( p == 1 ? 8 : 128 ))
 	sed "s/\"num_discussions\": 128/\"num_discussions\": $n/" "$work/bench.json" >"$work/b$p.json"
@@ -98,14 +98,18 @@ for p in 1 16 64; do
 		t = $0; sub(/.*"seconds": /, "", t); sub(/,.*/, "", t)
 		l = $0; sub(/.*"load_seconds": /, "", l); sub(/,.*/, "", l)
 		printf "%.1f", g / (t - l) }')
+	sent[$p]=$(echo "$s" | sed 's/.*"prompt_tokens": \([0-9]*\).*/\1/')
+	decoded[$p]=$(echo "$s" | sed 's/.*"prompt_tokens_decoded": \([0-9]*\).*/\1/')
 done
 "$work/llama-cuda/bin/llama-batched-bench" -m "$model" -ngl 99 -c 65536 -b 2048 -ub 512 \
 	-npp 256 -ntg 48 -npl 1,16,64 2>/dev/null | tee "$work/bb.txt" | grep '^|'
 echo
-printf '%-10s %18s %24s %10s\n' batch "syndisco tok/s" "batched-bench S_TG t/s" ratio
+printf '%-10s %18s %24s %10s %14s %16s\n' batch "syndisco tok/s" "batched-bench S_TG t/s" ratio \
+	"prompt sent" "prompt decoded"
 for p in 1 16 64; do
 	bb=$(awk -F'|' -v b="$p" 'NF > 10 && $4+0 == b { gsub(/ /, "", $9); print $9 }' "$work/bb.txt")
-	printf '%-10s %18s %24s %10s\n' "$p" "${ours[$p]}" "$bb" \
-		"$(awk -v a="${ours[$p]}" -v b="$bb" 'BEGIN { if (b > 0) printf "%.2f", a / b }')"
+	printf '%-10s %18s %24s %10s %14s %16s\n' "$p" "${ours[$p]}" "$bb" \
+		"$(awk -v a="${ours[$p]}" -v b="$bb" 'BEGIN { if (b > 0) printf "%.2f", a / b }')" \
+		"${sent[$p]}" "${decoded[$p]}"
 done
 echo "total time $(( $(date +%s) - t0 )) s"

@@ -427,17 +427,23 @@ static int run_main(int argc, char **argv, bool annotate)
 	if (json)
 		printf("{\"total\": %zu, \"done\": %zu, \"skipped\": %zu, \"failed\": %zu, "
 		       "\"turns\": %llu, \"generated_tokens\": %llu, \"prompt_tokens\": %llu, "
+		       "\"prompt_tokens_cached\": %llu, \"prompt_tokens_decoded\": %llu, "
 		       "\"seconds\": %.3f, \"load_seconds\": %.3f, \"tokens_per_second\": %.2f, "
 		       "\"peak_rss_kib\": %ld, \"parallel\": %d}\n",
 		       prog.total, prog.done, prog.skipped, prog.failed,
 		       (unsigned long long)prog.turns, (unsigned long long)prog.gen_tokens,
-		       (unsigned long long)prog.prompt_tokens, prog.seconds,
+		       (unsigned long long)prog.prompt_tokens,
+		       (unsigned long long)prog.prompt_cached,
+		       (unsigned long long)(prog.prompt_tokens - prog.prompt_cached), prog.seconds,
 		       prog.load_seconds, rate, rss, parallel);
 	snprintf(line, sizeof(line),
 		 "%zu done, %zu skipped, %zu failed in %.1f s; %llu tokens generated "
-		 "(%.1f tok/s); peak RSS %.1f MiB",
+		 "(%.1f tok/s); %llu prompt tokens sent, %llu decoded; peak RSS %.1f MiB",
 		 prog.done, prog.skipped, prog.failed, prog.seconds,
-		 (unsigned long long)prog.gen_tokens, rate, (double)rss / 1024.0);
+		 (unsigned long long)prog.gen_tokens, rate,
+		 (unsigned long long)prog.prompt_tokens,
+		 (unsigned long long)(prog.prompt_tokens - prog.prompt_cached),
+		 (double)rss / 1024.0);
 	on_log(SD_LOG_INFO, line, &ui);
 	if (stop_flag) {
 		on_log(SD_LOG_WARN, "interrupted: nothing partial was written; run the "

@@ -297,6 +297,10 @@ typedef struct sd_reply {
 	int32_t n_prompt_tokens;
 	int32_t n_gen_tokens;
 	double seconds;       /* time from admission to finish */
+	/* of n_prompt_tokens, those taken from a cache instead of decoded
+	   (the backend's prefix cache, or what a server reports as
+	   cached_tokens); 0 when none or unknown */
+	int32_t n_prompt_cached;
 } sd_reply;
 
 /* Free the strings of a reply and zero it. */
@@ -388,6 +392,13 @@ typedef struct sd_llama_params {
 					       default "llama3" */
 	const char *const *stop;    /* stop strings, copied */
 	size_t n_stop;
+	/* prompt prefixes (chat header, system prompt) kept for later
+	   requests, each in a KV stream of its own of n_ctx / n_seq_max
+	   cells, least recently used evicted first: 0 = none, -1 (the
+	   default) = 4 per sequence, at least 16, as far as 1 GiB of f16
+	   KV goes, at least 4. KV memory grows by that many streams;
+	   replies are the same bytes with or without it */
+	int32_t n_prefix_cache;
 } sd_llama_params;
 
 sd_llama_params sd_llama_default_params(void);
@@ -935,6 +946,8 @@ typedef struct sd_run_progress {
 	uint64_t turns;    /* replies accepted */
 	uint64_t gen_tokens;
 	uint64_t prompt_tokens;
+	uint64_t prompt_cached; /* of prompt_tokens, taken from a cache:
+				   prompt_tokens - prompt_cached were decoded */
 	double seconds;    /* since the run started */
 	double load_seconds; /* of that, opening backends (loading models) */
 	bool finished;     /* last call */

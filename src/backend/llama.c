@@ -23,6 +23,11 @@
  * llama_memory_seq_cp, which between KV streams copies the whole stream
  * (about 2 ms for 1024 cells of a 1B model on a CPU, where 150 prompt
  * tokens take 1.4 s to decode); MIN_PREFIX_COPY keeps it for real gains.
+ * A finished prompt is also kept in the prefix cache: n_cache more
+ * streams after the slots', one entry per system prompt (the speaker's
+ * latest prompt), least recently used evicted, so a speaker's persona is
+ * decoded once while its entry lives, not once per turn, and the header
+ * shared by all speakers once while any entry lives (cache_put).
  *
  * Determinism: a request's text depends only on its prompts and sampling
  * parameters, never on the requests that share the context, its slot,
@@ -211,6 +216,8 @@ typedef struct slot {
 	int32_t n_prompt;
 	int32_t n_cached;     /* FREE: prompt tokens still in the KV cache */
 	int32_t n_past;       /* tokens of this sequence in the KV cache */
+	int32_t n_reused;     /* prompt tokens taken from a cache */
+	int32_t n_sys;        /* prompt tokens up to the user message */
 	llama_token next;     /* sampled but not yet decoded */
 	int32_t n_gen;
 	int32_t max_tokens;
@@ -221,6 +228,19 @@ typedef struct slot {
 /* Fewest prompt tokens worth a whole-stream copy from another sequence. */
 #define MIN_PREFIX_COPY 32
 
+/*
+ * A prompt prefix of a finished request (up to its user message: chat
+ * header and system prompt), kept in a KV stream of its own after the
+ * slots' for later requests to copy (see the top of this file).
+ */
+typedef struct centry {
+	llama_seq_id seq;
+	llama_token *tok;     /* the prefix; its cells hold nothing else */
+	size_t cap;
+	int32_t n;            /* 0: empty */
+	uint64_t used;        /* clock of the last insert or hit (LRU) */
+} centry;
+
 typedef struct lbackend {
 	struct llama_model *model;
 	struct llama_context *ctx;
@@ -228,8 +248,12 @@ typedef struct lbackend {
 	struct llama_batch batch;
 	int32_t n_batch;
 	int32_t n_seq;        /* slots */
-	int32_t n_stream;     /* sequences of the context: n_seq, or 2 when
-				 n_seq is 1 and partners need a spare */
+	int32_t n_stream;     /* sequences of the context: n_seq slots, then
+				 n_cache entries, or a spare when n_seq is 1,
+				 partners need one and there is no entry */
+	centry *cache;        /* the prefix cache, streams n_seq.. */
+	int32_t n_cache;
+	uint64_t clock;
 	bool partner;         /* a lone generating row needs a partner */
 	int32_t seq_budget;   /* context cells available to one sequence */
 	char *tmpl;           /* name or template text for llama.cpp */
@@ -256,7 +280,8 @@ typedef struct lbackend {
 	/* where the time went, logged at debug level when freed */
 	struct {
 		int64_t n_prompt, n_reused, n_prompt_decodes, n_gen_steps,
-			n_gen_rows;
+			n_gen_rows, n_copies, n_cache_hits, n_cache_puts,
+			n_cache_evictions, n_user;
 		int64_t us_admit, us_prefill, us_decode, us_sample;
 	} prof;
 } lbackend;
@@ -276,6 +301,7 @@ sd_llama_params sd_llama_default_params(void)
 		.fallback_chat_template = "llama3",
 		.stop = NULL,
 		.n_stop = 0,
+		.n_prefix_cache = -1,
 	};
 	return p;
 }
@@ -420,10 +446,11 @@ out:
 }
 
 /*
- * Tokenize text into s->toks (grown as needed); *n gets the count.
- * Returns SD_OK, SD_EINVAL, SD_ENOMEM or SD_EBACKEND.
+ * Tokenize text into *toks (*cap entries, grown as needed); *n gets the
+ * count. Returns SD_OK, SD_EINVAL, SD_ENOMEM or SD_EBACKEND.
  */
-static int tokenize(lbackend *s, const char *text, int32_t *n)
+static int tokenize(const lbackend *s, const char *text, llama_token **toks,
+		    size_t *cap, int32_t *n)
 {
 	size_t len = strlen(text);
 	if (len > INT32_MAX - 8)
@@ -431,16 +458,16 @@ static int tokenize(lbackend *s, const char *text, int32_t *n)
 	/* one token per byte plus BOS/EOS is an upper bound for BPE */
 	size_t want = len + 8;
 	for (int tries = 0; tries < 2; tries++) {
-		if (want > s->toks_cap) {
+		if (want > *cap) {
 			llama_token *t = malloc(want * sizeof(*t));
 			if (!t)
 				return SD_ENOMEM;
-			free(s->toks);
-			s->toks = t;
-			s->toks_cap = want;
+			free(*toks);
+			*toks = t;
+			*cap = want;
 		}
-		int32_t r = llama_tokenize(s->vocab, text, (int32_t)len, s->toks,
-					   (int32_t)s->toks_cap, true, true);
+		int32_t r = llama_tokenize(s->vocab, text, (int32_t)len, *toks,
+					   (int32_t)*cap, true, true);
 		if (r >= 0) {
 			*n = r;
 			return SD_OK;
@@ -727,6 +754,8 @@ static void slot_release(lbackend *s, slot *sl, bool keep)
 	sl->n_cached = n;
 }
 
+static void cache_put(lbackend *s, const slot *sl);
+
 static double elapsed(const slot *sl)
 {
 	return (double)(llama_time_us() - sl->t_start_us) / 1e6;
@@ -741,9 +770,11 @@ static int slot_finish(lbackend *s, slot *sl)
 	r.status = SD_OK;
 	r.n_prompt_tokens = sl->n_prompt;
 	r.n_gen_tokens = sl->n_gen;
+	r.n_prompt_cached = sl->n_reused;
 	r.seconds = elapsed(sl);
 	/* pieces can split a multi-byte character; repair once, at the end */
 	r.text = sd_utf8_repair(sl->text.data ? sl->text.data : "", sl->text.len);
+	cache_put(s, sl);
 	slot_release(s, sl, true);
 	if (!r.text)
 		return SD_ENOMEM;
@@ -966,19 +997,20 @@ static int32_t fit_prefix(int32_t l, int32_t n)
 /*
  * How much of the new prompt (s->toks, n tokens) for slot sl is already
  * in a KV cache: the longest prefix that sl itself holds or, when longer
- * by MIN_PREFIX_COPY tokens, that another sequence holds (*src, else
- * NULL). The prefix cells are bit for bit what decoding the prompt would
- * give (see the top of this file).
+ * by MIN_PREFIX_COPY tokens, that another sequence or an entry of the
+ * prefix cache holds (*src gets its sequence, else -1; *hit the entry,
+ * else NULL). The prefix cells are bit for bit what decoding the prompt
+ * would give (see the top of this file).
  */
 static int32_t find_prefix(const lbackend *s, const slot *sl, int32_t n,
-			   const slot **src)
+			   llama_seq_id *src, centry **hit)
 {
-	*src = NULL;
+	*src = -1;
+	*hit = NULL;
 	if (n < 3)
 		return 0;
 	int32_t own = common_prefix(sl->prompt, cached_prefix(sl), s->toks, n);
 	int32_t other = 0;
-	const slot *best = NULL;
 	for (int32_t i = 0; i < s->n_seq; i++) {
 		const slot *o = &s->slots[i];
 		if (o == sl)
@@ -986,15 +1018,114 @@ static int32_t find_prefix(const lbackend *s, const slot *sl, int32_t n,
 		int32_t l = common_prefix(o->prompt, cached_prefix(o), s->toks, n);
 		if (l > other) {
 			other = l;
-			best = o;
+			*src = o->seq;
+		}
+	}
+	for (int32_t i = 0; i < s->n_cache; i++) {
+		centry *e = &s->cache[i];
+		int32_t l = common_prefix(e->tok, e->n, s->toks, n);
+		if (l > other) {
+			other = l;
+			*src = e->seq;
+			*hit = e;
 		}
 	}
 	own = fit_prefix(own, n);
 	other = fit_prefix(other, n);
-	if (other < own + MIN_PREFIX_COPY)
+	if (other < own + MIN_PREFIX_COPY) {
+		*src = -1;
+		*hit = NULL;
 		return own;
-	*src = best;
+	}
 	return other;
+}
+
+/*
+ * Keep the finishing slot's prompt (what of it sits in its cells) in the
+ * prefix cache, one entry per system prompt: an entry that holds it
+ * already is only touched; else it replaces the entry with the same
+ * system part (sl->n_sys tokens: the speaker's previous turn, whose
+ * history may still share a prefix with the next, as the seed opinion
+ * does for the first turns), else an empty entry, else the least
+ * recently used. The slot's stream is copied whole (the only copy
+ * between streams llama.cpp has), then cut to the prompt.
+ */
+static void cache_put(lbackend *s, const slot *sl)
+{
+	int32_t n = cached_prefix(sl);
+	if (s->n_cache == 0 || sl->n_sys < MIN_PREFIX_COPY || n < sl->n_sys)
+		return;
+	centry *victim = NULL;
+	for (int32_t i = 0; i < s->n_cache; i++) {
+		centry *e = &s->cache[i];
+		if (e->n >= n && common_prefix(e->tok, n, sl->prompt, n) == n) {
+			e->used = ++s->clock;
+			return;
+		}
+	}
+	for (int32_t i = 0; i < s->n_cache; i++) {
+		centry *e = &s->cache[i];
+		int32_t l = common_prefix(e->tok, e->n, sl->prompt, n);
+		if (e->n > 0 && (l >= sl->n_sys || l == e->n)) {
+			victim = e; /* the same speaker, or a part of this prompt */
+			break;
+		}
+		if (!victim || (victim->n > 0 && (e->n == 0 || e->used < victim->used)))
+			victim = e;
+	}
+	if ((size_t)n > victim->cap) {
+		llama_token *t = malloc((size_t)n * sizeof(*t));
+		if (!t)
+			return; /* the cache is an optimisation: go without */
+		free(victim->tok);
+		victim->tok = t;
+		victim->cap = (size_t)n;
+	}
+	llama_memory_t mem = llama_get_memory(s->ctx);
+	llama_memory_seq_cp(mem, sl->seq, victim->seq, -1, -1);
+	llama_memory_seq_rm(mem, victim->seq, n, -1);
+	s->prof.n_copies++;
+	s->prof.n_cache_puts++;
+	s->prof.n_cache_evictions += victim->n > 0;
+	memcpy(victim->tok, sl->prompt, (size_t)n * sizeof(*victim->tok));
+	victim->n = n;
+	victim->used = ++s->clock;
+}
+
+/*
+ * Where the prompt's user message starts, as a token count: the prompt
+ * (text, n tokens in s->toks) is compared with the system prompt
+ * rendered beside an empty user message, and its tokens whose pieces lie
+ * wholly inside the text both share are counted. Nothing is assumed
+ * about the template or the prompts' text, and nothing is tokenized a
+ * second time (BPE took milliseconds per request). 0 when it cannot be
+ * told (the prefix cache then keeps nothing of this prompt).
+ */
+static int32_t system_part(lbackend *s, const char *text,
+			   const char *system_prompt, int32_t n)
+{
+	char *sys = NULL;
+	int32_t i = 0;
+	if (render_chat(s->tmpl, system_prompt, "", &sys) != SD_OK)
+		goto out;
+	size_t shared = 0, at = 0;
+	while (text[shared] && text[shared] == sys[shared])
+		shared++;
+	for (; i < n; i++) {
+		int32_t len = llama_token_to_piece(s->vocab, s->toks[i], s->piece,
+						   (int32_t)s->piece_cap, 0, true);
+		/* a piece that does not fit the scratch is no header's */
+		bool in = len >= 0 && at + (size_t)len <= shared &&
+			  memcmp(text + at, s->piece, (size_t)len) == 0;
+		if (!in && i == 0 && s->toks[0] == llama_vocab_bos(s->vocab))
+			continue; /* added by the tokenizer, not in the text */
+		if (!in)
+			break;
+		at += (size_t)len;
+	}
+out:
+	free(sys);
+	return i;
 }
 
 /*
@@ -1023,7 +1154,7 @@ static int slot_start(lbackend *s, slot *sl, job *j)
 		rc = push_error(s, j->tag, SD_EBACKEND, msg, 0, 0.0);
 		goto out;
 	}
-	rc = tokenize(s, prompt, &n);
+	rc = tokenize(s, prompt, &s->toks, &s->toks_cap, &n);
 	if (rc == SD_ENOMEM)
 		goto nomem;
 	if (rc || n == 0) {
@@ -1081,17 +1212,28 @@ static int slot_start(lbackend *s, slot *sl, job *j)
 		}
 	}
 
-	const slot *src = NULL;
-	int32_t keep = find_prefix(s, sl, n, &src);
+	llama_seq_id src;
+	centry *hit;
+	int32_t keep = find_prefix(s, sl, n, &src, &hit);
 	llama_memory_t mem = llama_get_memory(s->ctx);
 	/*
 	 * Between KV streams llama.cpp copies whole streams only (it asserts
-	 * on a range), at the start of the next llama_decode: take all, then
-	 * drop what follows the shared prefix.
+	 * on a range), at the start of the next llama_decode, in the order
+	 * asked: take all, then drop what follows the shared prefix.
 	 */
-	if (src)
-		llama_memory_seq_cp(mem, src->seq, sl->seq, -1, -1);
+	if (src >= 0) {
+		llama_memory_seq_cp(mem, src, sl->seq, -1, -1);
+		s->prof.n_copies++;
+	}
+	if (hit) {
+		hit->used = ++s->clock;
+		s->prof.n_cache_hits++;
+	}
 	llama_memory_seq_rm(mem, sl->seq, keep, -1);
+	sl->n_sys = s->n_cache > 0 ? system_part(s, prompt, j->system_prompt, n)
+				   : 0;
+	if (s->n_cache > 0)
+		s->prof.n_user += n - sl->n_sys;
 
 	/* the new tokens become the slot's; its old buffer is the scratch */
 	llama_token *t = sl->prompt;
@@ -1109,6 +1251,7 @@ static int slot_start(lbackend *s, slot *sl, job *j)
 	sl->n_prompt = n;
 	sl->n_cached = 0;
 	sl->n_past = keep;
+	sl->n_reused = keep;
 	s->prof.n_prompt += n;
 	s->prof.n_reused += keep;
 	sl->n_gen = 0;
@@ -1184,6 +1327,10 @@ static int fail_all(sd_backend *b, lbackend *s, int32_t code)
 		else
 			slot_release(s, sl, false);
 	}
+	for (int32_t i = 0; i < s->n_cache; i++) {
+		llama_memory_seq_rm(llama_get_memory(s->ctx), s->cache[i].seq, -1, -1);
+		s->cache[i].n = 0;
+	}
 	/* the reply is what matters to the caller; the queue stays */
 	return SD_EBACKEND;
 }
@@ -1228,11 +1375,16 @@ static void plan_dummies(lbackend *s, bool *partner)
 	for (int32_t k = first; k <= last; k++) {
 		if (generating(s, k))
 			continue;
-		/* after what the sequence holds: its prompt so far or its
-		 * prefix cache; the spare one is empty */
-		const slot *sl = k < s->n_seq ? &s->slots[k] : NULL;
-		s->dummy[k] = !sl ? 0 : sl->state == SLOT_PREFILL ? sl->n_past
-								  : sl->n_cached;
+		/* after what the sequence holds: its prompt so far or what
+		 * it keeps of it, a cache entry's prefix; the spare is empty */
+		int32_t c = k - s->n_seq;
+		if (c < 0) {
+			const slot *sl = &s->slots[k];
+			s->dummy[k] = sl->state == SLOT_PREFILL ? sl->n_past
+								: sl->n_cached;
+		} else {
+			s->dummy[k] = c < s->n_cache ? s->cache[c].n : 0;
+		}
 	}
 }
 
@@ -1468,6 +1620,11 @@ static void lbackend_free(lbackend *s)
 		}
 		free(s->slots);
 	}
+	if (s->cache) {
+		for (int32_t i = 0; i < s->n_cache; i++)
+			free(s->cache[i].tok);
+		free(s->cache);
+	}
 	free(s->order);
 	free(s->row);
 	free(s->rowp);
@@ -1495,11 +1652,18 @@ static void l_destroy(sd_backend *b)
 {
 	lbackend *s = b->impl;
 	if (s && b->log_fn && s->prof.n_prompt) {
-		char line[320];
+		char line[512];
 		snprintf(line, sizeof(line),
-			 "llama: %lld prompt tokens (%lld from the prefix cache) in %lld decodes, %.3f s; "
+			 "llama: %lld prompt tokens sent, %lld decoded (%lld reused, %lld after the system prompt; "
+			 "prefix cache of %d: %lld hits, %lld puts, %lld evictions; %lld stream copies) "
+			 "in %lld decodes, %.3f s; "
 			 "%lld steps of %lld rows, decode %.3f s, sample %.3f s; admit %.3f s",
-			 (long long)s->prof.n_prompt, (long long)s->prof.n_reused,
+			 (long long)s->prof.n_prompt,
+			 (long long)(s->prof.n_prompt - s->prof.n_reused),
+			 (long long)s->prof.n_reused, (long long)s->prof.n_user,
+			 (int)s->n_cache,
+			 (long long)s->prof.n_cache_hits, (long long)s->prof.n_cache_puts,
+			 (long long)s->prof.n_cache_evictions, (long long)s->prof.n_copies,
 			 (long long)s->prof.n_prompt_decodes, s->prof.us_prefill / 1e6,
 			 (long long)s->prof.n_gen_steps, (long long)s->prof.n_gen_rows,
 			 s->prof.us_decode / 1e6, s->prof.us_sample / 1e6,
@@ -1667,6 +1831,24 @@ out:
 	return rc;
 }
 
+/*
+ * Prefix cache entries when the caller leaves it to us: four per slot
+ * (a discussion's speakers), at least 16 (personas recur across
+ * discussions), as far as CACHE_BUDGET of f16 KV cells goes, at least 4.
+ */
+#define CACHE_BUDGET ((int64_t)1 << 30)
+static int32_t default_cache(const struct llama_model *m, int32_t n_seq,
+			     int32_t cells)
+{
+	int64_t head = llama_model_n_head(m) > 0 ? llama_model_n_head(m) : 1;
+	int64_t kv = (int64_t)llama_model_n_embd(m) / head * llama_model_n_head_kv(m);
+	int64_t stream = 2 * 2 * (int64_t)llama_model_n_layer(m) * kv * cells;
+	int64_t want = 4 * (int64_t)n_seq > 16 ? 4 * (int64_t)n_seq : 16;
+	int64_t fits = stream > 0 ? CACHE_BUDGET / stream : want;
+	int64_t n = want < fits ? want : fits;
+	return n > 4 ? (int32_t)n : 4;
+}
+
 sd_backend *sd_backend_llama_create(const sd_llama_params *p, sd_error *err)
 {
 	lbackend *s = NULL;
@@ -1747,7 +1929,14 @@ sd_backend *sd_backend_llama_create(const sd_llama_params *p, sd_error *err)
 		goto fail;
 	}
 	s->partner = rc == 1;
-	s->n_stream = s->n_seq > 1 || !s->partner ? s->n_seq : 2;
+	s->n_cache = p->n_prefix_cache >= 0 ? p->n_prefix_cache
+					    : default_cache(s->model, s->n_seq,
+							    s->seq_budget);
+	if (s->n_cache > (int32_t)llama_max_parallel_sequences() - s->n_seq)
+		s->n_cache = (int32_t)llama_max_parallel_sequences() - s->n_seq;
+	s->n_stream = s->n_seq + s->n_cache;
+	if (s->n_stream == 1 && s->partner)
+		s->n_stream = 2; /* a spare for the partner rows */
 
 	struct llama_context_params cp = llama_context_default_params();
 	cp.n_ctx = (uint32_t)s->seq_budget * (uint32_t)s->n_stream;
@@ -1780,8 +1969,15 @@ sd_backend *sd_backend_llama_create(const sd_llama_params *p, sd_error *err)
 	s->row = calloc((size_t)s->n_seq, sizeof(*s->row));
 	s->rowp = calloc((size_t)s->n_seq, sizeof(*s->rowp));
 	s->dummy = calloc((size_t)s->n_stream, sizeof(*s->dummy));
-	if (!s->slots || !s->order || !s->row || !s->rowp || !s->dummy)
+	s->cache = calloc(s->n_cache > 0 ? (size_t)s->n_cache : 1,
+			  sizeof(*s->cache));
+	s->piece = malloc(64);
+	if (!s->slots || !s->order || !s->row || !s->rowp || !s->dummy ||
+	    !s->cache || !s->piece)
 		goto nomem;
+	s->piece_cap = 64;
+	for (int32_t i = 0; i < s->n_cache; i++)
+		s->cache[i].seq = s->n_seq + i;
 	s->n_threads = p->n_threads;
 	for (int32_t i = 0; i < s->n_seq; i++) {
 		s->slots[i].seq = i;

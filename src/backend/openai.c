@@ -67,6 +67,7 @@ struct oa_req {
 	double not_before;   /* monotonic seconds; the next attempt waits */
 	double t_first;	     /* first attempt started; 0 = not yet */
 	char *last_error;    /* scrubbed */
+	int32_t n_cached;    /* usage.prompt_tokens_details.cached_tokens */
 	oa_req *prev, *next; /* in the wait queue or the in-flight list */
 	/* while in flight */
 	CURL *easy;
@@ -308,6 +309,7 @@ static int finish(oa *o, oa_req *r, int status, char *text, char *error, int32_t
 	rep.error = error;
 	rep.n_prompt_tokens = n_prompt;
 	rep.n_gen_tokens = n_gen;
+	rep.n_prompt_cached = status == SD_OK ? r->n_cached : 0;
 	rep.seconds = r->t_first > 0 ? now - r->t_first : 0;
 	if (status != SD_OK) {
 		if (!rep.error)
@@ -605,7 +607,7 @@ enum { PARSE_OK, PARSE_RETRY, PARSE_FAIL };
  * counts, or *why (unscrubbed) and whether the failure is worth a retry.
  */
 static int parse_reply(const char *body, size_t len, char **text, int32_t *n_prompt,
-		       int32_t *n_gen, char **why)
+		       int32_t *n_gen, int32_t *n_cached, char **why)
 {
 	char *fixed = NULL;
 	json_error_t je;
@@ -676,6 +678,14 @@ static int parse_reply(const char *body, size_t len, char **text, int32_t *n_pro
 			 json_integer_value(ct) <= INT32_MAX
 		     ? (int32_t)json_integer_value(ct)
 		     : -1;
+	/* prompt tokens the server took from its cache (OpenAI, vLLM and
+	   llama-server report them here); absent = none known */
+	const json_t *cached = json_object_get(
+		json_object_get(usage, "prompt_tokens_details"), "cached_tokens");
+	*n_cached = json_is_integer(cached) && json_integer_value(cached) >= 0 &&
+			    json_integer_value(cached) <= *n_prompt
+			? (int32_t)json_integer_value(cached)
+			: 0;
 	rc = PARSE_OK;
 	goto out;
 oom:
@@ -749,7 +759,7 @@ static int handle_done(oa *o, oa_req *r, CURLcode res, double now)
 	if (code >= 200 && code < 300) {
 		char *text = NULL, *why = NULL;
 		int32_t np = -1, ng = -1;
-		int pr = parse_reply(body, len, &text, &np, &ng, &why);
+		int pr = parse_reply(body, len, &text, &np, &ng, &r->n_cached, &why);
 		ep_ok(o, e);
 		if (pr == PARSE_OK) {
 			o->all_down_since = 0;

@@ -478,10 +478,9 @@ static int parse_llama(const json_t *b, const char *source, const char *dir,
 		       cfg_backend *out, sd_error *err)
 {
 	static const char *const keys[] = {
-	    "type",    "model",		"model_name",
-	    "n_ctx",   "n_threads",	"n_gpu_layers",
-	    "n_batch", "chat_template", "fallback_chat_template",
-	    "stop",    "replies",
+		"type", "model", "model_name", "n_ctx", "n_threads",
+		"n_gpu_layers", "n_batch", "chat_template",
+		"fallback_chat_template", "stop", "replies", "prefix_cache",
 	};
 	static const struct {
 		const char *key, *field;
@@ -492,6 +491,7 @@ static int parse_llama(const json_t *b, const char *source, const char *dir,
 		{ "n_threads", "backend.n_threads", 1, 1024, offsetof(sd_llama_params, n_threads) },
 		{ "n_batch", "backend.n_batch", 1, 1 << 20, offsetof(sd_llama_params, n_batch) },
 		{ "n_gpu_layers", "backend.n_gpu_layers", -1, 100000, offsetof(sd_llama_params, n_gpu_layers) },
+		{ "prefix_cache", "backend.prefix_cache", -1, 256, offsetof(sd_llama_params, n_prefix_cache) },
 	};
 	int rc;
 	if ((rc = cfg_check_keys(b, keys, sizeof(keys) / sizeof(keys[0]), source,

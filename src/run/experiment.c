@@ -699,6 +699,8 @@ int exp_update_digest(sd_experiment *e, sd_error *err)
 	json_array_foreach(json_object_get(j, "cells"), ci, cell) {
 		json_t *b = json_object_get(json_object_get(cell, "config"), "backend");
 		const char *type = json_string_value(json_object_get(b, "type"));
+		/* nor does a prefix cache: the same bytes with or without */
+		json_object_del(b, "prefix_cache");
 		if (!type || strcmp(type, "openai"))
 			continue;
 		for (size_t k = 0; k < sizeof(transport) / sizeof(transport[0]); k++)

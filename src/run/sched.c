@@ -247,6 +247,8 @@ static void deliver(loop *L, sd_backend *b, sd_reply *rep, size_t parallel)
 		L->prog->gen_tokens += (uint64_t)rep->n_gen_tokens;
 	if (rep->n_prompt_tokens > 0)
 		L->prog->prompt_tokens += (uint64_t)rep->n_prompt_tokens;
+	if (rep->n_prompt_cached > 0)
+		L->prog->prompt_cached += (uint64_t)rep->n_prompt_cached;
 }
 
 static int run_group(loop *L, size_t g, sd_backend *b, sd_error *err)
