@@ -126,6 +126,23 @@ static void test_config_openai(void **state)
 	expect_error("{" USERS ", \"backend\": {" OA_URL ", \"stop\": [\"\"]}}", SD_EINVAL,
 		     "backend.stop", "non-empty");
 
+	/* issue 13.2: credentials in a URL would be stored in run.json */
+	expect_error("{" USERS ", \"backend\": {" OA "\"base_url\": \"http://u:pw@127.0.0.1:8/v1\"}}",
+		     SD_EINVAL, "backend.base_url", "api_key_env");
+	expect_error("{" USERS ", \"backend\": {" OA "\"base_urls\": [\"http://a/v1\", \"https://tok@b/v1\"]}}",
+		     SD_EINVAL, "backend.base_urls[1]", "credentials");
+	/* issue 13.10: malformed URLs fail at load, not after down_deadline */
+	expect_error("{" USERS ", \"backend\": {" OA "\"base_url\": \"http://127.0.0.1:99999/v1\"}}",
+		     SD_EINVAL, "backend.base_url", "port");
+	expect_error("{" USERS ", \"backend\": {" OA "\"base_url\": \"http://127.0.0.1:80 80/v1\"}}",
+		     SD_EINVAL, "backend.base_url", "spaces");
+	expect_error("{" USERS ", \"backend\": {" OA "\"base_url\": \"http://127.0.0.1/v1\\r\\nX: y\"}}",
+		     SD_EINVAL, "backend.base_url", "control");
+	expect_error("{" USERS ", \"backend\": {" OA "\"base_url\": \"http://:80/v1\"}}",
+		     SD_EINVAL, "backend.base_url", "no host");
+	expect_error("{" USERS ", \"backend\": {" OA "\"base_url\": \"http://h:/v1\"}}",
+		     SD_EINVAL, "backend.base_url", "port");
+
 	/* errors found when the backend is opened: the key and the model */
 	static const struct {
 		const char *backend, *field, *needle;
@@ -157,7 +174,7 @@ static void test_config_openai(void **state)
 	write_cfg("key.txt", "  sk-from-file\n");
 	const char *path = write_cfg("good.json",
 		"{" USERS ", \"backend\": {\"type\": \"openai\", \"base_urls\": "
-		"[\"http://127.0.0.1:9/v1\", \"https://user:pw@example.org/api/v1/\"], "
+		"[\"http://127.0.0.1:9/v1\", \"https://example.org/api/v1/\"], "
 		"\"model\": \"served\", \"model_name\": \"logged\", \"api_key_file\": \"key.txt\", "
 		"\"max_tokens\": 20, \"temperature\": 0.5, \"top_p\": 0.9, \"seed\": false, "
 		"\"stop\": [\"\\n\\n\"], \"extra_body\": {\"top_k\": 3}, \"grammar_field\": null, "

@@ -526,6 +526,53 @@ static int check_url(const json_t *v, const char *field, const char *source,
 		return sd_error_set(err, SD_EINVAL, source, field,
 				    "must start with http:// or https:// (e.g. "
 				    "\"http://127.0.0.1:8080/v1\"), got \"%.100s\"", u);
+	/* caught here, not after 600 s of retries (down_deadline) */
+	for (const unsigned char *c = (const unsigned char *)u; *c; c++)
+		if (*c <= 0x20 || *c == 0x7f)
+			return sd_error_set(err, SD_EINVAL, source, field,
+					    "must not contain spaces or control characters "
+					    "(byte %zu)", (size_t)(c - (const unsigned char *)u));
+	const char *host = strstr(u, "://") + 3;
+	size_t alen = strcspn(host, "/?#");
+	/* credentials in a URL would be written to run.json with it */
+	if (memchr(host, '@', alen))
+		return sd_error_set(err, SD_EINVAL, source, field,
+				    "must not hold credentials (user:password@): they would "
+				    "be stored in run.json; put the key in an environment "
+				    "variable named by \"api_key_env\" or in a file named by "
+				    "\"api_key_file\"");
+	const char *end = host + alen, *colon = NULL;
+	if (*host == '[') { /* IPv6 literal */
+		const char *rb = memchr(host, ']', alen);
+		if (!rb)
+			return sd_error_set(err, SD_EINVAL, source, field,
+					    "has an unclosed '[' in its host");
+		colon = rb + 1 < end && rb[1] == ':' ? rb + 1 : NULL;
+		if (rb + 1 < end && !colon)
+			return sd_error_set(err, SD_EINVAL, source, field,
+					    "has a malformed host");
+	} else {
+		colon = memchr(host, ':', alen);
+	}
+	if ((colon ? colon : end) == host)
+		return sd_error_set(err, SD_EINVAL, source, field, "has no host");
+	if (colon) {
+		long port = 0;
+		const char *d = colon + 1;
+		if (d == end)
+			return sd_error_set(err, SD_EINVAL, source, field,
+					    "has an empty port after ':'");
+		for (; d < end; d++) {
+			if (*d < '0' || *d > '9' || port > 65535)
+				break;
+			port = port * 10 + (*d - '0');
+		}
+		if (d < end || port < 1 || port > 65535)
+			return sd_error_set(err, SD_EINVAL, source, field,
+					    "has an invalid port \"%.*s\" (must be 1 to 65535)",
+					    (int)(end - colon - 1 < 20 ? end - colon - 1 : 20),
+					    colon + 1);
+	}
 	return SD_OK;
 }
 
