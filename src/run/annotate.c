@@ -587,8 +587,9 @@ static char *out_path(const char *out, const char *annotator, const char *file)
 	return sd_buf_steal(&b);
 }
 
-/* Done when the file parses as an annotation of this discussion. */
-static bool is_complete(const char *path, const char *id)
+/* Done when the file parses as an annotation of this discussion, made
+ * under this config (digest). */
+static bool is_complete(const char *path, const char *id, const char *digest)
 {
 	char *text = NULL;
 	if (sd_file_read(path, &text, NULL, NULL) != SD_OK)
@@ -596,7 +597,9 @@ static bool is_complete(const char *path, const char *id)
 	json_t *j = json_loads(text, 0, NULL);
 	free(text);
 	const char *c = json_string_value(json_object_get(j, "conv_id"));
-	bool ok = c && strcmp(c, id) == 0 && json_is_array(json_object_get(j, "logs"));
+	const char *d = json_string_value(json_object_get(j, "config_digest"));
+	bool ok = c && strcmp(c, id) == 0 && json_is_array(json_object_get(j, "logs")) &&
+		  d && strcmp(d, digest) == 0;
 	json_decref(j);
 	return ok;
 }
@@ -623,7 +626,7 @@ static bool aw_next_item(void *wp, size_t g, size_t *cursor, size_t *item,
 		if (w->g.of[x] != g || l % w->p->shard_count != w->p->shard_index)
 			continue;
 		char *path = out_path(w->p->out_dir, w->a->ann[x].name, w->a->logs[l].file);
-		bool done = path && is_complete(path, w->a->logs[l].id);
+		bool done = path && is_complete(path, w->a->logs[l].id, w->a->digest);
 		free(path);
 		if (done) {
 			(*skipped)++;
@@ -704,6 +707,25 @@ static int aw_job_accept(void *jp, uint64_t key, const sd_reply *rep)
 	return sd_annotation_accept(((ann_job *)jp)->ann, key, rep->text, rep);
 }
 
+/*
+ * Our own fields, appended after SynDisco's: the config digest (what
+ * resume checks a file against). Replaces *json; non-zero when out of
+ * memory.
+ */
+static int add_extras(char **json, const char *digest)
+{
+	json_t *j = json_loads(*json, 0, NULL);
+	char *s = NULL;
+	if (j && !json_object_set_new(j, "config_digest", json_string(digest)))
+		s = json_dumps(j, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
+	json_decref(j);
+	if (!s)
+		return -1;
+	sd_free(*json);
+	*json = s;
+	return 0;
+}
+
 static int aw_job_save(void *wp, void *jp, size_t item, sd_error *err)
 {
 	ann_work *w = wp;
@@ -714,6 +736,8 @@ static int aw_job_save(void *wp, void *jp, size_t item, sd_error *err)
 	sd_timestamp_now(ts, sizeof(ts));
 	sd_annotation_meta m = { x->name, j->model, ts, l->path };
 	if (sd_annotation_to_json(j->ann, &m, &json))
+		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+	if (add_extras(&json, w->a->digest))
 		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	char *path = out_path(w->p->out_dir, x->name, l->file);
 	int rc = path ? sd_file_write_atomic(path, json, strlen(json), err)

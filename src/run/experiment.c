@@ -15,6 +15,7 @@
 #include "core/core.h"
 #include "run/config_common.h"
 #include "run/experiment.h"
+#include "run/files.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/hash.h"
@@ -324,7 +325,7 @@ static int parse_cell(exp_cell *c, const char *path, sd_error *err)
 		return rc;
 	v = (long long)c->num_discussions;
 	if ((rc = cfg_get_int(c->json, "num_discussions", "num_discussions", path, 0,
-			      100000000, &v, err)))
+			      RUN_MAX_DISCUSSIONS, &v, err)))
 		return rc;
 	c->num_discussions = (size_t)v;
 	v = c->num_active_users;

@@ -150,8 +150,10 @@ static uint32_t temp_random(void)
 	return (uint32_t)ts.tv_nsec ^ ((uint32_t)getpid() << 16);
 }
 
-int sd_file_write_atomic(const char *path, const char *data, size_t len,
-			 sd_error *err)
+/* excl: link() instead of rename(), so an existing target is kept and
+   RUN_EXISTS returned (see run_file_create_excl). */
+static int write_file(const char *path, const char *data, size_t len, bool excl,
+		      sd_error *err)
 {
 	sd_buf tmp;
 	char host[RUN_TEMP_HOST_MAX + 1];
@@ -209,6 +211,15 @@ int sd_file_write_atomic(const char *path, const char *data, size_t len,
 	/* another writer of the same target may rename first: its file is
 	   complete and, the output being deterministic, equivalent; the last
 	   rename wins and a reader sees one whole file or the other */
+	if (excl) {
+		/* link() fails on an existing target: of two creators, one wins */
+		if (link(tmp.data, path) != 0)
+			rc = errno == EEXIST ? RUN_EXISTS
+					     : sd_error_set(err, SD_EIO, path, NULL,
+							    "cannot create: %s", strerror(errno));
+		unlink(tmp.data);
+		goto out;
+	}
 	if (rename(tmp.data, path) != 0) {
 		rc = sd_error_set(err, SD_EIO, path, NULL, "rename failed: %s",
 				  strerror(errno));
@@ -221,6 +232,18 @@ out:
 		unlink(tmp.data);
 	sd_buf_free(&tmp);
 	return rc;
+}
+
+int sd_file_write_atomic(const char *path, const char *data, size_t len,
+			 sd_error *err)
+{
+	return write_file(path, data, len, false, err);
+}
+
+int run_file_create_excl(const char *path, const char *data, size_t len,
+			 sd_error *err)
+{
+	return write_file(path, data, len, true, err);
 }
 
 int sd_persona_array_load(const char *path, sd_persona ***out, size_t *n,

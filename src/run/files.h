@@ -45,8 +45,26 @@ bool run_temp_like(const char *name);
 
 /*
  * True when the file at path loads as a complete discussion log of this
- * cell and index (what resume and status count as done).
+ * cell and index (what resume and status count as done), written under
+ * the config digest `digest` (not checked when NULL).
  */
-bool run_file_complete(const char *path, const char *cell, size_t index);
+bool run_file_complete(const char *path, const char *cell, size_t index,
+		       const char *digest);
+
+/* Most discussions per cell a config may ask for, and so a manifest claim. */
+#define RUN_MAX_DISCUSSIONS 100000000
+
+/* The config_digest of OUT/<manifest>, or NULL. Caller frees. */
+char *run_manifest_digest(const char *out_dir, const char *manifest);
+
+/*
+ * Write path whole (temp file, fsync) unless it exists: returns SD_OK,
+ * RUN_EXISTS (> 0) when it does (it is left as it was), or an SD_E* code.
+ * Two processes creating the same file: exactly one gets SD_OK.
+ */
+#define RUN_EXISTS 1
+struct sd_error;
+int run_file_create_excl(const char *path, const char *data, size_t len,
+			 struct sd_error *err);
 
 #endif

@@ -106,21 +106,35 @@ int sched_prepare(const sd_run_params *p, const char *manifest,
 	sd_buf_init(&b, 0);
 	if (sd_buf_printf(&b, "%s/%s", p->out_dir, manifest))
 		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
-	if (sd_file_read(b.data, &text, NULL, NULL) == SD_OK) {
-		json_t *m = json_loads(text, 0, NULL);
-		const char *old = json_string_value(json_object_get(m, "config_digest"));
-		bool same = old && strcmp(old, digest) == 0;
-		if (!same && !p->force)
-			rc = sd_error_set(err, SD_ESTATE, b.data, NULL,
-					  "%s holds %s of a different config (digest %s, "
-					  "this config %s); use a new output directory, or "
-					  "--force to continue it with this config",
-					  p->out_dir, what, old ? old : "unreadable", digest);
-		json_decref(m);
-		if (rc || same)
+	/*
+	 * Create the manifest exclusively: two runs of different configs
+	 * started together on a new directory both read "no manifest"; only
+	 * one may then create it, the other reads it and is refused.
+	 */
+	for (int attempt = 0;; attempt++) {
+		if (sd_file_read(b.data, &text, NULL, NULL) == SD_OK) {
+			json_t *m = json_loads(text, 0, NULL);
+			const char *old = json_string_value(json_object_get(m, "config_digest"));
+			bool same = old && strcmp(old, digest) == 0;
+			if (!same && !p->force)
+				rc = sd_error_set(err, SD_ESTATE, b.data, NULL,
+						  "%s holds %s of a different config (digest %s, "
+						  "this config %s); use a new output directory, or "
+						  "--force to continue it with this config",
+						  p->out_dir, what, old ? old : "unreadable", digest);
+			json_decref(m);
+			if (rc || same)
+				goto out;
+			rc = sd_file_write_atomic(b.data, manifest_json, strlen(manifest_json), err);
 			goto out;
+		}
+		rc = run_file_create_excl(b.data, manifest_json, strlen(manifest_json), err);
+		if (rc != RUN_EXISTS || attempt == 3)
+			break;
+		rc = SD_OK;
 	}
-	rc = sd_file_write_atomic(b.data, manifest_json, strlen(manifest_json), err);
+	if (rc == RUN_EXISTS)
+		rc = sd_error_set(err, SD_EIO, b.data, NULL, "exists but cannot be read");
 out:
 	free(text);
 	sd_buf_free(&b);

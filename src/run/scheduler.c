@@ -94,7 +94,8 @@ static bool w_next_item(void *wp, size_t g, size_t *cursor, size_t *item,
 			if (!in_shard(w->p, i))
 				continue;
 			char *path = cell_path(w->p->out_dir, cell->name, i);
-			bool done = path && run_file_complete(path, cell->name, i);
+			bool done = path && run_file_complete(path, cell->name, i,
+							      w->e->digest);
 			free(path);
 			if (done) {
 				(*skipped)++;
@@ -278,6 +279,7 @@ int sd_run_status(const char *out_dir, sd_cell_status **cells, size_t *n,
 	json_error_t jerr;
 	m = json_loads(text, 0, &jerr);
 	const json_t *arr = json_object_get(m, "cells");
+	const char *digest = json_string_value(json_object_get(m, "config_digest"));
 	if (!m || !json_is_array(arr)) {
 		rc = sd_error_set(err, SD_EPARSE, path, "cells", "missing or malformed");
 		goto out;
@@ -291,7 +293,7 @@ int sd_run_status(const char *out_dir, sd_cell_status **cells, size_t *n,
 		const json_t *c = json_array_get(arr, i);
 		const char *name = json_string_value(json_object_get(c, "name"));
 		json_int_t total = json_integer_value(json_object_get(c, "num_discussions"));
-		if (!name || total < 0) {
+		if (!name || total < 0 || total > RUN_MAX_DISCUSSIONS) {
 			rc = sd_error_set(err, SD_EPARSE, path, "cells", "entry %zu is malformed", i);
 			goto out;
 		}
@@ -303,7 +305,7 @@ int sd_run_status(const char *out_dir, sd_cell_status **cells, size_t *n,
 		res[count].total = (size_t)total;
 		for (size_t k = 0; k < (size_t)total; k++) {
 			char *f = cell_path(out_dir, name, k);
-			if (f && run_file_complete(f, name, k))
+			if (f && run_file_complete(f, name, k, digest))
 				res[count].done++;
 			free(f);
 		}
