@@ -74,5 +74,61 @@ ann_cfg "$tmp/annB.json" "Annotate B."
 [ "$(digests "$tmp/ann/x")" = "$(manifest_digest "$tmp/ann/annotate.json")" ] && ok ||
 	bad "3: after annotate --force, annotations of the old config stayed"
 
+# ---- 3b. which model wrote this? ------------------------------------------
+export SYNDISCO_CACHE_DIR=$tmp/cache
+cp "$model" "$tmp/m.gguf"
+cat >"$tmp/L.json" <<JSON
+{"seed": 3, "personas": [{"username": "a"}, {"username": "b"}],
+ "instructions": "Talk.", "num_discussions": 2, "num_turns": 1,
+ "sampling": {"max_tokens": 4},
+ "backend": {"model": "$tmp/m.gguf", "n_ctx": 512, "n_threads": 2}}
+JSON
+"$bin" run "$tmp/L.json" --out "$tmp/L" --quiet || bad "3b: run"
+sha=$(sha256sum "$tmp/m.gguf" | cut -d' ' -f1)
+python3 - "$tmp/L" "$sha" <<'PY' && ok || bad "3b: model identity not recorded"
+import json, os, sys
+d, sha = sys.argv[1], sys.argv[2]
+m = json.load(open(os.path.join(d, "run.json")))
+mf = m["model_files"][0]["model_file"]
+assert mf["sha256"] == sha and mf["size"] > 0 and mf["llama_cpp"], mf
+for f in os.listdir(os.path.join(d, "default")):
+    l = json.load(open(os.path.join(d, "default", f)))
+    assert l["model_file"]["sha256"] == sha and l["model_file"]["llama_cpp"], l.get("model_file")
+    assert list(l)[-1] == "model_file", "our extra field goes last"
+PY
+"$bin" make-test-model "$tmp/m2.gguf" --seed 43 >/dev/null 2>&1 || bad "3b: make model"
+mv "$tmp/m2.gguf" "$tmp/m.gguf"   # another file at the same path
+"$bin" run "$tmp/L.json" --out "$tmp/L" --quiet 2>"$tmp/err" && bad "3b: resumed with another model file" || ok
+grep -q "model file.*m.gguf.*--force" "$tmp/err" && ok || bad "3b: message: $(cat "$tmp/err")"
+"$bin" run "$tmp/L.json" --out "$tmp/L" --quiet --force || bad "3b: --force"
+sha2=$(sha256sum "$tmp/m.gguf" | cut -d' ' -f1)
+python3 - "$tmp/L" "$sha2" <<'PY' && ok || bad "3b: after --force, logs of the old model file stayed"
+import json, os, sys
+d, sha = sys.argv[1], sys.argv[2]
+assert json.load(open(os.path.join(d, "run.json")))["model_files"][0]["model_file"]["sha256"] == sha
+for f in os.listdir(os.path.join(d, "default")):
+    assert json.load(open(os.path.join(d, "default", f)))["model_file"]["sha256"] == sha
+PY
+ls "$tmp/cache/"* >/dev/null 2>&1 && ok || bad "3b: no cached sha256"
+cat >"$tmp/LA.json" <<JSON
+{"discussions": "$tmp/L/default", "sampling": {"max_tokens": 2},
+ "backend": {"model": "$tmp/m.gguf", "n_ctx": 512, "n_threads": 2},
+ "annotators": [{"name": "x", "instructions": "Rate."}]}
+JSON
+"$bin" annotate "$tmp/LA.json" --out "$tmp/LA" --quiet || bad "3b: annotate"
+python3 - "$tmp/LA" "$sha2" <<'PY' && ok || bad "3b: annotations lack the model identity"
+import json, os, sys
+d, sha = sys.argv[1], sys.argv[2]
+assert json.load(open(os.path.join(d, "annotate.json")))["model_files"][0]["model_file"]["sha256"] == sha
+fs = os.listdir(os.path.join(d, "x"))
+assert fs
+for f in fs:
+    a = json.load(open(os.path.join(d, "x", f)))
+    assert a["model_file"]["sha256"] == sha and list(a)[-1] == "model_file"
+PY
+cp "$model" "$tmp/m.gguf"
+"$bin" annotate "$tmp/LA.json" --out "$tmp/LA" --quiet 2>"$tmp/err" && bad "3b: annotate resumed with another model file" || ok
+unset SYNDISCO_CACHE_DIR
+
 echo "hardening: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -17,6 +17,7 @@
 #include "core/core.h"
 #include "run/backend_open.h"
 #include "run/config_common.h"
+#include "run/model_id.h"
 #include "run/sched.h"
 #include "util/buf.h"
 #include "util/error.h"
@@ -565,7 +566,15 @@ typedef struct ann_work {
 	sd_annotate *a;
 	const sd_run_params *p;
 	sched_groups g;  /* annotators by backend config */
+	json_t *model_files; /* [{name, model_file}] per annotator (model_id.h) */
 } ann_work;
+
+/* The identity of annotator x's model file, or NULL (borrowed). */
+static const json_t *ann_model(const ann_work *w, size_t x)
+{
+	const json_t *m = json_object_get(json_array_get(w->model_files, x), "model_file");
+	return json_is_object(m) ? m : NULL;
+}
 
 typedef struct ann_job {
 	sd_logs *log;
@@ -589,7 +598,8 @@ static char *out_path(const char *out, const char *annotator, const char *file)
 
 /* Done when the file parses as an annotation of this discussion, made
  * under this config (digest). */
-static bool is_complete(const char *path, const char *id, const char *digest)
+static bool is_complete(const char *path, const char *id, const char *digest,
+			const json_t *model)
 {
 	char *text = NULL;
 	if (sd_file_read(path, &text, NULL, NULL) != SD_OK)
@@ -600,6 +610,9 @@ static bool is_complete(const char *path, const char *id, const char *digest)
 	const char *d = json_string_value(json_object_get(j, "config_digest"));
 	bool ok = c && strcmp(c, id) == 0 && json_is_array(json_object_get(j, "logs")) &&
 		  d && strcmp(d, digest) == 0;
+	if (ok && model) /* a model file replaced under the same path: redo */
+		ok = json_equal(json_object_get(json_object_get(j, "model_file"), "sha256"),
+				json_object_get(model, "sha256"));
 	json_decref(j);
 	return ok;
 }
@@ -626,7 +639,8 @@ static bool aw_next_item(void *wp, size_t g, size_t *cursor, size_t *item,
 		if (w->g.of[x] != g || l % w->p->shard_count != w->p->shard_index)
 			continue;
 		char *path = out_path(w->p->out_dir, w->a->ann[x].name, w->a->logs[l].file);
-		bool done = path && is_complete(path, w->a->logs[l].id, w->a->digest);
+		bool done = path && is_complete(path, w->a->logs[l].id, w->a->digest,
+						  ann_model(w, x));
 		free(path);
 		if (done) {
 			(*skipped)++;
@@ -708,15 +722,16 @@ static int aw_job_accept(void *jp, uint64_t key, const sd_reply *rep)
 }
 
 /*
- * Our own fields, appended after SynDisco's: the config digest (what
- * resume checks a file against). Replaces *json; non-zero when out of
+ * Our own fields, appended after SynDisco's: the config digest and the
+ * model file's identity (what resume checks a file against). Replaces *json; non-zero when out of
  * memory.
  */
-static int add_extras(char **json, const char *digest)
+static int add_extras(char **json, const char *digest, const json_t *model)
 {
 	json_t *j = json_loads(*json, 0, NULL);
 	char *s = NULL;
-	if (j && !json_object_set_new(j, "config_digest", json_string(digest)))
+	if (j && !json_object_set_new(j, "config_digest", json_string(digest)) &&
+	    (!model || !json_object_set(j, "model_file", (json_t *)model)))
 		s = json_dumps(j, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
 	json_decref(j);
 	if (!s)
@@ -737,7 +752,7 @@ static int aw_job_save(void *wp, void *jp, size_t item, sd_error *err)
 	sd_annotation_meta m = { x->name, j->model, ts, l->path };
 	if (sd_annotation_to_json(j->ann, &m, &json))
 		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
-	if (add_extras(&json, w->a->digest))
+	if (add_extras(&json, w->a->digest, ann_model(w, item / w->a->n_logs)))
 		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	char *path = out_path(w->p->out_dir, x->name, l->file);
 	int rc = path ? sd_file_write_atomic(path, json, strlen(json), err)
@@ -759,14 +774,15 @@ static const sched_ops ann_ops = {
 	.item_name = aw_item_name,
 };
 
-/* OUT/annotate.json: the config and its digest. Caller frees. */
-static char *manifest_json(const sd_annotate *a)
+/* OUT/annotate.json: the config, its digest and the model files. Caller frees. */
+static char *manifest_json(const sd_annotate *a, json_t *model_files)
 {
 	json_t *j = json_object();
 	char *s = NULL;
 	if (j && !json_object_set_new(j, "config_digest", json_string(a->digest)) &&
 	    !json_object_set_new(j, "source", json_string(a->path)) &&
-	    !json_object_set(j, "config", a->root))
+	    !json_object_set(j, "config", a->root) &&
+	    !json_object_set(j, "model_files", model_files))
 		s = json_dumps(j, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
 	json_decref(j);
 	return s;
@@ -789,18 +805,34 @@ int sd_annotate_run(sd_annotate *a, const sd_run_params *p,
 	memset(progress, 0, sizeof(*progress));
 	if (!a || !p)
 		return sd_error_set(err, SD_EINVAL, NULL, NULL, "no config or run parameters");
-	char *manifest = manifest_json(a);
-	if (!manifest)
-		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
-	rc = sched_prepare(p, "annotate.json", a->digest, manifest, "annotations", err);
-	free(manifest);
-	if (rc)
-		return rc;
 	memset(&w, 0, sizeof(w));
 	w.a = a;
 	w.p = p;
+	/* which model files, before OUT is touched */
+	if (!(w.model_files = json_array()))
+		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+	for (size_t x = 0; x < a->n_ann; x++) {
+		json_t *id = NULL;
+		if ((rc = run_model_identity(&a->ann[x].backend, p->default_model, &id, err)))
+			goto out_models;
+		if (json_array_append_new(w.model_files,
+					  json_pack("{s:s,s:o}", "name", a->ann[x].name,
+						    "model_file", id ? id : json_null()))) {
+			rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+			goto out_models;
+		}
+	}
+	char *manifest = manifest_json(a, w.model_files);
+	if (!manifest) {
+		rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		goto out_models;
+	}
+	rc = sched_prepare(p, "annotate.json", a->digest, manifest, "annotations", err);
+	free(manifest);
+	if (rc)
+		goto out_models;
 	if ((rc = sched_groups_build(&w.g, a->n_ann, ann_backend_key, a, err)))
-		return rc;
+		goto out_models;
 	for (size_t x = 0; x < a->n_ann; x++) {
 		char *dir = out_path(p->out_dir, a->ann[x].name, NULL);
 		rc = sched_out_subdir(dir, err);
@@ -818,5 +850,7 @@ out:
 		rc = sd_error_set(err, SD_EBACKEND, NULL, NULL,
 				  "%zu annotation(s) failed; run the same command again to retry them",
 				  progress->failed);
+out_models:
+	json_decref(w.model_files);
 	return rc;
 }

@@ -46,16 +46,20 @@ bool run_temp_like(const char *name);
 /*
  * True when the file at path loads as a complete discussion log of this
  * cell and index (what resume and status count as done), written under
- * the config digest `digest` (not checked when NULL).
+ * the config digest `digest` and with the model file whose SHA-256 is
+ * model_sha (each not checked when NULL).
  */
 bool run_file_complete(const char *path, const char *cell, size_t index,
-		       const char *digest);
+		       const char *digest, const char *model_sha);
 
 /* Most discussions per cell a config may ask for, and so a manifest claim. */
 #define RUN_MAX_DISCUSSIONS 100000000
 
-/* The config_digest of OUT/<manifest>, or NULL. Caller frees. */
-char *run_manifest_digest(const char *out_dir, const char *manifest);
+/* The config_digest of OUT/<manifest>, or NULL; and into *model_sha (if
+ * not NULL) the SHA-256 of the model file of cell `name`, or NULL. Caller
+ * frees both. */
+char *run_manifest_digest(const char *out_dir, const char *manifest,
+			  const char *name, char **model_sha);
 
 /*
  * Write path whole (temp file, fsync) unless it exists: returns SD_OK,

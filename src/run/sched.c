@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "run/files.h"
+#include "run/model_id.h"
 #include "run/sched.h"
 #include "util/buf.h"
 #include "util/error.h"
@@ -122,6 +123,14 @@ int sched_prepare(const sd_run_params *p, const char *manifest,
 						  "this config %s); use a new output directory, or "
 						  "--force to continue it with this config",
 						  p->out_dir, what, old ? old : "unreadable", digest);
+			if (!rc && same) {
+				/* the digest covers a model's path, not its bytes */
+				json_t *nm = json_loads(manifest_json, 0, NULL);
+				rc = run_model_files_check(m, nm, b.data, err);
+				json_decref(nm);
+				if (rc && p->force)
+					rc = SD_OK, same = false;
+			}
 			json_decref(m);
 			if (rc || same)
 				goto out;
