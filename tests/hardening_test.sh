@@ -3,7 +3,7 @@
 # found, run as a normal test so that it stays fixed.
 #   hardening_test.sh SYNDISCO_BIN TINY_MODEL SOURCE_DIR
 set -u
-bin=$1 model=$2 src=$3
+bin=$1 model=$(realpath "$2") src=$3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 pass=0 fail=0
@@ -130,5 +130,33 @@ cp "$model" "$tmp/m.gguf"
 "$bin" annotate "$tmp/LA.json" --out "$tmp/LA" --quiet 2>"$tmp/err" && bad "3b: annotate resumed with another model file" || ok
 unset SYNDISCO_CACHE_DIR
 
+# ---- 5. errors found late leave no OUT behind -------------------------------
+long=$(printf 'x%.0s' $(seq 100))
+five() { # NAME EXTRA_FIELDS [run args...]
+	cat >"$tmp/5.json" <<JSON
+{"seed": 3, "personas": [{"username": "a"}, {"username": "b"}],
+ "instructions": "Talk.", "num_discussions": 1, "num_turns": 1, $2}
+JSON
+	"$bin" run "$tmp/5.json" --out "$tmp/o5-$1" --quiet "${@:3}" 2>"$tmp/err" &&
+		bad "5: $1: ran" || true
+	echo "5: $1: $(tail -1 "$tmp/err")" >>"$tmp/five.log"
+	[ -e "$tmp/o5-$1" ] && bad "5: $1: left $(find "$tmp/o5-$1" | head -5 | tr '\n' ' ')" || ok
+}
+unset SD_NO_SUCH_KEY
+five key_env '"backend": {"type": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "m", "api_key_env": "SD_NO_SUCH_KEY"}'
+five key_file '"backend": {"type": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "m", "api_key_file": "no-such-key"}'
+five openai_model '"backend": {"type": "openai", "base_url": "http://127.0.0.1:9/v1", "model": ""}'
+five model '"backend": {"model": ""}'
+five n_ctx "\"backend\": {\"model\": \"$model\", \"n_ctx\": 16777216, \"n_threads\": 2}" --parallel 4
+five cell_name "\"backend\": {\"type\": \"scripted\"}, \"conditions\": {\"f\": [{\"name\": \"$long\"}], \"g\": [{\"name\": \"$long\"}], \"h\": [{\"name\": \"$long\"}]}"
+grep -q "cell\|name" "$tmp/err" && ok || bad "5: cell_name: message: $(cat "$tmp/err")"
+cat >"$tmp/5a.json" <<JSON
+{"discussions": "$logs", "annotators": [{"name": "x", "instructions": "Rate."}],
+ "backend": {"type": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "m", "api_key_env": "SD_NO_SUCH_KEY"}}
+JSON
+"$bin" annotate "$tmp/5a.json" --out "$tmp/o5-ann" --quiet 2>/dev/null && bad "5: annotate ran" || true
+[ -e "$tmp/o5-ann" ] && bad "5: annotate left its OUT" || ok
+
+cat "$tmp/five.log"
 echo "hardening: $pass passed, $fail failed"
 [ "$fail" = 0 ]

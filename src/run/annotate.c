@@ -813,7 +813,8 @@ int sd_annotate_run(sd_annotate *a, const sd_run_params *p,
 		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	for (size_t x = 0; x < a->n_ann; x++) {
 		json_t *id = NULL;
-		if ((rc = run_model_identity(&a->ann[x].backend, p->default_model, &id, err)))
+		if ((rc = run_model_identity(&a->ann[x].backend, a->path,
+					      p->default_model, &id, err)))
 			goto out_models;
 		if (json_array_append_new(w.model_files,
 					  json_pack("{s:s,s:o}", "name", a->ann[x].name,
@@ -827,12 +828,16 @@ int sd_annotate_run(sd_annotate *a, const sd_run_params *p,
 		rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 		goto out_models;
 	}
-	rc = sched_prepare(p, "annotate.json", a->digest, manifest, "annotations", err);
+	bool created;
+	rc = sched_prepare(p, "annotate.json", a->digest, manifest, "annotations",
+			   &created, err);
 	free(manifest);
 	if (rc)
 		goto out_models;
-	if ((rc = sched_groups_build(&w.g, a->n_ann, ann_backend_key, a, err)))
+	if ((rc = sched_groups_build(&w.g, a->n_ann, ann_backend_key, a, err))) {
+		sched_unprepare(p, "annotate.json", created);
 		goto out_models;
+	}
 	for (size_t x = 0; x < a->n_ann; x++) {
 		char *dir = out_path(p->out_dir, a->ann[x].name, NULL);
 		rc = sched_out_subdir(dir, err);
@@ -845,6 +850,8 @@ int sd_annotate_run(sd_annotate *a, const sd_run_params *p,
 	}
 	rc = sched_run(&ann_ops, &w, p, progress, err);
 out:
+	if (rc && progress->done == 0)
+		sched_unprepare(p, "annotate.json", created);
 	sched_groups_free(&w.g);
 	if (rc == SD_OK && progress->failed > 0)
 		rc = sd_error_set(err, SD_EBACKEND, NULL, NULL,

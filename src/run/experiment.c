@@ -407,6 +407,15 @@ static int add_cell(sd_experiment *e, const char *name, json_t *json, sd_error *
 		e->cells = n;
 		e->cap_cells = cap;
 	}
+	/* the name is a directory name: fail at load, not after OUT exists */
+	if (strlen(name) > 240) {
+		json_decref(json);
+		return sd_error_set(err, SD_EINVAL, e->path, "conditions",
+				    "the cell name \"%.40s...\" (level names joined with "
+				    "'_') is %zu bytes; a directory name may have at most 240: "
+				    "shorten the level names",
+				    name, strlen(name));
+	}
 	for (size_t i = 0; i < e->n_cells; i++) {
 		if (strcmp(e->cells[i].name, name) == 0) {
 			json_decref(json);

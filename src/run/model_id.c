@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "run/backend_open.h"
 #include "run/sched.h"
 #include "syndisco.h"
 #include "util/buf.h"
@@ -69,22 +70,22 @@ static int hash_file(const char *path, char hex[65], sd_error *err)
 	return SD_OK;
 }
 
-int run_model_identity(const cfg_backend *cb, const char *default_model,
-		       json_t **out, sd_error *err)
+int run_model_identity(const cfg_backend *cb, const char *source,
+		       const char *default_model, json_t **out, sd_error *err)
 {
 	*out = NULL;
-	if (strcmp(cb->type, "llama") != 0)
-		return SD_OK;
+	int rc = run_backend_check(cb, source, default_model, err);
+	if (rc || strcmp(cb->type, "llama") != 0)
+		return rc;
 	const char *path = cb->model ? cb->model : default_model;
-	if (!path)
-		return SD_OK; /* run_backend_open says what is missing */
 	struct stat st;
-	if (stat(path, &st) != 0)
-		return sd_error_set(err, SD_ENOTFOUND, path, "backend.model",
-				    "cannot read the model file: %s", strerror(errno));
+	if (!path[0] || stat(path, &st) != 0)
+		return sd_error_set(err, SD_ENOTFOUND, source, "backend.model",
+				    "cannot read the model file \"%s\": %s", path,
+				    path[0] ? strerror(errno) : "empty path");
 	if (!S_ISREG(st.st_mode))
-		return sd_error_set(err, SD_EINVAL, path, "backend.model",
-				    "the model is not a regular file");
+		return sd_error_set(err, SD_EINVAL, source, "backend.model",
+				    "the model \"%s\" is not a regular file", path);
 	char hex[65] = "";
 	char key[64];
 	sd_buf k;
@@ -110,7 +111,6 @@ int run_model_identity(const cfg_backend *cb, const char *default_model,
 			memcpy(hex, tab + 1, 65);
 	}
 	free(cached);
-	int rc = SD_OK;
 	if (!hex[0]) {
 		if ((rc = hash_file(path, hex, err)))
 			goto out;

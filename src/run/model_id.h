@@ -20,10 +20,11 @@ const char *run_llama_version(void);
  * section opens, into *out (caller decrefs); *out = NULL when it opens no
  * file (openai, scripted). The SHA-256 is computed once per path, size
  * and mtime and cached under $SYNDISCO_CACHE_DIR, $XDG_CACHE_HOME/syndisco
- * or ~/.cache/syndisco (model-sha256/). Errors name the file.
+ * or ~/.cache/syndisco (model-sha256/). Errors name source (the config)
+ * and the model file. Also checks what run_backend_check() checks.
  */
-int run_model_identity(const cfg_backend *cb, const char *default_model,
-		       json_t **out, sd_error *err);
+int run_model_identity(const cfg_backend *cb, const char *source,
+		       const char *default_model, json_t **out, sd_error *err);
 
 /*
  * A manifest's "model_files" is [{"name": cell or annotator, "model_file":

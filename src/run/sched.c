@@ -87,8 +87,9 @@ int sched_mkdir_p(const char *path)
 
 int sched_prepare(const sd_run_params *p, const char *manifest,
 		  const char *digest, const char *manifest_json,
-		  const char *what, sd_error *err)
+		  const char *what, bool *created, sd_error *err)
 {
+	*created = false;
 	if (!p || !p->out_dir)
 		return sd_error_set(err, SD_EINVAL, NULL, NULL, "no output directory");
 	if (p->parallel < 1 || p->parallel > 4096)
@@ -138,6 +139,7 @@ int sched_prepare(const sd_run_params *p, const char *manifest,
 			goto out;
 		}
 		rc = run_file_create_excl(b.data, manifest_json, strlen(manifest_json), err);
+		*created = rc == SD_OK;
 		if (rc != RUN_EXISTS || attempt == 3)
 			break;
 		rc = SD_OK;
@@ -148,6 +150,33 @@ out:
 	free(text);
 	sd_buf_free(&b);
 	return rc;
+}
+
+void sched_unprepare(const sd_run_params *p, const char *manifest, bool created)
+{
+	if (!created)
+		return;
+	DIR *d = opendir(p->out_dir);
+	struct dirent *de;
+	bool left = false;
+	sd_buf b;
+	sd_buf_init(&b, 0);
+	while (d && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    !strcmp(de->d_name, manifest))
+			continue;
+		sd_buf_reset(&b);
+		/* rmdir() removes empty directories only: never anyone's data */
+		if (sd_buf_printf(&b, "%s/%s", p->out_dir, de->d_name) || rmdir(b.data) != 0)
+			left = true;
+	}
+	if (d)
+		closedir(d);
+	sd_buf_reset(&b);
+	if (d && !left && !sd_buf_printf(&b, "%s/%s", p->out_dir, manifest) &&
+	    unlink(b.data) == 0)
+		rmdir(p->out_dir); /* fails, harmlessly, if it held more */
+	sd_buf_free(&b);
 }
 
 static void report(loop *L, bool force)

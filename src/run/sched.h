@@ -57,7 +57,16 @@ int sched_run(const sched_ops *ops, void *w, const sd_run_params *p,
  */
 int sched_prepare(const sd_run_params *p, const char *manifest,
 		  const char *digest, const char *manifest_json,
-		  const char *what, sd_error *err);
+		  const char *what, bool *created, sd_error *err);
+
+/*
+ * A run that failed before writing anything (an error found only when a
+ * backend opened, a directory that could not be made): undo what
+ * sched_prepare created, when *created says it made the manifest. Removes
+ * empty subdirectories, then, if nothing else is left, the manifest and
+ * the directory itself (never a file or a non-empty directory).
+ */
+void sched_unprepare(const sd_run_params *p, const char *manifest, bool created);
 
 /* Shared by workloads */
 int sched_mkdir_p(const char *path);

@@ -236,7 +236,8 @@ static int model_files(const sd_experiment *e, const sd_run_params *p, json_t **
 	int rc = a ? SD_OK : sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	for (size_t c = 0; !rc && c < e->n_cells; c++) {
 		json_t *id = NULL;
-		if ((rc = run_model_identity(&e->cells[c].backend, p->default_model, &id, err)))
+		if ((rc = run_model_identity(&e->cells[c].backend, e->path,
+					     p->default_model, &id, err)))
 			break;
 		if (json_array_append_new(a, json_pack("{s:s,s:o}", "name", e->cells[c].name,
 						       "model_file", id ? id : json_null())))
@@ -279,7 +280,8 @@ int sd_experiment_run(sd_experiment *e, const sd_run_params *p,
 		json_decref(w.model_files);
 		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	}
-	rc = sched_prepare(p, "run.json", e->digest, manifest, "a run", err);
+	bool created;
+	rc = sched_prepare(p, "run.json", e->digest, manifest, "a run", &created, err);
 	free(manifest);
 	if (rc) {
 		json_decref(w.model_files);
@@ -290,6 +292,7 @@ int sd_experiment_run(sd_experiment *e, const sd_run_params *p,
 		rc = sched_out_subdir(dir, err);
 		free(dir);
 		if (rc) {
+			sched_unprepare(p, "run.json", created);
 			json_decref(w.model_files);
 			return rc;
 		}
@@ -299,10 +302,13 @@ int sd_experiment_run(sd_experiment *e, const sd_run_params *p,
 	}
 
 	if ((rc = sched_groups_build(&w.g, e->n_cells, cell_backend_key, e, err))) {
+		sched_unprepare(p, "run.json", created);
 		json_decref(w.model_files);
 		return rc;
 	}
 	rc = sched_run(&exp_ops, &w, p, progress, err);
+	if (rc && progress->done == 0)
+		sched_unprepare(p, "run.json", created);
 	sched_groups_free(&w.g);
 	json_decref(w.model_files);
 	if (rc == SD_OK && progress->failed > 0)
