@@ -157,6 +157,25 @@ JSON
 "$bin" annotate "$tmp/5a.json" --out "$tmp/o5-ann" --quiet 2>/dev/null && bad "5: annotate ran" || true
 [ -e "$tmp/o5-ann" ] && bad "5: annotate left its OUT" || ok
 
+# ---- 11. NUL bytes and invalid UTF-8 in text inputs -------------------------
+printf '{"personas": [{"username": "a"}, {"username": "b"}], "backend": {"type": "scripted"}}\0garbage' >"$tmp/nul.json"
+"$bin" discuss "$tmp/nul.json" --out "$tmp/nul.out.json" 2>"$tmp/err" && bad "11: config with a NUL accepted" || ok
+grep -q "nul.json.*NUL byte" "$tmp/err" && ok || bad "11: message: $(cat "$tmp/err")"
+printf '[{"username": "a"}, {"username": "b"}]\0[' >"$tmp/nulp.json"
+printf '{"personas_file": "nulp.json", "backend": {"type": "scripted"}}' >"$tmp/usep.json"
+"$bin" discuss "$tmp/usep.json" --out "$tmp/nul.out.json" 2>"$tmp/err" && bad "11: persona file with a NUL accepted" || ok
+grep -q "nulp.json" "$tmp/err" && ok || bad "11: message: $(cat "$tmp/err")"
+head -c 300 "$model" >"$tmp/binary.txt"
+exp_cfg "$tmp/bin.json" "x" ', "seed_opinions_file": "binary.txt"'
+"$bin" run "$tmp/bin.json" --out "$tmp/o11" --quiet 2>"$tmp/err" && bad "11: a binary seed_opinions_file became an opinion" || ok
+grep -q "binary.txt" "$tmp/err" && ok || bad "11: message: $(cat "$tmp/err")"
+printf 'Be nice \xe9t\xe9.\n' >"$tmp/latin1.txt"
+exp_cfg "$tmp/lat.json" "x" ', "roles": [{"name": "r", "share": 0.5, "instructions_file": "latin1.txt"}]'
+sed -i 's/"instructions": "x",//' "$tmp/lat.json"
+"$bin" run "$tmp/lat.json" --out "$tmp/o11b" --quiet 2>"$tmp/err" && bad "11: invalid UTF-8 instructions accepted" || ok
+grep -q "latin1.txt.*UTF-8" "$tmp/err" && ok || bad "11: message: $(cat "$tmp/err")"
+[ -e "$tmp/o11" ] || [ -e "$tmp/o11b" ] && bad "11: OUT created" || ok
+
 cat "$tmp/five.log"
 echo "hardening: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -15,6 +15,7 @@
 #include "syndisco.h"
 #include "util/buf.h"
 #include "util/error.h"
+#include "util/utf8.h"
 
 int sd_file_read(const char *path, char **out, size_t *len, sd_error *err)
 {
@@ -24,15 +25,26 @@ int sd_file_read(const char *path, char **out, size_t *len, sd_error *err)
 	if (!path || !out)
 		return sd_error_set(err, SD_EINVAL, NULL, NULL, "no path");
 	*out = NULL;
-	FILE *f = fopen(path, "rb");
-	if (!f)
+	/* O_NONBLOCK: opening a FIFO for reading would wait for a writer */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
 		return sd_error_set(err, errno == ENOENT ? SD_ENOTFOUND : SD_EIO,
 				    path, NULL, "cannot open: %s", strerror(errno));
 	struct stat st;
-	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-		fclose(f);
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		bool dir = S_ISDIR(st.st_mode);
+		close(fd);
 		return sd_error_set(err, SD_EIO, path, NULL,
-				    "is a directory, expected a file");
+				    dir ? "is a directory, expected a file"
+					: "is not a regular file (a FIFO, device or socket)");
+	}
+	int fl = fcntl(fd, F_GETFL);
+	FILE *f = fl >= 0 && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == 0 ? fdopen(fd, "rb")
+									 : NULL;
+	if (!f) {
+		close(fd);
+		return sd_error_set(err, SD_EIO, path, NULL, "cannot open: %s",
+				    strerror(errno));
 	}
 	sd_buf_init(&b, 0);
 	for (;;) {
@@ -50,6 +62,18 @@ int sd_file_read(const char *path, char **out, size_t *len, sd_error *err)
 		}
 	}
 	fclose(f);
+	/* text only: a NUL would end parsing early and hide what follows it
+	   ({valid}\0garbage), and invalid UTF-8 must not reach prompts or logs */
+	size_t ok = rc ? 0 : sd_utf8_valid_prefix(b.data ? b.data : "", b.len);
+	if (!rc && ok < b.len) {
+		size_t line = 1, col = 1;
+		for (size_t i = 0; i < ok; i++, col++)
+			if (b.data[i] == '\n')
+				line++, col = 0;
+		rc = sd_error_set(err, SD_EPARSE, path, NULL,
+				  "%s at line %zu, column %zu (byte %zu): expected UTF-8 text",
+				  b.data[ok] ? "invalid UTF-8" : "a NUL byte", line, col, ok);
+	}
 	if (rc) {
 		sd_buf_free(&b);
 		return rc;
