@@ -74,6 +74,25 @@ static void test_config_errors(void **state)
 		     "backend.type", "unknown backend");
 	expect_error("{" USERS ", \"seed_opinions\": [{\"text\": \"x\"}]}", SD_EINVAL,
 		     "seed_opinions[0]", "username");
+	/* issue 13.12: a placeholder typo is an error, not literal text */
+	expect_error("{" USERS ", \"templates\": {\"user_prompt\": \"So far: {histroy}.\"}}",
+		     SD_EINVAL, "templates.user_prompt", "{histroy}");
+	expect_error("{" USERS ", \"templates\": {\"history_entry\": \"{name} said {txt}\"}}",
+		     SD_EINVAL, "templates.history_entry", "{txt}");
+	expect_error("{" USERS ", \"templates\": {\"history_sep\": \"{history}\"}}",
+		     SD_EINVAL, "templates.history_sep", "{history}");
+	/* known placeholders, escaped braces and braces of the text's own */
+	sd_discussion_config *c = NULL;
+	sd_error err;
+	const char *path = write_cfg("tmpl.json",
+		"{" USERS ", \"backend\": {\"type\": \"scripted\"}, \"templates\": {"
+		"\"user_prompt\": \"{{histroy}} {\\\"a\\\": 1} { x } {history}\", "
+		"\"history_entry\": \"{name}: {text}\"}}");
+	if (sd_discussion_config_load(path, &c, &err)) {
+		char buf[1024];
+		fail_msg("%s", sd_error_format(&err, buf, sizeof(buf)));
+	}
+	sd_discussion_config_free(c);
 }
 
 static void test_persona_file_errors(void **state)

@@ -32,4 +32,13 @@ const json_t *sd_logs_get(const sd_logs *l, const char *key);
  */
 int sd_random_usernames(sd_rng *rng, size_t n, char **out);
 
+/*
+ * Check a prompt template: every {identifier} must be one of known[0..n)
+ * ("{{" is a literal brace; a brace not around an identifier is text).
+ * SD_OK, or SD_EINVAL with *bad and *bad_len the first unknown placeholder
+ * (borrowed from tmpl).
+ */
+int sd_template_check(const char *tmpl, const char *const *known, size_t n_known,
+		      const char **bad, size_t *bad_len);
+
 #endif

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/core.h"
 #include "util/buf.h"
 #include "util/error.h"
 
@@ -392,6 +393,27 @@ int cfg_sampling(const json_t *s, const char *source, sd_sampling *sp,
 	return SD_OK;
 }
 
+/* templates.<key>: only the placeholders its renderer fills (issue 13.12) */
+static int check_placeholders(const char *key, const char *tmpl, const char *source,
+			      sd_error *err)
+{
+	static const char *const entry[] = {"name", "text"}, *const prompt[] = {"history"};
+	bool is_entry = !strcmp(key, "history_entry");
+	bool is_prompt = !strcmp(key, "user_prompt") || !strcmp(key, "annotator_prompt");
+	const char *bad;
+	size_t n;
+	if (!sd_template_check(tmpl, is_entry ? entry : prompt,
+			       is_entry ? 2 : is_prompt ? 1 : 0, &bad, &n))
+		return SD_OK;
+	char f[64];
+	snprintf(f, sizeof(f), "templates.%s", key);
+	return sd_error_set(err, SD_EINVAL, source, f,
+			    "unknown placeholder \"%.*s\"; this template knows %s (write "
+			    "\"{{\" for a literal brace)",
+			    (int)(n > 60 ? 60 : n), bad,
+			    is_entry ? "{name} and {text}" : is_prompt ? "{history}" : "none");
+}
+
 int cfg_templates(const json_t *t, const char *source, sd_prompt_templates *out,
 		  sd_error *err)
 {
@@ -420,6 +442,8 @@ int cfg_templates(const json_t *t, const char *source, sd_prompt_templates *out,
 			return sd_error_set(err, SD_EINVAL, source, f, "must be a string");
 		}
 		*dst[k] = json_string_value(v);
+		if ((rc = check_placeholders(keys[k], *dst[k], source, err)))
+			return rc;
 	}
 	const json_t *w = json_object_get(t, "wrap_user_json");
 	if (w && !json_is_boolean(w))
