@@ -176,6 +176,26 @@ sed -i 's/"instructions": "x",//' "$tmp/lat.json"
 grep -q "latin1.txt.*UTF-8" "$tmp/err" && ok || bad "11: message: $(cat "$tmp/err")"
 [ -e "$tmp/o11" ] || [ -e "$tmp/o11b" ] && bad "11: OUT created" || ok
 
+# ---- 14. grammar-constrained labels always complete -------------------------
+mkdir -p "$tmp/l14"
+cp "$logs/llama8b_nomod_26-02-11-13-25-21.json" "$tmp/l14/"
+cat >"$tmp/14.json" <<JSON
+{"discussions": "$tmp/l14", "history_ctx_len": 1, "max_retries": 0,
+ "sampling": {"max_tokens": 2},
+ "backend": {"model": "$model", "n_ctx": 1024, "n_threads": 2},
+ "annotators": [
+   {"name": "yn", "instructions": "Yes or no?", "label": {"values": ["yes", "no"], "json": true}}]}
+JSON
+"$bin" annotate "$tmp/14.json" --out "$tmp/o14" --parallel 4 --quiet || bad "14: annotate"
+python3 - "$tmp/o14" <<'PY' && ok || bad "14: labels cut short by max_tokens"
+import json, os, sys
+d = sys.argv[1]
+for a in ("yn",):
+    for f in os.listdir(os.path.join(d, a)):
+        for c in json.load(open(os.path.join(d, a, f)))["logs"]:
+            assert c["label_status"] == "ok", (a, c["annotation"])
+PY
+
 cat "$tmp/five.log"
 echo "hardening: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -68,9 +68,26 @@ static void test_label_range(void **state)
 
 	/* a wide range is not spelled out; the parser still checks it */
 	s = spec("{\"range\": [-5000, 5000]}");
-	assert_string_equal(sd_label_spec_grammar(s), "root ::= \"-\"? [0-9] [0-9]*\n");
+	/* issue 13.14: bounded, so that every reply ends: at most 4 digits */
+	assert_string_equal(sd_label_spec_grammar(s),
+			    "root ::= \"-\"? [0-9] [0-9]? [0-9]? [0-9]?\n");
+	assert_int_equal(sd_label_spec_max_bytes(s), 5);
 	expect_label(s, "-4999", "-4999");
 	expect_label(s, "5001", NULL);
+	sd_label_spec_free(s);
+
+	/* the longest reply each spec allows: annotations raise max_tokens to it */
+	s = spec("{\"values\": [\"yes\", \"no\"], \"json\": true}");
+	assert_int_equal(sd_label_spec_max_bytes(s), strlen("{\"label\": \"yes\"}"));
+	sd_label_spec_free(s);
+	s = spec("{\"values\": [\"toxic\", \"civil\"]}");
+	assert_int_equal(sd_label_spec_max_bytes(s), 5);
+	sd_label_spec_free(s);
+	s = spec("{\"range\": [1, 5], \"json\": true}");
+	assert_int_equal(sd_label_spec_max_bytes(s), strlen("{\"label\": 5}"));
+	sd_label_spec_free(s);
+	s = spec("{\"grammar\": \"root ::= [a-z]+\"}");
+	assert_int_equal(sd_label_spec_max_bytes(s), 0);
 	sd_label_spec_free(s);
 }
 
