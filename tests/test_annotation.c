@@ -398,6 +398,43 @@ static void test_log_without_id(void **state)
 	sd_logs_free(l);
 }
 
+/* Issue 13.6: a grammar nested 30,000 deep overflowed llama.cpp's parser's
+ * stack (SIGSEGV) while the config loaded; now it is refused first. */
+static void test_grammar_bounds(void **state)
+{
+	(void)state;
+	size_t n = 30000;
+	char *g = malloc(2 * n + 64);
+	assert_non_null(g);
+	strcpy(g, "root ::= ");
+	size_t k = strlen(g);
+	for (size_t i = 0; i < n; i++)
+		g[k++] = '(';
+	g[k++] = '"', g[k++] = 'a', g[k++] = '"';
+	for (size_t i = 0; i < n; i++)
+		g[k++] = ')';
+	g[k] = 0;
+	json_t *j = json_pack("{s:s}", "grammar", g);
+	char *text = json_dumps(j, 0);
+	sd_label_spec *s = NULL;
+	sd_error err;
+	assert_int_equal(sd_label_spec_parse(text, "c.json", "annotators[0].label", &s, &err),
+			 SD_EINVAL);
+	assert_non_null(strstr(err.text, "64 deep"));
+	assert_string_equal(err.field, "annotators[0].label.grammar");
+	free(text);
+	json_decref(j);
+	/* parentheses inside strings, classes and comments do not count */
+	strcpy(g, "root ::= \"((((\" [(] # ((((\n");
+	j = json_pack("{s:s}", "grammar", g);
+	text = json_dumps(j, 0);
+	assert_int_equal(sd_label_spec_parse(text, "c.json", "l", &s, &err), SD_OK);
+	sd_label_spec_free(s);
+	free(text);
+	json_decref(j);
+	free(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -406,6 +443,7 @@ int main(void)
 		cmocka_unit_test(test_label_grammar),
 		cmocka_unit_test(test_label_errors),
 		cmocka_unit_test(test_grammar_check),
+		cmocka_unit_test(test_grammar_bounds),
 		cmocka_unit_test_setup_teardown(test_window_and_moderator, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_labels_retry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deterministic, setup, teardown),

@@ -74,6 +74,40 @@ static int gbnf_json_string(sd_buf *b, const char *s)
 	return SD_OK;
 }
 
+#define GBNF_MAX_BYTES (64 * 1024)
+#define GBNF_MAX_DEPTH 64
+
+/*
+ * NULL when the grammar text is within bounds, else why not. llama.cpp's
+ * GBNF parser recurses once per "(": 20,000 nested groups overflow the
+ * stack (SIGSEGV) while the config loads, so the nesting is counted here
+ * first, skipping strings, character classes and comments.
+ */
+static const char *gbnf_bounds(const char *g)
+{
+	int depth = 0;
+	if (strlen(g) > GBNF_MAX_BYTES)
+		return "is longer than 64 KiB";
+	for (const char *p = g; *p; p++) {
+		if (*p == '#') {
+			while (p[1] && p[1] != '\n')
+				p++;
+		} else if (*p == '"' || *p == '[') {
+			char end = *p == '"' ? '"' : ']';
+			while (p[1] && p[1] != end)
+				p += p[1] == '\\' && p[2] ? 2 : 1;
+			if (p[1])
+				p++;
+		} else if (*p == '(') {
+			if (++depth > GBNF_MAX_DEPTH)
+				return "nests groups \"(...)\" more than 64 deep";
+		} else if (*p == ')' && depth > 0) {
+			depth--;
+		}
+	}
+	return NULL;
+}
+
 static int digits(long long v)
 {
 	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
@@ -245,6 +279,11 @@ int sd_label_spec_parse(const char *json_text, const char *source,
 		if (!g || !strstr(g, "root")) {
 			rc = bad(err, source, field, "grammar",
 				 "must be a GBNF grammar text with a rule named root");
+			goto out;
+		}
+		const char *why = gbnf_bounds(g);
+		if (why) {
+			rc = bad(err, source, field, "grammar", why);
 			goto out;
 		}
 		if (s->json_shape) {
