@@ -196,6 +196,42 @@ for a in ("yn",):
             assert c["label_status"] == "ok", (a, c["annotation"])
 PY
 
+# ---- 7. link loops in a log directory --------------------------------------
+mkdir -p "$tmp/loop/sub"
+cp "$logs/llama8b_nomod_26-02-11-13-25-21.json" "$tmp/loop/sub/"
+(cd "$tmp/loop/sub" && ln -s . a && ln -s . b && ln -s .. up)
+for cmd in "export -o $tmp/loop.csv" "stats" "report -o $tmp/loop.html"; do
+	timeout 60 "$bin" $cmd "$tmp/loop" >"$tmp/out7" 2>&1 ||
+		bad "7: $cmd on a directory with link loops: rc $? $(tail -2 "$tmp/out7")"
+done
+python3 - "$tmp/loop.csv" <<'PY' && ok || bad "7: the log was exported more than once"
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1], encoding="utf-8")))
+assert len(rows) == 17, len(rows)
+PY
+
+# ---- 8. FIFOs and manifests that claim too much ------------------------------
+mkdir -p "$tmp/fifo"
+cp "$logs/llama8b_nomod_26-02-11-13-25-21.json" "$tmp/fifo/"
+mkfifo "$tmp/fifo/trap.json"
+ann_cfg "$tmp/annF.json" "Annotate."
+timeout 60 "$bin" annotate "$tmp/annF.json" "$tmp/fifo" --out "$tmp/o8" --quiet 2>"$tmp/err" && ok ||
+	bad "8: annotate with a FIFO named *.json: rc $? $(cat "$tmp/err")"
+timeout 60 "$bin" export "$tmp/fifo" -o "$tmp/fifo.csv" 2>"$tmp/err" && ok ||
+	bad "8: export with a FIFO named *.json: rc $? $(cat "$tmp/err")"
+mkdir -p "$tmp/huge"
+printf '{"config_digest": "x", "cells": [{"name": "default", "num_discussions": 1000000000000}]}' >"$tmp/huge/run.json"
+timeout 20 "$bin" status "$tmp/huge" >"$tmp/err" 2>&1; rc=$?
+[ $rc != 0 ] && [ $rc != 124 ] && grep -q "num_discussions\|malformed\|more than" "$tmp/err" && ok ||
+	bad "8: status on a manifest claiming 1e12 discussions: rc $rc $(cat "$tmp/err")"
+
+# ---- 9. a directory without logs (UBSan: qsort(NULL, 0, ...)) --------------
+mkdir -p "$tmp/nologs"
+printf '{}' >"$tmp/nologs/run.json"
+"$bin" annotate "$tmp/annF.json" "$tmp/nologs" --out "$tmp/o9" --quiet 2>"$tmp/err"; rc=$?
+[ $rc = 1 ] || [ $rc = 2 ] && grep -q "no discussion logs" "$tmp/err" && ok ||
+	bad "9: annotate on a directory without logs: rc $rc $(cat "$tmp/err")"
+
 cat "$tmp/five.log"
 echo "hardening: $pass passed, $fail failed"
 [ "$fail" = 0 ]

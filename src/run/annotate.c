@@ -17,6 +17,7 @@
 #include "core/core.h"
 #include "run/backend_open.h"
 #include "run/config_common.h"
+#include "run/files.h"
 #include "run/model_id.h"
 #include "run/sched.h"
 #include "util/buf.h"
@@ -101,7 +102,8 @@ static bool ends_with(const char *s, const char *suf)
 	return n >= m && strcmp(s + n - m, suf) == 0;
 }
 
-static int walk(sd_annotate *a, const char *path, int depth, sd_error *err)
+static int walk(sd_annotate *a, const char *path, int depth, run_dirset *seen,
+		sd_error *err)
 {
 	struct stat st;
 	if (stat(path, &st) != 0)
@@ -110,6 +112,11 @@ static int walk(sd_annotate *a, const char *path, int depth, sd_error *err)
 	if (!S_ISDIR(st.st_mode))
 		return add_path(a, path) ? sd_error_set(err, SD_ENOMEM, NULL, NULL,
 							"out of memory") : SD_OK;
+	/* a link back to a directory walked already (ln -s . a) */
+	int r = run_dirset_add(seen, path);
+	if (r)
+		return r == 1 ? SD_OK : sd_error_set(err, SD_EIO, path, NULL,
+						     "cannot read directory");
 	if (depth > 32)
 		return sd_error_set(err, SD_EINVAL, path, NULL, "directories nested too deep");
 	DIR *d = opendir(path);
@@ -130,9 +137,12 @@ static int walk(sd_annotate *a, const char *path, int depth, sd_error *err)
 			break;
 		}
 		struct stat cs;
-		if (stat(child, &cs) == 0 && S_ISDIR(cs.st_mode))
-			rc = walk(a, child, depth + 1, err);
-		else if (ends_with(n, ".json") && strcmp(n, "run.json") &&
+		bool st_ok = stat(child, &cs) == 0;
+		if (st_ok && S_ISDIR(cs.st_mode))
+			rc = walk(a, child, depth + 1, seen, err);
+		/* regular files only: a FIFO named *.json would block the read */
+		else if (st_ok && S_ISREG(cs.st_mode) && ends_with(n, ".json") &&
+			 strcmp(n, "run.json") &&
 			 strcmp(n, "annotate.json"))
 			rc = add_path(a, child) ? SD_ENOMEM : SD_OK;
 		if (rc == SD_ENOMEM)
@@ -164,7 +174,8 @@ static char *safe_file_name(const char *id)
 /* Load each log once: it must be a discussion with an id, ids unique. */
 static int check_logs(sd_annotate *a, sd_error *err)
 {
-	qsort(a->logs, a->n_logs, sizeof(*a->logs), cmp_log);
+	if (a->n_logs) /* qsort(NULL, 0, ...) is undefined */
+		qsort(a->logs, a->n_logs, sizeof(*a->logs), cmp_log);
 	for (size_t i = 0; i < a->n_logs; i++) {
 		ann_log *l = &a->logs[i];
 		sd_logs *lg = NULL;
@@ -398,19 +409,19 @@ void sd_annotate_free(sd_annotate *a)
 	free(a);
 }
 
-static int find_inputs(sd_annotate *a, const char *const *inputs, size_t n_inputs,
-		       sd_error *err)
+static int find_inputs_in(sd_annotate *a, const char *const *inputs, size_t n_inputs,
+			  run_dirset *seen, sd_error *err)
 {
 	int rc = SD_OK;
 	if (n_inputs > 0) {
 		for (size_t i = 0; i < n_inputs && rc == SD_OK; i++)
-			rc = walk(a, inputs[i], 0, err);
+			rc = walk(a, inputs[i], 0, seen, err);
 		return rc;
 	}
 	const json_t *d = json_object_get(a->root, "discussions");
 	if (json_is_string(d)) {
 		char *p = cfg_resolve(a->dir, json_string_value(d));
-		rc = p ? walk(a, p, 0, err) : SD_ENOMEM;
+		rc = p ? walk(a, p, 0, seen, err) : SD_ENOMEM;
 		free(p);
 		return rc;
 	}
@@ -425,9 +436,18 @@ static int find_inputs(sd_annotate *a, const char *const *inputs, size_t n_input
 			return sd_error_set(err, SD_EINVAL, a->path, "discussions",
 					    "entry %zu is not a path string", i);
 		char *p = cfg_resolve(a->dir, s);
-		rc = p ? walk(a, p, 0, err) : SD_ENOMEM;
+		rc = p ? walk(a, p, 0, seen, err) : SD_ENOMEM;
 		free(p);
 	}
+	return rc;
+}
+
+static int find_inputs(sd_annotate *a, const char *const *inputs, size_t n_inputs,
+		       sd_error *err)
+{
+	run_dirset seen = { 0 };
+	int rc = find_inputs_in(a, inputs, n_inputs, &seen, err);
+	run_dirset_free(&seen);
 	return rc;
 }
 

@@ -358,3 +358,34 @@ void sd_timestamp_now(char *buf, size_t size)
 	if (!localtime_r(&t, &tm) || strftime(buf, size, "%y-%m-%d-%H-%M", &tm) == 0)
 		buf[0] = '\0';
 }
+
+int run_dirset_add(run_dirset *s, const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return -1;
+	unsigned long long dev = (unsigned long long)st.st_dev,
+			   ino = (unsigned long long)st.st_ino;
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[2 * i] == dev && s->v[2 * i + 1] == ino)
+			return 1;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 16;
+		unsigned long long *v = realloc(s->v, 2 * cap * sizeof(*v));
+		if (!v)
+			return -1;
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[2 * s->n] = dev;
+	s->v[2 * s->n + 1] = ino;
+	s->n++;
+	return 0;
+}
+
+void run_dirset_free(run_dirset *s)
+{
+	free(s->v);
+	s->v = NULL;
+	s->n = s->cap = 0;
+}

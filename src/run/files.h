@@ -71,4 +71,17 @@ struct sd_error;
 int run_file_create_excl(const char *path, const char *data, size_t len,
 			 struct sd_error *err);
 
+/*
+ * Directories a walk has entered, by (device, inode): a link loop
+ * (ln -s . a; ln -s . b) would otherwise be walked 2^depth times.
+ */
+typedef struct run_dirset {
+	unsigned long long *v; /* dev, ino pairs */
+	size_t n, cap;
+} run_dirset;
+/* 1 when the directory `path` was seen before, 0 when it is new (now
+ * recorded), -1 when it cannot be stat'ed or memory ran out. */
+int run_dirset_add(run_dirset *s, const char *path);
+void run_dirset_free(run_dirset *s);
+
 #endif

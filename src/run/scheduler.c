@@ -354,7 +354,14 @@ int sd_run_status(const char *out_dir, sd_cell_status **cells, size_t *n,
 		const json_t *c = json_array_get(arr, i);
 		const char *name = json_string_value(json_object_get(c, "name"));
 		json_int_t total = json_integer_value(json_object_get(c, "num_discussions"));
-		if (!name || total < 0 || total > RUN_MAX_DISCUSSIONS) {
+		if (total > RUN_MAX_DISCUSSIONS) {
+			rc = sd_error_set(err, SD_EPARSE, path, "cells",
+					  "entry %zu claims %lld discussions, more than a "
+					  "config may ask for (%d)",
+					  i, (long long)total, RUN_MAX_DISCUSSIONS);
+			goto out;
+		}
+		if (!name || total < 0) {
 			rc = sd_error_set(err, SD_EPARSE, path, "cells", "entry %zu is malformed", i);
 			goto out;
 		}
