@@ -232,6 +232,19 @@ printf '{}' >"$tmp/nologs/run.json"
 [ $rc = 1 ] || [ $rc = 2 ] && grep -q "no discussion logs" "$tmp/err" && ok ||
 	bad "9: annotate on a directory without logs: rc $rc $(cat "$tmp/err")"
 
+# ---- 4. an output path that is one of the inputs ---------------------------
+mkdir -p "$tmp/in4/cell"
+cp "$logs/llama8b_nomod_26-02-11-13-25-21.json" "$tmp/in4/cell/0.json"
+cp "$tmp/in4/cell/0.json" "$tmp/in4.orig"
+for o in "$tmp/in4/cell/0.json" "$tmp/in4/new.csv" "$tmp/in4"; do
+	"$bin" export "$tmp/in4" -o "$o" 2>"$tmp/err" && bad "4: export -o $o accepted" || ok
+	grep -q "write the output elsewhere" "$tmp/err" || bad "4: message: $(cat "$tmp/err")"
+done
+(cd "$tmp/in4/cell" && "$bin" export .. -o 0.json 2>/dev/null) && bad "4: relative -o accepted" || ok
+"$bin" report "$tmp/in4" -o "$tmp/in4/r.html" 2>/dev/null && bad "4: report -o inside an input accepted" || ok
+cmp -s "$tmp/in4/cell/0.json" "$tmp/in4.orig" && [ ! -e "$tmp/in4/new.csv" ] && ok || bad "4: an input was replaced"
+"$bin" export "$tmp/in4" -o "$tmp/in4.csv" 2>/dev/null && ok || bad "4: export elsewhere"
+
 cat "$tmp/five.log"
 echo "hardening: $pass passed, $fail failed"
 [ "$fail" = 0 ]
