@@ -245,6 +245,30 @@ done
 cmp -s "$tmp/in4/cell/0.json" "$tmp/in4.orig" && [ ! -e "$tmp/in4/new.csv" ] && ok || bad "4: an input was replaced"
 "$bin" export "$tmp/in4" -o "$tmp/in4.csv" 2>/dev/null && ok || bad "4: export elsewhere"
 
+# ---- 13. column names unique by construction ------------------------------
+cat >"$tmp/13.json" <<JSON
+{"seed": 3, "personas": [{"username": "a", "x_label": "AX"}, {"username": "b", "x_label": "BX"}],
+ "instructions": "Talk.", "num_discussions": 1, "num_active_users": 2, "num_turns": 2,
+ "backend": {"type": "scripted"}}
+JSON
+"$bin" run "$tmp/13.json" --out "$tmp/o13" --quiet || bad "13: run"
+cat >"$tmp/13a.json" <<JSON
+{"discussions": "$tmp/o13", "backend": {"type": "scripted"},
+ "annotators": [{"name": "persona_x", "instructions": "Say."}]}
+JSON
+"$bin" annotate "$tmp/13a.json" --out "$tmp/a13" --quiet || bad "13: annotate"
+"$bin" export "$tmp/o13" --annotations "$tmp/a13" -o "$tmp/13.csv" 2>/dev/null || bad "13: export csv"
+"$bin" export "$tmp/o13" --annotations "$tmp/a13" --format jsonl -o "$tmp/13.jsonl" 2>/dev/null || bad "13: export jsonl"
+python3 - "$tmp/13.csv" "$tmp/13.jsonl" <<'PY' && ok || bad "13: duplicate or overwritten columns"
+import csv, json, sys
+head = next(csv.reader(open(sys.argv[1], encoding="utf-8")))
+assert len(head) == len(set(head)), [h for h in head if head.count(h) > 1]
+assert "persona_x_label" in head and "persona_x_label_2" in head, head
+rows = [json.loads(l) for l in open(sys.argv[2], encoding="utf-8")]
+users = [r for r in rows if r["user"] in ("a", "b")]
+assert users and all(r["persona_x_label"] in ("AX", "BX") for r in users), users[0]
+PY
+
 cat "$tmp/five.log"
 echo "hardening: $pass passed, $fail failed"
 [ "$fail" = 0 ]
