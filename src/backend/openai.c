@@ -1281,3 +1281,33 @@ fail:
 	sd_backend_free(b);
 	return NULL;
 }
+
+/*
+ * For the fuzz target only (tests/fuzz/fuzz_openai_reply.c; declared
+ * there, not in any header): read body as a 2xx reply and as an error
+ * reply, as handle_done() does, with key as the API key to scrub. Returns
+ * 1 when a message still holds the key (the target then aborts).
+ */
+int sd__openai_fuzz_reply(const char *body, size_t len, const char *key);
+int sd__openai_fuzz_reply(const char *body, size_t len, const char *key)
+{
+	oa o;
+	int leak = 0;
+	memset(&o, 0, sizeof(o));
+	o.api_key = (char *)key;
+	o.key_len = strlen(key);
+	char *text = NULL, *why = NULL;
+	int32_t np = 0, ng = 0;
+	parse_reply(&o, body, len, &text, &np, &ng, &why);
+	char *m = why ? scrub(&o, why) : NULL;
+	char *sm = server_message(&o, body, len);
+	char *shown = clip(&o, body, len, OA_LOG_BODY_MAX);
+	leak = (m && strstr(m, key)) || (sm && strstr(sm, key)) ||
+	       (shown && strstr(shown, key));
+	free(text);
+	free(why);
+	free(m);
+	free(sm);
+	free(shown);
+	return leak;
+}
