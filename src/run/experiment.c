@@ -506,8 +506,15 @@ static int expand_conditions(sd_experiment *e, const json_t *base, sd_error *err
 		}
 		for (size_t k = 0; k < nf; k++) {
 			const json_t *lv = json_array_get(factors[k], idx[k]);
-			sd_buf_printf(&name, "%s%s", k ? "_" : "",
-				      json_string_value(json_object_get(lv, "name")));
+			/* unchecked, a failed allocation dropped a level from the
+			   cell's name (found by test_alloc) */
+			if (sd_buf_printf(&name, "%s%s", k ? "_" : "",
+					  json_string_value(json_object_get(lv, "name")))) {
+				json_decref(cell);
+				sd_buf_free(&name);
+				rc = sd_error_set(err, SD_ENOMEM, e->path, NULL, "out of memory");
+				goto out;
+			}
 			const char *k2;
 			json_t *v2;
 			json_object_foreach((json_t *)lv, k2, v2) {

@@ -36,6 +36,7 @@ static char **column_names(const sd_dataset *d, size_t *n)
 	char **v = calloc(total, sizeof(*v));
 	size_t k = 0;
 	sd_buf b;
+	sd_buf_init(&b, 0); /* the oom path frees it, whatever failed */
 	if (!v)
 		return NULL;
 	for (size_t i = 0; i < nf; i++)
