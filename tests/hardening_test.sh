@@ -150,6 +150,16 @@ five model '"backend": {"model": ""}'
 five n_ctx "\"backend\": {\"model\": \"$model\", \"n_ctx\": 16777216, \"n_threads\": 2}" --parallel 4
 five cell_name "\"backend\": {\"type\": \"scripted\"}, \"conditions\": {\"f\": [{\"name\": \"$long\"}], \"g\": [{\"name\": \"$long\"}], \"h\": [{\"name\": \"$long\"}]}"
 grep -q "cell\|name" "$tmp/err" && ok || bad "5: cell_name: message: $(cat "$tmp/err")"
+# an OUT that existed (empty) before stays; only what the run made goes
+mkdir "$tmp/o5-pre"
+cat >"$tmp/5.json" <<JSON
+{"seed": 3, "personas": [{"username": "a"}, {"username": "b"}],
+ "instructions": "Talk.", "num_discussions": 1, "num_turns": 1,
+ "backend": {"model": "$model", "n_ctx": 16777216, "n_threads": 2}}
+JSON
+"$bin" run "$tmp/5.json" --out "$tmp/o5-pre" --quiet --parallel 4 2>"$tmp/err" && bad "5: pre: ran" || true
+grep -q "could not create a context" "$tmp/err" || bad "5: pre: $(tail -1 "$tmp/err")"
+[ -d "$tmp/o5-pre" ] && [ -z "$(ls -A "$tmp/o5-pre")" ] && ok || bad "5: pre-existing OUT removed or left dirty"
 cat >"$tmp/5a.json" <<JSON
 {"discussions": "$logs", "annotators": [{"name": "x", "instructions": "Rate."}],
  "backend": {"type": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "m", "api_key_env": "SD_NO_SUCH_KEY"}}

@@ -848,7 +848,7 @@ int sd_annotate_run(sd_annotate *a, const sd_run_params *p,
 		rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 		goto out_models;
 	}
-	bool created;
+	int created;
 	rc = sched_prepare(p, "annotate.json", a->digest, manifest, "annotations",
 			   &created, err);
 	free(manifest);

@@ -87,9 +87,10 @@ int sched_mkdir_p(const char *path)
 
 int sched_prepare(const sd_run_params *p, const char *manifest,
 		  const char *digest, const char *manifest_json,
-		  const char *what, bool *created, sd_error *err)
+		  const char *what, int *created, sd_error *err)
 {
-	*created = false;
+	struct stat dst;
+	*created = 0;
 	if (!p || !p->out_dir)
 		return sd_error_set(err, SD_EINVAL, NULL, NULL, "no output directory");
 	if (p->parallel < 1 || p->parallel > 4096)
@@ -99,6 +100,7 @@ int sched_prepare(const sd_run_params *p, const char *manifest,
 		return sd_error_set(err, SD_EINVAL, NULL, "shard",
 				    "shard %u/%u: need 0 <= K < N", p->shard_index,
 				    p->shard_count);
+	bool dir_existed = stat(p->out_dir, &dst) == 0;
 	if (sched_mkdir_p(p->out_dir) != 0)
 		return sd_error_set(err, SD_EIO, p->out_dir, NULL, "cannot create: %s",
 				    strerror(errno));
@@ -139,7 +141,7 @@ int sched_prepare(const sd_run_params *p, const char *manifest,
 			goto out;
 		}
 		rc = run_file_create_excl(b.data, manifest_json, strlen(manifest_json), err);
-		*created = rc == SD_OK;
+		*created = rc == SD_OK ? SCHED_MADE_MANIFEST | (dir_existed ? 0 : SCHED_MADE_DIR) : 0;
 		if (rc != RUN_EXISTS || attempt == 3)
 			break;
 		rc = SD_OK;
@@ -152,9 +154,9 @@ out:
 	return rc;
 }
 
-void sched_unprepare(const sd_run_params *p, const char *manifest, bool created)
+void sched_unprepare(const sd_run_params *p, const char *manifest, int created)
 {
-	if (!created)
+	if (!(created & SCHED_MADE_MANIFEST))
 		return;
 	DIR *d = opendir(p->out_dir);
 	struct dirent *de;
@@ -174,8 +176,8 @@ void sched_unprepare(const sd_run_params *p, const char *manifest, bool created)
 		closedir(d);
 	sd_buf_reset(&b);
 	if (d && !left && !sd_buf_printf(&b, "%s/%s", p->out_dir, manifest) &&
-	    unlink(b.data) == 0)
-		rmdir(p->out_dir); /* fails, harmlessly, if it held more */
+	    unlink(b.data) == 0 && (created & SCHED_MADE_DIR))
+		rmdir(p->out_dir); /* fails, harmlessly, if it holds more */
 	sd_buf_free(&b);
 }
 

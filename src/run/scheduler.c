@@ -280,7 +280,7 @@ int sd_experiment_run(sd_experiment *e, const sd_run_params *p,
 		json_decref(w.model_files);
 		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	}
-	bool created;
+	int created;
 	rc = sched_prepare(p, "run.json", e->digest, manifest, "a run", &created, err);
 	free(manifest);
 	if (rc) {
