@@ -55,6 +55,12 @@ int cli_inputs_take(cli_inputs *in, int argc, char **argv, int *i);
 /* Load the dataset; prints warnings unless quiet. Returns an exit code. */
 int cli_inputs_load(const cli_inputs *in, bool quiet, sd_dataset **out);
 void cli_inputs_free(cli_inputs *in);
+/*
+ * 0 when output (NULL or "-": stdout) is neither one of the inputs nor
+ * inside an input directory; else prints why and returns 2. Writing
+ * there would replace a log with CSV, or be read back by the next run.
+ */
+int cli_inputs_check_output(const cli_inputs *in, const char *output);
 
 /*
  * Output to stdout (path NULL or "-") or to a file written atomically:

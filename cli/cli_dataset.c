@@ -157,3 +157,53 @@ void cli_out_abort(cli_out *o)
 	}
 	out_free(o);
 }
+
+/* realpath of a path that may not exist yet: its directory's, plus its name */
+static char *real_out(const char *path)
+{
+	char *r = realpath(path, NULL);
+	if (r)
+		return r;
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? strndup(path, (size_t)(slash - path + (slash == path))) : strdup(".");
+	char *rd = dir ? realpath(dir, NULL) : NULL;
+	const char *name = slash ? slash + 1 : path;
+	char *out = NULL;
+	size_t n = rd ? strlen(rd) + strlen(name) + 2 : 0;
+	if (rd && (out = malloc(n)))
+		snprintf(out, n, "%s/%s", strcmp(rd, "/") ? rd : "", name);
+	free(dir);
+	free(rd);
+	return out;
+}
+
+static int inside(const char *out, const char *const *paths, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char *r = realpath(paths[i], NULL);
+		size_t k = r ? strlen(r) : 0;
+		bool hit = r && !strncmp(out, r, k) && (out[k] == 0 || out[k] == '/');
+		if (hit) {
+			cli_errorf(2, "-o %s: %s the input %s; write the output elsewhere",
+				   out, out[k] ? "is inside" : "is", paths[i]);
+			free(r);
+			return 2;
+		}
+		free(r);
+	}
+	return 0;
+}
+
+int cli_inputs_check_output(const cli_inputs *in, const char *output)
+{
+	if (!output || !strcmp(output, "-"))
+		return 0;
+	char *out = real_out(output);
+	int rc = out ? inside(out, in->logs, in->n_logs) ||
+			       inside(out, in->annots, in->n_annots)
+			   ? 2
+			   : 0
+		     : 0;
+	free(out);
+	return rc;
+}

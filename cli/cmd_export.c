@@ -69,6 +69,8 @@ int cmd_export(int argc, char **argv)
 	}
 	/* everything is read before the output is opened: bad input leaves
 	   no file behind */
+	if ((status = cli_inputs_check_output(&in, output)))
+		goto out;
 	if ((status = cli_inputs_load(&in, quiet, &d)))
 		goto out;
 	status = 1;

@@ -61,6 +61,8 @@ int cmd_report(int argc, char **argv)
 		cli_errorf(2, "no -o REPORT.html given");
 		goto out;
 	}
+	if ((status = cli_inputs_check_output(&in, output)))
+		goto out;
 	if ((status = cli_inputs_load(&in, quiet, &d)))
 		goto out;
 	status = 1;

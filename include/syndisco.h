@@ -718,6 +718,13 @@ int sd_label_spec_parse(const char *json_text, const char *source,
 			const char *field, sd_label_spec **out, sd_error *err);
 /* The GBNF grammar (root rule "root"). Borrowed. */
 const char *sd_label_spec_grammar(const sd_label_spec *s);
+/*
+ * The longest reply the spec's grammar allows, in bytes; 0 for a spec
+ * given as a grammar (its length is not known). Every token of a reply
+ * is at least one byte, so this many tokens (+1) always complete a label:
+ * annotations raise max_tokens to it.
+ */
+size_t sd_label_spec_max_bytes(const sd_label_spec *s);
 /* The spec as compact JSON (for logs). Borrowed. */
 const char *sd_label_spec_json(const sd_label_spec *s);
 /*

@@ -13,3 +13,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS=suppressions=$root/tests/lsan.supp
 (cd "$root/build-asan" && ctest --output-on-failure -j "$jobs")
+
+# every fuzz target for 10 s (clang + libFuzzer; scripts/fuzz.sh SECONDS
+# runs longer sessions)
+"$root/scripts/fuzz.sh" 10

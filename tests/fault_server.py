@@ -120,6 +120,8 @@ class Handler(BaseHTTPRequestHandler):
         status, obj, body, headers = 200, ok, None, []
         if scenario == "r429" and first:
             status, obj, headers = 429, {"error": {"message": "rate limited"}}, [("Retry-After", "1")]
+        elif scenario == "r429huge" and first:
+            status, obj, headers = 429, {"error": {"message": "rate limited"}}, [("Retry-After", "100000")]
         elif scenario == "r500" and first:
             status, obj = 500, {"error": {"message": "internal error"}}
         elif scenario == "r503all":
@@ -146,6 +148,24 @@ class Handler(BaseHTTPRequestHandler):
             obj = reply_body(req, "three")
         elif scenario == "r401echo":
             status, obj = 401, {"error": {"message": "Incorrect API key provided: " + auth}}
+        # the key placed where a message is clipped: only a scrub before the
+        # clip catches it (400 bytes of server text, 80 of a non-JSON reply,
+        # 4096 of a debug-logged body); and echoed JSON-escaped
+        elif scenario == "keyclip400":
+            key = auth[len("Bearer "):]
+            status, obj = 400, {"error": {"message": "a" * (400 - (len(key) - 1)) + key}}
+        elif scenario == "keyclip80":
+            key = auth[len("Bearer "):]
+            body = ("<" + "a" * (79 - (len(key) - 1)) + key).encode()
+        elif scenario == "keyclip4096":
+            key = auth[len("Bearer "):]
+            head = '{"choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "'
+            pad = "a" * (4096 - (len(key) - 1) - len(head))
+            body = (head + pad + key + '"}}]}').encode()
+        elif scenario == "keyescaped":
+            key = auth[len("Bearer "):]
+            esc = key.replace("/", "\\/").replace("T", "\\u0054")
+            status, body = 401, ('{"error": {"message": "bad key ' + esc + '"}}').encode()
         with LOCK:
             INFLIGHT[scenario] -= 1
             LOG.append({"t": time.monotonic(), "scenario": scenario, "status": status,

@@ -2,9 +2,11 @@
  * Allocation failure, on purpose, at every allocation in turn (jansson's
  * test_chaos habit): the core types must fail cleanly with SD_ENOMEM or
  * a NULL handle, never crash or leak (the ASan build checks leaks).
- * malloc/calloc/realloc are wrapped at link time (-Wl,--wrap); jansson's
- * allocations go through json_set_alloc_funcs.
+ * malloc/calloc/realloc and the libc calls that allocate for the
+ * library (strdup, strndup, realpath) are wrapped at link time
+ * (-Wl,--wrap); jansson's allocations go through json_set_alloc_funcs.
  */
+#include <errno.h>
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +21,12 @@ void *__real_realloc(void *p, size_t n);
 void *__wrap_malloc(size_t n);
 void *__wrap_calloc(size_t a, size_t b);
 void *__wrap_realloc(void *p, size_t n);
+char *__real_strdup(const char *s);
+char *__real_strndup(const char *s, size_t n);
+char *__real_realpath(const char *path, char *resolved);
+char *__wrap_strdup(const char *s);
+char *__wrap_strndup(const char *s, size_t n);
+char *__wrap_realpath(const char *path, char *resolved);
 
 static long countdown = -1; /* -1: never fail */
 static long failures;
@@ -47,6 +55,26 @@ void *__wrap_calloc(size_t a, size_t b)
 void *__wrap_realloc(void *p, size_t n)
 {
 	return should_fail() ? NULL : __real_realloc(p, n);
+}
+
+char *__wrap_strdup(const char *s)
+{
+	return should_fail() ? NULL : __real_strdup(s);
+}
+
+char *__wrap_strndup(const char *s, size_t n)
+{
+	return should_fail() ? NULL : __real_strndup(s, n);
+}
+
+/* realpath(p, NULL) allocates its result */
+char *__wrap_realpath(const char *path, char *resolved)
+{
+	if (!resolved && should_fail()) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return __real_realpath(path, resolved);
 }
 
 /*
@@ -182,6 +210,35 @@ out:
 	return rc;
 }
 
+static sink manifest_result;
+
+/* An experiment config with files to inline, conditions and roles, then
+ * its manifest (run.json's text). */
+static int config_scenario(void)
+{
+	sd_experiment *e = NULL;
+	manifest_result = (sink){ 0, 0xcbf29ce484222325ULL };
+	int rc = sd_experiment_load(EXAMPLES "/study/study.json", &e, NULL);
+	if (rc)
+		return rc;
+	char *m = sd_experiment_manifest_json(e);
+	if (!m)
+		rc = SD_ENOMEM;
+	else
+		sink_write(m, strlen(m), &manifest_result);
+	sd_free(m);
+	sd_experiment_free(e);
+	return rc;
+}
+
+static sink manifest_baseline;
+
+static int same_manifest(void)
+{
+	return manifest_result.len == manifest_baseline.len &&
+	       manifest_result.hash == manifest_baseline.hash;
+}
+
 static int chaos(const char *name, int (*run)(void), int (*same)(void))
 {
 	countdown = -1;
@@ -250,6 +307,13 @@ int main(void)
 	}
 	export_baseline = export_result;
 	bad += chaos("dataset of SynDisco 2.2.1 files", dataset_scenario, same_export);
-	printf("%d passed, %d failed\n", 3 - bad, bad);
+	if (config_scenario() != SD_OK) {
+		fprintf(stderr, "config: fails without injected failures\n");
+		return 1;
+	}
+	manifest_baseline = manifest_result;
+	bad += chaos("experiment config (jansson's allocations spared)", config_scenario,
+		     same_manifest);
+	printf("%d passed, %d failed\n", 4 - bad, bad);
 	return bad ? 1 : 0;
 }

@@ -68,9 +68,26 @@ static void test_label_range(void **state)
 
 	/* a wide range is not spelled out; the parser still checks it */
 	s = spec("{\"range\": [-5000, 5000]}");
-	assert_string_equal(sd_label_spec_grammar(s), "root ::= \"-\"? [0-9] [0-9]*\n");
+	/* issue 13.14: bounded, so that every reply ends: at most 4 digits */
+	assert_string_equal(sd_label_spec_grammar(s),
+			    "root ::= \"-\"? [0-9] [0-9]? [0-9]? [0-9]?\n");
+	assert_int_equal(sd_label_spec_max_bytes(s), 5);
 	expect_label(s, "-4999", "-4999");
 	expect_label(s, "5001", NULL);
+	sd_label_spec_free(s);
+
+	/* the longest reply each spec allows: annotations raise max_tokens to it */
+	s = spec("{\"values\": [\"yes\", \"no\"], \"json\": true}");
+	assert_int_equal(sd_label_spec_max_bytes(s), strlen("{\"label\": \"yes\"}"));
+	sd_label_spec_free(s);
+	s = spec("{\"values\": [\"toxic\", \"civil\"]}");
+	assert_int_equal(sd_label_spec_max_bytes(s), 5);
+	sd_label_spec_free(s);
+	s = spec("{\"range\": [1, 5], \"json\": true}");
+	assert_int_equal(sd_label_spec_max_bytes(s), strlen("{\"label\": 5}"));
+	sd_label_spec_free(s);
+	s = spec("{\"grammar\": \"root ::= [a-z]+\"}");
+	assert_int_equal(sd_label_spec_max_bytes(s), 0);
 	sd_label_spec_free(s);
 }
 
@@ -470,6 +487,43 @@ static void test_seed_profile(void **state)
 	sd_logs_free(l);
 }
 
+/* Issue 13.6: a grammar nested 30,000 deep overflowed llama.cpp's parser's
+ * stack (SIGSEGV) while the config loaded; now it is refused first. */
+static void test_grammar_bounds(void **state)
+{
+	(void)state;
+	size_t n = 30000;
+	char *g = malloc(2 * n + 64);
+	assert_non_null(g);
+	strcpy(g, "root ::= ");
+	size_t k = strlen(g);
+	for (size_t i = 0; i < n; i++)
+		g[k++] = '(';
+	g[k++] = '"', g[k++] = 'a', g[k++] = '"';
+	for (size_t i = 0; i < n; i++)
+		g[k++] = ')';
+	g[k] = 0;
+	json_t *j = json_pack("{s:s}", "grammar", g);
+	char *text = json_dumps(j, 0);
+	sd_label_spec *s = NULL;
+	sd_error err;
+	assert_int_equal(sd_label_spec_parse(text, "c.json", "annotators[0].label", &s, &err),
+			 SD_EINVAL);
+	assert_non_null(strstr(err.text, "64 deep"));
+	assert_string_equal(err.field, "annotators[0].label.grammar");
+	free(text);
+	json_decref(j);
+	/* parentheses inside strings, classes and comments do not count */
+	strcpy(g, "root ::= \"((((\" [(] # ((((\n");
+	j = json_pack("{s:s}", "grammar", g);
+	text = json_dumps(j, 0);
+	assert_int_equal(sd_label_spec_parse(text, "c.json", "l", &s, &err), SD_OK);
+	sd_label_spec_free(s);
+	free(text);
+	json_decref(j);
+	free(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -478,6 +532,7 @@ int main(void)
 	    cmocka_unit_test(test_label_grammar),
 	    cmocka_unit_test(test_label_errors),
 	    cmocka_unit_test(test_grammar_check),
+	    cmocka_unit_test(test_grammar_bounds),
 	    cmocka_unit_test_setup_teardown(test_window_and_moderator, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_labels_retry, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_deterministic, setup, teardown),

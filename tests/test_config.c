@@ -75,6 +75,25 @@ static void test_config_errors(void **state)
 		     "backend.type", "unknown backend");
 	expect_error("{" USERS ", \"seed_opinions\": [{\"text\": \"x\"}]}", SD_EINVAL,
 		     "seed_opinions[0]", "username");
+	/* issue 13.12: a placeholder typo is an error, not literal text */
+	expect_error("{" USERS ", \"templates\": {\"user_prompt\": \"So far: {histroy}.\"}}",
+		     SD_EINVAL, "templates.user_prompt", "{histroy}");
+	expect_error("{" USERS ", \"templates\": {\"history_entry\": \"{name} said {txt}\"}}",
+		     SD_EINVAL, "templates.history_entry", "{txt}");
+	expect_error("{" USERS ", \"templates\": {\"history_sep\": \"{history}\"}}",
+		     SD_EINVAL, "templates.history_sep", "{history}");
+	/* known placeholders, escaped braces and braces of the text's own */
+	sd_discussion_config *c = NULL;
+	sd_error err;
+	const char *path = write_cfg("tmpl.json",
+		"{" USERS ", \"backend\": {\"type\": \"scripted\"}, \"templates\": {"
+		"\"user_prompt\": \"{{histroy}} {\\\"a\\\": 1} { x } {history}\", "
+		"\"history_entry\": \"{name}: {text}\"}}");
+	if (sd_discussion_config_load(path, &c, &err)) {
+		char buf[1024];
+		fail_msg("%s", sd_error_format(&err, buf, sizeof(buf)));
+	}
+	sd_discussion_config_free(c);
 }
 
 static void test_persona_file_errors(void **state)
@@ -127,6 +146,23 @@ static void test_config_openai(void **state)
 	expect_error("{" USERS ", \"backend\": {" OA_URL ", \"stop\": [\"\"]}}", SD_EINVAL,
 		     "backend.stop", "non-empty");
 
+	/* issue 13.2: credentials in a URL would be stored in run.json */
+	expect_error("{" USERS ", \"backend\": {" OA "\"base_url\": \"http://u:pw@127.0.0.1:8/v1\"}}",
+		     SD_EINVAL, "backend.base_url", "api_key_env");
+	expect_error("{" USERS ", \"backend\": {" OA "\"base_urls\": [\"http://a/v1\", \"https://tok@b/v1\"]}}",
+		     SD_EINVAL, "backend.base_urls[1]", "credentials");
+	/* issue 13.10: malformed URLs fail at load, not after down_deadline */
+	expect_error("{" USERS ", \"backend\": {" OA "\"base_url\": \"http://127.0.0.1:99999/v1\"}}",
+		     SD_EINVAL, "backend.base_url", "port");
+	expect_error("{" USERS ", \"backend\": {" OA "\"base_url\": \"http://127.0.0.1:80 80/v1\"}}",
+		     SD_EINVAL, "backend.base_url", "spaces");
+	expect_error("{" USERS ", \"backend\": {" OA "\"base_url\": \"http://127.0.0.1/v1\\r\\nX: y\"}}",
+		     SD_EINVAL, "backend.base_url", "control");
+	expect_error("{" USERS ", \"backend\": {" OA "\"base_url\": \"http://:80/v1\"}}",
+		     SD_EINVAL, "backend.base_url", "no host");
+	expect_error("{" USERS ", \"backend\": {" OA "\"base_url\": \"http://h:/v1\"}}",
+		     SD_EINVAL, "backend.base_url", "port");
+
 	/* errors found when the backend is opened: the key and the model */
 	static const struct {
 		const char *backend, *field, *needle;
@@ -158,7 +194,7 @@ static void test_config_openai(void **state)
 	write_cfg("key.txt", "  sk-from-file\n");
 	const char *path = write_cfg("good.json",
 		"{" USERS ", \"backend\": {\"type\": \"openai\", \"base_urls\": "
-		"[\"http://127.0.0.1:9/v1\", \"https://user:pw@example.org/api/v1/\"], "
+		"[\"http://127.0.0.1:9/v1\", \"https://example.org/api/v1/\"], "
 		"\"model\": \"served\", \"model_name\": \"logged\", \"api_key_file\": \"key.txt\", "
 		"\"max_tokens\": 20, \"temperature\": 0.5, \"top_p\": 0.9, \"seed\": false, "
 		"\"stop\": [\"\\n\\n\"], \"extra_body\": {\"top_k\": 3}, \"grammar_field\": null, "

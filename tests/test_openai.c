@@ -341,11 +341,16 @@ static void test_grammar_field(void **state)
 	json_decref(n);
 }
 
+static void backoff_max_2(sd_openai_params *p)
+{
+	p->backoff_max = 2.0;
+}
+
 static void test_retry_after(void **state)
 {
 	(void)state;
 	sd_reply r[3];
-	sd_backend *b = make("r429", NULL);
+	sd_backend *b = make("r429", backoff_max_2);
 	double secs = run_n(b, 3, r, 10, NULL);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(r[i].status, SD_OK);
@@ -363,6 +368,20 @@ static void test_retry_after(void **state)
 	}
 	json_decref(log);
 	assert_non_null(strstr(logs(), "HTTP 429"));
+}
+
+/* Issue 13.10: Retry-After: 100000 waits backoff_max (0.2 s), and says so. */
+static void test_retry_after_capped(void **state)
+{
+	(void)state;
+	sd_reply r[1];
+	sd_backend *b = make("r429huge", NULL);
+	double secs = run_n(b, 1, r, 5, NULL);
+	assert_int_equal(r[0].status, SD_OK);
+	clear_n(r, 1);
+	sd_backend_free(b);
+	assert_true(secs < 3);
+	assert_non_null(strstr(logs(), "asks to wait 100000 s (Retry-After); waiting 0.2 s (backoff_max)"));
 }
 
 /* A first attempt that fails this way is retried and then succeeds. */
@@ -509,6 +528,52 @@ static void test_key_echoed(void **state)
 	assert_null(strstr(sd_backend_last_error(b), KEY));
 	clear_n(r, 1);
 	sd_backend_free(b);
+}
+
+/* A 33-byte key with a '/', so that JSON may escape it as "\/". */
+#define KEY33 "sk-TEST/hardening-0123456789abcde"
+
+static void key33(sd_openai_params *p)
+{
+	p->api_key = KEY33;
+	p->max_retries = 0;
+}
+
+/* No 12-byte piece of KEY33 (raw) in s. */
+static void no_key33_piece(const char *what, const char *s)
+{
+	size_t n = strlen(KEY33);
+	for (size_t i = 0; i + 12 <= n; i++) {
+		char piece[13];
+		memcpy(piece, KEY33 + i, 12);
+		piece[12] = 0;
+		if (s && strstr(s, piece))
+			fail_msg("%s holds part of the API key (\"%s\"): %s", what, piece, s);
+	}
+}
+
+/* Issue 13.1: a key that straddles where a message is clipped, or comes
+ * back JSON-escaped, is scrubbed all the same. */
+static void test_key_clipped_or_escaped(void **state)
+{
+	(void)state;
+	const char *scen[] = {"keyclip400", "keyclip80", "keyclip4096", "keyescaped"};
+	for (size_t i = 0; i < sizeof(scen) / sizeof(*scen); i++) {
+		sd_reply r[1];
+		sd_backend *b = make(scen[i], key33);
+		logs();
+		size_t before = g_logs_len;
+		run_n(b, 1, r, 10, NULL);
+		fflush(g_logf);
+		no_key33_piece("an error", r[0].error);
+		no_key33_piece("the last error", sd_backend_last_error(b));
+		no_key33_piece("the log", logs() + before);
+		/* the escaped form, with "\/" and "\u0054" for 'T' */
+		assert_null(strstr(logs() + before, "hardening-0123"));
+		assert_null(strstr(logs() + before, "\\/hardening"));
+		sd_reply_clear(&r[0]);
+		sd_backend_free(b);
+	}
 }
 
 /* A loopback port nobody listens on (bound, then closed). */
@@ -692,6 +757,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_setup(test_grammar_field, reset),
 	    cmocka_unit_test_setup(test_keep_alive, reset),
 	    cmocka_unit_test_setup(test_retry_after, reset),
+	    cmocka_unit_test_setup(test_retry_after_capped, reset),
 	    cmocka_unit_test_setup(test_retried, reset),
 	    cmocka_unit_test_setup(test_stall, reset),
 	    cmocka_unit_test_setup(test_stall_gives_up, reset),
@@ -699,6 +765,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_setup(test_bad_utf8, reset),
 	    cmocka_unit_test_setup(test_5xx_gives_up, reset),
 	    cmocka_unit_test_setup(test_key_echoed, reset),
+	    cmocka_unit_test_setup(test_key_clipped_or_escaped, reset),
 	    cmocka_unit_test_setup(test_all_down, reset),
 	    cmocka_unit_test_setup(test_failover, reset),
 	    cmocka_unit_test_setup(test_spread, reset),

@@ -149,27 +149,86 @@ static double now_s(void)
 /* Secrets, messages, logging                                         */
 /* ------------------------------------------------------------------ */
 
-/* Copy of s with every occurrence of the API key replaced. */
-static char *scrub(const oa *o, const char *s)
+static int hex_val(const char *s, int n)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		char c = s[i];
+		int d = c >= '0' && c <= '9'   ? c - '0'
+			: c >= 'a' && c <= 'f' ? c - 'a' + 10
+			: c >= 'A' && c <= 'F' ? c - 'A' + 10
+					       : -1;
+		if (d < 0)
+			return -1;
+		v = v * 16 + d;
+	}
+	return v;
+}
+
+/*
+ * Length of the key at s[0..n), raw or escaped, or 0. Each byte of the key
+ * may be written as itself, JSON-escaped (\/, \\, \", \u00XX) or
+ * URL-encoded (%XX): servers echo keys back in all of these, and a debug
+ * log shows the raw body.
+ */
+static size_t key_at(const oa *o, const char *s, size_t n)
+{
+	size_t i = 0;
+	for (size_t k = 0; k < o->key_len; k++) {
+		int c = (unsigned char)o->api_key[k];
+		if (i < n && (unsigned char)s[i] == c)
+			i++;
+		else if (i + 2 <= n && s[i] == '\\' && s[i + 1] == c &&
+			 (c == '/' || c == '\\' || c == '"'))
+			i += 2;
+		else if (i + 6 <= n && s[i] == '\\' && s[i + 1] == 'u' &&
+			 hex_val(s + i + 2, 4) == c)
+			i += 6;
+		else if (i + 3 <= n && s[i] == '%' && hex_val(s + i + 1, 2) == c)
+			i += 3;
+		else
+			return 0;
+	}
+	return i;
+}
+
+/*
+ * Copy of s[0..n) with every occurrence of the API key, raw or escaped,
+ * replaced; *out_len (if not NULL) its length. Always scrub before
+ * clipping: a key cut in two by a clip would no longer match.
+ */
+static char *scrub_n(const oa *o, const char *s, size_t n, size_t *out_len)
 {
 	sd_buf out;
 	sd_buf_init(&out, 0);
-	if (!o->key_len)
-		return strdup(s);
-	const char *p = s, *hit;
-	while ((hit = strstr(p, o->api_key))) {
-		if (sd_buf_append(&out, p, (size_t)(hit - p)) ||
-		    sd_buf_puts(&out, "[REDACTED]")) {
-			sd_buf_free(&out);
-			return NULL;
+	size_t p = 0, from = 0;
+	while (o->key_len && p < n) {
+		size_t m = (s[p] == o->api_key[0] || s[p] == '\\' || s[p] == '%')
+			       ? key_at(o, s + p, n - p)
+			       : 0;
+		if (!m) {
+			p++;
+			continue;
 		}
-		p = hit + o->key_len;
+		if (sd_buf_append(&out, s + from, p - from) ||
+		    sd_buf_puts(&out, "[REDACTED]"))
+			goto oom;
+		p += m;
+		from = p;
 	}
-	if (sd_buf_puts(&out, p)) {
-		sd_buf_free(&out);
-		return NULL;
-	}
+	if (sd_buf_append(&out, s + from, n - from))
+		goto oom;
+	if (out_len)
+		*out_len = out.len;
 	return sd_buf_steal(&out);
+oom:
+	sd_buf_free(&out);
+	return NULL;
+}
+
+static char *scrub(const oa *o, const char *s)
+{
+	return scrub_n(o, s, strlen(s), NULL);
 }
 
 static char *vformat(const char *fmt, va_list ap)
@@ -215,12 +274,19 @@ static void oa_log(const oa *o, sd_log_level lvl, const char *fmt, ...)
 	free(s);
 }
 
-/* At most max bytes of s as valid UTF-8 (for messages). Caller frees. */
-static char *clip(const char *s, size_t n, size_t max)
+/* At most max bytes of s[0..n), scrubbed, as valid UTF-8 (for messages).
+ * Caller frees. */
+static char *clip(const oa *o, const char *s, size_t n, size_t max)
 {
-	if (n > max)
-		n = sd_utf8_complete_prefix(s, max);
-	return sd_utf8_repair(s, n);
+	size_t sn = 0;
+	char *t = scrub_n(o, s, n, &sn);
+	if (!t)
+		return NULL;
+	if (sn > max)
+		sn = sd_utf8_complete_prefix(t, max);
+	char *r = sd_utf8_repair(t, sn);
+	free(t);
+	return r;
 }
 
 /* ------------------------------------------------------------------ */
@@ -554,6 +620,27 @@ static double backoff(oa *o, int retry)
 	return d * (0.5 + 0.5 * sd_rng_double(&o->rng));
 }
 
+/*
+ * A server's Retry-After, capped at backoff_max: a server may ask for hours,
+ * and the config's patience is the user's to set. Says so in the log.
+ */
+static double capped_retry_after(const oa *o, const oa_req *r, const oa_ep *e,
+				 curl_off_t retry_after)
+{
+	if (retry_after <= 0)
+		return 0;
+	double d = fmin((double)retry_after, OA_RETRY_AFTER_MAX);
+	if (d > o->backoff_max) {
+		oa_log(o, SD_LOG_WARN,
+		       "request %llu: %s asks to wait %lld s (Retry-After); waiting "
+		       "%.1f s (backoff_max)",
+		       (unsigned long long)r->tag, e->display, (long long)retry_after,
+		       o->backoff_max);
+		d = o->backoff_max;
+	}
+	return d > 0 ? d : 0.001;
+}
+
 /* Back into the queue after retry_after (<= 0: backoff) or fail for good. */
 static int retry_or_fail(oa *o, oa_req *r, char *why, double retry_after, double now)
 {
@@ -578,7 +665,7 @@ static int retry_or_fail(oa *o, oa_req *r, char *why, double retry_after, double
 }
 
 /* The server's own words from an error body: error.message and kin. */
-static char *server_message(const char *body, size_t len)
+static char *server_message(const oa *o, const char *body, size_t len)
 {
 	json_t *j = json_loadb(body, len, 0, NULL);
 	const char *m = NULL;
@@ -593,8 +680,8 @@ static char *server_message(const char *body, size_t len)
 		if (!m)
 			m = json_string_value(json_object_get(j, "detail"));
 	}
-	char *s = m	? clip(m, strlen(m), OA_SERVER_MSG_MAX)
-		  : len ? clip(body, len, OA_SERVER_MSG_MAX)
+	char *s = m	? clip(o, m, strlen(m), OA_SERVER_MSG_MAX)
+		  : len ? clip(o, body, len, OA_SERVER_MSG_MAX)
 			: strdup("(empty body)");
 	json_decref(j);
 	return s;
@@ -606,7 +693,7 @@ enum { PARSE_OK, PARSE_RETRY, PARSE_FAIL };
  * A 2xx body: the text of choices[0].message.content and the usage
  * counts, or *why (unscrubbed) and whether the failure is worth a retry.
  */
-static int parse_reply(const char *body, size_t len, char **text, int32_t *n_prompt,
+static int parse_reply(const oa *o, const char *body, size_t len, char **text, int32_t *n_prompt,
 		       int32_t *n_gen, int32_t *n_cached, char **why)
 {
 	char *fixed = NULL;
@@ -626,7 +713,7 @@ static int parse_reply(const char *body, size_t len, char **text, int32_t *n_pro
 	}
 	j = json_loadb(body, len, JSON_ALLOW_NUL, &je);
 	if (!j) {
-		char *head = clip(body, len, 80);
+		char *head = clip(o, body, len, 80);
 		sd_buf_printf(&m, "reply is not valid JSON (%s at byte %d): \"%s\"",
 			      je.text, je.position, head ? head : "");
 		free(head);
@@ -721,7 +808,7 @@ static int handle_done(oa *o, oa_req *r, CURLcode res, double now)
 	const char *body = r->resp.data ? r->resp.data : "";
 	size_t len = r->resp.len;
 	if (o->b->log_fn && (res == CURLE_OK || len)) {
-		char *shown = clip(body, len, OA_LOG_BODY_MAX);
+		char *shown = clip(o, body, len, OA_LOG_BODY_MAX);
 		oa_log(o, SD_LOG_DEBUG,
 		       "request %llu: HTTP %ld from %s in %.3f s, %zu bytes: %s%s",
 		       (unsigned long long)r->tag, code, e->display, secs, len,
@@ -759,7 +846,7 @@ static int handle_done(oa *o, oa_req *r, CURLcode res, double now)
 	if (code >= 200 && code < 300) {
 		char *text = NULL, *why = NULL;
 		int32_t np = -1, ng = -1;
-		int pr = parse_reply(body, len, &text, &np, &ng, &r->n_cached, &why);
+		int pr = parse_reply(o, body, len, &text, &np, &ng, &r->n_cached, &why);
 		ep_ok(o, e);
 		if (pr == PARSE_OK) {
 			o->all_down_since = 0;
@@ -771,11 +858,11 @@ static int handle_done(oa *o, oa_req *r, CURLcode res, double now)
 			return retry_or_fail(o, r, m, 0, now);
 		return fail_req(o, r, m, now);
 	}
-	char *sm = server_message(body, len);
+	char *sm = server_message(o, body, len);
 	char *why = msgf(o, "HTTP %ld from %s: %s", code, e->display, sm ? sm : "");
 	free(sm);
 	if (code == 429 || code == 408) {
-		double d = retry_after > 0 ? (double)retry_after : 0;
+		double d = capped_retry_after(o, r, e, retry_after);
 		if (code == 429) {
 			/* rate limits hold for the endpoint, not one request */
 			double pause = d > 0 ? fmin(d, OA_RETRY_AFTER_MAX)
@@ -786,7 +873,7 @@ static int handle_done(oa *o, oa_req *r, CURLcode res, double now)
 	}
 	if (code >= 500) {
 		ep_failed(o, e, r->probe, "server error", now);
-		return retry_or_fail(o, r, why, retry_after > 0 ? (double)retry_after : 0,
+		return retry_or_fail(o, r, why, capped_retry_after(o, r, e, retry_after),
 				     now);
 	}
 	/* other 4xx: the request itself is wrong; the server is fine */
@@ -1203,4 +1290,34 @@ sd_backend *sd_backend_openai_create(const sd_openai_params *p, sd_error *err)
 fail:
 	sd_backend_free(b);
 	return NULL;
+}
+
+/*
+ * For the fuzz target only (tests/fuzz/fuzz_openai_reply.c; declared
+ * there, not in any header): read body as a 2xx reply and as an error
+ * reply, as handle_done() does, with key as the API key to scrub. Returns
+ * 1 when a message still holds the key (the target then aborts).
+ */
+int sd__openai_fuzz_reply(const char *body, size_t len, const char *key);
+int sd__openai_fuzz_reply(const char *body, size_t len, const char *key)
+{
+	oa o;
+	int leak = 0;
+	memset(&o, 0, sizeof(o));
+	o.api_key = (char *)key;
+	o.key_len = strlen(key);
+	char *text = NULL, *why = NULL;
+	int32_t np = 0, ng = 0, nc = 0;
+	parse_reply(&o, body, len, &text, &np, &ng, &nc, &why);
+	char *m = why ? scrub(&o, why) : NULL;
+	char *sm = server_message(&o, body, len);
+	char *shown = clip(&o, body, len, OA_LOG_BODY_MAX);
+	leak = (m && strstr(m, key)) || (sm && strstr(sm, key)) ||
+	       (shown && strstr(shown, key));
+	free(text);
+	free(why);
+	free(m);
+	free(sm);
+	free(shown);
+	return leak;
 }

@@ -182,6 +182,11 @@ int sd_annotation_next(sd_annotation *a, sd_request *req)
 		req->sampling.seed = (uint32_t)sd_seed_mix(sd_seed_mix(a->p.seed, h),
 							   (uint64_t)t->attempts);
 		req->grammar = a->p.label ? sd_label_spec_grammar(a->p.label) : NULL;
+		/* a label cut by max_tokens never parses: its grammar's own
+		   length ends the reply */
+		size_t lb = sd_label_spec_max_bytes(a->p.label);
+		if (lb && (size_t)req->sampling.max_tokens < lb + 1)
+			req->sampling.max_tokens = (int32_t)(lb + 1);
 		t->state = T_ASKED;
 		return 1;
 	}

@@ -54,4 +54,13 @@ int sd_actor_postprocess(const sd_actor *a, const char *raw, char **out);
 /* 2.2.1's bare Actor() system prompt (seed opinions' "prompt"). */
 int sd_profile_bare_system_prompt(sd_profile p, char **out);
 
+/*
+ * Check a prompt template: every {identifier} must be one of known[0..n)
+ * ("{{" is a literal brace; a brace not around an identifier is text).
+ * SD_OK, or SD_EINVAL with *bad and *bad_len the first unknown placeholder
+ * (borrowed from tmpl).
+ */
+int sd_template_check(const char *tmpl, const char *const *known, size_t n_known,
+		      const char **bad, size_t *bad_len);
+
 #endif

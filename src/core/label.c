@@ -74,6 +74,77 @@ static int gbnf_json_string(sd_buf *b, const char *s)
 	return SD_OK;
 }
 
+#define GBNF_MAX_BYTES (64 * 1024)
+#define GBNF_MAX_DEPTH 64
+
+/*
+ * NULL when the grammar text is within bounds, else why not. llama.cpp's
+ * GBNF parser recurses once per "(": 20,000 nested groups overflow the
+ * stack (SIGSEGV) while the config loads, so the nesting is counted here
+ * first, skipping strings, character classes and comments.
+ */
+static const char *gbnf_bounds(const char *g)
+{
+	int depth = 0;
+	if (strlen(g) > GBNF_MAX_BYTES)
+		return "is longer than 64 KiB";
+	for (const char *p = g; *p; p++) {
+		if (*p == '#') {
+			while (p[1] && p[1] != '\n')
+				p++;
+		} else if (*p == '"' || *p == '[') {
+			char end = *p == '"' ? '"' : ']';
+			while (p[1] && p[1] != end)
+				p += p[1] == '\\' && p[2] ? 2 : 1;
+			if (p[1])
+				p++;
+		} else if (*p == '(') {
+			if (++depth > GBNF_MAX_DEPTH)
+				return "nests groups \"(...)\" more than 64 deep";
+		} else if (*p == ')' && depth > 0) {
+			depth--;
+		}
+	}
+	return NULL;
+}
+
+static int digits(long long v)
+{
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	int d = 1;
+	while (u >= 10)
+		u /= 10, d++;
+	return d;
+}
+
+static int max_digits(const sd_label_spec *s)
+{
+	return digits(s->lo) > digits(s->hi) ? digits(s->lo) : digits(s->hi);
+}
+
+size_t sd_label_spec_max_bytes(const sd_label_spec *s)
+{
+	size_t n = 0;
+	if (!s || s->kind == LABEL_GRAMMAR)
+		return 0;
+	if (s->kind == LABEL_VALUES) {
+		for (size_t i = 0; i < s->n_values; i++) {
+			size_t k = strlen(s->values[i]);
+			if (s->json_shape) { /* its JSON text: escapes may double it */
+				json_t *v = json_string(s->values[i]);
+				char *t = v ? json_dumps(v, JSON_ENCODE_ANY) : NULL;
+				k = t ? strlen(t) : 6 * k + 2;
+				free(t);
+				json_decref(v);
+			}
+			n = k > n ? k : n;
+		}
+	} else {
+		n = (size_t)max_digits(s) + (s->lo < 0);
+	}
+	return n + (s->json_shape ? strlen("{\"label\": }") : 0);
+}
+
 static int build_grammar(sd_label_spec *s)
 {
 	sd_buf b;
@@ -97,8 +168,11 @@ static int build_grammar(sd_label_spec *s)
 		for (long long v = s->lo; v <= s->hi; v++)
 			sd_buf_printf(&b, "%s\"%lld\"", v > s->lo ? " | " : "", v);
 	} else {
-		/* too many to spell out: digits, checked by the parser */
-		sd_buf_printf(&b, "%s[0-9] [0-9]*", s->lo < 0 ? "\"-\"? " : "");
+		/* too many to spell out: digits, checked by the parser; at most
+		   as many as the bounds have, so that every reply ends */
+		sd_buf_printf(&b, "%s[0-9]", s->lo < 0 ? "\"-\"? " : "");
+		for (int d = 1; d < max_digits(s); d++)
+			sd_buf_printf(&b, " [0-9]?");
 	}
 	sd_buf_printf(&b, "\n");
 	s->grammar = sd_buf_steal(&b);
@@ -205,6 +279,11 @@ int sd_label_spec_parse(const char *json_text, const char *source,
 		if (!g || !strstr(g, "root")) {
 			rc = bad(err, source, field, "grammar",
 				 "must be a GBNF grammar text with a rule named root");
+			goto out;
+		}
+		const char *why = gbnf_bounds(g);
+		if (why) {
+			rc = bad(err, source, field, "grammar", why);
 			goto out;
 		}
 		if (s->json_shape) {

@@ -18,10 +18,13 @@
 #include "run/backend_open.h"
 #include "run/config_common.h"
 #include "run/logcompat.h"
+#include "run/files.h"
+#include "run/model_id.h"
 #include "run/sched.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/hash.h"
+#include "util/pytext.h"
 #include "util/rng.h"
 
 typedef struct ann_annotator {
@@ -110,7 +113,8 @@ static bool ends_with(const char *s, const char *suf)
 	return n >= m && strcmp(s + n - m, suf) == 0;
 }
 
-static int walk(sd_annotate *a, const char *path, int depth, sd_error *err)
+static int walk(sd_annotate *a, const char *path, int depth, run_dirset *seen,
+		sd_error *err)
 {
 	struct stat st;
 	if (stat(path, &st) != 0)
@@ -120,6 +124,11 @@ static int walk(sd_annotate *a, const char *path, int depth, sd_error *err)
 		return add_path(a, path, depth == 0)
 			   ? sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory")
 			   : SD_OK;
+	/* a link back to a directory walked already (ln -s . a) */
+	int r = run_dirset_add(seen, path);
+	if (r)
+		return r == 1 ? SD_OK : sd_error_set(err, SD_EIO, path, NULL,
+						     "cannot read directory");
 	if (depth > 32)
 		return sd_error_set(err, SD_EINVAL, path, NULL, "directories nested too deep");
 	DIR *d = opendir(path);
@@ -140,9 +149,12 @@ static int walk(sd_annotate *a, const char *path, int depth, sd_error *err)
 			break;
 		}
 		struct stat cs;
-		if (stat(child, &cs) == 0 && S_ISDIR(cs.st_mode))
-			rc = walk(a, child, depth + 1, err);
-		else if (ends_with(n, ".json") && strcmp(n, "run.json") &&
+		bool st_ok = stat(child, &cs) == 0;
+		if (st_ok && S_ISDIR(cs.st_mode))
+			rc = walk(a, child, depth + 1, seen, err);
+		/* regular files only: a FIFO named *.json would block the read */
+		else if (st_ok && S_ISREG(cs.st_mode) && ends_with(n, ".json") &&
+			 strcmp(n, "run.json") &&
 			 strcmp(n, "annotate.json"))
 			rc = add_path(a, child, false) ? SD_ENOMEM : SD_OK;
 		if (rc == SD_ENOMEM)
@@ -457,19 +469,19 @@ void sd_annotate_free(sd_annotate *a)
 	free(a);
 }
 
-static int find_inputs(sd_annotate *a, const char *const *inputs, size_t n_inputs,
-		       sd_error *err)
+static int find_inputs_in(sd_annotate *a, const char *const *inputs, size_t n_inputs,
+			  run_dirset *seen, sd_error *err)
 {
 	int rc = SD_OK;
 	if (n_inputs > 0) {
 		for (size_t i = 0; i < n_inputs && rc == SD_OK; i++)
-			rc = walk(a, inputs[i], 0, err);
+			rc = walk(a, inputs[i], 0, seen, err);
 		return rc;
 	}
 	const json_t *d = json_object_get(a->root, "discussions");
 	if (json_is_string(d)) {
 		char *p = cfg_resolve(a->dir, json_string_value(d));
-		rc = p ? walk(a, p, 0, err) : SD_ENOMEM;
+		rc = p ? walk(a, p, 0, seen, err) : SD_ENOMEM;
 		free(p);
 		return rc;
 	}
@@ -484,9 +496,18 @@ static int find_inputs(sd_annotate *a, const char *const *inputs, size_t n_input
 			return sd_error_set(err, SD_EINVAL, a->path, "discussions",
 					    "entry %zu is not a path string", i);
 		char *p = cfg_resolve(a->dir, s);
-		rc = p ? walk(a, p, 0, err) : SD_ENOMEM;
+		rc = p ? walk(a, p, 0, seen, err) : SD_ENOMEM;
 		free(p);
 	}
+	return rc;
+}
+
+static int find_inputs(sd_annotate *a, const char *const *inputs, size_t n_inputs,
+		       sd_error *err)
+{
+	run_dirset seen = { 0 };
+	int rc = find_inputs_in(a, inputs, n_inputs, &seen, err);
+	run_dirset_free(&seen);
 	return rc;
 }
 
@@ -632,7 +653,15 @@ typedef struct ann_work {
 	sd_annotate *a;
 	const sd_run_params *p;
 	sched_groups g;  /* annotators by backend config */
+	json_t *model_files; /* [{name, model_file}] per annotator (model_id.h) */
 } ann_work;
+
+/* The identity of annotator x's model file, or NULL (borrowed). */
+static const json_t *ann_model(const ann_work *w, size_t x)
+{
+	const json_t *m = json_object_get(json_array_get(w->model_files, x), "model_file");
+	return json_is_object(m) ? m : NULL;
+}
 
 typedef struct ann_job {
 	const sd_run_params *p;
@@ -655,8 +684,10 @@ static char *out_path(const char *out, const char *annotator, const char *file)
 	return sd_buf_steal(&b);
 }
 
-/* Done when the file parses as an annotation of this discussion. */
-static bool is_complete(const char *path, const char *id)
+/* Done when the file parses as an annotation of this discussion, made
+ * under this config (digest). */
+static bool is_complete(const char *path, const char *id, const char *digest,
+			const json_t *model)
 {
 	char *text = NULL;
 	if (sd_file_read(path, &text, NULL, NULL) != SD_OK)
@@ -664,7 +695,12 @@ static bool is_complete(const char *path, const char *id)
 	json_t *j = json_loads(text, 0, NULL);
 	free(text);
 	const char *c = json_string_value(json_object_get(j, "conv_id"));
-	bool ok = c && strcmp(c, id) == 0 && json_is_array(json_object_get(j, "logs"));
+	const char *d = json_string_value(json_object_get(j, "config_digest"));
+	bool ok = c && strcmp(c, id) == 0 && json_is_array(json_object_get(j, "logs")) &&
+		  d && strcmp(d, digest) == 0;
+	if (ok && model) /* a model file replaced under the same path: redo */
+		ok = json_equal(json_object_get(json_object_get(j, "model_file"), "sha256"),
+				json_object_get(model, "sha256"));
 	json_decref(j);
 	return ok;
 }
@@ -691,7 +727,8 @@ static bool aw_next_item(void *wp, size_t g, size_t *cursor, size_t *item,
 		if (w->g.of[x] != g || l % w->p->shard_count != w->p->shard_index)
 			continue;
 		char *path = out_path(w->p->out_dir, w->a->ann[x].name, w->a->logs[l].file);
-		bool done = path && is_complete(path, w->a->logs[l].id);
+		bool done = path && is_complete(path, w->a->logs[l].id, w->a->digest,
+						  ann_model(w, x));
 		free(path);
 		if (done) {
 			(*skipped)++;
@@ -785,6 +822,55 @@ static int aw_job_accept(void *jp, uint64_t key, const sd_reply *rep)
 	return sd_annotation_accept(((ann_job *)jp)->ann, key, rep->text, rep);
 }
 
+/*
+ * Our own fields, appended after SynDisco's: the config digest and the
+ * model file's identity (what resume checks a file against). Replaces *json; non-zero when out of
+ * memory.
+ */
+/*
+ * Append config_digest and model_file as the last top-level fields of an
+ * annotation file, by text: the profile's writer made the bytes before
+ * them SynDisco's own, and a re-dump could change them.
+ */
+static int add_extras(char **json, const char *digest, const json_t *model)
+{
+	size_t n = strlen(*json);
+	while (n && (*json)[n - 1] != '}')
+		n--;
+	if (!n)
+		return -1;
+	json_t *d = json_string(digest);
+	char *ds = d ? sd_py_json_dumps(d, -1) : NULL;
+	char *ms = model ? sd_py_json_dumps(model, 4) : NULL;
+	json_decref(d);
+	sd_buf b = { 0 };
+	int rc = !ds || (model && !ms) ? -1 : 0;
+	/* "{}" has no member before ours */
+	bool empty = n >= 2 && (*json)[n - 2] == '{';
+	if (!rc)
+		rc = sd_buf_append(&b, *json, empty ? n - 1 : n - 2) ||
+		     sd_buf_printf(&b, "%s\n    \"config_digest\": %s",
+				   empty ? "" : ",", ds);
+	if (!rc && ms) {
+		rc = sd_buf_append(&b, ",\n    \"model_file\": ", 20);
+		/* one level deeper: every line of the value moves 4 right */
+		for (const char *p = ms; !rc && *p; p++)
+			rc = *p == '\n' ? sd_buf_append(&b, "\n    ", 5)
+				       : sd_buf_append(&b, p, 1);
+	}
+	if (!rc)
+		rc = sd_buf_append(&b, "\n}", 2);
+	free(ds);
+	free(ms);
+	char *out = rc ? NULL : sd_buf_steal(&b);
+	sd_buf_free(&b);
+	if (!out)
+		return -1;
+	sd_free(*json);
+	*json = out;
+	return 0;
+}
+
 static int aw_job_save(void *wp, void *jp, size_t item, sd_error *err)
 {
 	ann_work *w = wp;
@@ -802,6 +888,8 @@ static int aw_job_save(void *wp, void *jp, size_t item, sd_error *err)
 			w->p->on_text(shown, w->p->ud);
 		sd_free(shown);
 	}
+	if (add_extras(&json, w->a->digest, ann_model(w, item / w->a->n_logs)))
+		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	char *path = out_path(w->p->out_dir, x->name, l->file);
 	int rc = path ? sd_file_write_atomic(path, json, strlen(json), err)
 		      : sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
@@ -822,14 +910,15 @@ static const sched_ops ann_ops = {
 	.item_name = aw_item_name,
 };
 
-/* OUT/annotate.json: the config and its digest. Caller frees. */
-static char *manifest_json(const sd_annotate *a)
+/* OUT/annotate.json: the config, its digest and the model files. Caller frees. */
+static char *manifest_json(const sd_annotate *a, json_t *model_files)
 {
 	json_t *j = json_object();
 	char *s = NULL;
 	if (j && !json_object_set_new(j, "config_digest", json_string(a->digest)) &&
 	    !json_object_set_new(j, "source", json_string(a->path)) &&
-	    !json_object_set(j, "config", a->root))
+	    !json_object_set(j, "config", a->root) &&
+	    !json_object_set(j, "model_files", model_files))
 		s = json_dumps(j, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
 	json_decref(j);
 	return s;
@@ -852,18 +941,39 @@ int sd_annotate_run(sd_annotate *a, const sd_run_params *p,
 	memset(progress, 0, sizeof(*progress));
 	if (!a || !p)
 		return sd_error_set(err, SD_EINVAL, NULL, NULL, "no config or run parameters");
-	char *manifest = manifest_json(a);
-	if (!manifest)
-		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
-	rc = sched_prepare(p, "annotate.json", a->digest, manifest, "annotations", err);
-	free(manifest);
-	if (rc)
-		return rc;
 	memset(&w, 0, sizeof(w));
 	w.a = a;
 	w.p = p;
-	if ((rc = sched_groups_build(&w.g, a->n_ann, ann_backend_key, a, err)))
-		return rc;
+	/* which model files, before OUT is touched */
+	if (!(w.model_files = json_array()))
+		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+	for (size_t x = 0; x < a->n_ann; x++) {
+		json_t *id = NULL;
+		if ((rc = run_model_identity(&a->ann[x].backend, a->path,
+					      p->default_model, &id, err)))
+			goto out_models;
+		if (json_array_append_new(w.model_files,
+					  json_pack("{s:s,s:o}", "name", a->ann[x].name,
+						    "model_file", id ? id : json_null()))) {
+			rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+			goto out_models;
+		}
+	}
+	char *manifest = manifest_json(a, w.model_files);
+	if (!manifest) {
+		rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		goto out_models;
+	}
+	int created;
+	rc = sched_prepare(p, "annotate.json", a->digest, manifest, "annotations",
+			   &created, err);
+	free(manifest);
+	if (rc)
+		goto out_models;
+	if ((rc = sched_groups_build(&w.g, a->n_ann, ann_backend_key, a, err))) {
+		sched_unprepare(p, "annotate.json", created);
+		goto out_models;
+	}
 	for (size_t x = 0; x < a->n_ann; x++) {
 		char *dir = out_path(p->out_dir, a->ann[x].name, NULL);
 		rc = sched_out_subdir(dir, err);
@@ -876,10 +986,14 @@ int sd_annotate_run(sd_annotate *a, const sd_run_params *p,
 	}
 	rc = sched_run(&ann_ops, &w, p, progress, err);
 out:
+	if (rc && progress->done == 0)
+		sched_unprepare(p, "annotate.json", created);
 	sched_groups_free(&w.g);
 	if (rc == SD_OK && progress->failed > 0)
 		rc = sd_error_set(err, SD_EBACKEND, NULL, NULL,
 				  "%zu annotation(s) failed; run the same command again to retry them",
 				  progress->failed);
+out_models:
+	json_decref(w.model_files);
 	return rc;
 }

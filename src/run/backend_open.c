@@ -62,3 +62,22 @@ sd_backend *run_backend_open(const cfg_backend *cb, const char *source,
 	lp.n_ctx = cb->llama.n_ctx * parallel;
 	return sd_backend_llama_create(&lp, err);
 }
+
+int run_backend_check(const cfg_backend *cb, const char *source,
+		      const char *default_model, sd_error *err)
+{
+	if (strcmp(cb->type, "openai") == 0) {
+		char *key = NULL;
+		if (!cb->model || !cb->model[0])
+			return sd_error_set(err, SD_EINVAL, source, "backend.model",
+					    "missing: the name of the model the server serves "
+					    "(as listed by GET /v1/models), or pass --model NAME");
+		int rc = cfg_backend_api_key(cb, source, &key, err);
+		cfg_secret_free(key);
+		return rc;
+	}
+	if (strcmp(cb->type, "llama") == 0 && !cb->model && !default_model)
+		return sd_error_set(err, SD_EINVAL, source, "backend.model",
+				    "no model: set backend.model or pass --model");
+	return SD_OK;
+}

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/core.h"
 #include "util/buf.h"
 #include "util/error.h"
 
@@ -412,6 +413,27 @@ int cfg_sampling(const json_t *s, const char *source, sd_sampling *sp,
 	return SD_OK;
 }
 
+/* templates.<key>: only the placeholders its renderer fills (issue 13.12) */
+static int check_placeholders(const char *key, const char *tmpl, const char *source,
+			      sd_error *err)
+{
+	static const char *const entry[] = {"name", "text"}, *const prompt[] = {"history"};
+	bool is_entry = !strcmp(key, "history_entry");
+	bool is_prompt = !strcmp(key, "user_prompt") || !strcmp(key, "annotator_prompt");
+	const char *bad;
+	size_t n;
+	if (!sd_template_check(tmpl, is_entry ? entry : prompt,
+			       is_entry ? 2 : is_prompt ? 1 : 0, &bad, &n))
+		return SD_OK;
+	char f[64];
+	snprintf(f, sizeof(f), "templates.%s", key);
+	return sd_error_set(err, SD_EINVAL, source, f,
+			    "unknown placeholder \"%.*s\"; this template knows %s (write "
+			    "\"{{\" for a literal brace)",
+			    (int)(n > 60 ? 60 : n), bad,
+			    is_entry ? "{name} and {text}" : is_prompt ? "{history}" : "none");
+}
+
 int cfg_templates(const json_t *t, const char *source, sd_prompt_templates *out,
 		  sd_error *err)
 {
@@ -440,6 +462,8 @@ int cfg_templates(const json_t *t, const char *source, sd_prompt_templates *out,
 			return sd_error_set(err, SD_EINVAL, source, f, "must be a string");
 		}
 		*dst[k] = json_string_value(v);
+		if ((rc = check_placeholders(keys[k], *dst[k], source, err)))
+			return rc;
 	}
 	const json_t *w = json_object_get(t, "wrap_user_json");
 	if (w && !json_is_boolean(w))
@@ -551,6 +575,53 @@ static int check_url(const json_t *v, const char *field, const char *source,
 		return sd_error_set(err, SD_EINVAL, source, field,
 				    "must start with http:// or https:// (e.g. "
 				    "\"http://127.0.0.1:8080/v1\"), got \"%.100s\"", u);
+	/* caught here, not after 600 s of retries (down_deadline) */
+	for (const unsigned char *c = (const unsigned char *)u; *c; c++)
+		if (*c <= 0x20 || *c == 0x7f)
+			return sd_error_set(err, SD_EINVAL, source, field,
+					    "must not contain spaces or control characters "
+					    "(byte %zu)", (size_t)(c - (const unsigned char *)u));
+	const char *host = strstr(u, "://") + 3;
+	size_t alen = strcspn(host, "/?#");
+	/* credentials in a URL would be written to run.json with it */
+	if (memchr(host, '@', alen))
+		return sd_error_set(err, SD_EINVAL, source, field,
+				    "must not hold credentials (user:password@): they would "
+				    "be stored in run.json; put the key in an environment "
+				    "variable named by \"api_key_env\" or in a file named by "
+				    "\"api_key_file\"");
+	const char *end = host + alen, *colon = NULL;
+	if (*host == '[') { /* IPv6 literal */
+		const char *rb = memchr(host, ']', alen);
+		if (!rb)
+			return sd_error_set(err, SD_EINVAL, source, field,
+					    "has an unclosed '[' in its host");
+		colon = rb + 1 < end && rb[1] == ':' ? rb + 1 : NULL;
+		if (rb + 1 < end && !colon)
+			return sd_error_set(err, SD_EINVAL, source, field,
+					    "has a malformed host");
+	} else {
+		colon = memchr(host, ':', alen);
+	}
+	if ((colon ? colon : end) == host)
+		return sd_error_set(err, SD_EINVAL, source, field, "has no host");
+	if (colon) {
+		long port = 0;
+		const char *d = colon + 1;
+		if (d == end)
+			return sd_error_set(err, SD_EINVAL, source, field,
+					    "has an empty port after ':'");
+		for (; d < end; d++) {
+			if (*d < '0' || *d > '9' || port > 65535)
+				break;
+			port = port * 10 + (*d - '0');
+		}
+		if (d < end || port < 1 || port > 65535)
+			return sd_error_set(err, SD_EINVAL, source, field,
+					    "has an invalid port \"%.*s\" (must be 1 to 65535)",
+					    (int)(end - colon - 1 < 20 ? end - colon - 1 : 20),
+					    colon + 1);
+	}
 	return SD_OK;
 }
 

@@ -14,6 +14,7 @@
 #include "core/core.h"
 #include "run/dataset.h"
 #include "run/logcompat.h"
+#include "run/files.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/hash.h"
@@ -255,8 +256,15 @@ static uint64_t str_key(const char *s)
 
 /* ---- finding files ---- */
 
-static int walk(const char *dir, int depth, strlist *out, sd_error *err)
+static int walk(const char *dir, int depth, strlist *out, run_dirset *seen,
+		sd_error *err)
 {
+	int r = run_dirset_add(seen, dir);
+	if (r == 1)
+		return SD_OK; /* a link back to a directory walked already */
+	if (r < 0)
+		return sd_error_set(err, SD_EIO, dir, NULL, "cannot read directory: %s",
+				    strerror(errno));
 	DIR *dh = opendir(dir);
 	struct dirent *de;
 	strlist names = { 0 };
@@ -296,7 +304,7 @@ static int walk(const char *dir, int depth, strlist *out, sd_error *err)
 			continue;
 		}
 		if (S_ISDIR(st.st_mode)) {
-			if ((rc = walk(p.data, depth + 1, out, err)))
+			if ((rc = walk(p.data, depth + 1, out, seen, err)))
 				goto out;
 		} else if (S_ISREG(st.st_mode) && ends_with(names.v[i], ".json")) {
 			if ((rc = strlist_push(out, p.data)))
@@ -321,6 +329,7 @@ static int collect(const char *const *paths, size_t n, strlist *files,
 {
 	bool *ex = NULL;
 	int rc = SD_OK;
+	run_dirset seen = { 0 };
 	for (size_t i = 0; i < n; i++) {
 		struct stat st;
 		size_t before = files->n;
@@ -334,7 +343,7 @@ static int collect(const char *const *paths, size_t n, strlist *files,
 			goto out;
 		}
 		if (S_ISDIR(st.st_mode))
-			rc = walk(paths[i], 0, files, err);
+			rc = walk(paths[i], 0, files, &seen, err);
 		else
 			rc = strlist_push(files, paths[i]);
 		if (rc) {
@@ -352,6 +361,7 @@ static int collect(const char *const *paths, size_t n, strlist *files,
 			ex[k] = !S_ISDIR(st.st_mode);
 	}
 out:
+	run_dirset_free(&seen);
 	if (rc) {
 		free(ex);
 		ex = NULL;

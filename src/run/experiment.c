@@ -15,6 +15,7 @@
 #include "core/core.h"
 #include "run/config_common.h"
 #include "run/experiment.h"
+#include "run/files.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/hash.h"
@@ -375,7 +376,7 @@ static int parse_cell(exp_cell *c, const char *path, sd_error *err)
 	c->textwrap_len = (int32_t)v;
 	v = (long long)c->num_discussions;
 	if ((rc = cfg_get_int(c->json, "num_discussions", "num_discussions", path, 0,
-			      100000000, &v, err)))
+			      RUN_MAX_DISCUSSIONS, &v, err)))
 		return rc;
 	c->num_discussions = (size_t)v;
 	v = c->num_active_users;
@@ -471,6 +472,15 @@ static int add_cell(sd_experiment *e, const char *name, json_t *json, sd_error *
 		e->cells = n;
 		e->cap_cells = cap;
 	}
+	/* the name is a directory name: fail at load, not after OUT exists */
+	if (strlen(name) > 240) {
+		json_decref(json);
+		return sd_error_set(err, SD_EINVAL, e->path, "conditions",
+				    "the cell name \"%.40s...\" (level names joined with "
+				    "'_') is %zu bytes; a directory name may have at most 240: "
+				    "shorten the level names",
+				    name, strlen(name));
+	}
 	for (size_t i = 0; i < e->n_cells; i++) {
 		if (strcmp(e->cells[i].name, name) == 0) {
 			json_decref(json);
@@ -561,8 +571,15 @@ static int expand_conditions(sd_experiment *e, const json_t *base, sd_error *err
 		}
 		for (size_t k = 0; k < nf; k++) {
 			const json_t *lv = json_array_get(factors[k], idx[k]);
-			sd_buf_printf(&name, "%s%s", k ? "_" : "",
-				      json_string_value(json_object_get(lv, "name")));
+			/* unchecked, a failed allocation dropped a level from the
+			   cell's name (found by test_alloc) */
+			if (sd_buf_printf(&name, "%s%s", k ? "_" : "",
+					  json_string_value(json_object_get(lv, "name")))) {
+				json_decref(cell);
+				sd_buf_free(&name);
+				rc = sd_error_set(err, SD_ENOMEM, e->path, NULL, "out of memory");
+				goto out;
+			}
 			const char *k2;
 			json_t *v2;
 			json_object_foreach((json_t *)lv, k2, v2) {

@@ -37,6 +37,7 @@ static char **column_names(const sd_dataset *d, size_t *n)
 	char **v = calloc(total, sizeof(*v));
 	size_t k = 0;
 	sd_buf b;
+	sd_buf_init(&b, 0); /* the oom path frees it, whatever failed */
 	if (!v)
 		return NULL;
 	for (size_t i = 0; i < nf; i++)
@@ -57,6 +58,29 @@ static char **column_names(const sd_dataset *d, size_t *n)
 			if (sd_buf_printf(&b, "%s_%s", d->annotators[i], suffix[s]))
 				goto oom;
 			v[k++] = sd_buf_steal(&b);
+		}
+	}
+	/* unique by construction: an annotator "persona_x" and a persona field
+	   "x_label" would both give persona_x_label; a later column whose
+	   name is taken gets _2, _3, ... */
+	for (size_t i = 1; i < total; i++) {
+		for (unsigned sfx = 2;; sfx++) {
+			size_t j = 0;
+			while (j < i && strcmp(v[j], v[i]))
+				j++;
+			if (j == i)
+				break;
+			sd_buf_init(&b, 0);
+			char *base = v[i];
+			size_t bl = strlen(base);
+			/* strip the suffix this loop added last time */
+			if (sfx > 2)
+				bl = (size_t)(strrchr(base, '_') - base);
+			if (sd_buf_printf(&b, "%.*s_%u", (int)bl, base, sfx))
+				goto oom;
+			free(v[i]);
+			if (!(v[i] = sd_buf_steal(&b)))
+				goto oom;
 		}
 	}
 	*n = total;

@@ -15,6 +15,7 @@
 #include "syndisco.h"
 #include "util/buf.h"
 #include "util/error.h"
+#include "util/utf8.h"
 
 int sd_file_read(const char *path, char **out, size_t *len, sd_error *err)
 {
@@ -24,15 +25,26 @@ int sd_file_read(const char *path, char **out, size_t *len, sd_error *err)
 	if (!path || !out)
 		return sd_error_set(err, SD_EINVAL, NULL, NULL, "no path");
 	*out = NULL;
-	FILE *f = fopen(path, "rb");
-	if (!f)
+	/* O_NONBLOCK: opening a FIFO for reading would wait for a writer */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
 		return sd_error_set(err, errno == ENOENT ? SD_ENOTFOUND : SD_EIO,
 				    path, NULL, "cannot open: %s", strerror(errno));
 	struct stat st;
-	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-		fclose(f);
+	/* a FIFO named on purpose (/dev/stdin, <(...)) is read; directory
+	   walks skip everything but regular files */
+	if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+		close(fd);
 		return sd_error_set(err, SD_EIO, path, NULL,
 				    "is a directory, expected a file");
+	}
+	int fl = fcntl(fd, F_GETFL);
+	FILE *f = fl >= 0 && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == 0 ? fdopen(fd, "rb")
+									 : NULL;
+	if (!f) {
+		close(fd);
+		return sd_error_set(err, SD_EIO, path, NULL, "cannot open: %s",
+				    strerror(errno));
 	}
 	sd_buf_init(&b, 0);
 	for (;;) {
@@ -50,6 +62,18 @@ int sd_file_read(const char *path, char **out, size_t *len, sd_error *err)
 		}
 	}
 	fclose(f);
+	/* text only: a NUL would end parsing early and hide what follows it
+	   ({valid}\0garbage), and invalid UTF-8 must not reach prompts or logs */
+	size_t ok = rc ? 0 : sd_utf8_valid_prefix(b.data ? b.data : "", b.len);
+	if (!rc && ok < b.len) {
+		size_t line = 1, col = 1;
+		for (size_t i = 0; i < ok; i++, col++)
+			if (b.data[i] == '\n')
+				line++, col = 0;
+		rc = sd_error_set(err, SD_EPARSE, path, NULL,
+				  "%s at line %zu, column %zu (byte %zu): expected UTF-8 text",
+				  b.data[ok] ? "invalid UTF-8" : "a NUL byte", line, col, ok);
+	}
 	if (rc) {
 		sd_buf_free(&b);
 		return rc;
@@ -150,8 +174,10 @@ static uint32_t temp_random(void)
 	return (uint32_t)ts.tv_nsec ^ ((uint32_t)getpid() << 16);
 }
 
-int sd_file_write_atomic(const char *path, const char *data, size_t len,
-			 sd_error *err)
+/* excl: link() instead of rename(), so an existing target is kept and
+   RUN_EXISTS returned (see run_file_create_excl). */
+static int write_file(const char *path, const char *data, size_t len, bool excl,
+		      sd_error *err)
 {
 	sd_buf tmp;
 	char host[RUN_TEMP_HOST_MAX + 1];
@@ -209,6 +235,15 @@ int sd_file_write_atomic(const char *path, const char *data, size_t len,
 	/* another writer of the same target may rename first: its file is
 	   complete and, the output being deterministic, equivalent; the last
 	   rename wins and a reader sees one whole file or the other */
+	if (excl) {
+		/* link() fails on an existing target: of two creators, one wins */
+		if (link(tmp.data, path) != 0)
+			rc = errno == EEXIST ? RUN_EXISTS
+					     : sd_error_set(err, SD_EIO, path, NULL,
+							    "cannot create: %s", strerror(errno));
+		unlink(tmp.data);
+		goto out;
+	}
 	if (rename(tmp.data, path) != 0) {
 		rc = sd_error_set(err, SD_EIO, path, NULL, "rename failed: %s",
 				  strerror(errno));
@@ -221,6 +256,18 @@ out:
 		unlink(tmp.data);
 	sd_buf_free(&tmp);
 	return rc;
+}
+
+int sd_file_write_atomic(const char *path, const char *data, size_t len,
+			 sd_error *err)
+{
+	return write_file(path, data, len, false, err);
+}
+
+int run_file_create_excl(const char *path, const char *data, size_t len,
+			 sd_error *err)
+{
+	return write_file(path, data, len, true, err);
 }
 
 int sd_persona_array_load(const char *path, sd_persona ***out, size_t *n,
@@ -300,4 +347,35 @@ void sd_timestamp_now(char *buf, size_t size)
 		return;
 	if (!localtime_r(&t, &tm) || strftime(buf, size, "%y-%m-%d-%H-%M", &tm) == 0)
 		buf[0] = '\0';
+}
+
+int run_dirset_add(run_dirset *s, const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return -1;
+	unsigned long long dev = (unsigned long long)st.st_dev,
+			   ino = (unsigned long long)st.st_ino;
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[2 * i] == dev && s->v[2 * i + 1] == ino)
+			return 1;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 16;
+		unsigned long long *v = realloc(s->v, 2 * cap * sizeof(*v));
+		if (!v)
+			return -1;
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[2 * s->n] = dev;
+	s->v[2 * s->n + 1] = ino;
+	s->n++;
+	return 0;
+}
+
+void run_dirset_free(run_dirset *s)
+{
+	free(s->v);
+	s->v = NULL;
+	s->n = s->cap = 0;
 }

@@ -45,8 +45,43 @@ bool run_temp_like(const char *name);
 
 /*
  * True when the file at path loads as a complete discussion log of this
- * cell and index (what resume and status count as done).
+ * cell and index (what resume and status count as done), written under
+ * the config digest `digest` and with the model file whose SHA-256 is
+ * model_sha (each not checked when NULL).
  */
-bool run_file_complete(const char *path, const char *cell, size_t index);
+bool run_file_complete(const char *path, const char *cell, size_t index,
+		       const char *digest, const char *model_sha);
+
+/* Most discussions per cell a config may ask for, and so a manifest claim. */
+#define RUN_MAX_DISCUSSIONS 100000000
+
+/* The config_digest of OUT/<manifest>, or NULL; and into *model_sha (if
+ * not NULL) the SHA-256 of the model file of cell `name`, or NULL. Caller
+ * frees both. */
+char *run_manifest_digest(const char *out_dir, const char *manifest,
+			  const char *name, char **model_sha);
+
+/*
+ * Write path whole (temp file, fsync) unless it exists: returns SD_OK,
+ * RUN_EXISTS (> 0) when it does (it is left as it was), or an SD_E* code.
+ * Two processes creating the same file: exactly one gets SD_OK.
+ */
+#define RUN_EXISTS 1
+struct sd_error;
+int run_file_create_excl(const char *path, const char *data, size_t len,
+			 struct sd_error *err);
+
+/*
+ * Directories a walk has entered, by (device, inode): a link loop
+ * (ln -s . a; ln -s . b) would otherwise be walked 2^depth times.
+ */
+typedef struct run_dirset {
+	unsigned long long *v; /* dev, ino pairs */
+	size_t n, cap;
+} run_dirset;
+/* 1 when the directory `path` was seen before, 0 when it is new (now
+ * recorded), -1 when it cannot be stat'ed or memory ran out. */
+int run_dirset_add(run_dirset *s, const char *path);
+void run_dirset_free(run_dirset *s);
 
 #endif

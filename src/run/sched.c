@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "run/files.h"
+#include "run/model_id.h"
 #include "run/sched.h"
 #include "util/buf.h"
 #include "util/error.h"
@@ -86,8 +87,10 @@ int sched_mkdir_p(const char *path)
 
 int sched_prepare(const sd_run_params *p, const char *manifest,
 		  const char *digest, const char *manifest_json,
-		  const char *what, sd_error *err)
+		  const char *what, int *created, sd_error *err)
 {
+	struct stat dst;
+	*created = 0;
 	if (!p || !p->out_dir)
 		return sd_error_set(err, SD_EINVAL, NULL, NULL, "no output directory");
 	if (p->parallel < 1 || p->parallel > 4096)
@@ -97,6 +100,7 @@ int sched_prepare(const sd_run_params *p, const char *manifest,
 		return sd_error_set(err, SD_EINVAL, NULL, "shard",
 				    "shard %u/%u: need 0 <= K < N", p->shard_index,
 				    p->shard_count);
+	bool dir_existed = stat(p->out_dir, &dst) == 0;
 	if (sched_mkdir_p(p->out_dir) != 0)
 		return sd_error_set(err, SD_EIO, p->out_dir, NULL, "cannot create: %s",
 				    strerror(errno));
@@ -106,25 +110,75 @@ int sched_prepare(const sd_run_params *p, const char *manifest,
 	sd_buf_init(&b, 0);
 	if (sd_buf_printf(&b, "%s/%s", p->out_dir, manifest))
 		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
-	if (sd_file_read(b.data, &text, NULL, NULL) == SD_OK) {
-		json_t *m = json_loads(text, 0, NULL);
-		const char *old = json_string_value(json_object_get(m, "config_digest"));
-		bool same = old && strcmp(old, digest) == 0;
-		if (!same && !p->force)
-			rc = sd_error_set(err, SD_ESTATE, b.data, NULL,
-					  "%s holds %s of a different config (digest %s, "
-					  "this config %s); use a new output directory, or "
-					  "--force to continue it with this config",
-					  p->out_dir, what, old ? old : "unreadable", digest);
-		json_decref(m);
-		if (rc || same)
+	/*
+	 * Create the manifest exclusively: two runs of different configs
+	 * started together on a new directory both read "no manifest"; only
+	 * one may then create it, the other reads it and is refused.
+	 */
+	for (int attempt = 0;; attempt++) {
+		if (sd_file_read(b.data, &text, NULL, NULL) == SD_OK) {
+			json_t *m = json_loads(text, 0, NULL);
+			const char *old = json_string_value(json_object_get(m, "config_digest"));
+			bool same = old && strcmp(old, digest) == 0;
+			if (!same && !p->force)
+				rc = sd_error_set(err, SD_ESTATE, b.data, NULL,
+						  "%s holds %s of a different config (digest %s, "
+						  "this config %s); use a new output directory, or "
+						  "--force to continue it with this config",
+						  p->out_dir, what, old ? old : "unreadable", digest);
+			if (!rc && same) {
+				/* the digest covers a model's path, not its bytes */
+				json_t *nm = json_loads(manifest_json, 0, NULL);
+				rc = run_model_files_check(m, nm, b.data, err);
+				json_decref(nm);
+				if (rc && p->force)
+					rc = SD_OK, same = false;
+			}
+			json_decref(m);
+			if (rc || same)
+				goto out;
+			rc = sd_file_write_atomic(b.data, manifest_json, strlen(manifest_json), err);
 			goto out;
+		}
+		rc = run_file_create_excl(b.data, manifest_json, strlen(manifest_json), err);
+		*created = rc == SD_OK ? SCHED_MADE_MANIFEST | (dir_existed ? 0 : SCHED_MADE_DIR) : 0;
+		if (rc != RUN_EXISTS || attempt == 3)
+			break;
+		rc = SD_OK;
 	}
-	rc = sd_file_write_atomic(b.data, manifest_json, strlen(manifest_json), err);
+	if (rc == RUN_EXISTS)
+		rc = sd_error_set(err, SD_EIO, b.data, NULL, "exists but cannot be read");
 out:
 	free(text);
 	sd_buf_free(&b);
 	return rc;
+}
+
+void sched_unprepare(const sd_run_params *p, const char *manifest, int created)
+{
+	if (!(created & SCHED_MADE_MANIFEST))
+		return;
+	DIR *d = opendir(p->out_dir);
+	struct dirent *de;
+	bool left = false;
+	sd_buf b;
+	sd_buf_init(&b, 0);
+	while (d && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    !strcmp(de->d_name, manifest))
+			continue;
+		sd_buf_reset(&b);
+		/* rmdir() removes empty directories only: never anyone's data */
+		if (sd_buf_printf(&b, "%s/%s", p->out_dir, de->d_name) || rmdir(b.data) != 0)
+			left = true;
+	}
+	if (d)
+		closedir(d);
+	sd_buf_reset(&b);
+	if (d && !left && !sd_buf_printf(&b, "%s/%s", p->out_dir, manifest) &&
+	    unlink(b.data) == 0 && (created & SCHED_MADE_DIR))
+		rmdir(p->out_dir); /* fails, harmlessly, if it holds more */
+	sd_buf_free(&b);
 }
 
 static void report(loop *L, bool force)

@@ -57,7 +57,18 @@ int sched_run(const sched_ops *ops, void *w, const sd_run_params *p,
  */
 int sched_prepare(const sd_run_params *p, const char *manifest,
 		  const char *digest, const char *manifest_json,
-		  const char *what, sd_error *err);
+		  const char *what, int *created, sd_error *err);
+
+/*
+ * A run that failed before writing anything (an error found only when a
+ * backend opened, a directory that could not be made): undo what
+ * sched_prepare created, as *created says (SCHED_MADE_*). Removes empty
+ * subdirectories, then, if nothing else is left, the manifest and the
+ * directory if it made it (never a file or a non-empty directory).
+ */
+#define SCHED_MADE_MANIFEST 1
+#define SCHED_MADE_DIR 2
+void sched_unprepare(const sd_run_params *p, const char *manifest, int created);
 
 /* Shared by workloads */
 int sched_mkdir_p(const char *path);

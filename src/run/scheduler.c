@@ -17,6 +17,7 @@
 #include "run/experiment.h"
 #include "run/sched.h"
 #include "run/files.h"
+#include "run/model_id.h"
 #include "util/buf.h"
 #include "util/error.h"
 
@@ -24,7 +25,15 @@ typedef struct exp_work {
 	sd_experiment *e;
 	const sd_run_params *p;
 	sched_groups g;   /* cells by backend config */
+	json_t *model_files; /* [{name, model_file}] per cell (model_id.h) */
 } exp_work;
+
+/* The identity of cell c's model file, or NULL (borrowed). */
+static const json_t *cell_model(const exp_work *w, size_t c)
+{
+	const json_t *m = json_object_get(json_array_get(w->model_files, c), "model_file");
+	return json_is_object(m) ? m : NULL;
+}
 
 /* A discussion in flight: one request at a time. */
 typedef struct exp_job {
@@ -94,7 +103,10 @@ static bool w_next_item(void *wp, size_t g, size_t *cursor, size_t *item,
 			if (!in_shard(w->p, i))
 				continue;
 			char *path = cell_path(w->p->out_dir, cell->name, i);
-			bool done = path && run_file_complete(path, cell->name, i);
+			bool done = path && run_file_complete(
+						    path, cell->name, i, w->e->digest,
+						    json_string_value(json_object_get(
+							cell_model(w, c), "sha256")));
 			free(path);
 			if (done) {
 				(*skipped)++;
@@ -180,17 +192,21 @@ static int w_job_save(void *wp, void *jp, size_t item, sd_error *err)
 	char *dgq = dg ? json_dumps(dg, JSON_ENCODE_ANY) : NULL;
 	json_decref(dg);
 	snprintf(num, sizeof(num), "%zu", index);
+	const json_t *mf = cell_model(w, ITEM_CELL(item));
+	char *mfq = mf ? json_dumps(mf, JSON_COMPACT) : NULL;
 	int rc;
 	char *path = cell_path(w->p->out_dir, c->name, index);
 	if (!cellq || !dgq || !path || sd_logs_set_id(l, id) ||
 	    sd_logs_set_timestamp(l, ts) || sd_logs_set_extra(l, "cell", cellq) ||
 	    sd_logs_set_extra(l, "index", num) ||
-	    sd_logs_set_extra(l, "config_digest", dgq))
+	    sd_logs_set_extra(l, "config_digest", dgq) ||
+	    (mf && (!mfq || sd_logs_set_extra(l, "model_file", mfq))))
 		rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	else
 		rc = sd_logs_save(l, path, err);
 	free(cellq);
 	free(dgq);
+	free(mfq);
 	free(path);
 	return rc;
 }
@@ -212,6 +228,29 @@ static const char *cell_backend_key(const void *e, size_t c)
 	return ((const sd_experiment *)e)->cells[c].backend_key;
 }
 
+/* [{name, model_file}] for every cell, in order (model_id.h). */
+static int model_files(const sd_experiment *e, const sd_run_params *p, json_t **out,
+		       sd_error *err)
+{
+	json_t *a = json_array();
+	int rc = a ? SD_OK : sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+	for (size_t c = 0; !rc && c < e->n_cells; c++) {
+		json_t *id = NULL;
+		if ((rc = run_model_identity(&e->cells[c].backend, e->path,
+					     p->default_model, &id, err)))
+			break;
+		if (json_array_append_new(a, json_pack("{s:s,s:o}", "name", e->cells[c].name,
+						       "model_file", id ? id : json_null())))
+			rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+	}
+	if (rc) {
+		json_decref(a);
+		a = NULL;
+	}
+	*out = a;
+	return rc;
+}
+
 int sd_experiment_run(sd_experiment *e, const sd_run_params *p,
 		      sd_run_progress *progress, sd_error *err)
 {
@@ -224,31 +263,54 @@ int sd_experiment_run(sd_experiment *e, const sd_run_params *p,
 	memset(progress, 0, sizeof(*progress));
 	if (!e || !p)
 		return sd_error_set(err, SD_EINVAL, NULL, NULL, "no experiment or run parameters");
-	char *manifest = sd_experiment_manifest_json(e);
-	if (!manifest)
-		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
-	rc = sched_prepare(p, "run.json", e->digest, manifest, "a run", err);
-	free(manifest);
-	if (rc)
+	memset(&w, 0, sizeof(w));
+	w.e = e;
+	w.p = p;
+	/* which model files, before OUT is touched */
+	if ((rc = model_files(e, p, &w.model_files, err)))
 		return rc;
+	char *manifest = sd_experiment_manifest_json(e);
+	json_t *mj = manifest ? json_loads(manifest, 0, NULL) : NULL;
+	free(manifest);
+	manifest = mj && !json_object_set(mj, "model_files", w.model_files)
+			   ? json_dumps(mj, JSON_INDENT(2))
+			   : NULL;
+	json_decref(mj);
+	if (!manifest) {
+		json_decref(w.model_files);
+		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+	}
+	int created;
+	rc = sched_prepare(p, "run.json", e->digest, manifest, "a run", &created, err);
+	free(manifest);
+	if (rc) {
+		json_decref(w.model_files);
+		return rc;
+	}
 	for (size_t c = 0; c < e->n_cells; c++) {
 		char *dir = cell_path(p->out_dir, e->cells[c].name, (size_t)-1);
 		rc = sched_out_subdir(dir, err);
 		free(dir);
-		if (rc)
+		if (rc) {
+			sched_unprepare(p, "run.json", created);
+			json_decref(w.model_files);
 			return rc;
+		}
 		for (size_t i = 0; i < e->cells[c].num_discussions; i++)
 			if (in_shard(p, i))
 				progress->total++;
 	}
 
-	memset(&w, 0, sizeof(w));
-	w.e = e;
-	w.p = p;
-	if ((rc = sched_groups_build(&w.g, e->n_cells, cell_backend_key, e, err)))
+	if ((rc = sched_groups_build(&w.g, e->n_cells, cell_backend_key, e, err))) {
+		sched_unprepare(p, "run.json", created);
+		json_decref(w.model_files);
 		return rc;
+	}
 	rc = sched_run(&exp_ops, &w, p, progress, err);
+	if (rc && progress->done == 0)
+		sched_unprepare(p, "run.json", created);
 	sched_groups_free(&w.g);
+	json_decref(w.model_files);
 	if (rc == SD_OK && progress->failed > 0)
 		rc = sd_error_set(err, SD_EBACKEND, NULL, NULL,
 				  "%zu discussion(s) failed; run the same command again to retry them",
@@ -278,6 +340,7 @@ int sd_run_status(const char *out_dir, sd_cell_status **cells, size_t *n,
 	json_error_t jerr;
 	m = json_loads(text, 0, &jerr);
 	const json_t *arr = json_object_get(m, "cells");
+	const char *digest = json_string_value(json_object_get(m, "config_digest"));
 	if (!m || !json_is_array(arr)) {
 		rc = sd_error_set(err, SD_EPARSE, path, "cells", "missing or malformed");
 		goto out;
@@ -291,6 +354,13 @@ int sd_run_status(const char *out_dir, sd_cell_status **cells, size_t *n,
 		const json_t *c = json_array_get(arr, i);
 		const char *name = json_string_value(json_object_get(c, "name"));
 		json_int_t total = json_integer_value(json_object_get(c, "num_discussions"));
+		if (total > RUN_MAX_DISCUSSIONS) {
+			rc = sd_error_set(err, SD_EPARSE, path, "cells",
+					  "entry %zu claims %lld discussions, more than a "
+					  "config may ask for (%d)",
+					  i, (long long)total, RUN_MAX_DISCUSSIONS);
+			goto out;
+		}
 		if (!name || total < 0) {
 			rc = sd_error_set(err, SD_EPARSE, path, "cells", "entry %zu is malformed", i);
 			goto out;
@@ -303,7 +373,7 @@ int sd_run_status(const char *out_dir, sd_cell_status **cells, size_t *n,
 		res[count].total = (size_t)total;
 		for (size_t k = 0; k < (size_t)total; k++) {
 			char *f = cell_path(out_dir, name, k);
-			if (f && run_file_complete(f, name, k))
+			if (f && run_file_complete(f, name, k, digest, run_model_sha_of(m, name)))
 				res[count].done++;
 			free(f);
 		}

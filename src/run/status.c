@@ -9,11 +9,34 @@
 
 #include "core/core.h"
 #include "run/files.h"
+#include "run/model_id.h"
 #include "syndisco.h"
 #include "util/buf.h"
 #include "util/error.h"
 
-bool run_file_complete(const char *path, const char *cell, size_t index)
+char *run_manifest_digest(const char *out_dir, const char *manifest,
+			  const char *name, char **model_sha)
+{
+	sd_buf b;
+	char *text = NULL, *d = NULL;
+	sd_buf_init(&b, 0);
+	if (!sd_buf_printf(&b, "%s/%s", out_dir, manifest) &&
+	    sd_file_read(b.data, &text, NULL, NULL) == SD_OK) {
+		json_t *m = json_loads(text, 0, NULL);
+		const char *s = json_string_value(json_object_get(m, "config_digest"));
+		d = s ? strdup(s) : NULL;
+		const char *h = name ? run_model_sha_of(m, name) : NULL;
+		if (model_sha)
+			*model_sha = h ? strdup(h) : NULL;
+		json_decref(m);
+	}
+	free(text);
+	sd_buf_free(&b);
+	return d;
+}
+
+bool run_file_complete(const char *path, const char *cell, size_t index,
+		       const char *digest, const char *model_sha)
 {
 	sd_logs *l = NULL;
 	struct stat st;
@@ -26,6 +49,16 @@ bool run_file_complete(const char *path, const char *cell, size_t index)
 	bool ok = json_is_string(c) && strcmp(json_string_value(c), cell) == 0 &&
 		  json_is_integer(i) && json_integer_value(i) >= 0 &&
 		  (size_t)json_integer_value(i) == index;
+	/* a file of another config (a foreign run, or the one before --force)
+	   is not this run's discussion, however complete */
+	if (ok && digest) {
+		const json_t *d = sd_logs_get(l, "config_digest");
+		ok = json_is_string(d) && strcmp(json_string_value(d), digest) == 0;
+	}
+	if (ok && model_sha) {
+		const json_t *h = json_object_get(sd_logs_get(l, "model_file"), "sha256");
+		ok = json_is_string(h) && strcmp(json_string_value(h), model_sha) == 0;
+	}
 	sd_logs_free(l);
 	return ok;
 }
@@ -34,6 +67,7 @@ int sd_run_missing(const char *out_dir, const char *cell, size_t total,
 		   size_t **missing, size_t *n_missing, sd_error *err)
 {
 	size_t *res = NULL, n = 0;
+	char *sha = NULL;
 	sd_buf path;
 	int rc = SD_OK;
 	if (!missing || !n_missing)
@@ -42,6 +76,11 @@ int sd_run_missing(const char *out_dir, const char *cell, size_t total,
 	*n_missing = 0;
 	if (!out_dir || !cell)
 		return sd_error_set(err, SD_EINVAL, NULL, NULL, "no output dir or cell");
+	if (total > RUN_MAX_DISCUSSIONS)
+		return sd_error_set(err, SD_EINVAL, out_dir, cell,
+				    "%zu discussions is more than a run may have (%d)",
+				    total, RUN_MAX_DISCUSSIONS);
+	char *digest = run_manifest_digest(out_dir, "run.json", cell, &sha);
 	sd_buf_init(&path, 0);
 	for (size_t k = 0; k < total; k++) {
 		sd_buf_reset(&path);
@@ -49,7 +88,7 @@ int sd_run_missing(const char *out_dir, const char *cell, size_t total,
 			rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 			goto out;
 		}
-		if (run_file_complete(path.data, cell, k))
+		if (run_file_complete(path.data, cell, k, digest, sha))
 			continue;
 		if (!res) {
 			/* at most total - k more are missing */
@@ -66,6 +105,8 @@ int sd_run_missing(const char *out_dir, const char *cell, size_t total,
 	res = NULL;
 out:
 	free(res);
+	free(digest);
+	free(sha);
 	sd_buf_free(&path);
 	return rc;
 }

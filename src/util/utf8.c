@@ -46,6 +46,19 @@ static int seq_len(const unsigned char *s, size_t i, size_t n)
 	return len;
 }
 
+size_t sd_utf8_valid_prefix(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0;
+	while (i < n) {
+		int l = seq_len(u, i, n);
+		if (l <= 0)
+			break;
+		i += (size_t)l;
+	}
+	return i;
+}
+
 bool sd_utf8_valid(const char *s, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)s;

@@ -6,6 +6,9 @@
 #include <stddef.h>
 
 bool sd_utf8_valid(const char *s, size_t n);
+/* Length of the longest prefix of s[0..n) that is valid UTF-8 without NUL
+ * bytes (n when all of it is). */
+size_t sd_utf8_valid_prefix(const char *s, size_t n);
 /*
  * Copy s[0..n) repairing every invalid or truncated sequence (and NUL
  * bytes) with U+FFFD. Caller frees. NULL on allocation failure.
