@@ -127,7 +127,9 @@ assert len(outs) == len(logs) == 1, (logs, outs)
 d = json.load(open(os.path.join(sys.argv[1], logs[0]), encoding="utf-8"))
 a = json.load(open(os.path.join(sys.argv[2], outs[0]), encoding="utf-8"))
 assert len(a["logs"]) == len(d["logs"]), (len(a["logs"]), len(d["logs"]))
-assert [e["message"] for e in a["logs"]] == [c["text"] for c in d["logs"]]
+# SynDisco 2.2.1's layout (the default profile): entry i annotates comment i
+assert [e["name"] for e in a["logs"]] == [c["name"] for c in d["logs"]]
+assert [m["message_order"] for m in a["annotation_meta"]] == list(range(len(d["logs"])))
 if not d.get("id"):
     assert a["conv_id"].startswith("sd-") and len(a["conv_id"]) == 35, a["conv_id"]
 PY

@@ -843,7 +843,8 @@ static int add_extras(char **json, const char *digest, const json_t *model)
 	char *ds = d ? sd_py_json_dumps(d, -1) : NULL;
 	char *ms = model ? sd_py_json_dumps(model, 4) : NULL;
 	json_decref(d);
-	sd_buf b = { 0 };
+	sd_buf b;
+	sd_buf_init(&b, 0);
 	int rc = !ds || (model && !ms) ? -1 : 0;
 	/* "{}" has no member before ours */
 	bool empty = n >= 2 && (*json)[n - 2] == '{';
