@@ -3,6 +3,7 @@
  * --dry-run. It honours the same submit/step/collect contract as the real
  * engines, finishing up to max_active requests per step in FIFO order.
  */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,19 +84,41 @@ static int push_done(scripted *s, sd_reply *r)
 	return SD_OK;
 }
 
+/* bytes of the prompt an echo reply quotes at most */
+#define ECHO_MAX 120
+
 static char *make_text(scripted *s, const item *it)
 {
 	if (s->mode == SD_SCRIPTED_LIST)
 		return strdup(s->n_replies ? s->replies[s->served % s->n_replies] : "");
-	/* echo: a digest of the prompt and its last line, so tests can see
-	 * what it got and the reply depends on nothing but the request */
+	/*
+	 * echo: a digest of the prompt and the last line of what it asks, so
+	 * tests can see what it got and the reply depends on nothing but the
+	 * request. SynDisco 2.x prompts are one line of JSON
+	 * ({"role": "user", "content": ...}): the line is taken from the
+	 * content, and capped, since a reply that quoted the whole prompt
+	 * would be quoted whole by the next one (a run's logs grew
+	 * geometrically to megabytes).
+	 */
 	const char *p = it->user_prompt;
-	const char *last = strrchr(p, '\n');
-	last = last ? last + 1 : p;
+	json_t *j = p[0] == '{' ? json_loads(p, 0, NULL) : NULL;
+	const char *content = json_string_value(json_object_get(j, "content"));
+	const char *q = content ? content : p;
+	const char *last = strrchr(q, '\n');
+	last = last ? last + 1 : q;
+	size_t n = strlen(last);
+	if (n > ECHO_MAX) {
+		n = ECHO_MAX;
+		while (n && ((unsigned char)last[n] & 0xc0) == 0x80)
+			n--; /* never cut a UTF-8 sequence */
+	}
 	sd_buf b;
 	sd_buf_init(&b, 0);
 	uint64_t h = sd_fnv1a64(p, it->prompt_len, SD_FNV1A64_INIT);
-	if (sd_buf_printf(&b, "echo %08llx: %s", (unsigned long long)(h >> 32), last)) {
+	int rc = sd_buf_printf(&b, "echo %08llx: %.*s", (unsigned long long)(h >> 32),
+			       (int)n, last);
+	json_decref(j);
+	if (rc) {
 		sd_buf_free(&b);
 		return NULL;
 	}
