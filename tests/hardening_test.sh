@@ -210,8 +210,11 @@ import json, os, sys
 d = sys.argv[1]
 for a in ("yn",):
     for f in os.listdir(os.path.join(d, a)):
-        for c in json.load(open(os.path.join(d, a, f)))["logs"]:
-            assert c["label_status"] == "ok", (a, c["annotation"])
+        j = json.load(open(os.path.join(d, a, f)))
+        # our per-comment fields sit in annotation_meta, parallel to logs
+        for c, e in zip(j["annotation_meta"], j["logs"]):
+            assert c["label_status"] == "ok", (a, e["text"])
+        assert len(j["annotation_meta"]) == len(j["logs"]) > 0
 PY
 
 # ---- 7. link loops in a log directory --------------------------------------
