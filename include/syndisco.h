@@ -884,10 +884,13 @@ sd_llama_params sd_discussion_config_llama_params(const sd_discussion_config *c)
  * Open the backend the config describes (any type), for one discussion:
  * one request in flight. default_model is the GGUF a llama backend uses
  * when the config names none (may be NULL). An openai backend reads its
- * API key here (api_key_env / api_key_file). Caller frees the backend
- * with sd_backend_free(); errors name the config file and field.
+ * API key here (api_key_env / api_key_file). A llama backend's model file
+ * identity (size, SHA-256, llama.cpp version) is taken here and recorded
+ * as "model_file" in the log of the discussion instantiated afterwards.
+ * Caller frees the backend with sd_backend_free(); errors name the config
+ * file and field.
  */
-sd_backend *sd_discussion_config_open_backend(const sd_discussion_config *c,
+sd_backend *sd_discussion_config_open_backend(sd_discussion_config *c,
 					      const char *default_model,
 					      sd_error *err);
 

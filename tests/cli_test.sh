@@ -45,6 +45,16 @@ expect_fail "discuss bad log level" "--log-level: 'loud' is not error, warn, inf
 expect_fail "run bad log level" "--log-level: 'loud' is not error, warn, info or debug" \
 	"$bin" run "$good" --log-level loud
 "$bin" discuss "$good" --log-level debug --out "$tmp/ll.json" >/dev/null 2>&1 && ok || bad "--log-level debug"
+# a discussion log names the model file that wrote it: its bytes, not its path
+"$bin" discuss "$(cfg mfc.json "{$users, \"conv_len\": 1, \"sampling\": {\"max_tokens\": 4}}")" \
+	--model "$model" --out "$tmp/mf.json" --quiet >/dev/null 2>&1 || bad "discuss --model"
+python3 - "$tmp/mf.json" "$model" "$(sha256sum "$model" | cut -d' ' -f1)" <<'PY' && ok || bad "discuss log: model_file"
+import json, os, sys
+log, model, sha = sys.argv[1:]
+m = json.load(open(log))["model_file"]
+assert m["sha256"] == sha and m["size"] == os.path.getsize(model), m
+assert m["llama_cpp"], m
+PY
 rm -f "$tmp/ll.json"
 expect_fail "malformed config" "bad.json:2:" "$bin" discuss "$(cfg bad.json $'{\n "personas": [,\n}')"
 expect_fail "persona without username" "personas[1].username" \

@@ -11,6 +11,7 @@
 #include "core/core.h"
 #include "run/backend_open.h"
 #include "run/config_common.h"
+#include "run/model_id.h"
 #include "syndisco.h"
 #include "util/error.h"
 #include "util/rng.h"
@@ -50,6 +51,7 @@ struct sd_discussion_config {
 	size_t n_seeds;
 	sd_prompt_templates templates;
 	cfg_backend backend;
+	char *model_file; /* JSON of the opened model file's identity, or NULL */
 	/* built by instantiate */
 	sd_actor **actors; /* one per def */
 	sd_actor **users;  /* borrowed from actors / mod_actor */
@@ -414,6 +416,7 @@ void sd_discussion_config_free(sd_discussion_config *c)
 	cfg_moderator_clear(&c->mod);
 	free(c->context);
 	free(c->instructions);
+	free(c->model_file);
 	free(c->seeds);
 	cfg_backend_clear(&c->backend);
 	free(c->path);
@@ -462,12 +465,23 @@ sd_llama_params sd_discussion_config_llama_params(const sd_discussion_config *c)
 	return p;
 }
 
-sd_backend *sd_discussion_config_open_backend(const sd_discussion_config *c,
+sd_backend *sd_discussion_config_open_backend(sd_discussion_config *c,
 					      const char *default_model,
 					      sd_error *err)
 {
 	if (!c) {
 		sd_error_set(err, SD_EINVAL, NULL, NULL, "no config");
+		return NULL;
+	}
+	/* which model file writes this log (a path says nothing of its bytes) */
+	json_t *id = NULL;
+	if (run_model_identity(&c->backend, c->path, default_model, &id, err))
+		return NULL;
+	free(c->model_file);
+	c->model_file = id ? json_dumps(id, JSON_COMPACT) : NULL;
+	json_decref(id);
+	if (id && !c->model_file) {
+		sd_error_set(err, SD_ENOMEM, c->path, NULL, "out of memory");
 		return NULL;
 	}
 	return run_backend_open(&c->backend, c->path, 1, default_model, err);
@@ -537,5 +551,13 @@ sd_discussion *sd_discussion_config_instantiate(sd_discussion_config *c,
 	sd_discussion_params dp = c->disc;
 	dp.seed_opinions = c->seeds;
 	dp.n_seed_opinions = c->n_seeds;
-	return sd_discussion_create(&dp, c->users, c->n_users, c->mod_actor, c->tm, err);
+	sd_discussion *d = sd_discussion_create(&dp, c->users, c->n_users, c->mod_actor,
+						c->tm, err);
+	if (d && c->model_file &&
+	    sd_logs_set_extra(sd_discussion_logs_mut(d), "model_file", c->model_file)) {
+		sd_discussion_free(d);
+		sd_error_set(err, SD_ENOMEM, c->path, NULL, "out of memory");
+		return NULL;
+	}
+	return d;
 }
