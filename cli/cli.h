@@ -3,6 +3,7 @@
 #define SYNDISCO_CLI_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "syndisco.h"
@@ -36,6 +37,11 @@ int cli_parse_log_level(const char *s);
 char *cli_default_model(bool quiet);
 /* "--name=value" or "--name value": returns the value or NULL. */
 const char *cli_opt(int argc, char **argv, int *i, const char *name);
+
+/* --trace-requests: one request as a JSON line ({speaker, role, system,
+ * user}, ASCII) on f; false when it could not be written. */
+bool cli_trace_request(FILE *f, const char *speaker, const char *role,
+		       const sd_request *req);
 
 /* Inputs of export, report and stats: DIR... [--annotations DIR...]. */
 typedef struct cli_inputs {

@@ -8,6 +8,22 @@
 
 #include "cli.h"
 
+#include <jansson.h>
+
+bool cli_trace_request(FILE *f, const char *speaker, const char *role,
+		       const sd_request *req)
+{
+	char *line = NULL;
+	json_t *o = json_pack("{s:s,s:s,s:s,s:s}", "speaker", speaker, "role", role,
+			      "system", req->system_prompt, "user", req->user_prompt);
+	if (o)
+		line = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+	bool ok = line && fprintf(f, "%s\n", line) >= 0;
+	free(line);
+	json_decref(o);
+	return ok;
+}
+
 int cli_fail(const sd_error *err)
 {
 	char buf[1024];

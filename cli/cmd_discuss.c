@@ -53,15 +53,8 @@ static void on_request(const char *speaker, const char *role, const sd_request *
 		       void *ud)
 {
 	discuss_ui *ui = ud;
-	char *line = NULL;
-	json_t *o = json_pack("{s:s,s:s,s:s,s:s}", "speaker", speaker, "role", role,
-			      "system", req->system_prompt, "user", req->user_prompt);
-	if (o)
-		line = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
-	if (!line || fprintf(ui->trace, "%s\n", line) < 0)
+	if (!cli_trace_request(ui->trace, speaker, role, req))
 		ui->trace_failed = true;
-	free(line);
-	json_decref(o);
 }
 
 /* The backend's own lines: retries, endpoints, raw replies (debug). */

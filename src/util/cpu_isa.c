@@ -25,21 +25,22 @@
 static const struct {
 	uint32_t bit;
 	const char *name;
+	const char *cmake; /* ggml's build switch */
 } isa_names[] = {
-    {SD__ISA_SSE42, "sse4.2"},
-    {SD__ISA_AVX, "avx"},
-    {SD__ISA_F16C, "f16c"},
-    {SD__ISA_FMA, "fma"},
-    {SD__ISA_AVX2, "avx2"},
-    {SD__ISA_BMI2, "bmi2"},
-    {SD__ISA_AVX_VNNI, "avx_vnni"},
-    {SD__ISA_AVX512, "avx512"},
-    {SD__ISA_AVX512_VBMI, "avx512_vbmi"},
-    {SD__ISA_AVX512_VNNI, "avx512_vnni"},
-    {SD__ISA_AVX512_BF16, "avx512_bf16"},
-    {SD__ISA_AMX_TILE, "amx_tile"},
-    {SD__ISA_AMX_INT8, "amx_int8"},
-    {SD__ISA_AMX_BF16, "amx_bf16"},
+    {SD__ISA_SSE42, "sse4.2", "GGML_SSE42"},
+    {SD__ISA_AVX, "avx", "GGML_AVX"},
+    {SD__ISA_F16C, "f16c", "GGML_F16C"},
+    {SD__ISA_FMA, "fma", "GGML_FMA"},
+    {SD__ISA_AVX2, "avx2", "GGML_AVX2"},
+    {SD__ISA_BMI2, "bmi2", "GGML_BMI2"},
+    {SD__ISA_AVX_VNNI, "avx_vnni", "GGML_AVX_VNNI"},
+    {SD__ISA_AVX512, "avx512", "GGML_AVX512"},
+    {SD__ISA_AVX512_VBMI, "avx512_vbmi", "GGML_AVX512_VBMI"},
+    {SD__ISA_AVX512_VNNI, "avx512_vnni", "GGML_AVX512_VNNI"},
+    {SD__ISA_AVX512_BF16, "avx512_bf16", "GGML_AVX512_BF16"},
+    {SD__ISA_AMX_TILE, "amx_tile", "GGML_AMX_TILE"},
+    {SD__ISA_AMX_INT8, "amx_int8", "GGML_AMX_INT8"},
+    {SD__ISA_AMX_BF16, "amx_bf16", "GGML_AMX_BF16"},
 };
 #define N_ISA (sizeof(isa_names) / sizeof(isa_names[0]))
 
@@ -196,6 +197,14 @@ uint32_t sd__cpu_isa_usable(const sd__cpu_facts *f)
 	    !f->amx_runs || !(ok & SD__ISA_AMX_TILE))
 		ok &= ~amx;
 	return ok;
+}
+
+const char *sd__cpu_isa_cmake(uint32_t bit)
+{
+	for (size_t i = 0; i < N_ISA; i++)
+		if (isa_names[i].bit == bit)
+			return isa_names[i].cmake;
+	return NULL;
 }
 
 uint32_t sd__cpu_isa_parse(const char *list, const char **unknown)

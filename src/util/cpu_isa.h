@@ -60,6 +60,10 @@ uint32_t sd__cpu_isa_usable(const sd__cpu_facts *f);
 
 /* Name of one SD__ISA_* bit ("avx512_vnni"), or NULL. */
 const char *sd__cpu_isa_name(uint32_t bit);
+/* ggml's CMake switch for one bit ("GGML_AVX512_VNNI"), or NULL. */
+const char *sd__cpu_isa_cmake(uint32_t bit);
+/* One past the highest SD__ISA_* bit: iterate with bit <<= 1 below it. */
+#define SD__ISA_END (SD__ISA_AMX_BF16 << 1)
 
 /*
  * Parse a space-separated list of names into bits. Unknown names set
