@@ -3,7 +3,7 @@
  * --dry-run. It honours the same submit/step/collect contract as the real
  * engines, finishing up to max_active requests per step in FIFO order.
  */
-#include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,18 +95,25 @@ static char *make_text(scripted *s, const item *it)
 	 * echo: a digest of the prompt and the last line of what it asks, so
 	 * tests can see what it got and the reply depends on nothing but the
 	 * request. SynDisco 2.x prompts are one line of JSON
-	 * ({"role": "user", "content": ...}): the line is taken from the
-	 * content, and capped, since a reply that quoted the whole prompt
-	 * would be quoted whole by the next one (a run's logs grew
-	 * geometrically to megabytes).
+	 * ({"role": "user", "content": "...\nYour comment:"}): there the
+	 * escaped \n ends a line too and the closing "} is left out (read by
+	 * hand: jansson's parser asserts on a failed allocation, which the
+	 * allocation-failure test injects). Capped,
+	 * since a reply that quoted the whole prompt would be quoted whole by
+	 * the next one (a run's logs grew geometrically to megabytes).
 	 */
 	const char *p = it->user_prompt;
-	json_t *j = p[0] == '{' ? json_loads(p, 0, NULL) : NULL;
-	const char *content = json_string_value(json_object_get(j, "content"));
-	const char *q = content ? content : p;
-	const char *last = strrchr(q, '\n');
-	last = last ? last + 1 : q;
+	bool json = p[0] == '{';
+	const char *last = p;
+	for (const char *q = p; *q; q++) {
+		if (*q == '\n')
+			last = q + 1;
+		else if (json && q[0] == '\\' && q[1] == 'n')
+			last = q + 2;
+	}
 	size_t n = strlen(last);
+	if (json && n >= 2 && !strcmp(last + n - 2, "\"}"))
+		n -= 2;
 	if (n > ECHO_MAX) {
 		n = ECHO_MAX;
 		while (n && ((unsigned char)last[n] & 0xc0) == 0x80)
@@ -117,7 +124,6 @@ static char *make_text(scripted *s, const item *it)
 	uint64_t h = sd_fnv1a64(p, it->prompt_len, SD_FNV1A64_INIT);
 	int rc = sd_buf_printf(&b, "echo %08llx: %.*s", (unsigned long long)(h >> 32),
 			       (int)n, last);
-	json_decref(j);
 	if (rc) {
 		sd_buf_free(&b);
 		return NULL;
