@@ -311,6 +311,20 @@ int cfg_moderator_parse(const json_t *m, const char *source, const char *dir,
 	return SD_OK;
 }
 
+void cfg_moderator_actor_params(const cfg_moderator *m, const char *shared_context,
+				sd_actor_params *ap)
+{
+	ap->persona = m->persona;
+	ap->instructions = m->instructions;
+	ap->context = m->context ? m->context : shared_context;
+	if (m->model_name)
+		ap->model_name = m->model_name;
+	if (m->has_remove) {
+		ap->remove_strings = m->remove_strings;
+		ap->n_remove_strings = m->n_remove_strings;
+	}
+}
+
 void cfg_moderator_clear(cfg_moderator *m)
 {
 	free(m->remove_strings);

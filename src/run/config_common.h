@@ -53,6 +53,11 @@ typedef struct cfg_moderator {
 int cfg_moderator_parse(const json_t *m, const char *source, const char *dir,
 			cfg_moderator *out, sd_error *err);
 void cfg_moderator_clear(cfg_moderator *m);
+/* Set the moderator's persona, instructions, context (its own, else
+ * shared_context), model name and removals on actor params that already
+ * hold the shared ones. Strings stay borrowed from m. */
+void cfg_moderator_actor_params(const cfg_moderator *m, const char *shared_context,
+				sd_actor_params *ap);
 
 int cfg_turn_manager(const json_t *t, const char *source, sd_turn_params *out,
 		     sd_error *err);

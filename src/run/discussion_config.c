@@ -525,16 +525,8 @@ sd_discussion *sd_discussion_config_instantiate(sd_discussion_config *c,
 			return NULL;
 	}
 	if (c->mod.persona) {
-		ap.persona = c->mod.persona;
+		cfg_moderator_actor_params(&c->mod, c->context, &ap);
 		ap.name = NULL;
-		ap.instructions = c->mod.instructions;
-		ap.context = c->mod.context ? c->mod.context : c->context;
-		if (c->mod.model_name)
-			ap.model_name = c->mod.model_name;
-		if (c->mod.has_remove) {
-			ap.remove_strings = c->mod.remove_strings;
-			ap.n_remove_strings = c->mod.n_remove_strings;
-		}
 		c->mod_actor = sd_actor_create(&ap, err);
 		if (!c->mod_actor)
 			return NULL;

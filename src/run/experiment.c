@@ -987,15 +987,7 @@ sd_job *sd_experiment_job_create(const sd_experiment *e, size_t cell,
 			goto fail;
 	}
 	if (c->mod.persona) {
-		ap.persona = c->mod.persona;
-		ap.instructions = c->mod.instructions;
-		ap.context = c->mod.context ? c->mod.context : c->context;
-		if (c->mod.model_name)
-			ap.model_name = c->mod.model_name;
-		if (c->mod.has_remove) {
-			ap.remove_strings = c->mod.remove_strings;
-			ap.n_remove_strings = c->mod.n_remove_strings;
-		}
+		cfg_moderator_actor_params(&c->mod, c->context, &ap);
 		if (!(j->moderator = sd_actor_create(&ap, err)))
 			goto fail;
 	}
