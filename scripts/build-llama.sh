@@ -93,13 +93,16 @@ x86_64 | i?86)
 	;;
 esac
 
+# llamafile's tinyBLAS is off: for a batch of one row it asks the
+# scheduler for a partner row, so one stream decoded two rows per step
+# (3,072 rows for 1,536 steps) and ran at 0.65-0.75x of the same model
+# without it; the bytes are the same either way (docs/design.md).
+engine_args="-DGGML_LLAMAFILE=OFF"
 extra=${LLAMA_CMAKE_ARGS:-}
 key="llama-${LLAMA_CPP_RELEASE}-npm${NODE_LLAMA_CPP_VERSION}"
 # The instruction sets are part of the key: a cache in a home directory
 # shared by a cluster's nodes must not hand one node's build to another.
-if [ -n "$extra$isa_args" ] || [ "$isa_mode" = native ]; then
-	key="$key-$(printf '%s|%s|%s' "$isa_mode" "$isa_args" "$extra" | sha256sum | cut -c1-10)"
-fi
+key="$key-$(printf '%s|%s|%s|%s' "$isa_mode" "$isa_args" "$engine_args" "$extra" | sha256sum | cut -c1-10)"
 cache_root=${SYNDISCO_CACHE:-$HOME/.cache/syndisco}
 dir="$cache_root/$key"
 jobs=${SYNDISCO_JOBS:-$(nproc)}
@@ -153,6 +156,7 @@ common_args=(
 	-DLLAMA_BUILD_TESTS=OFF
 	-DLLAMA_BUILD_EXAMPLES=OFF
 	-DLLAMA_CURL=OFF
+	$engine_args
 )
 
 build_lib() {
