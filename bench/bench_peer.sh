@@ -17,7 +17,13 @@
 # outside our run), and prompt tokens sent / decoded. The server's
 # decoded count is prompt tokens less usage.prompt_tokens_details.
 # cached_tokens summed over its replies, cross-checked with its /metrics
-# (llamacpp:prompt_tokens_total).
+# (llamacpp:prompt_tokens_total). The server gets our engine's default
+# repetition penalty (1.1 over the last 64 tokens) in extra_body, so both
+# sides generate alike; without it the server decodes greedily and its
+# replies loop, which shortens the history it is sent. Beside tokens per
+# wall second, tokens per CPU second (ours: the process less its model
+# load; the server: its CPU time during the run, from /proc) stay
+# comparable on a busy machine.
 #   bench/bench_peer.sh [BUILD_DIR]
 # Environment: THREADS (default nproc), ROUNDS (3), MODELS ("tiny 512",
 # or one of them), DISCUSSIONS (16). On 2 cores the tiny model takes
@@ -77,6 +83,11 @@ start_server() {
 }
 
 # metric NAME: a counter from the server's /metrics
+# server_cpu: the server's user + system CPU seconds so far
+server_cpu() {
+	awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f\n", ($14 + $15) / hz }' "/proc/$server_pid/stat"
+}
+
 metric() {
 	curl -sf "http://127.0.0.1:$port/metrics" | awk -v n="llamacpp:$1" '$1 == n { print $2 }'
 }
@@ -93,9 +104,11 @@ for m in $models; do
 	echo "== model $m: $discussions discussions x 4 users x 8 turns x 48 max tokens, $threads threads, $rounds rounds"
 	for r in $(seq "$rounds"); do
 		start_server "$model"
-		exp "$tmp/server-$m.json" "{\"type\": \"openai\", \"base_url\": \"http://127.0.0.1:$port/v1\", \"model\": \"$m\"}"
+		exp "$tmp/server-$m.json" "{\"type\": \"openai\", \"base_url\": \"http://127.0.0.1:$port/v1\", \"model\": \"$m\", \"extra_body\": {\"repeat_penalty\": 1.1, \"repeat_last_n\": 64}}"
+		c0=$(server_cpu)
 		"$bin" run "$tmp/server-$m.json" --out "$tmp/out-server-$m-$r" --parallel 1 \
 			--quiet --json >"$tmp/server-$m-$r.json"
+		echo "$c0 $(server_cpu)" >"$tmp/server-$m-$r.cpu"
 		metric prompt_tokens_total >"$tmp/server-$m-$r.metric"
 		stop_server
 		for p in 1 16; do
@@ -111,6 +124,12 @@ tmp, m, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
 def load(side, r):
     d = json.load(open(f"{tmp}/{side}-{m}-{r}.json"))
     d["rate"] = d["generated_tokens"] / (d["seconds"] - d["load_seconds"])
+    if side == "server":
+        c0, c1 = map(float, open(f"{tmp}/server-{m}-{r}.cpu").read().split())
+        d["cpu"] = c1 - c0
+    else:
+        d["cpu"] = d["cpu_seconds"] - d["load_cpu_seconds"]
+    d["cpu_rate"] = d["generated_tokens"] / d["cpu"]
     return d
 
 rows = []
@@ -128,14 +147,22 @@ for i, (s, o1, o16) in enumerate(rows):
 med = lambda xs: sorted(xs)[len(xs) // 2]
 r1 = med([o1["rate"] / s["rate"] for s, o1, _ in rows])
 r16 = med([o16["rate"] / s["rate"] for s, _, o16 in rows])
-s, o1, o16 = rows[0]
 print(f"median ratio: ours p1 / server = {r1:.2f} (target >= 1.0), "
       f"ours p16 / server = {r16:.2f} (target >= 3)")
 print()
-print(f"{'prompt tokens':<26}{'sent':>9}{'decoded':>9}{'decoded/sent':>14}")
+print(f"{'round':<7}{'server p1':>11}{'ours p1':>10}{'ours p16':>10}{'p1/server':>11}{'p16/server':>12}  (generated tok per CPU s)")
+for i, (s, o1, o16) in enumerate(rows):
+    print(f"{i + 1:<7}{s['cpu_rate']:>11.1f}{o1['cpu_rate']:>10.1f}{o16['cpu_rate']:>10.1f}"
+          f"{o1['cpu_rate'] / s['cpu_rate']:>11.2f}{o16['cpu_rate'] / s['cpu_rate']:>12.2f}")
+c1 = med([o1["cpu_rate"] / s["cpu_rate"] for s, o1, _ in rows])
+c16 = med([o16["cpu_rate"] / s["cpu_rate"] for s, _, o16 in rows])
+print(f"median ratio per CPU second: ours p1 / server = {c1:.2f}, ours p16 / server = {c16:.2f}")
+s, o1, o16 = rows[0]
+print()
+print(f"{'prompt tokens (round 1)':<26}{'sent':>9}{'decoded':>9}{'decoded/sent':>14}{'generated':>11}")
 for name, d in (("server p1 (usage)", s), ("ours p1", o1), ("ours p16", o16)):
     print(f"{name:<26}{d['prompt_tokens']:>9}{d['prompt_tokens_decoded']:>9}"
-          f"{d['prompt_tokens_decoded'] / d['prompt_tokens']:>14.2f}")
+          f"{d['prompt_tokens_decoded'] / d['prompt_tokens']:>14.2f}{d['generated_tokens']:>11}")
 print(f"{'server p1 (/metrics)':<26}{'':>9}{s['metric']:>9}")
 print(f"ours p16 decoded / server decoded = {o16['prompt_tokens_decoded'] / s['prompt_tokens_decoded']:.2f}, "
       f"ours p1: {o1['prompt_tokens_decoded'] / s['prompt_tokens_decoded']:.2f} (target <= 0.5)")

@@ -290,6 +290,16 @@ static long peak_rss_kib(void)
 	return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
 }
 
+/* user + system CPU time of this process so far, all threads */
+static double cpu_seconds(void)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return -1;
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
+}
+
 static int run_main(int argc, char **argv, bool annotate)
 {
 	const char *config = NULL, *out = NULL, *model = NULL, *shard = NULL;
@@ -422,13 +432,15 @@ static int run_main(int argc, char **argv, bool annotate)
 		       "\"turns\": %llu, \"generated_tokens\": %llu, \"prompt_tokens\": %llu, "
 		       "\"prompt_tokens_cached\": %llu, \"prompt_tokens_decoded\": %llu, "
 		       "\"seconds\": %.3f, \"load_seconds\": %.3f, \"tokens_per_second\": %.2f, "
+		       "\"cpu_seconds\": %.3f, \"load_cpu_seconds\": %.3f, "
 		       "\"peak_rss_kib\": %ld, \"parallel\": %d}\n",
 		       prog.total, prog.done, prog.skipped, prog.failed,
 		       (unsigned long long)prog.turns, (unsigned long long)prog.gen_tokens,
 		       (unsigned long long)prog.prompt_tokens,
 		       (unsigned long long)prog.prompt_cached,
 		       (unsigned long long)(prog.prompt_tokens - prog.prompt_cached), prog.seconds,
-		       prog.load_seconds, rate, rss, parallel);
+		       prog.load_seconds, rate, cpu_seconds(), prog.load_cpu_seconds, rss,
+		       parallel);
 	snprintf(line, sizeof(line),
 		 "%zu done, %zu skipped, %zu failed in %.1f s; %llu tokens generated "
 		 "(%.1f tok/s); %llu prompt tokens sent, %llu decoded; peak RSS %.1f MiB",

@@ -960,6 +960,8 @@ typedef struct sd_run_progress {
 				   prompt_tokens - prompt_cached were decoded */
 	double seconds;    /* since the run started */
 	double load_seconds; /* of that, opening backends (loading models) */
+	double load_cpu_seconds; /* CPU time of this process spent opening
+				    backends (all threads) */
 	bool finished;     /* last call */
 } sd_run_progress;
 

@@ -54,6 +54,8 @@ assert len(sent) == 1, f"prompt tokens sent differ: {sent}"
 for n, d in s.items():
     assert d["prompt_tokens_decoded"] + d["prompt_tokens_cached"] == d["prompt_tokens"], n
     print(f"{n}: {d['prompt_tokens']} sent, {d['prompt_tokens_decoded']} decoded")
+    # CPU time: the model load is part of the run's CPU time
+    assert 0 < d["load_cpu_seconds"] <= d["cpu_seconds"], (n, d)
 assert s["small-1"]["prompt_tokens_decoded"] < s["off-1"]["prompt_tokens_decoded"], "no gain at 1"
 assert s["on-5"]["prompt_tokens_decoded"] < s["off-5"]["prompt_tokens_decoded"], "no gain at 5"
 PY

@@ -46,11 +46,16 @@ typedef struct loop {
 	double t0, last_report;
 } loop;
 
-static double now_seconds(void)
+static double clock_seconds(clockid_t id)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double now_seconds(void)
+{
+	return clock_seconds(CLOCK_MONOTONIC);
 }
 
 void sched_log(const sd_run_params *p, sd_log_level lvl, const char *fmt, ...)
@@ -395,8 +400,10 @@ int sched_run(const sched_ops *ops, void *w, const sd_run_params *p,
 			continue;
 		}
 		double t_open = now_seconds();
+		double c_open = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
 		sd_backend *b = ops->open_backend(w, g, p->parallel, err);
 		prog->load_seconds += now_seconds() - t_open;
+		prog->load_cpu_seconds += clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - c_open;
 		if (!b) {
 			rc = err ? err->code : SD_EBACKEND;
 			break;
