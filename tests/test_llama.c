@@ -130,6 +130,61 @@ static void test_many_in_flight(void **state)
 	sd_backend_free(b);
 }
 
+/* One request on a fresh 1-sequence backend; returns its reply text. */
+static char *reply_of(const sd_sampling *sp, const char *user)
+{
+	sd_backend *b = open_model(1);
+	sd_request r;
+	memset(&r, 0, sizeof(r));
+	r.system_prompt = "You are terse.";
+	r.user_prompt = user;
+	r.sampling = *sp;
+	assert_int_equal(sd_backend_submit(b, &r), SD_OK);
+	char *text = NULL;
+	for (int steps = 0; !text; steps++) {
+		assert_true(sd_backend_step(b) >= 0);
+		assert_true(steps < 1000);
+		sd_reply rep;
+		if (sd_backend_collect(b, &rep) == 1) {
+			assert_int_equal(rep.status, SD_OK);
+			text = strdup(rep.text);
+			sd_reply_clear(&rep);
+		}
+	}
+	sd_backend_free(b);
+	return text;
+}
+
+/*
+ * Greedy decoding takes the fast path (a top-1 pass over the logits row,
+ * the penalty applied in place); a temperature of 1e-6 with no top-k goes
+ * through llama.cpp's full chain on the whole vocabulary, and at that
+ * temperature every token but the best has probability 0. The two must
+ * pick the same tokens, with and without the repetition penalty.
+ */
+static void test_greedy_fast_path_is_argmax(void **state)
+{
+	(void)state;
+	static const float penalties[] = { 1.1f, 1.0f };
+	for (size_t i = 0; i < sizeof(penalties) / sizeof(*penalties); i++) {
+		sd_sampling g = sd_sampling_default();
+		g.max_tokens = 24;
+		g.temperature = 0.0f;
+		g.repeat_penalty = penalties[i];
+		sd_sampling t = g;
+		t.temperature = 1e-6f;
+		t.top_k = 0;
+		t.top_p = 1.0f;
+		t.min_p = 0.0f;
+		char *a = reply_of(&g, "Tell me about the weather.");
+		char *c = reply_of(&t, "Tell me about the weather.");
+		assert_true(strlen(a) > 0);
+		assert_string_equal(a, c);
+		free(a);
+		free(c);
+	}
+}
+
 /* Run requests 0..n-1 with a grammar; texts[i] gets request i's reply,
    *n_gen the tokens generated. Returns the backend steps it took. */
 static int run_grammar_round(sd_backend *b, int n, char **texts, int *n_gen)
@@ -262,6 +317,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_chat_prompt_is_llama3),
 		cmocka_unit_test(test_deterministic_and_valid),
 		cmocka_unit_test(test_many_in_flight),
+		cmocka_unit_test(test_greedy_fast_path_is_argmax),
 		cmocka_unit_test(test_grammar_replies),
 		cmocka_unit_test(test_bad_model_files),
 		cmocka_unit_test(test_make_model_types),

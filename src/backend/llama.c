@@ -1180,33 +1180,42 @@ static int slot_start(lbackend *s, slot *sl, job *j)
 	}
 	if (!smpl)
 		goto nomem;
-	/* the fast path: [penalty] top-k ... dist, no grammar */
+	/*
+	 * The fast path, no grammar: [penalty] top-k ... dist, or [penalty]
+	 * greedy, which is a top-1 pass (its heap keeps the first of equal
+	 * maxima, as the greedy sampler does) and the greedy member on that
+	 * one candidate. The full path builds a 128k candidate array per
+	 * token: a 1.5 MB allocation, fresh pages and a scan.
+	 */
 	sl->fast_k = 0;
 	sl->fast_pen = NULL;
 	sl->gram = j->grammar ? llama_sampler_chain_get(smpl, 0) : NULL;
 	if (!gcache_is_sampler(sl->gram))
 		sl->gram = NULL;
-	if (!j->grammar && j->sampling.temperature > 0.0f && j->sampling.top_k > 0) {
-		int32_t first = 0;
+	bool greedy = j->sampling.temperature <= 0.0f;
+	if (!j->grammar && (greedy || j->sampling.top_k > 0)) {
+		int32_t first = 0, k = greedy ? 1 : j->sampling.top_k;
 		struct llama_sampler *m0 = llama_sampler_chain_get(smpl, 0);
 		if (m0 && strcmp(llama_sampler_name(m0), "sd-penalties") == 0) {
 			sl->fast_pen = m0->ctx;
 			first = 1;
 		}
 		struct llama_sampler *tk = llama_sampler_chain_get(smpl, first);
-		if (tk && strcmp(llama_sampler_name(tk), "top-k") == 0) {
-			if (sl->cand_cap < j->sampling.top_k) {
+		const char *want = greedy ? "greedy" : "top-k";
+		if (tk && strcmp(llama_sampler_name(tk), want) == 0) {
+			if (sl->cand_cap < k) {
 				llama_token_data *c = realloc(sl->cand,
-					(size_t)j->sampling.top_k * sizeof(*c));
+					(size_t)k * sizeof(*c));
 				if (!c) {
 					llama_sampler_free(smpl);
 					goto nomem;
 				}
 				sl->cand = c;
-				sl->cand_cap = j->sampling.top_k;
+				sl->cand_cap = k;
 			}
-			sl->fast_k = j->sampling.top_k;
-			sl->fast_tail = first + 1;
+			sl->fast_k = k;
+			/* greedy picks among the one candidate left */
+			sl->fast_tail = greedy ? first : first + 1;
 		} else {
 			sl->fast_pen = NULL;
 		}
