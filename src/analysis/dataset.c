@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 
 #include "core/core.h"
-#include "run/dataset.h"
+#include "analysis/dataset.h"
 #include "run/logcompat.h"
 #include "run/files.h"
 #include "util/buf.h"

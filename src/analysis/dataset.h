@@ -2,8 +2,8 @@
  * Internal view of an sd_dataset, shared by export.c, summary.c and
  * report.c: discussions, one row per comment, the annotation matrix.
  */
-#ifndef SD_RUN_DATASET_H
-#define SD_RUN_DATASET_H
+#ifndef SD_ANALYSIS_DATASET_H
+#define SD_ANALYSIS_DATASET_H
 
 #include <jansson.h>
 #include <stdbool.h>

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "run/dataset.h"
+#include "analysis/dataset.h"
 #include "util/buf.h"
 #include "util/error.h"
 

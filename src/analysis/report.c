@@ -12,11 +12,11 @@
 #include <time.h>
 
 #include "core/core.h"
-#include "run/dataset.h"
+#include "analysis/dataset.h"
 #include "util/buf.h"
 #include "util/error.h"
 
-/* generated at build time from src/run/report_template.html */
+/* generated at build time from src/analysis/report_template.html */
 extern const char sd_report_template[];
 extern const size_t sd_report_template_len;
 

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "core/core.h"
-#include "run/dataset.h"
+#include "analysis/dataset.h"
 
 static bool is_blank(const char *s)
 {

@@ -20,7 +20,7 @@
 #include "run/logcompat.h"
 #include "run/files.h"
 #include "run/model_id.h"
-#include "run/sched.h"
+#include "run/loop.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/hash.h"

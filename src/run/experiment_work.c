@@ -1,6 +1,6 @@
 /*
  * Experiment runs: the discussion workload of the scheduler loop
- * (run/sched.c), which keeps up to `parallel` discussions in flight on
+ * (run/loop.c), which keeps up to `parallel` discussions in flight on
  * one backend and feeds every pending turn to it at once. Each finished
  * discussion goes to OUT/<cell>/<index>.json atomically. Because the
  * files are the only state, a killed run resumes by skipping what is on
@@ -15,7 +15,7 @@
 #include "core/core.h"
 #include "run/backend_open.h"
 #include "run/experiment.h"
-#include "run/sched.h"
+#include "run/loop.h"
 #include "run/files.h"
 #include "run/model_id.h"
 #include "util/buf.h"

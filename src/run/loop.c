@@ -16,7 +16,7 @@
 
 #include "run/files.h"
 #include "run/model_id.h"
-#include "run/sched.h"
+#include "run/loop.h"
 #include "util/buf.h"
 #include "util/error.h"
 

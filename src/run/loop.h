@@ -6,8 +6,8 @@
  * to the backend at once, and saves each finished job. Items already
  * complete on disk are skipped by the workload's next_item.
  */
-#ifndef SD_RUN_SCHED_H
-#define SD_RUN_SCHED_H
+#ifndef SD_RUN_LOOP_H
+#define SD_RUN_LOOP_H
 
 #include "syndisco.h"
 
