@@ -15,11 +15,11 @@
 #include "analysis/dataset.h"
 #include "run/logcompat.h"
 #include "run/files.h"
+#include "run/log_walk.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/hash.h"
 
-#define MAX_DEPTH 64
 #define MAX_WARNINGS 200
 
 /* ---- small helpers ---- */
@@ -87,48 +87,6 @@ char *ds_flatten_value(const json_t *v)
 		return NULL;
 	}
 	return sd_buf_steal(&b);
-}
-
-/* Compare names so that "2.json" sorts before "10.json". */
-static int natural_cmp(const char *a, const char *b)
-{
-	while (*a && *b) {
-		if (*a >= '0' && *a <= '9' && *b >= '0' && *b <= '9') {
-			while (*a == '0' && a[1] >= '0' && a[1] <= '9')
-				a++;
-			while (*b == '0' && b[1] >= '0' && b[1] <= '9')
-				b++;
-			size_t la = 0, lb = 0;
-			while (a[la] >= '0' && a[la] <= '9')
-				la++;
-			while (b[lb] >= '0' && b[lb] <= '9')
-				lb++;
-			if (la != lb)
-				return la < lb ? -1 : 1;
-			int c = strncmp(a, b, la);
-			if (c)
-				return c;
-			a += la;
-			b += lb;
-			continue;
-		}
-		if (*a != *b)
-			return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
-		a++;
-		b++;
-	}
-	return *a ? 1 : (*b ? -1 : 0);
-}
-
-static int path_cmp(const void *x, const void *y)
-{
-	return natural_cmp(*(char *const *)x, *(char *const *)y);
-}
-
-static bool ends_with(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), m = strlen(suffix);
-	return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
 static const char *base_name(const char *path)
@@ -256,68 +214,9 @@ static uint64_t str_key(const char *s)
 
 /* ---- finding files ---- */
 
-static int walk(const char *dir, int depth, strlist *out, run_dirset *seen,
-		sd_error *err)
+static int push_found(const char *path, void *ud)
 {
-	int r = run_dirset_add(seen, dir);
-	if (r == 1)
-		return SD_OK; /* a link back to a directory walked already */
-	if (r < 0)
-		return sd_error_set(err, SD_EIO, dir, NULL, "cannot read directory: %s",
-				    strerror(errno));
-	DIR *dh = opendir(dir);
-	struct dirent *de;
-	strlist names = { 0 };
-	int rc = SD_OK;
-	sd_buf p;
-	sd_buf_init(&p, 0);
-	if (!dh)
-		return sd_error_set(err, errno == ENOENT ? SD_ENOTFOUND : SD_EIO, dir,
-				    NULL, "cannot open directory: %s", strerror(errno));
-	if (depth > MAX_DEPTH) {
-		closedir(dh);
-		return sd_error_set(err, SD_EINVAL, dir, NULL,
-				    "directories nested too deeply (a link loop?)");
-	}
-	while ((de = readdir(dh))) {
-		if (de->d_name[0] == '.')
-			continue; /* ., .., hidden files */
-		if ((rc = strlist_push(&names, de->d_name)))
-			goto out;
-	}
-	if (names.n) /* qsort(NULL, 0, ...) is undefined */
-		qsort(names.v, names.n, sizeof(*names.v), path_cmp);
-	for (size_t i = 0; i < names.n; i++) {
-		struct stat st;
-		sd_buf_reset(&p);
-		if (sd_buf_printf(&p, "%s/%s", dir, names.v[i])) {
-			rc = SD_ENOMEM;
-			goto out;
-		}
-		if (stat(p.data, &st) != 0) {
-			/* a dangling link that looks like a log is a real problem */
-			if (ends_with(names.v[i], ".json")) {
-				rc = sd_error_set(err, SD_EIO, p.data, NULL,
-						  "cannot read: %s", strerror(errno));
-				goto out;
-			}
-			continue;
-		}
-		if (S_ISDIR(st.st_mode)) {
-			if ((rc = walk(p.data, depth + 1, out, seen, err)))
-				goto out;
-		} else if (S_ISREG(st.st_mode) && ends_with(names.v[i], ".json")) {
-			if ((rc = strlist_push(out, p.data)))
-				goto out;
-		}
-	}
-out:
-	if (rc == SD_ENOMEM)
-		sd_error_set(err, SD_ENOMEM, dir, NULL, "out of memory");
-	closedir(dh);
-	strlist_free(&names);
-	sd_buf_free(&p);
-	return rc;
+	return strlist_push(ud, path);
 }
 
 /*
@@ -343,7 +242,7 @@ static int collect(const char *const *paths, size_t n, strlist *files,
 			goto out;
 		}
 		if (S_ISDIR(st.st_mode))
-			rc = walk(paths[i], 0, files, &seen, err);
+			rc = sd__log_walk(paths[i], NULL, &seen, push_found, files, err);
 		else
 			rc = strlist_push(files, paths[i]);
 		if (rc) {

@@ -63,4 +63,10 @@ int sd_profile_bare_system_prompt(sd_profile p, char **out);
 int sd_template_check(const char *tmpl, const char *const *known, size_t n_known,
 		      const char **bad, size_t *bad_len);
 
+/* ---- discussions (discussion.c) ---- */
+
+/* Hand the comments logged since the last call to on_comment (if not
+ * NULL), in order; run/discussion_run.c calls it after every turn. */
+void sd__discussion_report(sd_discussion *d, sd_comment_cb on_comment, void *ud);
+
 #endif

@@ -385,7 +385,7 @@ void sd_discussion_set_request_hook(sd_discussion *d, sd_request_hook hook, void
 	d->hook_ud = ud;
 }
 
-static void report(sd_discussion *d, sd_comment_cb on_comment, void *ud)
+void sd__discussion_report(sd_discussion *d, sd_comment_cb on_comment, void *ud)
 {
 	size_t n = sd_logs_comment_count(d->logs);
 	for (; d->n_reported < n; d->n_reported++) {
@@ -414,63 +414,4 @@ const sd_logs *sd_discussion_logs(const sd_discussion *d)
 sd_logs *sd_discussion_logs_mut(sd_discussion *d)
 {
 	return d ? d->logs : NULL;
-}
-
-int sd_discussion_run(sd_discussion *d, sd_backend *b,
-		      sd_comment_cb on_comment, void *ud, sd_error *err)
-{
-	sd_request req;
-	sd_reply reply;
-	int rc;
-	memset(&reply, 0, sizeof(reply));
-	if (!d || !b)
-		return sd_error_set(err, SD_EINVAL, NULL, NULL,
-				    "a discussion and a backend are needed");
-	for (;;) {
-		report(d, on_comment, ud);
-		rc = sd_discussion_next(d, &req);
-		if (rc == 0)
-			break;
-		if (rc < 0)
-			return sd_error_set(err, rc, NULL, NULL,
-					    "could not prepare the next turn: %s",
-					    sd_strerror(rc));
-		rc = sd_backend_submit(b, &req);
-		if (rc)
-			return sd_error_set(err, rc, NULL, NULL,
-					    "backend refused the request: %s",
-					    sd_backend_last_error(b));
-		while ((rc = sd_backend_collect(b, &reply)) == 0) {
-			int active = sd_backend_step(b);
-			if (active < 0)
-				return sd_error_set(err, SD_EBACKEND, NULL, NULL,
-						    "%s", sd_backend_last_error(b));
-			if (active > 0)
-				continue;
-			/* idle and still no reply: it was lost, do not spin */
-			if ((rc = sd_backend_collect(b, &reply)) == 0)
-				return sd_error_set(err, SD_EBACKEND, NULL, NULL,
-						    "the backend dropped a request");
-			break;
-		}
-		if (rc < 0)
-			return sd_error_set(err, rc, NULL, NULL,
-					    "could not collect a reply");
-		if (reply.status != SD_OK) {
-			rc = sd_error_set(err, reply.status, NULL, NULL,
-					  "generation failed for %s: %s",
-					  sd_discussion_pending_speaker(d),
-					  reply.error ? reply.error : "unknown");
-			sd_reply_clear(&reply);
-			return rc;
-		}
-		rc = sd_discussion_accept(d, reply.text, &reply);
-		sd_reply_clear(&reply);
-		if (rc)
-			return sd_error_set(err, rc, NULL, NULL,
-					    "could not record the reply: %s",
-					    sd_strerror(rc));
-	}
-	report(d, on_comment, ud);
-	return SD_OK;
 }

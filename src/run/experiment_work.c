@@ -51,17 +51,6 @@ sd_run_params sd_run_default_params(void)
 	return p;
 }
 
-static char *cell_path(const char *out, const char *cell, size_t index)
-{
-	sd_buf b;
-	sd_buf_init(&b, 0);
-	if (index == (size_t)-1)
-		sd_buf_printf(&b, "%s/%s", out, cell);
-	else
-		sd_buf_printf(&b, "%s/%s/%zu.json", out, cell, index);
-	return sd_buf_steal(&b);
-}
-
 
 
 
@@ -102,7 +91,7 @@ static bool w_next_item(void *wp, size_t g, size_t *cursor, size_t *item,
 		for (; i < cell->num_discussions; i++) {
 			if (!in_shard(w->p, i))
 				continue;
-			char *path = cell_path(w->p->out_dir, cell->name, i);
+			char *path = run_cell_path(w->p->out_dir, cell->name, i);
 			bool done = path && run_file_complete(
 						    path, cell->name, i, w->e->digest,
 						    json_string_value(json_object_get(
@@ -195,7 +184,7 @@ static int w_job_save(void *wp, void *jp, size_t item, sd_error *err)
 	const json_t *mf = cell_model(w, ITEM_CELL(item));
 	char *mfq = mf ? json_dumps(mf, JSON_COMPACT) : NULL;
 	int rc;
-	char *path = cell_path(w->p->out_dir, c->name, index);
+	char *path = run_cell_path(w->p->out_dir, c->name, index);
 	if (!cellq || !dgq || !path || sd_logs_set_id(l, id) ||
 	    sd_logs_set_timestamp(l, ts) || sd_logs_set_extra(l, "cell", cellq) ||
 	    sd_logs_set_extra(l, "index", num) ||
@@ -288,7 +277,7 @@ int sd_experiment_run(sd_experiment *e, const sd_run_params *p,
 		return rc;
 	}
 	for (size_t c = 0; c < e->n_cells; c++) {
-		char *dir = cell_path(p->out_dir, e->cells[c].name, (size_t)-1);
+		char *dir = run_cell_path(p->out_dir, e->cells[c].name, (size_t)-1);
 		rc = sched_out_subdir(dir, err);
 		free(dir);
 		if (rc) {
@@ -316,87 +305,4 @@ int sd_experiment_run(sd_experiment *e, const sd_run_params *p,
 				  "%zu discussion(s) failed; run the same command again to retry them",
 				  progress->failed);
 	return rc;
-}
-
-int sd_run_status(const char *out_dir, sd_cell_status **cells, size_t *n,
-		  sd_error *err)
-{
-	char *path = cell_path(out_dir, "run.json", (size_t)-1);
-	char *text = NULL;
-	json_t *m = NULL;
-	sd_cell_status *res = NULL;
-	size_t count = 0;
-	int rc;
-	*cells = NULL;
-	*n = 0;
-	if (!path)
-		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
-	if ((rc = sd_file_read(path, &text, NULL, err))) {
-		if (rc == SD_ENOTFOUND)
-			sd_error_set(err, rc, out_dir, NULL,
-				     "no run.json: not an output directory of syndisco run");
-		goto out;
-	}
-	json_error_t jerr;
-	m = json_loads(text, 0, &jerr);
-	const json_t *arr = json_object_get(m, "cells");
-	const char *digest = json_string_value(json_object_get(m, "config_digest"));
-	if (!m || !json_is_array(arr)) {
-		rc = sd_error_set(err, SD_EPARSE, path, "cells", "missing or malformed");
-		goto out;
-	}
-	res = calloc(json_array_size(arr) + 1, sizeof(*res));
-	if (!res) {
-		rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < json_array_size(arr); i++) {
-		const json_t *c = json_array_get(arr, i);
-		const char *name = json_string_value(json_object_get(c, "name"));
-		json_int_t total = json_integer_value(json_object_get(c, "num_discussions"));
-		if (total > RUN_MAX_DISCUSSIONS) {
-			rc = sd_error_set(err, SD_EPARSE, path, "cells",
-					  "entry %zu claims %lld discussions, more than a "
-					  "config may ask for (%d)",
-					  i, (long long)total, RUN_MAX_DISCUSSIONS);
-			goto out;
-		}
-		if (!name || total < 0) {
-			rc = sd_error_set(err, SD_EPARSE, path, "cells", "entry %zu is malformed", i);
-			goto out;
-		}
-		res[count].name = strdup(name);
-		if (!res[count].name) {
-			rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
-			goto out;
-		}
-		res[count].total = (size_t)total;
-		for (size_t k = 0; k < (size_t)total; k++) {
-			char *f = cell_path(out_dir, name, k);
-			if (f && run_file_complete(f, name, k, digest, run_model_sha_of(m, name)))
-				res[count].done++;
-			free(f);
-		}
-		count++;
-	}
-	*cells = res;
-	*n = count;
-	res = NULL;
-	rc = SD_OK;
-out:
-	if (res)
-		sd_run_status_free(res, count);
-	json_decref(m);
-	free(text);
-	free(path);
-	return rc;
-}
-
-void sd_run_status_free(sd_cell_status *cells, size_t n)
-{
-	if (!cells)
-		return;
-	for (size_t i = 0; i < n; i++)
-		free((char *)cells[i].name);
-	free(cells);
 }

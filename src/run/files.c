@@ -1,5 +1,12 @@
-/* Everything that touches the file system: reads, atomic writes, ids. */
+/*
+ * The output store: everything that touches the file system (reads,
+ * atomic writes, ids, temp names), what counts as a complete file, and
+ * the output directories and manifests a run starts with.
+ */
+#include <dirent.h>
 #include <errno.h>
+#include <jansson.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -11,7 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/core.h"
 #include "run/files.h"
+#include "run/model_id.h"
 #include "syndisco.h"
 #include "util/buf.h"
 #include "util/error.h"
@@ -378,4 +387,236 @@ void run_dirset_free(run_dirset *s)
 	free(s->v);
 	s->v = NULL;
 	s->n = s->cap = 0;
+}
+
+char *run_manifest_digest(const char *out_dir, const char *manifest,
+			  const char *name, char **model_sha)
+{
+	sd_buf b;
+	char *text = NULL, *d = NULL;
+	sd_buf_init(&b, 0);
+	if (!sd_buf_printf(&b, "%s/%s", out_dir, manifest) &&
+	    sd_file_read(b.data, &text, NULL, NULL) == SD_OK) {
+		json_t *m = json_loads(text, 0, NULL);
+		const char *s = json_string_value(json_object_get(m, "config_digest"));
+		d = s ? strdup(s) : NULL;
+		const char *h = name ? run_model_sha_of(m, name) : NULL;
+		if (model_sha)
+			*model_sha = h ? strdup(h) : NULL;
+		json_decref(m);
+	}
+	free(text);
+	sd_buf_free(&b);
+	return d;
+}
+
+bool run_file_complete(const char *path, const char *cell, size_t index,
+		       const char *digest, const char *model_sha)
+{
+	sd_logs *l = NULL;
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return false;
+	if (sd_logs_load(path, &l, NULL) != SD_OK)
+		return false;
+	const json_t *c = sd_logs_get(l, "cell");
+	const json_t *i = sd_logs_get(l, "index");
+	bool ok = json_is_string(c) && strcmp(json_string_value(c), cell) == 0 &&
+		  json_is_integer(i) && json_integer_value(i) >= 0 &&
+		  (size_t)json_integer_value(i) == index;
+	/* a file of another config (a foreign run, or the one before --force)
+	   is not this run's discussion, however complete */
+	if (ok && digest) {
+		const json_t *d = sd_logs_get(l, "config_digest");
+		ok = json_is_string(d) && strcmp(json_string_value(d), digest) == 0;
+	}
+	if (ok && model_sha) {
+		const json_t *h = json_object_get(sd_logs_get(l, "model_file"), "sha256");
+		ok = json_is_string(h) && strcmp(json_string_value(h), model_sha) == 0;
+	}
+	sd_logs_free(l);
+	return ok;
+}
+
+char *run_cell_path(const char *out, const char *cell, size_t index)
+{
+	sd_buf b;
+	sd_buf_init(&b, 0);
+	if (index == (size_t)-1)
+		sd_buf_printf(&b, "%s/%s", out, cell);
+	else
+		sd_buf_printf(&b, "%s/%s/%zu.json", out, cell, index);
+	return sd_buf_steal(&b);
+}
+
+int sched_mkdir_p(const char *path)
+{
+	char *tmp = strdup(path);
+	int rc = 0;
+	if (!tmp)
+		return -1;
+	for (char *s = tmp + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+			rc = -1;
+		*s = '/';
+	}
+	if (rc == 0 && mkdir(tmp, 0755) != 0 && errno != EEXIST)
+		rc = -1;
+	free(tmp);
+	return rc;
+}
+
+int sched_prepare(const sd_run_params *p, const char *manifest,
+		  const char *digest, const char *manifest_json,
+		  const char *what, int *created, sd_error *err)
+{
+	struct stat dst;
+	*created = 0;
+	if (!p || !p->out_dir)
+		return sd_error_set(err, SD_EINVAL, NULL, NULL, "no output directory");
+	if (p->parallel < 1 || p->parallel > 4096)
+		return sd_error_set(err, SD_EINVAL, NULL, "parallel",
+				    "must be between 1 and 4096, got %d", (int)p->parallel);
+	if (p->shard_count < 1 || p->shard_index >= p->shard_count)
+		return sd_error_set(err, SD_EINVAL, NULL, "shard",
+				    "shard %u/%u: need 0 <= K < N", p->shard_index,
+				    p->shard_count);
+	bool dir_existed = stat(p->out_dir, &dst) == 0;
+	if (sched_mkdir_p(p->out_dir) != 0)
+		return sd_error_set(err, SD_EIO, p->out_dir, NULL, "cannot create: %s",
+				    strerror(errno));
+	sd_buf b;
+	char *text = NULL;
+	int rc = SD_OK;
+	sd_buf_init(&b, 0);
+	if (sd_buf_printf(&b, "%s/%s", p->out_dir, manifest))
+		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+	/*
+	 * Create the manifest exclusively: two runs of different configs
+	 * started together on a new directory both read "no manifest"; only
+	 * one may then create it, the other reads it and is refused.
+	 */
+	for (int attempt = 0;; attempt++) {
+		if (sd_file_read(b.data, &text, NULL, NULL) == SD_OK) {
+			json_t *m = json_loads(text, 0, NULL);
+			const char *old = json_string_value(json_object_get(m, "config_digest"));
+			bool same = old && strcmp(old, digest) == 0;
+			if (!same && !p->force)
+				rc = sd_error_set(err, SD_ESTATE, b.data, NULL,
+						  "%s holds %s of a different config (digest %s, "
+						  "this config %s); use a new output directory, or "
+						  "--force to continue it with this config",
+						  p->out_dir, what, old ? old : "unreadable", digest);
+			if (!rc && same) {
+				/* the digest covers a model's path, not its bytes */
+				json_t *nm = json_loads(manifest_json, 0, NULL);
+				rc = run_model_files_check(m, nm, b.data, err);
+				json_decref(nm);
+				if (rc && p->force)
+					rc = SD_OK, same = false;
+			}
+			json_decref(m);
+			if (rc || same)
+				goto out;
+			rc = sd_file_write_atomic(b.data, manifest_json, strlen(manifest_json), err);
+			goto out;
+		}
+		rc = run_file_create_excl(b.data, manifest_json, strlen(manifest_json), err);
+		*created = rc == SD_OK ? SCHED_MADE_MANIFEST | (dir_existed ? 0 : SCHED_MADE_DIR) : 0;
+		if (rc != RUN_EXISTS || attempt == 3)
+			break;
+		rc = SD_OK;
+	}
+	if (rc == RUN_EXISTS)
+		rc = sd_error_set(err, SD_EIO, b.data, NULL, "exists but cannot be read");
+out:
+	free(text);
+	sd_buf_free(&b);
+	return rc;
+}
+
+void sched_unprepare(const sd_run_params *p, const char *manifest, int created)
+{
+	if (!(created & SCHED_MADE_MANIFEST))
+		return;
+	DIR *d = opendir(p->out_dir);
+	struct dirent *de;
+	bool left = false;
+	sd_buf b;
+	sd_buf_init(&b, 0);
+	while (d && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    !strcmp(de->d_name, manifest))
+			continue;
+		sd_buf_reset(&b);
+		/* rmdir() removes empty directories only: never anyone's data */
+		if (sd_buf_printf(&b, "%s/%s", p->out_dir, de->d_name) || rmdir(b.data) != 0)
+			left = true;
+	}
+	if (d)
+		closedir(d);
+	sd_buf_reset(&b);
+	if (d && !left && !sd_buf_printf(&b, "%s/%s", p->out_dir, manifest) &&
+	    unlink(b.data) == 0 && (created & SCHED_MADE_DIR))
+		rmdir(p->out_dir); /* fails, harmlessly, if it holds more */
+	sd_buf_free(&b);
+}
+
+/*
+ * Whether the temp file `name` (in a cell directory, stat'ed as st) was
+ * left by a writer that is gone. The directory may be shared by many
+ * hosts (a Slurm job array on a network file system), and a pid only
+ * says something on the host that issued it: a temp of this host is
+ * stale when its pid is dead; a temp of any host (or an old-style name
+ * without a host) only once it is older than RUN_TEMP_MAX_AGE_S, since
+ * a live writer holds its temp for one write + fsync.
+ */
+static bool temp_is_stale(const char *name, const struct stat *st, const char *self,
+			  time_t now)
+{
+	char host[RUN_TEMP_HOST_MAX + 1];
+	long pid;
+	if (run_temp_parse(name, host, sizeof(host), &pid) && strcmp(host, self) == 0 &&
+	    kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+		return true;
+	return now - st->st_mtime > RUN_TEMP_MAX_AGE_S;
+}
+
+/* Remove temp files of writers that are gone (see temp_is_stale). */
+static void clean_stale_temps(const char *dir)
+{
+	char self[RUN_TEMP_HOST_MAX + 1];
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	if (!d)
+		return;
+	run_temp_host(self, sizeof(self));
+	time_t now = time(NULL);
+	while ((de = readdir(d))) {
+		if (!run_temp_like(de->d_name))
+			continue;
+		sd_buf p;
+		sd_buf_init(&p, 0);
+		struct stat st;
+		if (sd_buf_printf(&p, "%s/%s", dir, de->d_name) == SD_OK &&
+		    lstat(p.data, &st) == 0 && S_ISREG(st.st_mode) &&
+		    temp_is_stale(de->d_name, &st, self, now))
+			unlink(p.data);
+		sd_buf_free(&p);
+	}
+	closedir(d);
+}
+
+int sched_out_subdir(const char *dir, sd_error *err)
+{
+	if (!dir)
+		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+	if (sched_mkdir_p(dir) != 0)
+		return sd_error_set(err, SD_EIO, dir, NULL, "cannot create: %s",
+				    strerror(errno));
+	clean_stale_temps(dir);
+	return SD_OK;
 }

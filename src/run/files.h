@@ -1,6 +1,7 @@
 /*
- * Internal helpers of the output store shared by files.c, the scheduler
- * and the status report (not part of the API).
+ * The output store: reading and writing files atomically, temp names,
+ * what counts as a complete discussion file, and the directories and
+ * manifests a run starts with (not part of the API).
  *
  * Temp files. sd_file_write_atomic() writes "<target>.tmp.<host>.<pid>.<rnd>"
  * in the target's directory, fsyncs it and renames it over the target.
@@ -16,6 +17,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
+
+#include "syndisco.h"
 
 /* A temp file older than this (by mtime) is abandoned, whatever its host:
    a writer keeps its temp for one write + fsync. A day leaves room for
@@ -52,6 +55,10 @@ bool run_temp_like(const char *name);
 bool run_file_complete(const char *path, const char *cell, size_t index,
 		       const char *digest, const char *model_sha);
 
+/* OUT/<cell>/<index>.json, or OUT/<cell> when index is (size_t)-1; NULL
+ * when out of memory. Caller frees. */
+char *run_cell_path(const char *out, const char *cell, size_t index);
+
 /* Most discussions per cell a config may ask for, and so a manifest claim. */
 #define RUN_MAX_DISCUSSIONS 100000000
 
@@ -83,5 +90,36 @@ typedef struct run_dirset {
  * recorded), -1 when it cannot be stat'ed or memory ran out. */
 int run_dirset_add(run_dirset *s, const char *path);
 void run_dirset_free(run_dirset *s);
+
+/*
+ * Start a run into p->out_dir: check p (parallel, shard), create the
+ * directory, and check its manifest (OUT/<manifest>): a manifest of
+ * another digest is refused unless p->force; a missing or different one
+ * is (re)written from manifest_json. what names the workload in errors
+ * ("a run", "annotations").
+ */
+int sched_prepare(const sd_run_params *p, const char *manifest,
+		  const char *digest, const char *manifest_json,
+		  const char *what, int *created, sd_error *err);
+
+/*
+ * A run that failed before writing anything (an error found only when a
+ * backend opened, a directory that could not be made): undo what
+ * sched_prepare created, as *created says (SCHED_MADE_*). Removes empty
+ * subdirectories, then, if nothing else is left, the manifest and the
+ * directory if it made it (never a file or a non-empty directory).
+ */
+#define SCHED_MADE_MANIFEST 1
+#define SCHED_MADE_DIR 2
+void sched_unprepare(const sd_run_params *p, const char *manifest, int created);
+
+/* Shared by workloads */
+int sched_mkdir_p(const char *path);
+/*
+ * Create a workload's output directory (dir, owned by the caller; NULL
+ * means out of memory) and remove the temp files that writers gone from
+ * it left behind.
+ */
+int sched_out_subdir(const char *dir, sd_error *err);
 
 #endif

@@ -49,37 +49,6 @@ int sched_run(const sched_ops *ops, void *w, const sd_run_params *p,
 	      sd_run_progress *prog, sd_error *err);
 
 /*
- * Start a run into p->out_dir: check p (parallel, shard), create the
- * directory, and check its manifest (OUT/<manifest>): a manifest of
- * another digest is refused unless p->force; a missing or different one
- * is (re)written from manifest_json. what names the workload in errors
- * ("a run", "annotations").
- */
-int sched_prepare(const sd_run_params *p, const char *manifest,
-		  const char *digest, const char *manifest_json,
-		  const char *what, int *created, sd_error *err);
-
-/*
- * A run that failed before writing anything (an error found only when a
- * backend opened, a directory that could not be made): undo what
- * sched_prepare created, as *created says (SCHED_MADE_*). Removes empty
- * subdirectories, then, if nothing else is left, the manifest and the
- * directory if it made it (never a file or a non-empty directory).
- */
-#define SCHED_MADE_MANIFEST 1
-#define SCHED_MADE_DIR 2
-void sched_unprepare(const sd_run_params *p, const char *manifest, int created);
-
-/* Shared by workloads */
-int sched_mkdir_p(const char *path);
-/*
- * Create a workload's output directory (dir, owned by the caller; NULL
- * means out of memory) and remove the temp files that writers gone from
- * it left behind.
- */
-int sched_out_subdir(const char *dir, sd_error *err);
-
-/*
  * Units (cells, annotators) whose backend configs are equal run together
  * on one loaded model: of[i] is unit i's group, first[k] the first unit
  * of group k, in order of first appearance.

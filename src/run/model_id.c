@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "run/backend_open.h"
-#include "run/loop.h"
+#include "run/files.h"
 #include "syndisco.h"
 #include "util/buf.h"
 #include "util/hash.h"
