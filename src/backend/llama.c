@@ -69,11 +69,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "llama.h"
-
-#include "backend/backend.h"
-#include "backend/grammar_cache.h"
-#include "util/buf.h"
+#include "backend/llama_internal.h"
 #include "util/cpu_isa.h"
 #include "util/error.h"
 #include "util/utf8.h"
@@ -82,123 +78,6 @@
 /* ------------------------------------------------------------------ */
 /* State                                                              */
 /* ------------------------------------------------------------------ */
-
-/* A submitted request waiting for a free sequence. */
-typedef struct job {
-	uint64_t tag;
-	char *system_prompt;
-	char *user_prompt;
-	char *grammar;        /* GBNF or NULL */
-	sd_sampling sampling;
-	struct job *next;
-} job;
-
-/* A repetition penalty window (see penalty_apply). */
-typedef struct penalty {
-	int32_t last_n;
-	float repeat;
-	llama_token *ring;    /* last_n entries */
-	llama_token *sorted;  /* scratch, last_n entries */
-	int32_t head, n;
-} penalty;
-
-/* What a sequence of the shared context is doing. */
-typedef enum slot_state {
-	SLOT_FREE = 0,        /* may hold a finished prompt as prefix cache */
-	SLOT_PREFILL,         /* prompt tokens still to decode */
-	SLOT_GEN              /* generating: one token per step */
-} slot_state;
-
-/* One sequence of the shared context. */
-typedef struct slot {
-	slot_state state;
-	uint64_t tag;
-	uint64_t admitted;    /* admission number: prompts go oldest first */
-	llama_seq_id seq;
-	struct llama_sampler *smpl;
-	/* fast path (see slot_sample): top-k size, the penalty member of
-	   the chain (or NULL) and where the members after top-k start */
-	int32_t fast_k;
-	penalty *fast_pen;
-	int32_t fast_tail;
-	llama_token_data *cand; /* fast path: top-k candidates */
-	int32_t cand_cap, n_cand;
-	/* the chain's grammar (its first member), or NULL (see sample_allowed) */
-	struct llama_sampler *gram;
-	llama_token *prompt;  /* the rendered prompt's tokens */
-	size_t prompt_cap;
-	int32_t n_prompt;
-	int32_t n_cached;     /* FREE: prompt tokens still in the KV cache */
-	int32_t n_past;       /* tokens of this sequence in the KV cache */
-	int32_t n_reused;     /* prompt tokens taken from a cache */
-	int32_t n_sys;        /* prompt tokens up to the user message */
-	llama_token next;     /* sampled but not yet decoded */
-	int32_t n_gen;
-	int32_t max_tokens;
-	sd_buf text;          /* raw bytes; repaired to UTF-8 at the end */
-	int64_t t_start_us;
-} slot;
-
-/* Fewest prompt tokens worth a whole-stream copy from another sequence. */
-#define MIN_PREFIX_COPY 32
-
-/*
- * A prompt prefix of a finished request (up to its user message: chat
- * header and system prompt), kept in a KV stream of its own after the
- * slots' for later requests to copy (see the top of this file).
- */
-typedef struct centry {
-	llama_seq_id seq;
-	llama_token *tok;     /* the prefix; its cells hold nothing else */
-	size_t cap;
-	int32_t n;            /* 0: empty */
-	uint64_t used;        /* clock of the last insert or hit (LRU) */
-} centry;
-
-typedef struct lbackend {
-	struct llama_model *model;
-	struct llama_context *ctx;
-	const struct llama_vocab *vocab;
-	struct llama_batch batch;
-	int32_t n_batch;
-	int32_t n_seq;        /* slots */
-	int32_t n_stream;     /* sequences of the context: n_seq slots, then
-				 n_cache entries, or a spare when n_seq is 1,
-				 partners need one and there is no entry */
-	centry *cache;        /* the prefix cache, streams n_seq.. */
-	int32_t n_cache;
-	uint64_t clock;
-	bool partner;         /* a lone generating row needs a partner */
-	int32_t seq_budget;   /* context cells available to one sequence */
-	char *tmpl;           /* name or template text for llama.cpp */
-	char **stop;
-	size_t n_stop;
-	size_t max_stop_len;
-	slot *slots;
-	int32_t *order;       /* scratch: prefilling slots, oldest first */
-	int32_t *row;         /* scratch: slot -> logits row, or -1 */
-	float **rowp;         /* scratch: the top-k passes' logits rows */
-	llama_pos *dummy;     /* scratch: sequence -> dummy position, or -1 */
-	uint64_t n_admitted;
-	job *pending_head, *pending_tail;
-	/* finished replies, FIFO (ring grows as needed) */
-	sd_reply *done;
-	size_t done_cap, done_head, done_len;
-	/* scratch for token pieces and a new prompt's tokens */
-	char *piece;
-	size_t piece_cap;
-	llama_token *toks;
-	size_t toks_cap;
-	gcache *gcache;       /* grammars' allowed sets, shared by requests */
-	int32_t n_threads;    /* also those of the top-k pass */
-	/* where the time went, logged at debug level when freed */
-	struct {
-		int64_t n_prompt, n_reused, n_prompt_decodes, n_gen_steps,
-			n_gen_rows, n_copies, n_cache_hits, n_cache_puts,
-			n_cache_evictions, n_user;
-		int64_t us_admit, us_prefill, us_decode, us_sample;
-	} prof;
-} lbackend;
 
 sd_llama_params sd_llama_default_params(void)
 {
@@ -272,127 +151,6 @@ static int push_error(lbackend *s, uint64_t tag, int status, const char *msg,
 	return rc;
 }
 
-/* Is name one of llama.cpp's built-in template names? */
-static bool is_builtin_template(const char *name)
-{
-	int32_t n = llama_chat_builtin_templates(NULL, 0);
-	if (n <= 0)
-		return false;
-	const char **names = calloc((size_t)n, sizeof(*names));
-	if (!names)
-		return false;
-	int32_t got = llama_chat_builtin_templates(names, (size_t)n);
-	bool found = false;
-	for (int32_t i = 0; i < got && i < n; i++) {
-		if (strcmp(names[i], name) == 0) {
-			found = true;
-			break;
-		}
-	}
-	free(names);
-	return found;
-}
-
-/*
- * A template for messages: its name when built in, else the start of its
- * text in quotes (a whole template would drown the message).
- */
-static void describe_template(const char *tmpl, char *buf, size_t size)
-{
-	if (is_builtin_template(tmpl)) {
-		snprintf(buf, size, "%s", tmpl);
-		return;
-	}
-	size_t n = strlen(tmpl);
-	size_t cut = n > 40 ? 40 : n;
-	/* do not cut a UTF-8 sequence in two */
-	while (cut < n && cut > 0 && ((unsigned char)tmpl[cut] & 0xC0) == 0x80)
-		cut--;
-	snprintf(buf, size, "\"%.*s%s\"", (int)cut, tmpl, cut < n ? "..." : "");
-}
-
-/*
- * Render (system, user) with template tmpl into a new string (*out,
- * caller frees). Returns SD_OK, SD_ENOMEM, or SD_EBACKEND when llama.cpp
- * does not know the template.
- */
-static int render_chat(const char *tmpl, const char *system_prompt,
-		       const char *user_prompt, char **out)
-{
-	struct llama_chat_message msgs[2] = {
-		{ .role = "system", .content = system_prompt },
-		{ .role = "user", .content = user_prompt },
-	};
-	size_t guess = 2 * (strlen(system_prompt) + strlen(user_prompt)) + 256;
-	if (guess > INT32_MAX - 1)
-		return SD_EINVAL;
-	int32_t cap = (int32_t)guess;
-	char *buf = NULL;
-	int rc = SD_OK;
-	*out = NULL;
-	for (int tries = 0; tries < 2; tries++) {
-		free(buf);
-		/* +1: llama.cpp copies with strncpy and may not terminate */
-		buf = malloc((size_t)cap + 1);
-		if (!buf) {
-			rc = SD_ENOMEM;
-			goto out;
-		}
-		int32_t n = llama_chat_apply_template(tmpl, msgs, 2, true,
-						      buf, cap);
-		if (n < 0) {
-			rc = SD_EBACKEND;
-			goto out;
-		}
-		if (n <= cap) {
-			buf[n] = '\0';
-			*out = buf;
-			buf = NULL;
-			goto out;
-		}
-		/* the buffer was too small: retry with the size it asked for */
-		cap = n;
-	}
-	rc = SD_EBACKEND; /* asked for more twice: give up */
-out:
-	free(buf);
-	return rc;
-}
-
-/*
- * Tokenize text into *toks (*cap entries, grown as needed); *n gets the
- * count. Returns SD_OK, SD_EINVAL, SD_ENOMEM or SD_EBACKEND.
- */
-static int tokenize(const lbackend *s, const char *text, llama_token **toks,
-		    size_t *cap, int32_t *n)
-{
-	size_t len = strlen(text);
-	if (len > INT32_MAX - 8)
-		return SD_EINVAL;
-	/* one token per byte plus BOS/EOS is an upper bound for BPE */
-	size_t want = len + 8;
-	for (int tries = 0; tries < 2; tries++) {
-		if (want > *cap) {
-			llama_token *t = malloc(want * sizeof(*t));
-			if (!t)
-				return SD_ENOMEM;
-			free(*toks);
-			*toks = t;
-			*cap = want;
-		}
-		int32_t r = llama_tokenize(s->vocab, text, (int32_t)len, *toks,
-					   (int32_t)*cap, true, true);
-		if (r >= 0) {
-			*n = r;
-			return SD_OK;
-		}
-		if (r == INT32_MIN)
-			return SD_EBACKEND;
-		want = (size_t)(-(int64_t)r); /* the size it asked for */
-	}
-	return SD_EBACKEND;
-}
-
 /* Append the text of token tok to sl->text. */
 static int append_piece(lbackend *s, slot *sl, llama_token tok)
 {
@@ -451,181 +209,6 @@ static bool cut_at_stop(lbackend *s, sd_buf *text, size_t old_len)
 	text->len = (size_t)(best - text->data);
 	text->data[text->len] = '\0';
 	return true;
-}
-
-/*
- * Repetition penalty over the last last_n sampled tokens: the arithmetic
- * of llama_sampler_init_penalties (repeat only; frequency and presence
- * penalties are 0, which subtract exactly nothing), so the candidates
- * come out bit for bit the same. llama.cpp's version looks every one of
- * the 128k candidates up in a hash map, which took longer than decoding
- * a step of the tiny model; this one touches only the tokens of its
- * window. Coming first in the chain, it sees the candidates in token
- * order and finds a token by its id (with a scan as the fallback).
- */
-
-static const char *penalty_name(const struct llama_sampler *smpl)
-{
-	(void)smpl;
-	return "sd-penalties";
-}
-
-static void penalty_accept(struct llama_sampler *smpl, llama_token tok)
-{
-	penalty *p = smpl->ctx;
-	if (p->n < p->last_n) {
-		p->ring[(p->head + p->n) % p->last_n] = tok;
-		p->n++;
-	} else {
-		p->ring[p->head] = tok;
-		p->head = (p->head + 1) % p->last_n;
-	}
-}
-
-static int cmp_token(const void *a, const void *b)
-{
-	llama_token x = *(const llama_token *)a, y = *(const llama_token *)b;
-	return (x > y) - (x < y);
-}
-
-static void penalty_apply(struct llama_sampler *smpl,
-			  llama_token_data_array *cur_p)
-{
-	penalty *p = smpl->ctx;
-	memcpy(p->sorted, p->ring, (size_t)p->n * sizeof(*p->sorted));
-	qsort(p->sorted, (size_t)p->n, sizeof(*p->sorted), cmp_token);
-	for (int32_t k = 0; k < p->n; k++) {
-		llama_token t = p->sorted[k];
-		if (k > 0 && t == p->sorted[k - 1])
-			continue; /* each distinct token once, like the map */
-		llama_token_data *d = NULL;
-		if (t >= 0 && (size_t)t < cur_p->size && cur_p->data[t].id == t) {
-			d = &cur_p->data[t];
-		} else {
-			for (size_t i = 0; i < cur_p->size && !d; i++) {
-				if (cur_p->data[i].id == t)
-					d = &cur_p->data[i];
-			}
-		}
-		if (!d)
-			continue;
-		if (d->logit <= 0)
-			d->logit *= p->repeat;
-		else
-			d->logit /= p->repeat;
-	}
-	cur_p->sorted = false;
-}
-
-static void penalty_reset(struct llama_sampler *smpl)
-{
-	penalty *p = smpl->ctx;
-	p->head = 0;
-	p->n = 0;
-}
-
-static void penalty_free(struct llama_sampler *smpl)
-{
-	penalty *p = smpl->ctx;
-	if (!p)
-		return;
-	free(p->ring);
-	free(p->sorted);
-	free(p);
-}
-
-static struct llama_sampler *penalty_new(int32_t last_n, float repeat);
-
-static struct llama_sampler *penalty_clone(const struct llama_sampler *smpl)
-{
-	const penalty *p = smpl->ctx;
-	struct llama_sampler *c = penalty_new(p->last_n, p->repeat);
-	if (!c)
-		return NULL;
-	penalty *q = c->ctx;
-	memcpy(q->ring, p->ring, (size_t)p->last_n * sizeof(*q->ring));
-	q->head = p->head;
-	q->n = p->n;
-	return c;
-}
-
-static struct llama_sampler_i penalty_iface = {
-	.name = penalty_name,
-	.accept = penalty_accept,
-	.apply = penalty_apply,
-	.reset = penalty_reset,
-	.clone = penalty_clone,
-	.free = penalty_free,
-};
-
-/* last_n > 0. NULL on allocation failure. */
-static struct llama_sampler *penalty_new(int32_t last_n, float repeat)
-{
-	penalty *p = calloc(1, sizeof(*p));
-	if (!p)
-		return NULL;
-	p->last_n = last_n;
-	p->repeat = repeat;
-	p->ring = malloc((size_t)last_n * sizeof(*p->ring));
-	p->sorted = malloc((size_t)last_n * sizeof(*p->sorted));
-	struct llama_sampler *s = NULL;
-	if (p->ring && p->sorted)
-		s = llama_sampler_init(&penalty_iface, p);
-	if (!s) {
-		free(p->ring);
-		free(p->sorted);
-		free(p);
-	}
-	return s;
-}
-
-/*
- * The request's sampler chain. A grammar comes first, so that top-k and
- * the rest choose among the tokens it allows; *bad_grammar is set when
- * llama.cpp refuses the grammar text.
- */
-static struct llama_sampler *make_sampler(const sd_sampling *sp, lbackend *s,
-					  const char *grammar, bool *bad_grammar)
-{
-	struct llama_sampler_chain_params cp = llama_sampler_chain_default_params();
-	cp.no_perf = true;
-	*bad_grammar = false;
-	struct llama_sampler *c = llama_sampler_chain_init(cp);
-	if (!c)
-		return NULL;
-	if (grammar) {
-		struct llama_sampler *g = gcache_sampler(s->gcache, s->vocab, grammar);
-		if (!g) {
-			*bad_grammar = true;
-			llama_sampler_free(c);
-			return NULL;
-		}
-		llama_sampler_chain_add(c, g);
-	}
-	/* the chain takes ownership of every sampler added to it */
-	if (sp->repeat_penalty != 1.0f && sp->repeat_penalty > 0.0f &&
-	    sp->repeat_last_n > 0) {
-		struct llama_sampler *pen =
-			penalty_new(sp->repeat_last_n, sp->repeat_penalty);
-		if (!pen) {
-			llama_sampler_free(c);
-			return NULL;
-		}
-		llama_sampler_chain_add(c, pen);
-	}
-	if (sp->temperature <= 0.0f) {
-		llama_sampler_chain_add(c, llama_sampler_init_greedy());
-		return c;
-	}
-	if (sp->top_k > 0)
-		llama_sampler_chain_add(c, llama_sampler_init_top_k(sp->top_k));
-	if (sp->top_p > 0.0f && sp->top_p < 1.0f)
-		llama_sampler_chain_add(c, llama_sampler_init_top_p(sp->top_p, 1));
-	if (sp->min_p > 0.0f)
-		llama_sampler_chain_add(c, llama_sampler_init_min_p(sp->min_p, 1));
-	llama_sampler_chain_add(c, llama_sampler_init_temp(sp->temperature));
-	llama_sampler_chain_add(c, llama_sampler_init_dist(sp->seed));
-	return c;
 }
 
 /*
@@ -706,157 +289,6 @@ static int slot_fail(lbackend *s, slot *sl, int status, const char *msg)
 	return rc;
 }
 
-static int cmp_cand(const void *a, const void *b)
-{
-	const llama_token_data *x = a, *y = b;
-	if (x->logit != y->logit)
-		return x->logit > y->logit ? -1 : 1;
-	return (x->id > y->id) - (x->id < y->id);
-}
-
-static void heap_down(llama_token_data *h, int32_t n, int32_t i)
-{
-	for (;;) {
-		int32_t l = 2 * i + 1, m = i;
-		if (l < n && h[l].logit < h[m].logit)
-			m = l;
-		if (l + 1 < n && h[l + 1].logit < h[m].logit)
-			m = l + 1;
-		if (m == i)
-			return;
-		llama_token_data t = h[i];
-		h[i] = h[m];
-		h[m] = t;
-		i = m;
-	}
-}
-
-/* Logits scanned per test in top_k_pass. */
-#define SCAN_BLOCK 64
-
-/* Is any of x[0..SCAN_BLOCK) above floor? Written so that it vectorizes. */
-__attribute__((optimize("tree-vectorize")))
-static bool any_above(const float *x, float floor)
-{
-	int any = 0;
-	for (int i = 0; i < SCAN_BLOCK; i++)
-		any |= x[i] > floor;
-	return any != 0;
-}
-
-/*
- * The fast path's penalty and top-k, done on the logits row itself: the
- * penalty touches only the tokens of its window, and top-k keeps a heap
- * of k while it reads the row once, instead of building and sorting a
- * candidate array of the whole vocabulary (128k for Llama 3), which took
- * as long as a decode step of a small model. Leaves sl->cand sorted, best
- * first. Touches nothing but the slot and its row, so rows of one step
- * run on several threads at once.
- */
-static void top_k_pass(slot *sl, float *logits, int32_t n_vocab)
-{
-	int32_t k = sl->fast_k < n_vocab ? sl->fast_k : n_vocab;
-	llama_token_data *h = sl->cand;
-	penalty *p = sl->fast_pen;
-	if (p) {
-		memcpy(p->sorted, p->ring, (size_t)p->n * sizeof(*p->sorted));
-		qsort(p->sorted, (size_t)p->n, sizeof(*p->sorted), cmp_token);
-		for (int32_t i = 0; i < p->n; i++) {
-			llama_token t = p->sorted[i];
-			if ((i > 0 && t == p->sorted[i - 1]) || t < 0 || t >= n_vocab)
-				continue;
-			logits[t] = logits[t] <= 0 ? logits[t] * p->repeat
-						   : logits[t] / p->repeat;
-		}
-	}
-	int32_t n = 0, t = 0;
-	for (; t < n_vocab && n < k; t++, n++) {
-		h[n].id = t;
-		h[n].logit = logits[t];
-		h[n].p = 0.0f;
-	}
-	for (int32_t i = n / 2 - 1; i >= 0; i--)
-		heap_down(h, n, i);
-	while (t < n_vocab) {
-		int32_t end = t + SCAN_BLOCK <= n_vocab ? t + SCAN_BLOCK : n_vocab;
-		/* the heap's floor only rises: a block with nothing above it
-		 * now would insert nothing, so one vector test skips it */
-		if (end - t == SCAN_BLOCK && !any_above(logits + t, h[0].logit)) {
-			t = end;
-			continue;
-		}
-		for (; t < end; t++) {
-			if (logits[t] > h[0].logit) {
-				h[0].id = t;
-				h[0].logit = logits[t];
-				heap_down(h, n, 0);
-			}
-		}
-	}
-	qsort(h, (size_t)n, sizeof(*h), cmp_cand);
-	sl->n_cand = n;
-}
-
-/* The members after top-k, on the candidates of top_k_pass, as in the chain. */
-static llama_token sample_fast(slot *sl)
-{
-	llama_token_data_array cur = { sl->cand, (size_t)sl->n_cand, -1, true };
-	int32_t members = llama_sampler_chain_n(sl->smpl);
-	for (int32_t i = sl->fast_tail; i < members; i++)
-		llama_sampler_apply(llama_sampler_chain_get(sl->smpl, i), &cur);
-	llama_token tok = cur.selected >= 0 && (size_t)cur.selected < cur.size
-				  ? cur.data[cur.selected].id : cur.data[0].id;
-	llama_sampler_accept(sl->smpl, tok);
-	return tok;
-}
-
-/*
- * With a grammar whose allowed set is known for this state: the chain's
- * members after the grammar, on the allowed tokens only (in token order,
- * as the full array they would see masked). The full path builds and
- * masks an array of the whole vocabulary and sorts it for top-k, for the
- * five tokens of a 1..5 label. -1 when the set is not known yet.
- */
-static llama_token sample_allowed(lbackend *s, slot *sl, int32_t idx)
-{
-	const llama_token *allowed;
-	int32_t n = gcache_allowed(sl->gram, &allowed);
-	if (n <= 0)
-		return -1;
-	if (sl->cand_cap < n) {
-		llama_token_data *c = realloc(sl->cand, (size_t)n * sizeof(*c));
-		if (!c)
-			return -1; /* the full path needs no more memory */
-		sl->cand = c;
-		sl->cand_cap = n;
-	}
-	const float *logits = llama_get_logits_ith(s->ctx, idx);
-	for (int32_t i = 0; i < n; i++) {
-		sl->cand[i].id = allowed[i];
-		sl->cand[i].logit = logits[allowed[i]];
-		sl->cand[i].p = 0.0f;
-	}
-	llama_token_data_array cur = { sl->cand, (size_t)n, -1, false };
-	int32_t members = llama_sampler_chain_n(sl->smpl);
-	for (int32_t i = 1; i < members; i++)
-		llama_sampler_apply(llama_sampler_chain_get(sl->smpl, i), &cur);
-	llama_token tok = cur.selected >= 0 && (size_t)cur.selected < cur.size
-				  ? cur.data[cur.selected].id : cur.data[0].id;
-	llama_sampler_accept(sl->smpl, tok);
-	return tok;
-}
-
-/* Does the grammar allow only end-of-generation tokens now (when known)? */
-static bool grammar_done(const lbackend *s, const slot *sl)
-{
-	const llama_token *allowed;
-	int32_t n = sl->gram ? gcache_allowed(sl->gram, &allowed) : -1;
-	for (int32_t i = 0; i < n; i++)
-		if (!llama_vocab_is_eog(s->vocab, allowed[i]))
-			return false;
-	return n > 0;
-}
-
 /*
  * Sample the slot's next token from logits row idx of the last decode
  * (on the fast path, top_k_pass has run on it) and decide whether the
@@ -867,9 +299,9 @@ static int slot_sample(lbackend *s, slot *sl, int32_t idx)
 {
 	llama_token tok = -1;
 	if (sl->fast_k > 0)
-		tok = sample_fast(sl);
+		tok = sd__llama_sample_fast(sl);
 	else if (sl->gram)
-		tok = sample_allowed(s, sl, idx);
+		tok = sd__llama_sample_allowed(s, sl, idx);
 	if (tok < 0)
 		tok = llama_sampler_sample(sl->smpl, s->ctx, idx);
 	if (llama_vocab_is_eog(s->vocab, tok))
@@ -883,7 +315,7 @@ static int slot_sample(lbackend *s, slot *sl, int32_t idx)
 	sl->n_gen++;
 	sl->next = tok;
 	if (cut_at_stop(s, &sl->text, old_len) || sl->n_gen >= sl->max_tokens ||
-	    sl->n_past + 1 > s->seq_budget || grammar_done(s, sl))
+	    sl->n_past + 1 > s->seq_budget || sd__llama_grammar_done(s, sl))
 		return slot_finish(s, sl);
 	return SD_OK;
 }
@@ -1020,7 +452,7 @@ static int32_t system_part(lbackend *s, const char *text,
 {
 	char *sys = NULL;
 	int32_t i = 0;
-	if (render_chat(s->tmpl, system_prompt, "", &sys) != SD_OK)
+	if (sd__llama_render_chat(s->tmpl, system_prompt, "", &sys) != SD_OK)
 		goto out;
 	size_t shared = 0, at = 0;
 	while (text[shared] && text[shared] == sys[shared])
@@ -1057,18 +489,18 @@ static int slot_start(lbackend *s, slot *sl, job *j)
 	int64_t t0 = llama_time_us();
 	int32_t max_tokens = j->sampling.max_tokens > 0 ? j->sampling.max_tokens
 							: 1;
-	int rc = render_chat(s->tmpl, j->system_prompt, j->user_prompt, &prompt);
+	int rc = sd__llama_render_chat(s->tmpl, j->system_prompt, j->user_prompt, &prompt);
 	if (rc == SD_ENOMEM)
 		goto nomem;
 	if (rc) {
 		char what[64];
-		describe_template(s->tmpl, what, sizeof(what));
+		sd__llama_describe_template(s->tmpl, what, sizeof(what));
 		snprintf(msg, sizeof(msg), "chat template %s is not supported",
 			 what);
 		rc = push_error(s, j->tag, SD_EBACKEND, msg, 0, 0.0);
 		goto out;
 	}
-	rc = tokenize(s, prompt, &s->toks, &s->toks_cap, &n);
+	rc = sd__llama_tokenize(s, prompt, &s->toks, &s->toks_cap, &n);
 	if (rc == SD_ENOMEM)
 		goto nomem;
 	if (rc || n == 0) {
@@ -1083,48 +515,30 @@ static int slot_start(lbackend *s, slot *sl, job *j)
 		rc = push_error(s, j->tag, SD_EBACKEND, msg, n, 0.0);
 		goto out;
 	}
-	bool bad_grammar;
-	struct llama_sampler *smpl = make_sampler(&j->sampling, s, j->grammar,
-						  &bad_grammar);
-	if (!smpl && bad_grammar) {
+	sampler_plan plan;
+	int prc = sd__llama_sampler_plan(&j->sampling, s, j->grammar, &plan);
+	if (prc == SD_EINVAL) {
 		rc = push_error(s, j->tag, SD_EINVAL,
 				"the grammar does not parse (llama.cpp GBNF, root rule \"root\")",
 				n, 0.0);
 		goto out;
 	}
-	if (!smpl)
+	if (prc)
 		goto nomem;
-	/* the fast path: [penalty] top-k ... dist, no grammar */
-	sl->fast_k = 0;
-	sl->fast_pen = NULL;
-	sl->gram = j->grammar ? llama_sampler_chain_get(smpl, 0) : NULL;
-	if (!gcache_is_sampler(sl->gram))
-		sl->gram = NULL;
-	if (!j->grammar && j->sampling.temperature > 0.0f && j->sampling.top_k > 0) {
-		int32_t first = 0;
-		struct llama_sampler *m0 = llama_sampler_chain_get(smpl, 0);
-		if (m0 && strcmp(llama_sampler_name(m0), "sd-penalties") == 0) {
-			sl->fast_pen = m0->ctx;
-			first = 1;
+	struct llama_sampler *smpl = plan.chain;
+	if (sl->cand_cap < plan.fast_k) {
+		llama_token_data *c = realloc(sl->cand, (size_t)plan.fast_k * sizeof(*c));
+		if (!c) {
+			llama_sampler_free(smpl);
+			goto nomem;
 		}
-		struct llama_sampler *tk = llama_sampler_chain_get(smpl, first);
-		if (tk && strcmp(llama_sampler_name(tk), "top-k") == 0) {
-			if (sl->cand_cap < j->sampling.top_k) {
-				llama_token_data *c = realloc(sl->cand,
-					(size_t)j->sampling.top_k * sizeof(*c));
-				if (!c) {
-					llama_sampler_free(smpl);
-					goto nomem;
-				}
-				sl->cand = c;
-				sl->cand_cap = j->sampling.top_k;
-			}
-			sl->fast_k = j->sampling.top_k;
-			sl->fast_tail = first + 1;
-		} else {
-			sl->fast_pen = NULL;
-		}
+		sl->cand = c;
+		sl->cand_cap = plan.fast_k;
 	}
+	sl->gram = plan.gram;
+	sl->fast_k = plan.fast_k;
+	sl->fast_pen = plan.fast_pen;
+	sl->fast_tail = plan.fast_tail;
 
 	llama_seq_id src;
 	centry *hit;
@@ -1356,7 +770,7 @@ static int decode_gen(sd_backend *b, lbackend *s)
 #pragma omp parallel for num_threads(s->n_threads) schedule(dynamic) if (n_fast > 1)
 #endif
 	for (int32_t i = 0; i < n_fast; i++)
-		top_k_pass(&s->slots[s->order[i]], s->rowp[i], n_vocab);
+		sd__llama_top_k_pass(&s->slots[s->order[i]], s->rowp[i], n_vocab);
 	for (int32_t k = 0; k < s->n_seq && rc == SD_OK; k++) {
 		if (s->row[k] < 0)
 			continue;
@@ -1505,10 +919,10 @@ static int l_format_chat(sd_backend *b, const char *system_prompt,
 			 const char *user_prompt, char **out)
 {
 	lbackend *s = b->impl;
-	int rc = render_chat(s->tmpl, system_prompt, user_prompt, out);
+	int rc = sd__llama_render_chat(s->tmpl, system_prompt, user_prompt, out);
 	if (rc == SD_EBACKEND) {
 		char what[64];
-		describe_template(s->tmpl, what, sizeof(what));
+		sd__llama_describe_template(s->tmpl, what, sizeof(what));
 		sd_backend_set_error(b, "chat template %s is not supported",
 				     what);
 	}
@@ -1665,7 +1079,7 @@ static int choose_template(lbackend *s, const sd_llama_params *p,
 	}
 	for (int i = 0; i < n; i++) {
 		char *probe = NULL;
-		int rc = render_chat(cands[i], "s", "u", &probe);
+		int rc = sd__llama_render_chat(cands[i], "s", "u", &probe);
 		free(probe);
 		if (rc == SD_ENOMEM)
 			return sd_error_set(err, rc, p->model_path, NULL,
@@ -1679,7 +1093,7 @@ static int choose_template(lbackend *s, const sd_llama_params *p,
 		}
 		if (must[i]) {
 			char what[64];
-			describe_template(cands[i], what, sizeof(what));
+			sd__llama_describe_template(cands[i], what, sizeof(what));
 			return sd_error_set(err, SD_EBACKEND, p->model_path,
 					    "chat_template",
 					    "chat template %s is not supported",
