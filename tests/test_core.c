@@ -535,7 +535,7 @@ static void test_accept_repairs_utf8(void **state)
 	guide_setup(&g, false, false, r, 1);
 	assert_int_equal(sd_discussion_run(g.d, g.b, NULL, NULL, NULL), SD_OK);
 	sd_log_comment c = sd_logs_comment(sd_discussion_logs(g.d), 0);
-	assert_true(sd_utf8_valid(c.text, strlen(c.text)));
+	assert_true(sd__utf8_valid(c.text, strlen(c.text)));
 	assert_string_equal(c.text, "bad \xef\xbf\xbd\xef\xbf\xbd byte and cut \xef\xbf\xbd");
 	char *json = NULL;
 	assert_int_equal(sd_logs_to_json(sd_discussion_logs(g.d), &json), SD_OK);
@@ -550,13 +550,13 @@ static void test_accept_repairs_utf8(void **state)
 static void test_utf8(void **state)
 {
 	(void)state;
-	assert_true(sd_utf8_valid("h\xc3\xa9", 3));
-	assert_false(sd_utf8_valid("\xc0\xaf", 2));       /* overlong */
-	assert_false(sd_utf8_valid("\xed\xa0\x80", 3));   /* surrogate */
-	assert_int_equal(sd_utf8_complete_prefix("ab\xe2\x82", 4), 2);
-	assert_int_equal(sd_utf8_complete_prefix("ab\xe2\x82\xac", 5), 5);
-	char *r = sd_utf8_repair("a\xf4\x90\x80\x80z", 6);
-	assert_true(sd_utf8_valid(r, strlen(r)));
+	assert_true(sd__utf8_valid("h\xc3\xa9", 3));
+	assert_false(sd__utf8_valid("\xc0\xaf", 2));       /* overlong */
+	assert_false(sd__utf8_valid("\xed\xa0\x80", 3));   /* surrogate */
+	assert_int_equal(sd__utf8_complete_prefix("ab\xe2\x82", 4), 2);
+	assert_int_equal(sd__utf8_complete_prefix("ab\xe2\x82\xac", 5), 5);
+	char *r = sd__utf8_repair("a\xf4\x90\x80\x80z", 6);
+	assert_true(sd__utf8_valid(r, strlen(r)));
 	free(r);
 }
 

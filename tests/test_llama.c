@@ -73,14 +73,14 @@ static void test_deterministic_and_valid(void **state)
 	char *a = run_config(cfg, 1);
 	char *b = run_config(cfg, 1);
 	assert_string_equal(a, b);
-	assert_true(sd_utf8_valid(a, strlen(a)));
+	assert_true(sd__utf8_valid(a, strlen(a)));
 	sd_logs *l = sd_logs_from_json(a, "generated", NULL);
 	assert_non_null(l);
 	/* 1 seed opinion, 5 user turns, a moderator after each non-empty one */
 	assert_true(sd_logs_comment_count(l) >= 2);
 	for (size_t i = 0; i < sd_logs_comment_count(l); i++) {
 		sd_log_comment c = sd_logs_comment(l, i);
-		assert_true(sd_utf8_valid(c.text, strlen(c.text)));
+		assert_true(sd__utf8_valid(c.text, strlen(c.text)));
 		if (i > 0) {
 			assert_string_equal(c.model, "tiny");
 			assert_true(c.n_gen_tokens > 0);
@@ -118,7 +118,7 @@ static void test_many_in_flight(void **state)
 		while (sd_backend_collect(b, &rep) == 1) {
 			assert_int_equal(rep.status, SD_OK);
 			assert_true(rep.tag >= 100 && rep.tag < 106);
-			assert_true(sd_utf8_valid(rep.text, strlen(rep.text)));
+			assert_true(sd__utf8_valid(rep.text, strlen(rep.text)));
 			assert_true(rep.n_gen_tokens >= 1 && rep.n_gen_tokens <= 16);
 			seen[rep.tag - 100]++;
 			got++;

@@ -31,7 +31,7 @@ sd_dataset_params sd_dataset_default_params(void)
 	return p;
 }
 
-size_t ds_utf8_length(const char *s)
+size_t sd__ds_utf8_length(const char *s)
 {
 	size_t n = 0;
 	for (; s && *s; s++)
@@ -40,15 +40,15 @@ size_t ds_utf8_length(const char *s)
 	return n;
 }
 
-static int append_flat(sd_buf *b, const json_t *v)
+static int append_flat(sd__buf *b, const json_t *v)
 {
 	if (!v || json_is_null(v))
 		return SD_OK;
 	if (json_is_string(v))
-		return sd_buf_append(b, json_string_value(v), json_string_length(v));
+		return sd__buf_append(b, json_string_value(v), json_string_length(v));
 	if (json_is_array(v)) {
 		for (size_t i = 0; i < json_array_size(v); i++) {
-			if ((i && sd_buf_puts(b, "; ")) ||
+			if ((i && sd__buf_puts(b, "; ")) ||
 			    append_flat(b, json_array_get(v, i)))
 				return SD_ENOMEM;
 		}
@@ -67,26 +67,26 @@ static int append_flat(sd_buf *b, const json_t *v)
 		size_t len = strlen(num);
 		if (!strpbrk(num, ".eEni") && len + 3 <= sizeof(num))
 			memcpy(num + len, ".0", 3); /* 3.0, not 3: it was a real */
-		return sd_buf_puts(b, num);
+		return sd__buf_puts(b, num);
 	}
 	/* integers, booleans and objects as JSON writes them */
 	char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
 	if (!s)
 		return SD_ENOMEM;
-	int rc = sd_buf_puts(b, s);
+	int rc = sd__buf_puts(b, s);
 	free(s);
 	return rc;
 }
 
-char *ds_flatten_value(const json_t *v)
+char *sd__ds_flatten_value(const json_t *v)
 {
-	sd_buf b;
-	sd_buf_init(&b, 0);
+	sd__buf b;
+	sd__buf_init(&b, 0);
 	if (append_flat(&b, v)) {
-		sd_buf_free(&b);
+		sd__buf_free(&b);
 		return NULL;
 	}
-	return sd_buf_steal(&b);
+	return sd__buf_steal(&b);
 }
 
 static const char *base_name(const char *path)
@@ -209,7 +209,7 @@ static size_t u64map_get(const u64map *m, uint64_t key)
 
 static uint64_t str_key(const char *s)
 {
-	return sd_fnv1a64(s, strlen(s), SD_FNV1A64_INIT);
+	return sd__fnv1a64(s, strlen(s), SD_FNV1A64_INIT);
 }
 
 /* ---- finding files ---- */
@@ -228,16 +228,16 @@ static int collect(const char *const *paths, size_t n, strlist *files,
 {
 	bool *ex = NULL;
 	int rc = SD_OK;
-	run_dirset seen = { 0 };
+	sd__dirset seen = { 0 };
 	for (size_t i = 0; i < n; i++) {
 		struct stat st;
 		size_t before = files->n;
 		if (!paths[i] || !paths[i][0]) {
-			rc = sd_error_set(err, SD_EINVAL, NULL, NULL, "empty path");
+			rc = sd__error_set(err, SD_EINVAL, NULL, NULL, "empty path");
 			goto out;
 		}
 		if (stat(paths[i], &st) != 0) {
-			rc = sd_error_set(err, errno == ENOENT ? SD_ENOTFOUND : SD_EIO,
+			rc = sd__error_set(err, errno == ENOENT ? SD_ENOTFOUND : SD_EIO,
 					  paths[i], NULL, "%s", strerror(errno));
 			goto out;
 		}
@@ -247,12 +247,12 @@ static int collect(const char *const *paths, size_t n, strlist *files,
 			rc = strlist_push(files, paths[i]);
 		if (rc) {
 			if (rc == SD_ENOMEM)
-				sd_error_set(err, rc, paths[i], NULL, "out of memory");
+				sd__error_set(err, rc, paths[i], NULL, "out of memory");
 			goto out;
 		}
 		bool *nex = realloc(ex, (files->n ? files->n : 1) * sizeof(*ex));
 		if (!nex) {
-			rc = sd_error_set(err, SD_ENOMEM, paths[i], NULL, "out of memory");
+			rc = sd__error_set(err, SD_ENOMEM, paths[i], NULL, "out of memory");
 			goto out;
 		}
 		ex = nex;
@@ -260,7 +260,7 @@ static int collect(const char *const *paths, size_t n, strlist *files,
 			ex[k] = !S_ISDIR(st.st_mode);
 	}
 out:
-	run_dirset_free(&seen);
+	sd__run_dirset_free(&seen);
 	if (rc) {
 		free(ex);
 		ex = NULL;
@@ -277,7 +277,7 @@ static int classify(const json_t *root)
 {
 	if (!json_is_object(root))
 		return KIND_OTHER;
-	if (lc_is_annotation(root))
+	if (sd__lc_is_annotation(root))
 		return KIND_ANNOTATION;
 	if (json_is_array(json_object_get(root, "cells")) &&
 	    !json_object_get(root, "logs"))
@@ -298,8 +298,8 @@ static int read_json(const char *path, char **text, json_t **root, sd_error *err
 		free(*text);
 		*text = NULL;
 		if (json_error_code(&jerr) == json_error_out_of_memory)
-			return sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
-		return sd_error_set_at(err, SD_EPARSE, path, jerr.line, jerr.column,
+			return sd__error_set(err, SD_ENOMEM, path, NULL, "out of memory");
+		return sd__error_set_at(err, SD_EPARSE, path, jerr.line, jerr.column,
 				       "not valid JSON: %s", jerr.text);
 	}
 	return SD_OK;
@@ -351,7 +351,7 @@ static int add_speaker(ds_disc *dd, const char *name, const json_t *prompt,
 	json_t *p, *ins;
 	if (!name)
 		return SD_OK;
-	if (lc_prompt_info(json_string_value(prompt), &p, &ins))
+	if (sd__lc_prompt_info(json_string_value(prompt), &p, &ins))
 		return SD_ENOMEM;
 	if (!p)
 		(*missing)++;
@@ -370,7 +370,7 @@ static int add_speaker(ds_disc *dd, const char *name, const json_t *prompt,
 static int disc_personas(sd_dataset *d, ds_disc *dd)
 {
 	const sd_logs *l = dd->logs;
-	const json_t *prompts = sd_logs_get(l, "user_prompts");
+	const json_t *prompts = sd__logs_get(l, "user_prompts");
 	size_t missing = 0, n = sd_logs_comment_count(l), with_prompt = 0;
 	if (!(dd->personas = json_object()) || !(dd->instructions = json_object()) ||
 	    !(dd->entry_info = json_array()))
@@ -380,7 +380,7 @@ static int disc_personas(sd_dataset *d, ds_disc *dd)
 				&missing))
 			return SD_ENOMEM;
 	if (sd_logs_moderator(l) &&
-	    add_speaker(dd, sd_logs_moderator(l), sd_logs_get(l, "moderator_prompt"),
+	    add_speaker(dd, sd_logs_moderator(l), sd__logs_get(l, "moderator_prompt"),
 			&missing))
 		return SD_ENOMEM;
 	for (size_t i = 0; i < n; i++) {
@@ -390,7 +390,7 @@ static int disc_personas(sd_dataset *d, ds_disc *dd)
 		   user prompt (history), which may quote anything */
 		if (prompt && prompt[0] != '{')
 			prompt = NULL;
-		if (lc_prompt_info(prompt, &p, &ins))
+		if (sd__lc_prompt_info(prompt, &p, &ins))
 			return SD_ENOMEM;
 		with_prompt += p || ins;
 		if (json_array_append_new(
@@ -427,14 +427,14 @@ static int load_discussion(sd_dataset *d, const char *path, const char *text,
 	sd_logs *l = sd_logs_from_json(text, path, err);
 	if (!l)
 		return err ? err->code : SD_EPARSE;
-	if (lc_ensure_id(l)) {
+	if (sd__lc_ensure_id(l)) {
 		sd_logs_free(l);
-		return sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
+		return sd__error_set(err, SD_ENOMEM, path, NULL, "out of memory");
 	}
 	ds_disc *v = realloc(d->discs, (d->n_discs + 1) * sizeof(*v));
 	if (!v) {
 		sd_logs_free(l);
-		return sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
+		return sd__error_set(err, SD_ENOMEM, path, NULL, "out of memory");
 	}
 	d->discs = v;
 	ds_disc *dd = &v[d->n_discs];
@@ -443,17 +443,17 @@ static int load_discussion(sd_dataset *d, const char *path, const char *text,
 	dd->num_turns = -1;
 	d->n_discs++;
 	if (!(dd->path = strdup(path)) || !(dd->condition = dir_name_of(path, "")))
-		return sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
+		return sd__error_set(err, SD_ENOMEM, path, NULL, "out of memory");
 	dd->conv_id = sd_logs_id(l);
-	dd->cell = json_string_value(sd_logs_get(l, "cell"));
-	const json_t *idx = sd_logs_get(l, "index");
+	dd->cell = json_string_value(sd__logs_get(l, "cell"));
+	const json_t *idx = sd__logs_get(l, "index");
 	dd->has_index = json_is_integer(idx);
 	dd->index = dd->has_index ? json_integer_value(idx) : (json_int_t)(d->n_discs - 1);
-	const json_t *seed = sd_logs_get(l, "seed");
+	const json_t *seed = sd__logs_get(l, "seed");
 	dd->has_seed = json_is_integer(seed);
 	dd->seed = dd->has_seed ? json_integer_value(seed) : 0;
 	if (disc_personas(d, dd))
-		return sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
+		return sd__error_set(err, SD_ENOMEM, path, NULL, "out of memory");
 	return SD_OK;
 }
 
@@ -468,7 +468,7 @@ static int load_logs(sd_dataset *d, const sd_dataset_params *p, sd_error *err)
 	if (rc)
 		goto out;
 	if (u64map_init(&seen, files.n)) {
-		rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		rc = sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < files.n; i++) {
@@ -478,7 +478,7 @@ static int load_logs(sd_dataset *d, const sd_dataset_params *p, sd_error *err)
 		rc = strlist_push(&real, rp ? rp : path);
 		free(rp);
 		if (rc) {
-			sd_error_set(err, rc, path, NULL, "out of memory");
+			sd__error_set(err, rc, path, NULL, "out of memory");
 			goto out;
 		}
 		size_t first = u64map_put(&seen, str_key(real.v[i]), i);
@@ -489,14 +489,14 @@ static int load_logs(sd_dataset *d, const sd_dataset_params *p, sd_error *err)
 		int kind = classify(root);
 		if (!ex[i] && !strcmp(base_name(path), "run.json")) {
 			if (kind == KIND_MANIFEST && (rc = add_manifest(d, root))) {
-				sd_error_set(err, rc, path, NULL, "out of memory");
+				sd__error_set(err, rc, path, NULL, "out of memory");
 				goto out;
 			}
 		} else if (kind == KIND_LOG) {
 			if ((rc = load_discussion(d, path, text, err)))
 				goto out;
 		} else if (ex[i] || (kind != KIND_ANNOTATION && kind != KIND_MANIFEST)) {
-			rc = sd_error_set(err, SD_EPARSE, path, NULL, "%s",
+			rc = sd__error_set(err, SD_EPARSE, path, NULL, "%s",
 					  kind == KIND_ANNOTATION
 						  ? "an annotation file, not a discussion log "
 						    "(pass it with --annotations)"
@@ -506,7 +506,7 @@ static int load_logs(sd_dataset *d, const sd_dataset_params *p, sd_error *err)
 						    "object with a \"logs\" array");
 			goto out;
 		} else if (kind == KIND_MANIFEST && (rc = add_manifest(d, root))) {
-			sd_error_set(err, rc, path, NULL, "out of memory");
+			sd__error_set(err, rc, path, NULL, "out of memory");
 			goto out;
 		}
 		json_decref(root);
@@ -515,13 +515,13 @@ static int load_logs(sd_dataset *d, const sd_dataset_params *p, sd_error *err)
 		text = NULL;
 	}
 	if (d->n_discs == 0) {
-		sd_buf b;
-		sd_buf_init(&b, 4096);
+		sd__buf b;
+		sd__buf_init(&b, 4096);
 		for (size_t i = 0; i < p->n_log_paths; i++)
-			sd_buf_printf(&b, "%s%s", i ? ", " : "", p->log_paths[i]);
-		rc = sd_error_set(err, SD_ENOTFOUND, b.data ? b.data : "", NULL,
+			sd__buf_printf(&b, "%s%s", i ? ", " : "", p->log_paths[i]);
+		rc = sd__error_set(err, SD_ENOTFOUND, b.data ? b.data : "", NULL,
 				  "no discussion logs found");
-		sd_buf_free(&b);
+		sd__buf_free(&b);
 	}
 out:
 	json_decref(root);
@@ -561,7 +561,7 @@ static int build_rows(sd_dataset *d, sd_error *err)
 		}
 		for (size_t k = 0; k < d->n_run_cells; k++) {
 			const ds_run_cell *rcl = &d->run_cells[k];
-			const char *dg = json_string_value(sd_logs_get(dd->logs, "config_digest"));
+			const char *dg = json_string_value(sd__logs_get(dd->logs, "config_digest"));
 			if (dd->cell && dg && !strcmp(rcl->cell, dd->cell) &&
 			    !strcmp(rcl->digest, dg))
 				dd->num_turns = rcl->num_turns;
@@ -574,11 +574,11 @@ static int build_rows(sd_dataset *d, sd_error *err)
 			r->order = o;
 			r->c = sd_logs_comment(dd->logs, o);
 			if (sd_logs_message_id(dd->logs, o, r->message_id)) {
-				rc = sd_error_set(err, SD_EPARSE, dd->path, "id",
+				rc = sd__error_set(err, SD_EPARSE, dd->path, "id",
 						  "cannot derive message ids");
 				goto out;
 			}
-			lc_syndisco_message_id(dd->conv_id, r->c.text ? r->c.text : "",
+			sd__lc_syndisco_message_id(dd->conv_id, r->c.text ? r->c.text : "",
 					       r->syndisco_id);
 			/* SynDisco numbers from 1 and gives a comment that repeats
 			   the one before it the same number */
@@ -614,7 +614,7 @@ static int build_rows(sd_dataset *d, sd_error *err)
 	rc = SD_OK;
 out:
 	if (rc == SD_ENOMEM)
-		sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	u64map_free(&keys);
 	strlist_free(&names);
 	json_decref(fields);
@@ -747,7 +747,7 @@ static int load_positional(annot_ctx *a, size_t who, const char *path, const jso
 		snprintf(field, sizeof(field), "logs[%zu]", i);
 		if (!json_is_string(json_object_get(e, "name")) ||
 		    !json_is_string(json_object_get(e, "text")))
-			return sd_error_set(err, SD_EPARSE, path, field,
+			return sd__error_set(err, SD_EPARSE, path, field,
 					    "needs \"name\" and \"text\" strings (or a "
 					    "\"message_id\")");
 	}
@@ -772,7 +772,7 @@ static int load_positional(annot_ctx *a, size_t who, const char *path, const jso
 		}
 		json_t *o = json_pack("{s:O}", "annotation", json_object_get(e, "text"));
 		if (!o || annot_add(a, who, dd->first_row + i, o, path))
-			return sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
+			return sd__error_set(err, SD_ENOMEM, path, NULL, "out of memory");
 	}
 	if (unmatched)
 		warn(d, "%s: %zu annotation(s) match no comment of %s", path, unmatched,
@@ -790,7 +790,7 @@ static int load_annotation_logs(annot_ctx *a, const char *path, const json_t *ro
 	int rc = name ? annot_name(a, name, &who) : SD_ENOMEM;
 	free(name);
 	if (rc)
-		return sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
+		return sd__error_set(err, SD_ENOMEM, path, NULL, "out of memory");
 	const json_t *first = json_array_get(logs, 0);
 	if (json_is_object(first) && !json_object_get(first, "message_id"))
 		return load_positional(a, who, path, root, logs, err);
@@ -804,7 +804,7 @@ static int load_annotation_logs(annot_ctx *a, const char *path, const json_t *ro
 			const char *mid = json_string_value(json_object_get(e, "message_id"));
 			char *end = NULL;
 			if (!mid || strlen(mid) != 16)
-				return sd_error_set(err, SD_EPARSE, path, field,
+				return sd__error_set(err, SD_EPARSE, path, field,
 						    "needs a 16-digit \"message_id\"");
 			uint64_t k = strtoull(mid, &end, 16);
 			size_t row = end && !*end ? u64map_get(&a->by_message, k) : (size_t)-1;
@@ -825,14 +825,14 @@ static int load_annotation_logs(annot_ctx *a, const char *path, const json_t *ro
 				o = NULL;
 			}
 			if (!o || annot_add(a, who, row, o, path))
-				return sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
+				return sd__error_set(err, SD_ENOMEM, path, NULL, "out of memory");
 		} else if (json_is_array(e) && json_array_size(e) == 2 &&
 			   json_is_string(json_array_get(e, 0))) {
 			/* SynDisco's [message, annotation]: the next comment with
 			   the same text, walking the discussion in order */
 			if (disc == (size_t)-1) {
 				if (!conv)
-					return sd_error_set(err, SD_EPARSE, path, "conv_id",
+					return sd__error_set(err, SD_EPARSE, path, "conv_id",
 							    "SynDisco annotation pairs need "
 							    "\"conv_id\"");
 				size_t c = u64map_get(&a->by_conv, str_key(conv));
@@ -856,9 +856,9 @@ static int load_annotation_logs(annot_ctx *a, const char *path, const json_t *ro
 			next = j + 1;
 			json_t *o = json_pack("{s:O}", "annotation", json_array_get(e, 1));
 			if (!o || annot_add(a, who, dd->first_row + j, o, path))
-				return sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
+				return sd__error_set(err, SD_ENOMEM, path, NULL, "out of memory");
 		} else {
-			return sd_error_set(err, SD_EPARSE, path, field,
+			return sd__error_set(err, SD_EPARSE, path, field,
 					    "must be an object with \"message_id\" or a "
 					    "[message, annotation] pair");
 		}
@@ -881,12 +881,12 @@ static int load_annotation_file(annot_ctx *a, const char *path, const json_t *ro
 	const json_t *logs = json_object_get(root, "logs");
 	const json_t *meta = json_object_get(root, "annotation_meta");
 	if (!json_is_array(logs))
-		return sd_error_set(err, SD_EPARSE, path, "logs",
+		return sd__error_set(err, SD_EPARSE, path, "logs",
 				    "an annotation file needs a \"logs\" array");
 	if (!meta)
 		return load_annotation_logs(a, path, root, logs, err);
 	if (!json_is_array(meta) || json_array_size(meta) != json_array_size(logs))
-		return sd_error_set(err, SD_EPARSE, path, "annotation_meta",
+		return sd__error_set(err, SD_EPARSE, path, "annotation_meta",
 				    "needs one object per entry of \"logs\"");
 	json_t *merged = json_array();
 	int rc = merged ? SD_OK : SD_ENOMEM;
@@ -911,9 +911,9 @@ static int load_annotation_file(annot_ctx *a, const char *path, const json_t *ro
 	if (rc == SD_OK)
 		rc = load_annotation_logs(a, path, root, merged, err);
 	else if (rc == SD_EPARSE)
-		sd_error_set(err, rc, path, "annotation_meta", "entries must be objects");
+		sd__error_set(err, rc, path, "annotation_meta", "entries must be objects");
 	else
-		sd_error_set(err, rc, path, NULL, "out of memory");
+		sd__error_set(err, rc, path, NULL, "out of memory");
 	json_decref(merged);
 	return rc;
 }
@@ -982,7 +982,7 @@ static int load_annotations(sd_dataset *d, const sd_dataset_params *p, sd_error 
 				goto out;
 		} else if (ex[i]) {
 			rc =
-			    sd_error_set(err, SD_EPARSE, files.v[i], NULL,
+			    sd__error_set(err, SD_EPARSE, files.v[i], NULL,
 					 "not an annotation file: expected a JSON object "
 					 "with \"conv_id\" and \"logs\", or SynDisco "
 					 "2.2.1's \"logs\" written by an annotator");
@@ -1024,7 +1024,7 @@ static int load_annotations(sd_dataset *d, const sd_dataset_params *p, sd_error 
 	rc = SD_OK;
 	goto out;
 oom:
-	rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+	rc = sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 out:
 	for (size_t i = 0; i < a.n; i++)
 		json_decref(a.v[i].entry);
@@ -1047,11 +1047,11 @@ out:
 int sd_dataset_load(const sd_dataset_params *p, sd_dataset **out, sd_error *err)
 {
 	if (!p || !out || !p->n_log_paths || !p->log_paths)
-		return sd_error_set(err, SD_EINVAL, NULL, NULL, "no log paths given");
+		return sd__error_set(err, SD_EINVAL, NULL, NULL, "no log paths given");
 	*out = NULL;
 	sd_dataset *d = calloc(1, sizeof(*d));
 	if (!d)
-		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		return sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	int rc;
 	if ((rc = load_logs(d, p, err)) || (rc = build_rows(d, err)) ||
 	    (rc = load_annotations(d, p, err))) {

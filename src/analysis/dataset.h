@@ -80,9 +80,9 @@ static inline const json_t *ds_annot(const sd_dataset *d, size_t r, size_t a)
  * JSON writes them, objects as compact JSON, null as "". Caller frees;
  * NULL on allocation failure.
  */
-char *ds_flatten_value(const json_t *v);
+char *sd__ds_flatten_value(const json_t *v);
 
 /* Number of code points in UTF-8 text. */
-size_t ds_utf8_length(const char *s);
+size_t sd__ds_utf8_length(const char *s);
 
 #endif

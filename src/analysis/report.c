@@ -17,8 +17,8 @@
 #include "util/error.h"
 
 /* generated at build time from src/analysis/report_template.html */
-extern const char sd_report_template[];
-extern const size_t sd_report_template_len;
+extern const char sd__report_template[];
+extern const size_t sd__report_template_len;
 
 sd_report_params sd_report_default_params(void)
 {
@@ -31,7 +31,7 @@ sd_report_params sd_report_default_params(void)
 /* ---- output: a buffer handed to the caller's writer in chunks ---- */
 
 typedef struct out {
-	sd_buf b;
+	sd__buf b;
 	sd_write_fn write;
 	void *ud;
 	int rc; /* first failure; later writes are skipped */
@@ -41,14 +41,14 @@ static void flush(out *o)
 {
 	if (!o->rc && o->b.len && o->write(o->b.data, o->b.len, o->ud))
 		o->rc = SD_EIO;
-	sd_buf_reset(&o->b);
+	sd__buf_reset(&o->b);
 }
 
 static void put(out *o, const char *s, size_t n)
 {
 	if (o->rc)
 		return;
-	if (sd_buf_append(&o->b, s, n))
+	if (sd__buf_append(&o->b, s, n))
 		o->rc = SD_ENOMEM;
 	else if (o->b.len >= 1 << 16)
 		flush(o);
@@ -235,7 +235,7 @@ static size_t cp_offset(const char *s, size_t k)
 static void short_label(out *o, const char *s)
 {
 	enum { MAX = 16, HEAD = 6, TAIL = 9 };
-	size_t n = ds_utf8_length(s);
+	size_t n = sd__ds_utf8_length(s);
 	if (n <= MAX) {
 		esc(o, s);
 		return;
@@ -309,7 +309,7 @@ static int length_histogram(const sd_dataset *d, bars *b)
 {
 	size_t max = 0;
 	for (size_t r = 0; r < d->n_rows; r++) {
-		size_t n = ds_utf8_length(d->rows[r].c.text);
+		size_t n = sd__ds_utf8_length(d->rows[r].c.text);
 		if (n > max)
 			max = n;
 	}
@@ -324,7 +324,7 @@ static int length_histogram(const sd_dataset *d, bars *b)
 			return SD_ENOMEM;
 	}
 	for (size_t r = 0; r < d->n_rows; r++)
-		b->counts[ds_utf8_length(d->rows[r].c.text) / width]++;
+		b->counts[sd__ds_utf8_length(d->rows[r].c.text) / width]++;
 	return SD_OK;
 }
 
@@ -368,7 +368,7 @@ static char *label_key(const json_t *a)
 	const json_t *label = json_object_get(a, "label");
 	const char *status = json_string_value(json_object_get(a, "label_status"));
 	if (label && !json_is_null(label))
-		return ds_flatten_value(label);
+		return sd__ds_flatten_value(label);
 	if (status && !strcmp(status, "unparsed"))
 		return strdup("(unparsed)");
 	const char *t = json_string_value(json_object_get(a, "annotation"));
@@ -620,15 +620,15 @@ int sd_dataset_report_html(const sd_dataset *d, const sd_report_params *p,
 			   sd_write_fn write, void *ud, sd_error *err)
 {
 	if (!d || !write)
-		return sd_error_set(err, SD_EINVAL, NULL, NULL, "no dataset or writer");
+		return sd__error_set(err, SD_EINVAL, NULL, NULL, "no dataset or writer");
 	sd_report_params def = sd_report_default_params();
 	if (!p)
 		p = &def;
 	const char *title = p->title ? p->title : def.title;
 	out o = { .write = write, .ud = ud };
-	sd_buf_init(&o.b, 0);
+	sd__buf_init(&o.b, 0);
 	/* the template's @@NAME@@ markers say where each part goes */
-	const char *s = sd_report_template, *end = s + sd_report_template_len;
+	const char *s = sd__report_template, *end = s + sd__report_template_len;
 	while (s < end && !o.rc) {
 		const char *m = strstr(s, "@@");
 		if (!m) {
@@ -659,10 +659,10 @@ int sd_dataset_report_html(const sd_dataset *d, const sd_report_params *p,
 		s = close + 2;
 	}
 	flush(&o);
-	sd_buf_free(&o.b);
+	sd__buf_free(&o.b);
 	if (o.rc == SD_EIO)
-		return sd_error_set(err, SD_EIO, NULL, NULL, "write failed");
+		return sd__error_set(err, SD_EIO, NULL, NULL, "write failed");
 	if (o.rc)
-		return sd_error_set(err, o.rc, NULL, NULL, "out of memory");
+		return sd__error_set(err, o.rc, NULL, NULL, "out of memory");
 	return SD_OK;
 }

@@ -33,7 +33,7 @@ static void add_disc(acc *a, const sd_dataset *d, const ds_disc *dd)
 		const sd_log_comment *c = &d->rows[dd->first_row + k].c;
 		bool seed = c->model && !strcmp(c->model, "hardcoded");
 		a->s.comments++;
-		a->chars += ds_utf8_length(c->text);
+		a->chars += sd__ds_utf8_length(c->text);
 		if (c->is_moderator)
 			a->s.moderator_comments++;
 		else if (seed)
@@ -50,7 +50,7 @@ static void add_disc(acc *a, const sd_dataset *d, const ds_disc *dd)
 		if ((size_t)dd->num_turns > prompted)
 			a->s.silent_turns += dd->num_turns - (long)prompted;
 	}
-	const json_t *t = json_object_get(sd_logs_get(dd->logs, "tokens"), "generated");
+	const json_t *t = json_object_get(sd__logs_get(dd->logs, "tokens"), "generated");
 	if (json_is_integer(t) && json_integer_value(t) > 0)
 		a->s.generated_tokens += (uint64_t)json_integer_value(t);
 }

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-sd_backend *sd_backend_new(const struct sd_backend_ops *ops,
+sd_backend *sd__backend_new(const struct sd__backend_ops *ops,
 			   const char *model_name, void *impl)
 {
 	sd_backend *b = calloc(1, sizeof(*b));
@@ -21,7 +21,7 @@ sd_backend *sd_backend_new(const struct sd_backend_ops *ops,
 	return b;
 }
 
-void sd_backend_set_error(sd_backend *b, const char *fmt, ...)
+void sd__backend_set_error(sd_backend *b, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);

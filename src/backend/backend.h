@@ -7,7 +7,7 @@
 
 #include "syndisco.h"
 
-struct sd_backend_ops {
+struct sd__backend_ops {
 	const char *kind;
 	int (*submit)(sd_backend *b, const sd_request *req);
 	int (*step)(sd_backend *b);
@@ -20,7 +20,7 @@ struct sd_backend_ops {
 };
 
 struct sd_backend {
-	const struct sd_backend_ops *ops;
+	const struct sd__backend_ops *ops;
 	char *model_name;
 	char last_error[512];
 	sd_log_fn log_fn;  /* NULL: the backend's lines are dropped */
@@ -29,10 +29,10 @@ struct sd_backend {
 };
 
 /* Allocate the shell; takes nothing. NULL on allocation failure. */
-sd_backend *sd_backend_new(const struct sd_backend_ops *ops,
+sd_backend *sd__backend_new(const struct sd__backend_ops *ops,
 			   const char *model_name, void *impl);
 /* Record a message for sd_backend_last_error(). */
-void sd_backend_set_error(sd_backend *b, const char *fmt, ...)
+void sd__backend_set_error(sd_backend *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 #endif

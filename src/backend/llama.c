@@ -164,7 +164,7 @@ static int append_piece(lbackend *s, slot *sl, llama_token tok)
 		int32_t n = llama_token_to_piece(s->vocab, tok, s->piece,
 						 (int32_t)s->piece_cap, 0, false);
 		if (n >= 0)
-			return sd_buf_append(&sl->text, s->piece, (size_t)n);
+			return sd__buf_append(&sl->text, s->piece, (size_t)n);
 		size_t want = (size_t)(-(int64_t)n);
 		char *p = malloc(want);
 		if (!p)
@@ -192,7 +192,7 @@ static const char *find_bytes(const char *hay, size_t n, const char *needle,
  * After text grew from old_len, cut it at the earliest stop string that
  * now appears. Only the tail that can hold a new match is searched.
  */
-static bool cut_at_stop(lbackend *s, sd_buf *text, size_t old_len)
+static bool cut_at_stop(lbackend *s, sd__buf *text, size_t old_len)
 {
 	if (s->n_stop == 0)
 		return false;
@@ -245,8 +245,8 @@ static void slot_release(lbackend *s, slot *sl, bool keep)
 	if (sl->smpl)
 		llama_sampler_free(sl->smpl);
 	sl->smpl = NULL;
-	sd_buf_free(&sl->text);
-	sd_buf_init(&sl->text, 0);
+	sd__buf_free(&sl->text);
+	sd__buf_init(&sl->text, 0);
 	sl->state = SLOT_FREE;
 	sl->n_cached = n;
 }
@@ -270,7 +270,7 @@ static int slot_finish(lbackend *s, slot *sl)
 	r.n_prompt_cached = sl->n_reused;
 	r.seconds = elapsed(sl);
 	/* pieces can split a multi-byte character; repair once, at the end */
-	r.text = sd_utf8_repair(sl->text.data ? sl->text.data : "", sl->text.len);
+	r.text = sd__utf8_repair(sl->text.data ? sl->text.data : "", sl->text.len);
 	cache_put(s, sl);
 	slot_release(s, sl, true);
 	if (!r.text)
@@ -571,7 +571,7 @@ static int slot_start(lbackend *s, slot *sl, job *j)
 	s->toks = t;
 	s->toks_cap = cap;
 
-	sd_buf_init(&sl->text, 0);
+	sd__buf_init(&sl->text, 0);
 	sl->state = SLOT_PREFILL;
 	sl->tag = j->tag;
 	sl->admitted = s->n_admitted++;
@@ -647,7 +647,7 @@ static void batch_add(struct llama_batch *bt, llama_token tok, llama_pos pos,
 /* A failed decode leaves the KV state unknown: fail and clear them all. */
 static int fail_all(sd_backend *b, lbackend *s, int32_t code)
 {
-	sd_backend_set_error(b, "llama_decode failed (code %d)", (int)code);
+	sd__backend_set_error(b, "llama_decode failed (code %d)", (int)code);
 	for (int32_t i = 0; i < s->n_seq; i++) {
 		slot *sl = &s->slots[i];
 		if (sl->state != SLOT_FREE)
@@ -923,7 +923,7 @@ static int l_format_chat(sd_backend *b, const char *system_prompt,
 	if (rc == SD_EBACKEND) {
 		char what[64];
 		sd__llama_describe_template(s->tmpl, what, sizeof(what));
-		sd_backend_set_error(b, "chat template %s is not supported",
+		sd__backend_set_error(b, "chat template %s is not supported",
 				     what);
 	}
 	return rc;
@@ -942,7 +942,7 @@ static void lbackend_free(lbackend *s)
 		for (int32_t i = 0; i < s->n_seq; i++) {
 			if (s->slots[i].smpl)
 				llama_sampler_free(s->slots[i].smpl);
-			sd_buf_free(&s->slots[i].text);
+			sd__buf_free(&s->slots[i].text);
 			free(s->slots[i].prompt);
 			free(s->slots[i].cand);
 		}
@@ -957,7 +957,7 @@ static void lbackend_free(lbackend *s)
 	free(s->row);
 	free(s->rowp);
 	free(s->dummy);
-	gcache_free(s->gcache);
+	sd__gcache_free(s->gcache);
 	for (size_t i = 0; i < s->done_len; i++)
 		sd_reply_clear(&s->done[(s->done_head + i) % s->done_cap]);
 	free(s->done);
@@ -1002,7 +1002,7 @@ static void l_destroy(sd_backend *b)
 	b->impl = NULL;
 }
 
-static const struct sd_backend_ops llama_ops = {
+static const struct sd__backend_ops llama_ops = {
 	.kind = "llama",
 	.submit = l_submit,
 	.step = l_step,
@@ -1022,16 +1022,16 @@ static int check_gguf(const char *path, sd_error *err)
 	FILE *f = fopen(path, "rb");
 	if (!f) {
 		if (errno == ENOENT)
-			return sd_error_set(err, SD_ENOTFOUND, path, NULL,
+			return sd__error_set(err, SD_ENOTFOUND, path, NULL,
 					    "model file not found");
-		return sd_error_set(err, SD_EIO, path, NULL, "cannot open: %s",
+		return sd__error_set(err, SD_EIO, path, NULL, "cannot open: %s",
 				    strerror(errno));
 	}
 	char magic[4];
 	size_t got = fread(magic, 1, sizeof(magic), f);
 	fclose(f);
 	if (got != sizeof(magic) || memcmp(magic, "GGUF", 4) != 0)
-		return sd_error_set(err, SD_EPARSE, path, NULL,
+		return sd__error_set(err, SD_EPARSE, path, NULL,
 				    "is not a GGUF file");
 	return SD_OK;
 }
@@ -1082,25 +1082,25 @@ static int choose_template(lbackend *s, const sd_llama_params *p,
 		int rc = sd__llama_render_chat(cands[i], "s", "u", &probe);
 		free(probe);
 		if (rc == SD_ENOMEM)
-			return sd_error_set(err, rc, p->model_path, NULL,
+			return sd__error_set(err, rc, p->model_path, NULL,
 					    "out of memory");
 		if (rc == SD_OK) {
 			s->tmpl = strdup(cands[i]);
 			if (!s->tmpl)
-				return sd_error_set(err, SD_ENOMEM, p->model_path,
+				return sd__error_set(err, SD_ENOMEM, p->model_path,
 						    NULL, "out of memory");
 			return SD_OK;
 		}
 		if (must[i]) {
 			char what[64];
 			sd__llama_describe_template(cands[i], what, sizeof(what));
-			return sd_error_set(err, SD_EBACKEND, p->model_path,
+			return sd__error_set(err, SD_EBACKEND, p->model_path,
 					    "chat_template",
 					    "chat template %s is not supported",
 					    what);
 		}
 	}
-	return sd_error_set(err, SD_EBACKEND, p->model_path, "chat_template",
+	return sd__error_set(err, SD_EBACKEND, p->model_path, "chat_template",
 			    "no usable chat template");
 }
 
@@ -1185,7 +1185,7 @@ sd_backend *sd_backend_llama_create(const sd_llama_params *p, sd_error *err)
 	int rc;
 
 	if (!p || !p->model_path || !p->model_path[0]) {
-		sd_error_set(err, SD_EINVAL, NULL, "model_path",
+		sd__error_set(err, SD_EINVAL, NULL, "model_path",
 			     "a model path is required");
 		goto out;
 	}
@@ -1194,24 +1194,24 @@ sd_backend *sd_backend_llama_create(const sd_llama_params *p, sd_error *err)
 			  : p->n_batch <= 0 ? "n_batch"
 			  : p->n_threads <= 0 ? "n_threads" : NULL;
 	if (bad) {
-		sd_error_set(err, SD_EINVAL, NULL, bad, "must be positive");
+		sd__error_set(err, SD_EINVAL, NULL, bad, "must be positive");
 		goto out;
 	}
 	if (p->n_seq_max > (int32_t)llama_max_parallel_sequences()) {
-		sd_error_set(err, SD_EINVAL, NULL, "n_seq_max",
+		sd__error_set(err, SD_EINVAL, NULL, "n_seq_max",
 			     "at most %d sequences are supported",
 			     (int)llama_max_parallel_sequences());
 		goto out;
 	}
 	if (p->n_ctx / p->n_seq_max < 8) {
-		sd_error_set(err, SD_EINVAL, NULL, "n_ctx",
+		sd__error_set(err, SD_EINVAL, NULL, "n_ctx",
 			     "context of %d is too small for %d sequences",
 			     (int)p->n_ctx, (int)p->n_seq_max);
 		goto out;
 	}
 	for (size_t i = 0; i < p->n_stop; i++) {
 		if (!p->stop || !p->stop[i] || !p->stop[i][0]) {
-			sd_error_set(err, SD_EINVAL, NULL, "stop",
+			sd__error_set(err, SD_EINVAL, NULL, "stop",
 				     "stop strings must be non-empty");
 			goto out;
 		}
@@ -1223,7 +1223,7 @@ sd_backend *sd_backend_llama_create(const sd_llama_params *p, sd_error *err)
 		goto out;
 
 	s = calloc(1, sizeof(*s));
-	if (!s || !(s->gcache = gcache_new()))
+	if (!s || !(s->gcache = sd__gcache_new()))
 		goto nomem;
 	s->n_seq = p->n_seq_max;
 	/*
@@ -1243,7 +1243,7 @@ sd_backend *sd_backend_llama_create(const sd_llama_params *p, sd_error *err)
 	mp.n_gpu_layers = p->n_gpu_layers;
 	s->model = llama_model_load_from_file(p->model_path, mp);
 	if (!s->model) {
-		sd_error_set(err, SD_EBACKEND, p->model_path, NULL,
+		sd__error_set(err, SD_EBACKEND, p->model_path, NULL,
 			     "llama.cpp could not load the model");
 		goto fail;
 	}
@@ -1251,7 +1251,7 @@ sd_backend *sd_backend_llama_create(const sd_llama_params *p, sd_error *err)
 
 	rc = probe_lone_rows(s->model, p->n_threads);
 	if (rc < 0) {
-		sd_error_set(err, rc, p->model_path, NULL, "%s",
+		sd__error_set(err, rc, p->model_path, NULL, "%s",
 			     rc == SD_ENOMEM ? "out of memory"
 					     : "llama.cpp could not decode a probe");
 		goto fail;
@@ -1279,7 +1279,7 @@ sd_backend *sd_backend_llama_create(const sd_llama_params *p, sd_error *err)
 	cp.no_perf = true;
 	s->ctx = llama_init_from_model(s->model, cp);
 	if (!s->ctx) {
-		sd_error_set(err, SD_EBACKEND, p->model_path, NULL,
+		sd__error_set(err, SD_EBACKEND, p->model_path, NULL,
 			     "llama.cpp could not create a context (n_ctx %d)",
 			     (int)p->n_ctx);
 		goto fail;
@@ -1309,7 +1309,7 @@ sd_backend *sd_backend_llama_create(const sd_llama_params *p, sd_error *err)
 	s->n_threads = p->n_threads;
 	for (int32_t i = 0; i < s->n_seq; i++) {
 		s->slots[i].seq = i;
-		sd_buf_init(&s->slots[i].text, 0);
+		sd__buf_init(&s->slots[i].text, 0);
 	}
 
 	if (p->n_stop) {
@@ -1337,13 +1337,13 @@ sd_backend *sd_backend_llama_create(const sd_llama_params *p, sd_error *err)
 		name = default_model_name(p->model_path);
 	if (!name)
 		goto nomem;
-	b = sd_backend_new(&llama_ops, name, s);
+	b = sd__backend_new(&llama_ops, name, s);
 	if (!b)
 		goto nomem;
 	s = NULL; /* owned by b now */
 	goto out;
 nomem:
-	sd_error_set(err, SD_ENOMEM, p->model_path, NULL, "out of memory");
+	sd__error_set(err, SD_ENOMEM, p->model_path, NULL, "out of memory");
 fail:
 	lbackend_free(s);
 out:

@@ -69,7 +69,7 @@ typedef struct slot {
 	llama_token next;     /* sampled but not yet decoded */
 	int32_t n_gen;
 	int32_t max_tokens;
-	sd_buf text;          /* raw bytes; repaired to UTF-8 at the end */
+	sd__buf text;          /* raw bytes; repaired to UTF-8 at the end */
 	int64_t t_start_us;
 } slot;
 

@@ -153,13 +153,13 @@ int sd__llama_sampler_plan(const sd_sampling *sp, lbackend *s,
 	if (!c)
 		return SD_ENOMEM;
 	if (grammar) {
-		struct llama_sampler *g = gcache_sampler(s->gcache, s->vocab, grammar);
+		struct llama_sampler *g = sd__gcache_sampler(s->gcache, s->vocab, grammar);
 		if (!g) {
 			llama_sampler_free(c);
 			return SD_EINVAL;
 		}
 		llama_sampler_chain_add(c, g);
-		plan->gram = gcache_is_sampler(g) ? g : NULL;
+		plan->gram = sd__gcache_is_sampler(g) ? g : NULL;
 	}
 	/* the chain takes ownership of every sampler added to it */
 	struct llama_sampler *pen = NULL;
@@ -309,7 +309,7 @@ llama_token sd__llama_sample_fast(slot *sl)
 llama_token sd__llama_sample_allowed(lbackend *s, slot *sl, int32_t idx)
 {
 	const llama_token *allowed;
-	int32_t n = gcache_allowed(sl->gram, &allowed);
+	int32_t n = sd__gcache_allowed(sl->gram, &allowed);
 	if (n <= 0)
 		return -1;
 	if (sl->cand_cap < n) {
@@ -339,7 +339,7 @@ llama_token sd__llama_sample_allowed(lbackend *s, slot *sl, int32_t idx)
 bool sd__llama_grammar_done(const lbackend *s, const slot *sl)
 {
 	const llama_token *allowed;
-	int32_t n = sl->gram ? gcache_allowed(sl->gram, &allowed) : -1;
+	int32_t n = sl->gram ? sd__gcache_allowed(sl->gram, &allowed) : -1;
 	for (int32_t i = 0; i < n; i++)
 		if (!llama_vocab_is_eog(s->vocab, allowed[i]))
 			return false;

@@ -37,32 +37,32 @@ static int bad(sd_error *err, const char *source, const char *field,
 	char f[256];
 	snprintf(f, sizeof(f), "%s%s%s", field ? field : "", field && key ? "." : "",
 		 key ? key : "");
-	return sd_error_set(err, SD_EINVAL, source, f, "%s", msg);
+	return sd__error_set(err, SD_EINVAL, source, f, "%s", msg);
 }
 
 /* A GBNF string literal for s. */
-static void gbnf_literal(sd_buf *b, const char *s)
+static void gbnf_literal(sd__buf *b, const char *s)
 {
-	sd_buf_append(b, "\"", 1);
+	sd__buf_append(b, "\"", 1);
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		switch (*p) {
-		case '"': sd_buf_append(b, "\\\"", 2); break;
-		case '\\': sd_buf_append(b, "\\\\", 2); break;
-		case '\n': sd_buf_append(b, "\\n", 2); break;
-		case '\r': sd_buf_append(b, "\\r", 2); break;
-		case '\t': sd_buf_append(b, "\\t", 2); break;
+		case '"': sd__buf_append(b, "\\\"", 2); break;
+		case '\\': sd__buf_append(b, "\\\\", 2); break;
+		case '\n': sd__buf_append(b, "\\n", 2); break;
+		case '\r': sd__buf_append(b, "\\r", 2); break;
+		case '\t': sd__buf_append(b, "\\t", 2); break;
 		default:
 			if (*p < 0x20)
-				sd_buf_printf(b, "\\x%02X", *p);
+				sd__buf_printf(b, "\\x%02X", *p);
 			else
-				sd_buf_append(b, (const char *)p, 1);
+				sd__buf_append(b, (const char *)p, 1);
 		}
 	}
-	sd_buf_append(b, "\"", 1);
+	sd__buf_append(b, "\"", 1);
 }
 
 /* A JSON string literal as GBNF: the JSON text of s, quoted for GBNF. */
-static int gbnf_json_string(sd_buf *b, const char *s)
+static int gbnf_json_string(sd__buf *b, const char *s)
 {
 	json_t *v = json_string(s);
 	char *t = v ? json_dumps(v, JSON_ENCODE_ANY) : NULL;
@@ -147,18 +147,18 @@ size_t sd_label_spec_max_bytes(const sd_label_spec *s)
 
 static int build_grammar(sd_label_spec *s)
 {
-	sd_buf b;
+	sd__buf b;
 	if (s->kind == LABEL_GRAMMAR)
 		return SD_OK; /* given */
-	sd_buf_init(&b, 0);
+	sd__buf_init(&b, 0);
 	if (s->json_shape)
-		sd_buf_printf(&b, "root ::= \"{\\\"label\\\": \" value \"}\"\nvalue ::= ");
+		sd__buf_printf(&b, "root ::= \"{\\\"label\\\": \" value \"}\"\nvalue ::= ");
 	else
-		sd_buf_printf(&b, "root ::= ");
+		sd__buf_printf(&b, "root ::= ");
 	if (s->kind == LABEL_VALUES) {
 		for (size_t i = 0; i < s->n_values; i++) {
 			if (i)
-				sd_buf_printf(&b, " | ");
+				sd__buf_printf(&b, " | ");
 			if (s->json_shape)
 				gbnf_json_string(&b, s->values[i]);
 			else
@@ -166,16 +166,16 @@ static int build_grammar(sd_label_spec *s)
 		}
 	} else if ((unsigned long long)(s->hi - s->lo) < RANGE_ENUM_MAX) {
 		for (long long v = s->lo; v <= s->hi; v++)
-			sd_buf_printf(&b, "%s\"%lld\"", v > s->lo ? " | " : "", v);
+			sd__buf_printf(&b, "%s\"%lld\"", v > s->lo ? " | " : "", v);
 	} else {
 		/* too many to spell out: digits, checked by the parser; at most
 		   as many as the bounds have, so that every reply ends */
-		sd_buf_printf(&b, "%s[0-9]", s->lo < 0 ? "\"-\"? " : "");
+		sd__buf_printf(&b, "%s[0-9]", s->lo < 0 ? "\"-\"? " : "");
 		for (int d = 1; d < max_digits(s); d++)
-			sd_buf_printf(&b, " [0-9]?");
+			sd__buf_printf(&b, " [0-9]?");
 	}
-	sd_buf_printf(&b, "\n");
-	s->grammar = sd_buf_steal(&b);
+	sd__buf_printf(&b, "\n");
+	s->grammar = sd__buf_steal(&b);
 	return s->grammar ? SD_OK : SD_ENOMEM;
 }
 
@@ -227,7 +227,7 @@ int sd_label_spec_parse(const char *json_text, const char *source,
 	}
 	s = calloc(1, sizeof(*s));
 	if (!s) {
-		rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		rc = sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 		goto out;
 	}
 	if (shape && !json_is_boolean(shape)) {
@@ -243,7 +243,7 @@ int sd_label_spec_parse(const char *json_text, const char *source,
 		}
 		s->values = calloc(json_array_size(values), sizeof(*s->values));
 		if (!s->values) {
-			rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+			rc = sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 			goto out;
 		}
 		for (size_t i = 0; i < json_array_size(values); i++) {
@@ -256,7 +256,7 @@ int sd_label_spec_parse(const char *json_text, const char *source,
 				goto out;
 			}
 			if (!(s->values[s->n_values++] = strdup(t))) {
-				rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+				rc = sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 				goto out;
 			}
 		}
@@ -294,7 +294,7 @@ int sd_label_spec_parse(const char *json_text, const char *source,
 		}
 		s->grammar = strdup(g);
 		if (!s->grammar) {
-			rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+			rc = sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 			goto out;
 		}
 		const char *t = type ? json_string_value(type) : "string";
@@ -322,7 +322,7 @@ int sd_label_spec_parse(const char *json_text, const char *source,
 	}
 	if ((rc = build_grammar(s)) ||
 	    !(s->json = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS))) {
-		rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		rc = sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 		goto out;
 	}
 	*out = s;

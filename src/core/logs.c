@@ -47,7 +47,7 @@ static json_t *tokens_obj(json_int_t prompt, json_int_t gen)
 	return json_pack("{s:I,s:I}", "prompt", prompt, "generated", gen);
 }
 
-sd_logs *sd_logs_new(sd_profile profile)
+sd_logs *sd__logs_new(sd_profile profile)
 {
 	sd_logs *l = calloc(1, sizeof(*l));
 	if (!l)
@@ -76,7 +76,7 @@ static json_t *string_array(const char *const *v, size_t n)
 {
 	json_t *a = json_array();
 	for (size_t i = 0; a && i < n; i++) {
-		if (json_array_append_new(a, sd_json_string_repair(v[i] ? v[i] : ""))) {
+		if (json_array_append_new(a, sd__json_string_repair(v[i] ? v[i] : ""))) {
 			json_decref(a);
 			return NULL;
 		}
@@ -86,10 +86,10 @@ static json_t *string_array(const char *const *v, size_t n)
 
 static json_t *string_or_null(const char *s)
 {
-	return s ? sd_json_string_repair(s) : json_null();
+	return s ? sd__json_string_repair(s) : json_null();
 }
 
-int sd_logs_set_participants(sd_logs *l, const char *const *users,
+int sd__logs_set_participants(sd_logs *l, const char *const *users,
 			     const char *const *user_prompts, size_t n_users,
 			     const char *moderator, const char *moderator_prompt,
 			     int32_t ctx_length, uint64_t seed)
@@ -119,16 +119,16 @@ static void add_tokens(json_t *root, int32_t p, int32_t g)
 				    json_integer(json_integer_value(json_object_get(t, "generated")) + g));
 }
 
-int sd_logs_append(sd_logs *l, const char *name, const char *text, const char *model,
+int sd__logs_append(sd_logs *l, const char *name, const char *text, const char *model,
 		   const char *prompt, const char *user_prompt, bool is_moderator,
 		   int32_t n_prompt_tokens, int32_t n_gen_tokens)
 {
 	json_t *e = json_object();
 	if (!e)
 		return SD_ENOMEM;
-	if (json_object_set_new(e, "name", sd_json_string_repair(name)) ||
-	    json_object_set_new(e, "text", sd_json_string_repair(text)) ||
-	    json_object_set_new(e, "model", sd_json_string_repair(model)) ||
+	if (json_object_set_new(e, "name", sd__json_string_repair(name)) ||
+	    json_object_set_new(e, "text", sd__json_string_repair(text)) ||
+	    json_object_set_new(e, "model", sd__json_string_repair(model)) ||
 	    json_object_set_new(e, "prompt", string_or_null(prompt)) ||
 	    json_object_set_new(e, "user_prompt", string_or_null(user_prompt)) ||
 	    json_object_set_new(e, "is_moderator", json_boolean(is_moderator)) ||
@@ -149,7 +149,7 @@ int sd_logs_append(sd_logs *l, const char *name, const char *text, const char *m
 static int bad(sd_error *err, const char *source, const char *field,
 	       const char *what)
 {
-	return sd_error_set(err, SD_EINVAL, source, field, "%s", what);
+	return sd__error_set(err, SD_EINVAL, source, field, "%s", what);
 }
 
 /* Copy an optional string-or-null field, checking its type. */
@@ -243,12 +243,12 @@ sd_logs *sd_logs_from_json(const char *json_text, const char *source,
 	if (!source)
 		source = "<logs>";
 	if (!json_text) {
-		sd_error_set(err, SD_EINVAL, source, NULL, "no text");
+		sd__error_set(err, SD_EINVAL, source, NULL, "no text");
 		return NULL;
 	}
 	in = json_loads(json_text, 0, &jerr);
 	if (!in) {
-		sd_error_set_at(err, SD_EPARSE, source, jerr.line, jerr.column,
+		sd__error_set_at(err, SD_EPARSE, source, jerr.line, jerr.column,
 				"%s", jerr.text);
 		return NULL;
 	}
@@ -352,7 +352,7 @@ out:
 	json_decref(in);
 	if (rc) {
 		if (rc == SD_ENOMEM)
-			sd_error_set(err, SD_ENOMEM, source, NULL, "out of memory");
+			sd__error_set(err, SD_ENOMEM, source, NULL, "out of memory");
 		sd_logs_free(l);
 		return NULL;
 	}
@@ -451,7 +451,7 @@ int sd_logs_to_json(const sd_logs *l, char **out)
 		if (!is_known(key) && json_object_set(o, key, v))
 			goto out;
 	}
-	*out = sd_py_json_dumps(o, 4);
+	*out = sd__py_json_dumps(o, 4);
 	if (*out)
 		rc = SD_OK;
 out:
@@ -537,7 +537,7 @@ static int set_string(sd_logs *l, const char *key, const char *v)
 {
 	if (!l || !v)
 		return SD_EINVAL;
-	return json_object_set_new(l->root, key, sd_json_string_repair(v))
+	return json_object_set_new(l->root, key, sd__json_string_repair(v))
 		       ? SD_ENOMEM : SD_OK;
 }
 
@@ -561,7 +561,7 @@ int sd_logs_set_extra(sd_logs *l, const char *key, const char *json_text)
 	return json_object_set_new(l->root, key, v) ? SD_ENOMEM : SD_OK;
 }
 
-const json_t *sd_logs_get(const sd_logs *l, const char *key)
+const json_t *sd__logs_get(const sd_logs *l, const char *key)
 {
 	return l && key ? json_object_get(l->root, key) : NULL;
 }
@@ -591,8 +591,8 @@ int sd_logs_message_id(const sd_logs *l, size_t order, char buf[17])
 	if (rc)
 		return rc;
 	snprintf(num, sizeof(num), "\n%zu", order);
-	uint64_t h = sd_fnv1a64(key, strlen(key), SD_FNV1A64_INIT);
-	h = sd_fnv1a64(num, strlen(num), h);
+	uint64_t h = sd__fnv1a64(key, strlen(key), SD_FNV1A64_INIT);
+	h = sd__fnv1a64(num, strlen(num), h);
 	snprintf(buf, 17, "%016llx", (unsigned long long)h);
 	return SD_OK;
 }

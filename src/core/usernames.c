@@ -30,7 +30,7 @@ static const char *const nouns[] = {
 #define N_ADJ (sizeof(adjectives) / sizeof(adjectives[0]))
 #define N_NOUN (sizeof(nouns) / sizeof(nouns[0]))
 
-int sd_random_usernames(sd_rng *rng, size_t n, char **out)
+int sd__random_usernames(sd__rng *rng, size_t n, char **out)
 {
 	if (n > N_ADJ * N_NOUN)
 		return SD_EINVAL;
@@ -40,8 +40,8 @@ int sd_random_usernames(sd_rng *rng, size_t n, char **out)
 		char name[64];
 		for (;;) {
 			snprintf(name, sizeof(name), "%s-%s",
-				 adjectives[sd_rng_below(rng, N_ADJ)],
-				 nouns[sd_rng_below(rng, N_NOUN)]);
+				 adjectives[sd__rng_below(rng, N_ADJ)],
+				 nouns[sd__rng_below(rng, N_NOUN)]);
 			size_t k;
 			for (k = 0; k < i; k++)
 				if (strcmp(out[k], name) == 0)

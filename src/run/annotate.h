@@ -9,7 +9,7 @@
 #include "run/config_common.h"
 #include "syndisco.h"
 
-typedef struct ann_annotator {
+typedef struct sd__annotator {
 	char *name;
 	char *actor_name;    /* the seed's LLMActor name; NULL: name */
 	const char **remove; /* remove_strings (borrowed from root) */
@@ -22,17 +22,17 @@ typedef struct ann_annotator {
 	int32_t history_ctx_len;
 	bool include_moderator;
 	sd_sampling sampling;
-	cfg_backend backend;
+	sd__cfg_backend backend;
 	char *backend_key;
 	uint64_t seed;          /* mix(run seed, hash(name)) */
-} ann_annotator;
+} sd__annotator;
 
-typedef struct ann_log {
+typedef struct sd__ann_log {
 	char *path;
 	char *id;
 	char *file;             /* id made safe as a file name */
 	bool named;		/* given as a file, not found in a directory */
-} ann_log;
+} sd__ann_log;
 
 struct sd_annotate {
 	char *path;
@@ -44,9 +44,9 @@ struct sd_annotate {
 	sd_prompt_templates templates; /* strings borrowed from root */
 	sd_profile profile;
 	int32_t textwrap_len;
-	ann_annotator *ann;
+	sd__annotator *ann;
 	size_t n_ann;
-	ann_log *logs;
+	sd__ann_log *logs;
 	size_t n_logs, cap_logs;
 	char digest[33];
 };

@@ -23,7 +23,7 @@
 typedef struct ann_work {
 	sd_annotate *a;
 	const sd_run_params *p;
-	sched_groups g;  /* annotators by backend config */
+	sd__groups g;  /* annotators by backend config */
 	json_t *model_files; /* [{name, model_file}] per annotator (model_id.h) */
 } ann_work;
 
@@ -46,13 +46,13 @@ typedef struct ann_job {
 
 static char *out_path(const char *out, const char *annotator, const char *file)
 {
-	sd_buf b;
-	sd_buf_init(&b, 0);
+	sd__buf b;
+	sd__buf_init(&b, 0);
 	if (file)
-		sd_buf_printf(&b, "%s/%s/%s.json", out, annotator, file);
+		sd__buf_printf(&b, "%s/%s/%s.json", out, annotator, file);
 	else
-		sd_buf_printf(&b, "%s/%s", out, annotator);
-	return sd_buf_steal(&b);
+		sd__buf_printf(&b, "%s/%s", out, annotator);
+	return sd__buf_steal(&b);
 }
 
 /* Done when the file parses as an annotation of this discussion, made
@@ -84,8 +84,8 @@ static size_t aw_n_groups(void *wp)
 static sd_backend *aw_open_backend(void *wp, size_t g, int32_t parallel, sd_error *err)
 {
 	ann_work *w = wp;
-	const ann_annotator *x = &w->a->ann[w->g.first[g]];
-	return run_backend_open(&x->backend, w->a->path, parallel, w->p->default_model, err);
+	const sd__annotator *x = &w->a->ann[w->g.first[g]];
+	return sd__run_backend_open(&x->backend, w->a->path, parallel, w->p->default_model, err);
 }
 
 static bool aw_next_item(void *wp, size_t g, size_t *cursor, size_t *item,
@@ -135,19 +135,19 @@ static void *aw_job_create(void *wp, size_t item, sd_backend *b, sd_error *err)
 {
 	ann_work *w = wp;
 	const sd_annotate *a = w->a;
-	const ann_annotator *x = &a->ann[item / a->n_logs];
-	const ann_log *l = &a->logs[item % a->n_logs];
+	const sd__annotator *x = &a->ann[item / a->n_logs];
+	const sd__ann_log *l = &a->logs[item % a->n_logs];
 	ann_job *j = calloc(1, sizeof(*j));
 	if (!j || !(j->model = strdup(sd_backend_model_name(b)))) {
 		free(j);
-		sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 		return NULL;
 	}
 	j->p = w->p;
 	if (sd_logs_load(l->path, &j->log, err))
 		goto fail;
-	if (lc_ensure_id(j->log)) {
-		sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+	if (sd__lc_ensure_id(j->log)) {
+		sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 		goto fail;
 	}
 	sd_actor_params ap = sd_actor_default_params();
@@ -185,7 +185,7 @@ static int aw_job_next(void *jp, sd_request *req)
 	int k = sd_annotation_next(j->ann, req);
 	if (k == 1 && j->p->on_request)
 		j->p->on_request(sd_actor_name(j->actor), "annotator", req, j->p->ud);
-	return k == SD_ANNOTATION_WAIT ? SCHED_WAIT : k == 1 ? SCHED_OFFER : k;
+	return k == SD_ANNOTATION_WAIT ? SD__LOOP_WAIT : k == 1 ? SD__LOOP_OFFER : k;
 }
 
 static int aw_job_accept(void *jp, uint64_t key, const sd_reply *rep)
@@ -211,31 +211,31 @@ static int add_extras(char **json, const char *digest, const json_t *model)
 	if (!n)
 		return -1;
 	json_t *d = json_string(digest);
-	char *ds = d ? sd_py_json_dumps(d, -1) : NULL;
-	char *ms = model ? sd_py_json_dumps(model, 4) : NULL;
+	char *ds = d ? sd__py_json_dumps(d, -1) : NULL;
+	char *ms = model ? sd__py_json_dumps(model, 4) : NULL;
 	json_decref(d);
-	sd_buf b;
-	sd_buf_init(&b, 0);
+	sd__buf b;
+	sd__buf_init(&b, 0);
 	int rc = !ds || (model && !ms) ? -1 : 0;
 	/* "{}" has no member before ours */
 	bool empty = n >= 2 && (*json)[n - 2] == '{';
 	if (!rc)
-		rc = sd_buf_append(&b, *json, empty ? n - 1 : n - 2) ||
-		     sd_buf_printf(&b, "%s\n    \"config_digest\": %s",
+		rc = sd__buf_append(&b, *json, empty ? n - 1 : n - 2) ||
+		     sd__buf_printf(&b, "%s\n    \"config_digest\": %s",
 				   empty ? "" : ",", ds);
 	if (!rc && ms) {
-		rc = sd_buf_append(&b, ",\n    \"model_file\": ", 20);
+		rc = sd__buf_append(&b, ",\n    \"model_file\": ", 20);
 		/* one level deeper: every line of the value moves 4 right */
 		for (const char *p = ms; !rc && *p; p++)
-			rc = *p == '\n' ? sd_buf_append(&b, "\n    ", 5)
-				       : sd_buf_append(&b, p, 1);
+			rc = *p == '\n' ? sd__buf_append(&b, "\n    ", 5)
+				       : sd__buf_append(&b, p, 1);
 	}
 	if (!rc)
-		rc = sd_buf_append(&b, "\n}", 2);
+		rc = sd__buf_append(&b, "\n}", 2);
 	free(ds);
 	free(ms);
-	char *out = rc ? NULL : sd_buf_steal(&b);
-	sd_buf_free(&b);
+	char *out = rc ? NULL : sd__buf_steal(&b);
+	sd__buf_free(&b);
 	if (!out)
 		return -1;
 	sd_free(*json);
@@ -247,13 +247,13 @@ static int aw_job_save(void *wp, void *jp, size_t item, sd_error *err)
 {
 	ann_work *w = wp;
 	ann_job *j = jp;
-	const ann_annotator *x = &w->a->ann[item / w->a->n_logs];
-	const ann_log *l = &w->a->logs[item % w->a->n_logs];
+	const sd__annotator *x = &w->a->ann[item / w->a->n_logs];
+	const sd__ann_log *l = &w->a->logs[item % w->a->n_logs];
 	char ts[32], *json = NULL;
 	sd_timestamp_now(ts, sizeof(ts));
 	sd_annotation_meta m = { x->name, j->model, ts, l->path };
 	if (sd_annotation_to_json(j->ann, &m, &json))
-		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		return sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	if (w->p->on_text) {
 		char *shown = NULL;
 		if (sd_annotation_printed(j->ann, &shown) == SD_OK)
@@ -261,16 +261,16 @@ static int aw_job_save(void *wp, void *jp, size_t item, sd_error *err)
 		sd_free(shown);
 	}
 	if (add_extras(&json, w->a->digest, ann_model(w, item / w->a->n_logs)))
-		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		return sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	char *path = out_path(w->p->out_dir, x->name, l->file);
 	int rc = path ? sd_file_write_atomic(path, json, strlen(json), err)
-		      : sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		      : sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	free(path);
 	sd_free(json);
 	return rc;
 }
 
-static const sched_ops ann_ops = {
+static const sd__loop_ops ann_ops = {
 	.n_groups = aw_n_groups,
 	.open_backend = aw_open_backend,
 	.next_item = aw_next_item,
@@ -312,43 +312,43 @@ int sd_annotate_run(sd_annotate *a, const sd_run_params *p,
 		progress = &local;
 	memset(progress, 0, sizeof(*progress));
 	if (!a || !p)
-		return sd_error_set(err, SD_EINVAL, NULL, NULL, "no config or run parameters");
+		return sd__error_set(err, SD_EINVAL, NULL, NULL, "no config or run parameters");
 	memset(&w, 0, sizeof(w));
 	w.a = a;
 	w.p = p;
 	/* which model files, before OUT is touched */
 	if (!(w.model_files = json_array()))
-		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		return sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	for (size_t x = 0; x < a->n_ann; x++) {
 		json_t *id = NULL;
-		if ((rc = run_model_identity(&a->ann[x].backend, a->path,
+		if ((rc = sd__run_model_identity(&a->ann[x].backend, a->path,
 					      p->default_model, &id, err)))
 			goto out_models;
 		if (json_array_append_new(w.model_files,
 					  json_pack("{s:s,s:o}", "name", a->ann[x].name,
 						    "model_file", id ? id : json_null()))) {
-			rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+			rc = sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 			goto out_models;
 		}
 	}
 	char *manifest = manifest_json(a, w.model_files);
 	if (!manifest) {
-		rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		rc = sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 		goto out_models;
 	}
 	int created;
-	rc = sched_prepare(p, "annotate.json", a->digest, manifest, "annotations",
+	rc = sd__store_prepare(p, "annotate.json", a->digest, manifest, "annotations",
 			   &created, err);
 	free(manifest);
 	if (rc)
 		goto out_models;
-	if ((rc = sched_groups_build(&w.g, a->n_ann, ann_backend_key, a, err))) {
-		sched_unprepare(p, "annotate.json", created);
+	if ((rc = sd__groups_build(&w.g, a->n_ann, ann_backend_key, a, err))) {
+		sd__store_unprepare(p, "annotate.json", created);
 		goto out_models;
 	}
 	for (size_t x = 0; x < a->n_ann; x++) {
 		char *dir = out_path(p->out_dir, a->ann[x].name, NULL);
-		rc = sched_out_subdir(dir, err);
+		rc = sd__store_subdir(dir, err);
 		free(dir);
 		if (rc)
 			goto out;
@@ -356,13 +356,13 @@ int sd_annotate_run(sd_annotate *a, const sd_run_params *p,
 			if (l % p->shard_count == p->shard_index)
 				progress->total++;
 	}
-	rc = sched_run(&ann_ops, &w, p, progress, err);
+	rc = sd__loop_run(&ann_ops, &w, p, progress, err);
 out:
 	if (rc && progress->done == 0)
-		sched_unprepare(p, "annotate.json", created);
-	sched_groups_free(&w.g);
+		sd__store_unprepare(p, "annotate.json", created);
+	sd__groups_free(&w.g);
 	if (rc == SD_OK && progress->failed > 0)
-		rc = sd_error_set(err, SD_EBACKEND, NULL, NULL,
+		rc = sd__error_set(err, SD_EBACKEND, NULL, NULL,
 				  "%zu annotation(s) failed; run the same command again to retry them",
 				  progress->failed);
 out_models:

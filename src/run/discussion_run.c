@@ -17,7 +17,7 @@ int sd_discussion_run(sd_discussion *d, sd_backend *b,
 	int rc;
 	memset(&reply, 0, sizeof(reply));
 	if (!d || !b)
-		return sd_error_set(err, SD_EINVAL, NULL, NULL,
+		return sd__error_set(err, SD_EINVAL, NULL, NULL,
 				    "a discussion and a backend are needed");
 	for (;;) {
 		sd__discussion_report(d, on_comment, ud);
@@ -25,32 +25,32 @@ int sd_discussion_run(sd_discussion *d, sd_backend *b,
 		if (rc == 0)
 			break;
 		if (rc < 0)
-			return sd_error_set(err, rc, NULL, NULL,
+			return sd__error_set(err, rc, NULL, NULL,
 					    "could not prepare the next turn: %s",
 					    sd_strerror(rc));
 		rc = sd_backend_submit(b, &req);
 		if (rc)
-			return sd_error_set(err, rc, NULL, NULL,
+			return sd__error_set(err, rc, NULL, NULL,
 					    "backend refused the request: %s",
 					    sd_backend_last_error(b));
 		while ((rc = sd_backend_collect(b, &reply)) == 0) {
 			int active = sd_backend_step(b);
 			if (active < 0)
-				return sd_error_set(err, SD_EBACKEND, NULL, NULL,
+				return sd__error_set(err, SD_EBACKEND, NULL, NULL,
 						    "%s", sd_backend_last_error(b));
 			if (active > 0)
 				continue;
 			/* idle and still no reply: it was lost, do not spin */
 			if ((rc = sd_backend_collect(b, &reply)) == 0)
-				return sd_error_set(err, SD_EBACKEND, NULL, NULL,
+				return sd__error_set(err, SD_EBACKEND, NULL, NULL,
 						    "the backend dropped a request");
 			break;
 		}
 		if (rc < 0)
-			return sd_error_set(err, rc, NULL, NULL,
+			return sd__error_set(err, rc, NULL, NULL,
 					    "could not collect a reply");
 		if (reply.status != SD_OK) {
-			rc = sd_error_set(err, reply.status, NULL, NULL,
+			rc = sd__error_set(err, reply.status, NULL, NULL,
 					  "generation failed for %s: %s",
 					  sd_discussion_pending_speaker(d),
 					  reply.error ? reply.error : "unknown");
@@ -60,7 +60,7 @@ int sd_discussion_run(sd_discussion *d, sd_backend *b,
 		rc = sd_discussion_accept(d, reply.text, &reply);
 		sd_reply_clear(&reply);
 		if (rc)
-			return sd_error_set(err, rc, NULL, NULL,
+			return sd__error_set(err, rc, NULL, NULL,
 					    "could not record the reply: %s",
 					    sd_strerror(rc));
 	}

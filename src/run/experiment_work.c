@@ -24,7 +24,7 @@
 typedef struct exp_work {
 	sd_experiment *e;
 	const sd_run_params *p;
-	sched_groups g;   /* cells by backend config */
+	sd__groups g;   /* cells by backend config */
 	json_t *model_files; /* [{name, model_file}] per cell (model_id.h) */
 } exp_work;
 
@@ -73,8 +73,8 @@ static sd_backend *w_open_backend(void *wp, size_t g, int32_t parallel,
 				  sd_error *err)
 {
 	exp_work *w = wp;
-	const exp_cell *c = &w->e->cells[w->g.first[g]];
-	return run_backend_open(&c->backend, w->e->path, parallel,
+	const sd__exp_cell *c = &w->e->cells[w->g.first[g]];
+	return sd__run_backend_open(&c->backend, w->e->path, parallel,
 				w->p->default_model, err);
 }
 
@@ -87,12 +87,12 @@ static bool w_next_item(void *wp, size_t g, size_t *cursor, size_t *item,
 	for (; c < w->e->n_cells; c++, i = 0) {
 		if (w->g.of[c] != g)
 			continue;
-		const exp_cell *cell = &w->e->cells[c];
+		const sd__exp_cell *cell = &w->e->cells[c];
 		for (; i < cell->num_discussions; i++) {
 			if (!in_shard(w->p, i))
 				continue;
-			char *path = run_cell_path(w->p->out_dir, cell->name, i);
-			bool done = path && run_file_complete(
+			char *path = sd__cell_path(w->p->out_dir, cell->name, i);
+			bool done = path && sd__run_file_complete(
 						    path, cell->name, i, w->e->digest,
 						    json_string_value(json_object_get(
 							cell_model(w, c), "sha256")));
@@ -122,7 +122,7 @@ static void *w_job_create(void *wp, size_t item, sd_backend *b, sd_error *err)
 	exp_work *w = wp;
 	exp_job *j = calloc(1, sizeof(*j));
 	if (!j) {
-		sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 		return NULL;
 	}
 	j->job = sd_experiment_job_create(w->e, ITEM_CELL(item), ITEM_INDEX(item),
@@ -138,11 +138,11 @@ static int w_job_next(void *jp, sd_request *req)
 {
 	exp_job *j = jp;
 	if (j->busy)
-		return SCHED_WAIT;
+		return SD__LOOP_WAIT;
 	int k = sd_discussion_next(sd_job_discussion(j->job), req);
 	if (k > 0) {
 		j->busy = true;
-		return SCHED_OFFER;
+		return SD__LOOP_OFFER;
 	}
 	return k; /* 0 = done, or an error */
 }
@@ -168,7 +168,7 @@ static int w_job_save(void *wp, void *jp, size_t item, sd_error *err)
 {
 	exp_work *w = wp;
 	exp_job *j = jp;
-	const exp_cell *c = &w->e->cells[ITEM_CELL(item)];
+	const sd__exp_cell *c = &w->e->cells[ITEM_CELL(item)];
 	size_t index = ITEM_INDEX(item);
 	sd_logs *l = sd_discussion_logs_mut(sd_job_discussion(j->job));
 	char id[40], ts[32], num[32];
@@ -184,13 +184,13 @@ static int w_job_save(void *wp, void *jp, size_t item, sd_error *err)
 	const json_t *mf = cell_model(w, ITEM_CELL(item));
 	char *mfq = mf ? json_dumps(mf, JSON_COMPACT) : NULL;
 	int rc;
-	char *path = run_cell_path(w->p->out_dir, c->name, index);
+	char *path = sd__cell_path(w->p->out_dir, c->name, index);
 	if (!cellq || !dgq || !path || sd_logs_set_id(l, id) ||
 	    sd_logs_set_timestamp(l, ts) || sd_logs_set_extra(l, "cell", cellq) ||
 	    sd_logs_set_extra(l, "index", num) ||
 	    sd_logs_set_extra(l, "config_digest", dgq) ||
 	    (mf && (!mfq || sd_logs_set_extra(l, "model_file", mfq))))
-		rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		rc = sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	else
 		rc = sd_logs_save(l, path, err);
 	free(cellq);
@@ -200,7 +200,7 @@ static int w_job_save(void *wp, void *jp, size_t item, sd_error *err)
 	return rc;
 }
 
-static const sched_ops exp_ops = {
+static const sd__loop_ops exp_ops = {
 	.n_groups = w_n_groups,
 	.open_backend = w_open_backend,
 	.next_item = w_next_item,
@@ -222,15 +222,15 @@ static int model_files(const sd_experiment *e, const sd_run_params *p, json_t **
 		       sd_error *err)
 {
 	json_t *a = json_array();
-	int rc = a ? SD_OK : sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+	int rc = a ? SD_OK : sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	for (size_t c = 0; !rc && c < e->n_cells; c++) {
 		json_t *id = NULL;
-		if ((rc = run_model_identity(&e->cells[c].backend, e->path,
+		if ((rc = sd__run_model_identity(&e->cells[c].backend, e->path,
 					     p->default_model, &id, err)))
 			break;
 		if (json_array_append_new(a, json_pack("{s:s,s:o}", "name", e->cells[c].name,
 						       "model_file", id ? id : json_null())))
-			rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+			rc = sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	}
 	if (rc) {
 		json_decref(a);
@@ -251,7 +251,7 @@ int sd_experiment_run(sd_experiment *e, const sd_run_params *p,
 		progress = &local;
 	memset(progress, 0, sizeof(*progress));
 	if (!e || !p)
-		return sd_error_set(err, SD_EINVAL, NULL, NULL, "no experiment or run parameters");
+		return sd__error_set(err, SD_EINVAL, NULL, NULL, "no experiment or run parameters");
 	memset(&w, 0, sizeof(w));
 	w.e = e;
 	w.p = p;
@@ -267,21 +267,21 @@ int sd_experiment_run(sd_experiment *e, const sd_run_params *p,
 	json_decref(mj);
 	if (!manifest) {
 		json_decref(w.model_files);
-		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		return sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	}
 	int created;
-	rc = sched_prepare(p, "run.json", e->digest, manifest, "a run", &created, err);
+	rc = sd__store_prepare(p, "run.json", e->digest, manifest, "a run", &created, err);
 	free(manifest);
 	if (rc) {
 		json_decref(w.model_files);
 		return rc;
 	}
 	for (size_t c = 0; c < e->n_cells; c++) {
-		char *dir = run_cell_path(p->out_dir, e->cells[c].name, (size_t)-1);
-		rc = sched_out_subdir(dir, err);
+		char *dir = sd__cell_path(p->out_dir, e->cells[c].name, (size_t)-1);
+		rc = sd__store_subdir(dir, err);
 		free(dir);
 		if (rc) {
-			sched_unprepare(p, "run.json", created);
+			sd__store_unprepare(p, "run.json", created);
 			json_decref(w.model_files);
 			return rc;
 		}
@@ -290,18 +290,18 @@ int sd_experiment_run(sd_experiment *e, const sd_run_params *p,
 				progress->total++;
 	}
 
-	if ((rc = sched_groups_build(&w.g, e->n_cells, cell_backend_key, e, err))) {
-		sched_unprepare(p, "run.json", created);
+	if ((rc = sd__groups_build(&w.g, e->n_cells, cell_backend_key, e, err))) {
+		sd__store_unprepare(p, "run.json", created);
 		json_decref(w.model_files);
 		return rc;
 	}
-	rc = sched_run(&exp_ops, &w, p, progress, err);
+	rc = sd__loop_run(&exp_ops, &w, p, progress, err);
 	if (rc && progress->done == 0)
-		sched_unprepare(p, "run.json", created);
-	sched_groups_free(&w.g);
+		sd__store_unprepare(p, "run.json", created);
+	sd__groups_free(&w.g);
 	json_decref(w.model_files);
 	if (rc == SD_OK && progress->failed > 0)
-		rc = sd_error_set(err, SD_EBACKEND, NULL, NULL,
+		rc = sd__error_set(err, SD_EBACKEND, NULL, NULL,
 				  "%zu discussion(s) failed; run the same command again to retry them",
 				  progress->failed);
 	return rc;

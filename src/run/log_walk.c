@@ -88,27 +88,27 @@ static void names_free(names *l)
 	free(l->v);
 }
 
-static int walk(const char *dir, int depth, const char *const *skip, run_dirset *seen,
+static int walk(const char *dir, int depth, const char *const *skip, sd__dirset *seen,
 		sd__log_found_fn found, void *ud, sd_error *err)
 {
-	int r = run_dirset_add(seen, dir);
+	int r = sd__run_dirset_add(seen, dir);
 	if (r == 1)
 		return SD_OK; /* a link back to a directory walked already */
 	if (r < 0)
-		return sd_error_set(err, SD_EIO, dir, NULL, "cannot read directory: %s",
+		return sd__error_set(err, SD_EIO, dir, NULL, "cannot read directory: %s",
 				    strerror(errno));
 	if (depth > MAX_DEPTH)
-		return sd_error_set(err, SD_EINVAL, dir, NULL,
+		return sd__error_set(err, SD_EINVAL, dir, NULL,
 				    "directories nested too deeply (a link loop?)");
 	DIR *dh = opendir(dir);
 	if (!dh)
-		return sd_error_set(err, errno == ENOENT ? SD_ENOTFOUND : SD_EIO, dir,
+		return sd__error_set(err, errno == ENOENT ? SD_ENOTFOUND : SD_EIO, dir,
 				    NULL, "cannot open directory: %s", strerror(errno));
 	struct dirent *de;
 	names ns = { 0 };
 	int rc = SD_OK;
-	sd_buf p;
-	sd_buf_init(&p, 0);
+	sd__buf p;
+	sd__buf_init(&p, 0);
 	while ((de = readdir(dh))) {
 		if (de->d_name[0] == '.')
 			continue; /* ., .., hidden files */
@@ -120,15 +120,15 @@ static int walk(const char *dir, int depth, const char *const *skip, run_dirset 
 	for (size_t i = 0; i < ns.n; i++) {
 		struct stat st;
 		bool json = sd__ends_with(ns.v[i], ".json");
-		sd_buf_reset(&p);
-		if (sd_buf_printf(&p, "%s/%s", dir, ns.v[i])) {
+		sd__buf_reset(&p);
+		if (sd__buf_printf(&p, "%s/%s", dir, ns.v[i])) {
 			rc = SD_ENOMEM;
 			goto out;
 		}
 		if (stat(p.data, &st) != 0) {
 			/* a dangling link that looks like a log is a real problem */
 			if (json) {
-				rc = sd_error_set(err, SD_EIO, p.data, NULL,
+				rc = sd__error_set(err, SD_EIO, p.data, NULL,
 						  "cannot read: %s", strerror(errno));
 				goto out;
 			}
@@ -144,14 +144,14 @@ static int walk(const char *dir, int depth, const char *const *skip, run_dirset 
 	}
 out:
 	if (rc == SD_ENOMEM)
-		sd_error_set(err, SD_ENOMEM, dir, NULL, "out of memory");
+		sd__error_set(err, SD_ENOMEM, dir, NULL, "out of memory");
 	closedir(dh);
 	names_free(&ns);
-	sd_buf_free(&p);
+	sd__buf_free(&p);
 	return rc;
 }
 
-int sd__log_walk(const char *dir, const char *const *skip, run_dirset *seen,
+int sd__log_walk(const char *dir, const char *const *skip, sd__dirset *seen,
 		 sd__log_found_fn found, void *ud, sd_error *err)
 {
 	return walk(dir, 0, skip, seen, found, ud, err);

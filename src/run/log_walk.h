@@ -33,7 +33,7 @@ typedef int (*sd__log_found_fn)(const char *path, void *ud);
  * Returns SD_OK, found's first non-zero return, or an SD_E* code with
  * err set (naming the file or directory).
  */
-int sd__log_walk(const char *dir, const char *const *skip, run_dirset *seen,
+int sd__log_walk(const char *dir, const char *const *skip, sd__dirset *seen,
 		 sd__log_found_fn found, void *ud, sd_error *err);
 
 #endif

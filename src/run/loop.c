@@ -32,11 +32,11 @@ typedef struct slot {
 	size_t item;
 	pending *out; /* requests in flight */
 	size_t n_out, cap_out;
-	bool waiting; /* job said SCHED_WAIT: ask again after a reply */
+	bool waiting; /* job said SD__LOOP_WAIT: ask again after a reply */
 } slot;
 
 typedef struct loop {
-	const sched_ops *ops;
+	const sd__loop_ops *ops;
 	void *w;
 	const sd_run_params *p;
 	sd_run_progress *prog;
@@ -53,7 +53,7 @@ static double now_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-void sched_log(const sd_run_params *p, sd_log_level lvl, const char *fmt, ...)
+void sd__run_log(const sd_run_params *p, sd_log_level lvl, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -92,7 +92,7 @@ static void fail(loop *L, slot *s, sd_backend *b, const char *why)
 {
 	char name[256];
 	L->ops->item_name(L->w, s->item, name, sizeof(name));
-	sched_log(L->p, SD_LOG_ERROR, "%s failed: %s", name, why);
+	sd__run_log(L->p, SD_LOG_ERROR, "%s failed: %s", name, why);
 	L->prog->failed++;
 	drop(L, s, b);
 }
@@ -120,11 +120,11 @@ static void feed(loop *L, slot *s, sd_backend *b, size_t parallel)
 		sd_request req;
 		memset(&req, 0, sizeof(req));
 		int k = L->ops->job_next(s->job, &req);
-		if (k == SCHED_WAIT) {
+		if (k == SD__LOOP_WAIT) {
 			s->waiting = true;
 			return;
 		}
-		if (k == SCHED_DONE) {
+		if (k == SD__LOOP_DONE) {
 			if (s->n_out > 0) { /* a job bug; do not save it half done */
 				fail(L, s, b, "finished with replies outstanding");
 				return;
@@ -201,7 +201,7 @@ static int run_group(loop *L, size_t g, sd_backend *b, sd_error *err)
 			for (size_t i = 0; i < parallel; i++)
 				if (L->slots[i].job)
 					drop(L, &L->slots[i], b);
-			return sd_error_set(err, SD_ESTATE, NULL, NULL,
+			return sd__error_set(err, SD_ESTATE, NULL, NULL,
 					    "stopped; run the same command again to resume");
 		}
 		for (size_t i = 0; i < parallel && !exhausted; i++) {
@@ -220,7 +220,7 @@ static int run_group(loop *L, size_t g, sd_backend *b, sd_error *err)
 			if (!s->job) {
 				char name[256], buf[1024];
 				L->ops->item_name(L->w, item, name, sizeof(name));
-				sched_log(p, SD_LOG_ERROR, "%s: %s", name,
+				sd__run_log(p, SD_LOG_ERROR, "%s: %s", name,
 					  sd_error_format(&jerr, buf, sizeof(buf)));
 				L->prog->failed++;
 				continue;
@@ -239,7 +239,7 @@ static int run_group(loop *L, size_t g, sd_backend *b, sd_error *err)
 		}
 		int st = sd_backend_step(b);
 		if (st < 0)
-			sched_log(p, SD_LOG_ERROR, "backend step failed: %s",
+			sd__run_log(p, SD_LOG_ERROR, "backend step failed: %s",
 				  sd_backend_last_error(b));
 		sd_reply rep;
 		while (sd_backend_collect(b, &rep) == 1) {
@@ -256,7 +256,7 @@ static int run_group(loop *L, size_t g, sd_backend *b, sd_error *err)
 	}
 }
 
-int sched_run(const sched_ops *ops, void *w, const sd_run_params *p,
+int sd__loop_run(const sd__loop_ops *ops, void *w, const sd_run_params *p,
 	      sd_run_progress *prog, sd_error *err)
 {
 	loop L;
@@ -269,7 +269,7 @@ int sched_run(const sched_ops *ops, void *w, const sd_run_params *p,
 	L.t0 = now_seconds();
 	L.slots = calloc((size_t)p->parallel, sizeof(*L.slots));
 	if (!L.slots)
-		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		return sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	size_t n = ops->n_groups(w);
 	for (size_t g = 0; g < n && rc == SD_OK; g++) {
 		/* open the model only if something of this group is left */
@@ -286,7 +286,7 @@ int sched_run(const sched_ops *ops, void *w, const sd_run_params *p,
 			break;
 		}
 		sd_backend_set_log(b, p->on_log, p->ud);
-		sched_log(p, SD_LOG_INFO, "model %s: up to %d in flight",
+		sd__run_log(p, SD_LOG_INFO, "model %s: up to %d in flight",
 			  sd_backend_model_name(b), (int)p->parallel);
 		rc = run_group(&L, g, b, err);
 		sd_backend_free(b);
@@ -299,7 +299,7 @@ int sched_run(const sched_ops *ops, void *w, const sd_run_params *p,
 	return rc;
 }
 
-int sched_groups_build(sched_groups *g, size_t n,
+int sd__groups_build(sd__groups *g, size_t n,
 		       const char *(*key)(const void *w, size_t i), const void *w,
 		       sd_error *err)
 {
@@ -307,8 +307,8 @@ int sched_groups_build(sched_groups *g, size_t n,
 	g->of = calloc(n + 1, sizeof(*g->of));
 	g->first = calloc(n + 1, sizeof(*g->first));
 	if (!g->of || !g->first) {
-		sched_groups_free(g);
-		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		sd__groups_free(g);
+		return sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	}
 	for (size_t i = 0; i < n; i++) {
 		size_t k = 0;
@@ -321,7 +321,7 @@ int sched_groups_build(sched_groups *g, size_t n,
 	return SD_OK;
 }
 
-void sched_groups_free(sched_groups *g)
+void sd__groups_free(sd__groups *g)
 {
 	free(g->of);
 	free(g->first);

@@ -12,9 +12,9 @@
 #include "syndisco.h"
 
 /* job_next results */
-enum { SCHED_DONE = 0, SCHED_OFFER = 1, SCHED_WAIT = 2 };
+enum { SD__LOOP_DONE = 0, SD__LOOP_OFFER = 1, SD__LOOP_WAIT = 2 };
 
-typedef struct sched_ops {
+typedef struct sd__loop_ops {
 	size_t (*n_groups)(void *w);
 	/* Backend for group g, or NULL with err set. */
 	sd_backend *(*open_backend)(void *w, size_t g, int32_t parallel,
@@ -28,8 +28,8 @@ typedef struct sched_ops {
 			  size_t *skipped);
 	void *(*job_create)(void *w, size_t item, sd_backend *b, sd_error *err);
 	/*
-	 * SCHED_OFFER fills req (req->tag is the job's own key for the
-	 * request), SCHED_WAIT when it needs replies first, SCHED_DONE when
+	 * SD__LOOP_OFFER fills req (req->tag is the job's own key for the
+	 * request), SD__LOOP_WAIT when it needs replies first, SD__LOOP_DONE when
 	 * every reply is in, or a negative error.
 	 */
 	int (*job_next)(void *job, sd_request *req);
@@ -38,14 +38,14 @@ typedef struct sched_ops {
 	void (*job_free)(void *job);
 	/* e.g. "cell/3", for messages */
 	void (*item_name)(void *w, size_t item, char *buf, size_t size);
-} sched_ops;
+} sd__loop_ops;
 
 /*
  * Run every group. prog->total and prog->skipped as set by the caller
  * are kept; done, failed, turns and tokens are counted here. Returns
  * SD_OK, SD_ESTATE when stopped, or a backend open error.
  */
-int sched_run(const sched_ops *ops, void *w, const sd_run_params *p,
+int sd__loop_run(const sd__loop_ops *ops, void *w, const sd_run_params *p,
 	      sd_run_progress *prog, sd_error *err);
 
 /*
@@ -53,18 +53,18 @@ int sched_run(const sched_ops *ops, void *w, const sd_run_params *p,
  * on one loaded model: of[i] is unit i's group, first[k] the first unit
  * of group k, in order of first appearance.
  */
-typedef struct sched_groups {
+typedef struct sd__groups {
 	size_t *of;
 	size_t *first;
 	size_t n;
-} sched_groups;
+} sd__groups;
 
 /* Group units 0..n-1 by the string key(w, i). */
-int sched_groups_build(sched_groups *g, size_t n,
+int sd__groups_build(sd__groups *g, size_t n,
 		       const char *(*key)(const void *w, size_t i), const void *w,
 		       sd_error *err);
-void sched_groups_free(sched_groups *g);
-void sched_log(const sd_run_params *p, sd_log_level lvl, const char *fmt, ...)
+void sd__groups_free(sd__groups *g);
+void sd__run_log(const sd_run_params *p, sd_log_level lvl, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 #endif

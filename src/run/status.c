@@ -19,33 +19,33 @@ int sd_run_missing(const char *out_dir, const char *cell, size_t total,
 {
 	size_t *res = NULL, n = 0;
 	char *sha = NULL;
-	sd_buf path;
+	sd__buf path;
 	int rc = SD_OK;
 	if (!missing || !n_missing)
-		return sd_error_set(err, SD_EINVAL, NULL, NULL, "no output arguments");
+		return sd__error_set(err, SD_EINVAL, NULL, NULL, "no output arguments");
 	*missing = NULL;
 	*n_missing = 0;
 	if (!out_dir || !cell)
-		return sd_error_set(err, SD_EINVAL, NULL, NULL, "no output dir or cell");
+		return sd__error_set(err, SD_EINVAL, NULL, NULL, "no output dir or cell");
 	if (total > RUN_MAX_DISCUSSIONS)
-		return sd_error_set(err, SD_EINVAL, out_dir, cell,
+		return sd__error_set(err, SD_EINVAL, out_dir, cell,
 				    "%zu discussions is more than a run may have (%d)",
 				    total, RUN_MAX_DISCUSSIONS);
-	char *digest = run_manifest_digest(out_dir, "run.json", cell, &sha);
-	sd_buf_init(&path, 0);
+	char *digest = sd__run_manifest_digest(out_dir, "run.json", cell, &sha);
+	sd__buf_init(&path, 0);
 	for (size_t k = 0; k < total; k++) {
-		sd_buf_reset(&path);
-		if (sd_buf_printf(&path, "%s/%s/%zu.json", out_dir, cell, k)) {
-			rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		sd__buf_reset(&path);
+		if (sd__buf_printf(&path, "%s/%s/%zu.json", out_dir, cell, k)) {
+			rc = sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 			goto out;
 		}
-		if (run_file_complete(path.data, cell, k, digest, sha))
+		if (sd__run_file_complete(path.data, cell, k, digest, sha))
 			continue;
 		if (!res) {
 			/* at most total - k more are missing */
 			res = malloc((total - k) * sizeof(*res));
 			if (!res) {
-				rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+				rc = sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 				goto out;
 			}
 		}
@@ -58,7 +58,7 @@ out:
 	free(res);
 	free(digest);
 	free(sha);
-	sd_buf_free(&path);
+	sd__buf_free(&path);
 	return rc;
 }
 
@@ -78,7 +78,7 @@ int sd_run_status_json(const char *out_dir, uint32_t shard_count, char **out,
 	json_t *root = NULL, *arr = NULL;
 	int rc;
 	if (!out)
-		return sd_error_set(err, SD_EINVAL, NULL, NULL, "no output argument");
+		return sd__error_set(err, SD_EINVAL, NULL, NULL, "no output argument");
 	*out = NULL;
 	if (complete)
 		*complete = false;
@@ -146,7 +146,7 @@ int sd_run_status_json(const char *out_dir, uint32_t shard_count, char **out,
 	rc = SD_OK;
 	goto out;
 nomem:
-	rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+	rc = sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 out:
 	json_decref(arr);
 	json_decref(root);
@@ -158,7 +158,7 @@ out:
 int sd_run_status(const char *out_dir, sd_cell_status **cells, size_t *n,
 		  sd_error *err)
 {
-	char *path = run_cell_path(out_dir, "run.json", (size_t)-1);
+	char *path = sd__cell_path(out_dir, "run.json", (size_t)-1);
 	char *text = NULL;
 	json_t *m = NULL;
 	sd_cell_status *res = NULL;
@@ -167,10 +167,10 @@ int sd_run_status(const char *out_dir, sd_cell_status **cells, size_t *n,
 	*cells = NULL;
 	*n = 0;
 	if (!path)
-		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		return sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	if ((rc = sd_file_read(path, &text, NULL, err))) {
 		if (rc == SD_ENOTFOUND)
-			sd_error_set(err, rc, out_dir, NULL,
+			sd__error_set(err, rc, out_dir, NULL,
 				     "no run.json: not an output directory of syndisco run");
 		goto out;
 	}
@@ -179,12 +179,12 @@ int sd_run_status(const char *out_dir, sd_cell_status **cells, size_t *n,
 	const json_t *arr = json_object_get(m, "cells");
 	const char *digest = json_string_value(json_object_get(m, "config_digest"));
 	if (!m || !json_is_array(arr)) {
-		rc = sd_error_set(err, SD_EPARSE, path, "cells", "missing or malformed");
+		rc = sd__error_set(err, SD_EPARSE, path, "cells", "missing or malformed");
 		goto out;
 	}
 	res = calloc(json_array_size(arr) + 1, sizeof(*res));
 	if (!res) {
-		rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		rc = sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < json_array_size(arr); i++) {
@@ -192,25 +192,25 @@ int sd_run_status(const char *out_dir, sd_cell_status **cells, size_t *n,
 		const char *name = json_string_value(json_object_get(c, "name"));
 		json_int_t total = json_integer_value(json_object_get(c, "num_discussions"));
 		if (total > RUN_MAX_DISCUSSIONS) {
-			rc = sd_error_set(err, SD_EPARSE, path, "cells",
+			rc = sd__error_set(err, SD_EPARSE, path, "cells",
 					  "entry %zu claims %lld discussions, more than a "
 					  "config may ask for (%d)",
 					  i, (long long)total, RUN_MAX_DISCUSSIONS);
 			goto out;
 		}
 		if (!name || total < 0) {
-			rc = sd_error_set(err, SD_EPARSE, path, "cells", "entry %zu is malformed", i);
+			rc = sd__error_set(err, SD_EPARSE, path, "cells", "entry %zu is malformed", i);
 			goto out;
 		}
 		res[count].name = strdup(name);
 		if (!res[count].name) {
-			rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+			rc = sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 			goto out;
 		}
 		res[count].total = (size_t)total;
 		for (size_t k = 0; k < (size_t)total; k++) {
-			char *f = run_cell_path(out_dir, name, k);
-			if (f && run_file_complete(f, name, k, digest, run_model_sha_of(m, name)))
+			char *f = sd__cell_path(out_dir, name, k);
+			if (f && sd__run_file_complete(f, name, k, digest, sd__run_model_sha_of(m, name)))
 				res[count].done++;
 			free(f);
 		}

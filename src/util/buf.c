@@ -8,7 +8,7 @@
 
 #define SD_BUF_DEFAULT_MAX ((size_t)256 << 20)
 
-void sd_buf_init(sd_buf *b, size_t max)
+void sd__buf_init(sd__buf *b, size_t max)
 {
 	b->data = NULL;
 	b->len = 0;
@@ -16,7 +16,7 @@ void sd_buf_init(sd_buf *b, size_t max)
 	b->max = max ? max : SD_BUF_DEFAULT_MAX;
 }
 
-static int grow(sd_buf *b, size_t need)
+static int grow(sd__buf *b, size_t need)
 {
 	if (need > b->max)
 		return SD_ENOMEM;
@@ -34,7 +34,7 @@ static int grow(sd_buf *b, size_t need)
 	return SD_OK;
 }
 
-int sd_buf_append(sd_buf *b, const char *s, size_t n)
+int sd__buf_append(sd__buf *b, const char *s, size_t n)
 {
 	if (b->len + n < b->len)
 		return SD_ENOMEM;
@@ -48,12 +48,12 @@ int sd_buf_append(sd_buf *b, const char *s, size_t n)
 	return SD_OK;
 }
 
-int sd_buf_puts(sd_buf *b, const char *s)
+int sd__buf_puts(sd__buf *b, const char *s)
 {
-	return sd_buf_append(b, s, strlen(s));
+	return sd__buf_append(b, s, strlen(s));
 }
 
-int sd_buf_printf(sd_buf *b, const char *fmt, ...)
+int sd__buf_printf(sd__buf *b, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -75,7 +75,7 @@ out:
 	return rc;
 }
 
-char *sd_buf_steal(sd_buf *b)
+char *sd__buf_steal(sd__buf *b)
 {
 	if (!b->data && grow(b, 0))
 		return NULL;
@@ -87,14 +87,14 @@ char *sd_buf_steal(sd_buf *b)
 	return p;
 }
 
-void sd_buf_reset(sd_buf *b)
+void sd__buf_reset(sd__buf *b)
 {
 	b->len = 0;
 	if (b->data)
 		b->data[0] = '\0';
 }
 
-void sd_buf_free(sd_buf *b)
+void sd__buf_free(sd__buf *b)
 {
 	free(b->data);
 	b->data = NULL;

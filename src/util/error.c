@@ -35,7 +35,7 @@ static void copy_str(char *dst, size_t size, const char *src)
 	snprintf(dst, size, "%s", src);
 }
 
-int sd_error_set(sd_error *err, int code, const char *source,
+int sd__error_set(sd_error *err, int code, const char *source,
 		 const char *field, const char *fmt, ...)
 {
 	if (!err)
@@ -51,7 +51,7 @@ int sd_error_set(sd_error *err, int code, const char *source,
 	return code;
 }
 
-int sd_error_set_at(sd_error *err, int code, const char *source, int line,
+int sd__error_set_at(sd_error *err, int code, const char *source, int line,
 		    int column, const char *fmt, ...)
 {
 	if (!err)

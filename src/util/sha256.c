@@ -19,7 +19,7 @@ static const uint32_t K[64] = {
 
 #define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
 
-static void block(sd_sha256 *s, const unsigned char *p)
+static void block(sd__sha256 *s, const unsigned char *p)
 {
 	uint32_t w[64], a, b, c, d, e, f, g, h;
 	for (int i = 0; i < 16; i++)
@@ -44,7 +44,7 @@ static void block(sd_sha256 *s, const unsigned char *p)
 	s->h[4] += e, s->h[5] += f, s->h[6] += g, s->h[7] += h;
 }
 
-void sd_sha256_init(sd_sha256 *s)
+void sd__sha256_init(sd__sha256 *s)
 {
 	static const uint32_t h0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372,
 				       0xa54ff53a, 0x510e527f, 0x9b05688c,
@@ -54,7 +54,7 @@ void sd_sha256_init(sd_sha256 *s)
 	s->n = 0;
 }
 
-void sd_sha256_update(sd_sha256 *s, const void *data, size_t n)
+void sd__sha256_update(sd__sha256 *s, const void *data, size_t n)
 {
 	const unsigned char *p = data;
 	s->len += n;
@@ -74,14 +74,14 @@ void sd_sha256_update(sd_sha256 *s, const void *data, size_t n)
 	}
 }
 
-void sd_sha256_hex(sd_sha256 *s, char hex[65])
+void sd__sha256_hex(sd__sha256 *s, char hex[65])
 {
 	uint64_t bits = s->len * 8;
 	unsigned char pad[72] = {0x80};
 	size_t padn = (s->n < 56 ? 56 : 120) - s->n;
 	for (int i = 0; i < 8; i++)
 		pad[padn + (size_t)i] = (unsigned char)(bits >> (56 - 8 * i));
-	sd_sha256_update(s, pad, padn + 8);
+	sd__sha256_update(s, pad, padn + 8);
 	for (int i = 0; i < 8; i++)
 		snprintf(hex + 8 * i, 9, "%08x", s->h[i]);
 }

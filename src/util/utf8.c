@@ -46,7 +46,7 @@ static int seq_len(const unsigned char *s, size_t i, size_t n)
 	return len;
 }
 
-size_t sd_utf8_valid_prefix(const char *s, size_t n)
+size_t sd__utf8_valid_prefix(const char *s, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	size_t i = 0;
@@ -59,7 +59,7 @@ size_t sd_utf8_valid_prefix(const char *s, size_t n)
 	return i;
 }
 
-bool sd_utf8_valid(const char *s, size_t n)
+bool sd__utf8_valid(const char *s, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	for (size_t i = 0; i < n;) {
@@ -71,7 +71,7 @@ bool sd_utf8_valid(const char *s, size_t n)
 	return true;
 }
 
-char *sd_utf8_repair(const char *s, size_t n)
+char *sd__utf8_repair(const char *s, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	/* worst case: every byte becomes 3 bytes of U+FFFD */
@@ -100,7 +100,7 @@ char *sd_utf8_repair(const char *s, size_t n)
 	return out;
 }
 
-size_t sd_utf8_complete_prefix(const char *s, size_t n)
+size_t sd__utf8_complete_prefix(const char *s, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	/* look back at most 3 bytes for a lead byte that wants more */

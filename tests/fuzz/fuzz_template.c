@@ -18,8 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *bad;
 	size_t bl;
 	fuzz_dir();
-	if (sd_template_check(text, prompt_known, 1, &bad, &bl) == SD_OK &&
-	    sd_template_check(entry, entry_known, 2, &bad, &bl) == SD_OK) {
+	if (sd__template_check(text, prompt_known, 1, &bad, &bl) == SD_OK &&
+	    sd__template_check(entry, entry_known, 2, &bad, &bl) == SD_OK) {
 		sd_error err;
 		sd_persona *p = sd_persona_from_json("{\"username\": \"u\"}", &err);
 		sd_actor_params ap = sd_actor_default_params();
