@@ -42,7 +42,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
-		printf("syndisco %s\n", SD_VERSION_STRING);
+		printf("syndisco %s\n", sd_version());
 		return 0;
 	}
 	if (!strcmp(cmd, "discuss"))

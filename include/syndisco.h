@@ -1,15 +1,30 @@
 /*
  * syndisco.h - synthetic online discussions between LLM agents (C11 API).
  *
- * Layers: core (personas, actors, turn managers, discussions, logs; no I/O),
- * backends (llama.cpp embedded, scripted), run (files). See docs/ and
- * DESIGN.md in the project for the architecture.
+ * Sections, in the order of the library's layers (docs/CONTRIBUTING.md
+ * has the map of src/):
+ *  - core: personas, actors, turn managers, discussions and annotations
+ *    as next/accept state machines, logs, label specs; no I/O, never
+ *    calls a backend;
+ *  - backends: one interface over embedded llama.cpp, an OpenAI-compatible
+ *    HTTP server and a scripted backend; sd_global_init() for the
+ *    process-wide set-up;
+ *  - run: files, configs, experiments and annotation runs (resumable,
+ *    sharded), their status, and sd_discussion_run();
+ *  - analysis: datasets of logs and annotations, export, summary, report.
+ * Test aids (a tiny model writer) are marked as such.
  *
  * Conventions
  *  - Every function that can fail returns an int: SD_OK (0) or a negative
  *    SD_E* code. sd_strerror() names the code. The human-readable message
  *    goes into the caller's sd_error (may be NULL) or lives on the handle.
  *  - Every *_free(NULL) is a harmless no-op.
+ *  - A type's constructors share one shape: either all return the handle
+ *    (NULL on failure, err filled: personas, actors, backends, turn
+ *    managers, discussions, annotations, jobs), or all return a status
+ *    and the handle in *out, NULL on failure (logs, label specs, configs,
+ *    experiments, annotation runs, datasets). The comment of each says
+ *    which function frees what it returns.
  *  - Strings are UTF-8. Returned char* that the caller must free are freed
  *    with sd_free(). Borrowed pointers say until when they stay valid.
  *  - No function prints, exits or aborts on bad input.
@@ -26,7 +41,18 @@
 extern "C" {
 #endif
 
+/* The version of this header; sd_version() is the library's. */
+#define SD_VERSION_MAJOR 0
+#define SD_VERSION_MINOR 1
+#define SD_VERSION_PATCH 0
 #define SD_VERSION_STRING "0.1.0"
+/* MAJOR * 10000 + MINOR * 100 + PATCH, for #if comparisons */
+#define SD_VERSION_NUMBER \
+	(SD_VERSION_MAJOR * 10000 + SD_VERSION_MINOR * 100 + SD_VERSION_PATCH)
+
+/* The library's version, "MAJOR.MINOR.PATCH" (static string); equal to
+ * SD_VERSION_STRING when header and library match. */
+const char *sd_version(void);
 
 /* ------------------------------------------------------------------ */
 /* Status codes and errors                                            */
@@ -96,6 +122,8 @@ void sd_free(void *p);
  * curl_global_init() once at start, before any backend exists.
  */
 void sd_global_init(bool quiet);
+/* Undo sd_global_init() (after every llama backend is freed); harmless
+ * when it was not called. */
 void sd_global_free(void);
 
 /* ------------------------------------------------------------------ */
@@ -332,7 +360,12 @@ int sd_backend_step(sd_backend *b);
  */
 int sd_backend_collect(sd_backend *b, sd_reply *out);
 
-/* Drop a pending or active request; its reply is never delivered. */
+/*
+ * Drop a pending or active request, or a finished reply not yet
+ * collected; its reply is never delivered. Returns SD_OK, SD_ENOTFOUND
+ * when no request with that tag is known (never submitted, or already
+ * collected), SD_EINVAL when b is NULL.
+ */
 int sd_backend_cancel(sd_backend *b, uint64_t tag);
 
 /* The model name logged with each comment. Borrowed. */
@@ -348,6 +381,8 @@ const char *sd_backend_last_error(const sd_backend *b);
  */
 void sd_backend_set_log(sd_backend *b, sd_log_fn fn, void *ud);
 
+/* Free a backend made by any sd_backend_*_create() (or a config's
+ * open_backend), with its requests and replies; NULL is a no-op. */
 void sd_backend_free(sd_backend *b);
 
 /*
@@ -373,6 +408,7 @@ typedef struct sd_scripted_params {
 } sd_scripted_params;
 
 sd_scripted_params sd_scripted_default_params(void);
+/* NULL on failure (err filled). Caller frees with sd_backend_free(). */
 sd_backend *sd_backend_scripted_create(const sd_scripted_params *p,
 				       sd_error *err);
 
@@ -406,7 +442,8 @@ sd_llama_params sd_llama_default_params(void);
 /*
  * Load the model and create a context. Needs sd_global_init(). Errors
  * name the file: SD_ENOTFOUND (missing), SD_EPARSE (not GGUF),
- * SD_EBACKEND (llama.cpp refused it).
+ * SD_EBACKEND (llama.cpp refused it); NULL then. Caller frees with
+ * sd_backend_free().
  */
 sd_backend *sd_backend_llama_create(const sd_llama_params *p, sd_error *err);
 
@@ -474,8 +511,10 @@ sd_openai_params sd_openai_default_params(void);
 sd_backend *sd_backend_openai_create(const sd_openai_params *p, sd_error *err);
 
 /*
- * Write a tiny random-weight llama model with a real tokenizer taken from
- * a vocab-only GGUF (e.g. llama.cpp's models/ggml-vocab-llama-bpe.gguf).
+ * TEST AID, not for real work: write a tiny random-weight llama model
+ * with a real tokenizer taken from a vocab-only GGUF (e.g. llama.cpp's
+ * models/ggml-vocab-llama-bpe.gguf), for tests and demos without a
+ * download (`syndisco make-test-model`). Its replies are gibberish.
  */
 typedef struct sd_test_model_params {
 	const char *vocab_path;  /* required */
@@ -491,7 +530,8 @@ typedef struct sd_test_model_params {
 
 sd_test_model_params sd_test_model_default_params(void);
 
-/* Atomically writes out_path (temp file + rename); reloads it to check. */
+/* TEST AID. Atomically writes out_path (temp file + rename); reloads it to
+ * check. Returns SD_OK or an error code naming the file in err. */
 int sd_make_test_model(const sd_test_model_params *p, const char *out_path,
 		       sd_error *err);
 
@@ -554,9 +594,14 @@ typedef struct sd_log_comment {
 	int32_t n_gen_tokens;    /* -1 unknown */
 } sd_log_comment;
 
-/* Parse a log (SynDisco's or ours). Caller frees with sd_logs_free(). */
-sd_logs *sd_logs_from_json(const char *json_text, const char *source,
-			   sd_error *err);
+/*
+ * Parse a log (SynDisco's or ours); source names it in errors. Returns
+ * SD_OK with *out (caller frees with sd_logs_free()), or SD_EPARSE
+ * (malformed JSON), SD_EINVAL (not a discussion log: the field is named)
+ * or SD_ENOMEM, with *out NULL.
+ */
+int sd_logs_from_json(const char *json_text, const char *source, sd_logs **out,
+		      sd_error *err);
 
 /*
  * Serialize as the log's profile writes it (docs/logs.md): SynDisco's
@@ -632,7 +677,8 @@ typedef struct sd_discussion sd_discussion;
  * guide). Every actor must have the same profile; the discussion follows
  * it (seed opinions, blank turns, moderator, log format). The same actor
  * may appear twice; two different actors with one name only under 2.2.1.
- * history_ctx_len may be 0 (no history).
+ * history_ctx_len may be 0 (no history). NULL on failure (err filled).
+ * Caller frees with sd_discussion_free().
  */
 sd_discussion *sd_discussion_create(const sd_discussion_params *p,
 				    sd_actor *const *users, size_t n_users,
@@ -664,6 +710,8 @@ const char *sd_discussion_pending_speaker(const sd_discussion *d);
 
 /* The log so far (borrowed; valid until the discussion is freed). */
 const sd_logs *sd_discussion_logs(const sd_discussion *d);
+/* The same log, writable (to set its id, timestamp or extra fields
+ * before saving); borrowed, freed with the discussion. */
 sd_logs *sd_discussion_logs_mut(sd_discussion *d);
 
 /*
@@ -713,7 +761,11 @@ void sd_discussion_free(sd_discussion *d);
  */
 typedef struct sd_label_spec sd_label_spec;
 
-/* json_text is the spec object; source and field name it in errors. */
+/*
+ * json_text is the spec object; source and field name it in errors.
+ * Returns SD_OK with *out (caller frees with sd_label_spec_free()), or
+ * SD_EINVAL / SD_EPARSE / SD_ENOMEM with *out NULL.
+ */
 int sd_label_spec_parse(const char *json_text, const char *source,
 			const char *field, sd_label_spec **out, sd_error *err);
 /* The GBNF grammar (root rule "root"). Borrowed. */
@@ -766,7 +818,8 @@ typedef struct sd_annotation sd_annotation;
 
 /*
  * annotator must be an SD_ACTOR_ANNOTATOR and, like log, outlive the
- * annotation. SD_EPARSE when the log has no stable key (no id).
+ * annotation. NULL on failure (err filled): SD_EPARSE when the log has
+ * no stable key (no id). Caller frees with sd_annotation_free().
  */
 sd_annotation *sd_annotation_create(const sd_actor *annotator,
 				    const sd_logs *log,
@@ -835,11 +888,18 @@ int sd_file_read(const char *path, char **out, size_t *len, sd_error *err);
 int sd_file_write_atomic(const char *path, const char *data, size_t len,
 			 sd_error *err);
 
-/* Load personas from a JSON array file. */
+/* Load personas from a JSON array file. Returns SD_OK with *out (*n
+ * entries; caller frees with sd_persona_array_free()), or an error code
+ * naming the file in err. */
 int sd_persona_array_load(const char *path, sd_persona ***out, size_t *n,
 			  sd_error *err);
 
+/* Read and parse a log file (sd_logs_from_json). Returns SD_OK with *out
+ * (caller frees with sd_logs_free()), or SD_ENOTFOUND / SD_EIO /
+ * SD_EPARSE / SD_EINVAL / SD_ENOMEM with *out NULL. */
 int sd_logs_load(const char *path, sd_logs **out, sd_error *err);
+/* Write a log atomically (sd_logs_to_json, sd_file_write_atomic).
+ * Returns SD_OK or an error code. */
 int sd_logs_save(const sd_logs *l, const char *path, sd_error *err);
 
 /* A random UUIDv4 string into buf (>= 37 bytes). */
@@ -937,7 +997,8 @@ char *sd_experiment_manifest_json(const sd_experiment *e);
 
 /*
  * One discussion of an experiment with everything it owns (personas,
- * actors, turn manager). model_name is what the log records.
+ * actors, turn manager). model_name is what the log records. NULL on
+ * failure (err filled). Caller frees with sd_job_free().
  */
 typedef struct sd_job sd_job;
 sd_job *sd_experiment_job_create(const sd_experiment *e, size_t cell,
@@ -1024,7 +1085,8 @@ typedef struct sd_annotate sd_annotate;
 /*
  * Load the config and find the logs. inputs (may be empty) replace the
  * config's "discussions". A file that is not a discussion log is an
- * error naming it.
+ * error naming it. Returns SD_OK with *out (caller frees with
+ * sd_annotate_free()), or an error code with *out NULL.
  */
 int sd_annotate_load(const char *path, const char *const *inputs,
 		     size_t n_inputs, sd_annotate **out, sd_error *err);

@@ -141,8 +141,7 @@ static int scenario(void)
 		goto out;
 	if ((rc = sd_logs_to_json(sd_discussion_logs(d), &json)))
 		goto out;
-	back = sd_logs_from_json(json, "mem", NULL);
-	rc = back ? SD_OK : SD_ENOMEM;
+	rc = sd_logs_from_json(json, "mem", &back, NULL);
 out:
 	sd_logs_free(back);
 	sd_free(json);

@@ -195,7 +195,7 @@ typedef struct fixture {
 static int setup(void **state)
 {
 	fixture *f = calloc(1, sizeof(*f));
-	f->log = sd_logs_from_json(log_json, "log.json", NULL);
+	assert_int_equal(sd_logs_from_json(log_json, "log.json", &f->log, NULL), SD_OK);
 	sd_persona *p = sd_persona_from_json("{\"username\": \"ann\", \"age\": 40}", NULL);
 	sd_actor_params ap = sd_actor_default_params();
 	ap.persona = p;
@@ -416,8 +416,10 @@ static void test_deterministic(void **state)
 static void test_log_without_id(void **state)
 {
 	fixture *f = *state;
-	sd_logs *l = sd_logs_from_json("{\"logs\": [{\"name\": \"A\", \"text\": \"x\"}]}",
-				       "noid.json", NULL);
+	sd_logs *l = NULL;
+	assert_int_equal(sd_logs_from_json("{\"logs\": [{\"name\": \"A\", \"text\": \"x\"}]}",
+					   "noid.json", &l, NULL),
+			 SD_OK);
 	assert_non_null(l);
 	sd_error err;
 	sd_error_clear(&err);
@@ -434,11 +436,14 @@ static void test_log_without_id(void **state)
 static void test_seed_profile(void **state)
 {
 	(void)state;
-	sd_logs *l = sd_logs_from_json(
-	    "{\"id\": \"c\", \"logs\": [{\"name\": \"Moderator\", \"text\": \"hi\"},"
-	    " {\"name\": \"a_moderator_fan\", \"text\": \"x\"},"
-	    " {\"name\": \"B\", \"text\": \"  \"}]}",
-	    "s.json", NULL);
+	sd_logs *l = NULL;
+	assert_int_equal(
+	    sd_logs_from_json(
+		"{\"id\": \"c\", \"logs\": [{\"name\": \"Moderator\", \"text\": \"hi\"},"
+		" {\"name\": \"a_moderator_fan\", \"text\": \"x\"},"
+		" {\"name\": \"B\", \"text\": \"  \"}]}",
+		"s.json", &l, NULL),
+	    SD_OK);
 	sd_persona *p = sd_persona_from_json(
 	    "{\"username\": \"\", \"age\": 1, \"sex\": \"\", \"sexual_orientation\": "
 	    "\"\","

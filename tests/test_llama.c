@@ -74,8 +74,8 @@ static void test_deterministic_and_valid(void **state)
 	char *b = run_config(cfg, 1);
 	assert_string_equal(a, b);
 	assert_true(sd__utf8_valid(a, strlen(a)));
-	sd_logs *l = sd_logs_from_json(a, "generated", NULL);
-	assert_non_null(l);
+	sd_logs *l = NULL;
+	assert_int_equal(sd_logs_from_json(a, "generated", &l, NULL), SD_OK);
 	/* 1 seed opinion, 5 user turns, a moderator after each non-empty one */
 	assert_true(sd_logs_comment_count(l) >= 2);
 	for (size_t i = 0; i < sd_logs_comment_count(l); i++) {

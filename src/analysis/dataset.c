@@ -424,9 +424,10 @@ static char *dir_name_of(const char *path, const char *fallback)
 static int load_discussion(sd_dataset *d, const char *path, const char *text,
 			   sd_error *err)
 {
-	sd_logs *l = sd_logs_from_json(text, path, err);
-	if (!l)
-		return err ? err->code : SD_EPARSE;
+	sd_logs *l = NULL;
+	int rc = sd_logs_from_json(text, path, &l, err);
+	if (rc)
+		return rc;
 	if (sd__lc_ensure_id(l)) {
 		sd_logs_free(l);
 		return sd__error_set(err, SD_ENOMEM, path, NULL, "out of memory");

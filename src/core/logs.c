@@ -233,8 +233,8 @@ out:
 	return rc;
 }
 
-sd_logs *sd_logs_from_json(const char *json_text, const char *source,
-			   sd_error *err)
+int sd_logs_from_json(const char *json_text, const char *source, sd_logs **out,
+		      sd_error *err)
 {
 	json_error_t jerr;
 	json_t *in = NULL;
@@ -242,15 +242,15 @@ sd_logs *sd_logs_from_json(const char *json_text, const char *source,
 	int rc = SD_ENOMEM;
 	if (!source)
 		source = "<logs>";
-	if (!json_text) {
-		sd__error_set(err, SD_EINVAL, source, NULL, "no text");
-		return NULL;
-	}
+	if (!out)
+		return sd__error_set(err, SD_EINVAL, source, NULL, "no output argument");
+	*out = NULL;
+	if (!json_text)
+		return sd__error_set(err, SD_EINVAL, source, NULL, "no text");
 	in = json_loads(json_text, 0, &jerr);
 	if (!in) {
-		sd__error_set_at(err, SD_EPARSE, source, jerr.line, jerr.column,
-				"%s", jerr.text);
-		return NULL;
+		return sd__error_set_at(err, SD_EPARSE, source, jerr.line, jerr.column,
+				       "%s", jerr.text);
 	}
 	if (!json_is_object(in)) {
 		rc = bad(err, source, NULL,
@@ -354,9 +354,10 @@ out:
 		if (rc == SD_ENOMEM)
 			sd__error_set(err, SD_ENOMEM, source, NULL, "out of memory");
 		sd_logs_free(l);
-		return NULL;
+		return rc;
 	}
-	return l;
+	*out = l;
+	return SD_OK;
 }
 
 static int put(json_t *o, const char *key, json_t *v)

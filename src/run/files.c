@@ -298,9 +298,9 @@ int sd_logs_load(const char *path, sd_logs **out, sd_error *err)
 	int rc = sd_file_read(path, &text, NULL, err);
 	if (rc)
 		return rc;
-	*out = sd_logs_from_json(text, path, err);
+	rc = sd_logs_from_json(text, path, out, err);
 	free(text);
-	return *out ? SD_OK : (err && err->code ? err->code : SD_EPARSE);
+	return rc;
 }
 
 int sd_logs_save(const sd_logs *l, const char *path, sd_error *err)
