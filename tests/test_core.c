@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "syndisco.h"
+#include "util/buf.h"
 #include "util/utf8.h"
 
 static const char emma_json[] =
@@ -36,6 +37,38 @@ static sd_actor *make_actor(const char *persona_json, const char *model)
 
 /* The default profile, 2.2.1, byte for byte: the persona as given (empty
  * fields included), the user prompt as the JSON text of a chat message. */
+/* A failed append fails the buffer for good: later appends that would
+ * fit are no-ops, and steal hands out NULL, never a text with a hole. */
+static void test_buf_sticky_failure(void **state)
+{
+	(void)state;
+	sd__buf b;
+	sd__buf_init(&b, 8); /* the cap stands in for a failed realloc */
+	assert_int_equal(sd__buf_puts(&b, "12345"), SD_OK);
+	assert_int_equal(sd__buf_status(&b), SD_OK);
+	assert_int_equal(sd__buf_puts(&b, "67890"), SD_ENOMEM);
+	assert_int_equal(sd__buf_status(&b), SD_ENOMEM);
+	assert_int_equal(sd__buf_puts(&b, "a"), SD_ENOMEM); /* would fit */
+	assert_int_equal(sd__buf_printf(&b, "%d", 7), SD_ENOMEM);
+	assert_int_equal(sd__buf_append(&b, "b", 1), SD_ENOMEM);
+	assert_int_equal(b.len, 5);
+	assert_string_equal(b.data, "12345");
+	assert_null(sd__buf_steal(&b));
+	/* after steal the buffer is empty and usable again */
+	assert_int_equal(sd__buf_status(&b), SD_OK);
+	assert_int_equal(sd__buf_puts(&b, "ok"), SD_OK);
+	char *t = sd__buf_steal(&b);
+	assert_string_equal(t, "ok");
+	free(t);
+	/* reset starts over, failure included */
+	assert_int_equal(sd__buf_puts(&b, "123456789"), SD_ENOMEM);
+	sd__buf_reset(&b);
+	assert_int_equal(sd__buf_puts(&b, "abc"), SD_OK);
+	assert_string_equal(b.data, "abc");
+	sd__buf_free(&b);
+	assert_int_equal(sd__buf_status(&b), SD_OK);
+}
+
 /* The library says the version its header says, and the numeric macros
  * spell the string. */
 static void test_version(void **state)
@@ -655,6 +688,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_version),
+	    cmocka_unit_test(test_buf_sticky_failure),
 	    cmocka_unit_test(test_prompt_worked_example),
 	    cmocka_unit_test(test_prompt_profiles),
 	    cmocka_unit_test(test_prompt_wrap_json_and_annotator),

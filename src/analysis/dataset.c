@@ -519,7 +519,8 @@ static int load_logs(sd_dataset *d, const sd_dataset_params *p, sd_error *err)
 		sd__buf b;
 		sd__buf_init(&b, 4096);
 		for (size_t i = 0; i < p->n_log_paths; i++)
-			sd__buf_printf(&b, "%s%s", i ? ", " : "", p->log_paths[i]);
+			if (sd__buf_printf(&b, "%s%s", i ? ", " : "", p->log_paths[i]))
+				break; /* the message names the paths that fit */
 		rc = sd__error_set(err, SD_ENOTFOUND, b.data ? b.data : "", NULL,
 				  "no discussion logs found");
 		sd__buf_free(&b);

@@ -700,6 +700,7 @@ static int parse_reply(const oa *o, const char *body, size_t len, char **text, i
 	json_error_t je;
 	json_t *j = NULL;
 	int rc = PARSE_FAIL;
+	int mrc = 0; /* the message's append: failed -> *why NULL (out of memory) */
 	sd__buf m;
 	sd__buf_init(&m, 0);
 	*text = NULL;
@@ -714,7 +715,7 @@ static int parse_reply(const oa *o, const char *body, size_t len, char **text, i
 	j = json_loadb(body, len, JSON_ALLOW_NUL, &je);
 	if (!j) {
 		char *head = clip(o, body, len, 80);
-		sd__buf_printf(&m, "reply is not valid JSON (%s at byte %d): \"%s\"",
+		mrc = sd__buf_printf(&m, "reply is not valid JSON (%s at byte %d): \"%s\"",
 			      je.text, je.position, head ? head : "");
 		free(head);
 		rc = PARSE_RETRY;
@@ -726,7 +727,7 @@ static int parse_reply(const oa *o, const char *body, size_t len, char **text, i
 		const char *em = json_is_object(e)
 				     ? json_string_value(json_object_get(e, "message"))
 				     : json_string_value(e);
-		sd__buf_printf(&m, "reply has no \"choices\"%s%s", em ? ": " : "",
+		mrc = sd__buf_printf(&m, "reply has no \"choices\"%s%s", em ? ": " : "",
 			      em ? em : "");
 		goto out;
 	}
@@ -735,19 +736,19 @@ static int parse_reply(const oa *o, const char *body, size_t len, char **text, i
 	    json_object_get(json_object_get(c0, "message"), "content");
 	const char *fr = json_string_value(json_object_get(c0, "finish_reason"));
 	if (!content || json_is_null(content)) {
-		sd__buf_printf(&m, "reply content is null (finish_reason: %s)",
+		mrc = sd__buf_printf(&m, "reply content is null (finish_reason: %s)",
 			      fr ? fr : "none");
 		goto out;
 	}
 	if (!json_is_string(content)) {
-		sd__buf_printf(&m, "reply content is not a string but %s",
+		mrc = sd__buf_printf(&m, "reply content is not a string but %s",
 			      json_is_array(content)	? "an array"
 			      : json_is_object(content) ? "an object"
 							: "a number or boolean");
 		goto out;
 	}
 	if (json_string_length(content) == 0) {
-		sd__buf_printf(&m, "reply content is empty (finish_reason: %s)",
+		mrc = sd__buf_printf(&m, "reply content is empty (finish_reason: %s)",
 			      fr ? fr : "none");
 		goto out;
 	}
@@ -777,10 +778,10 @@ static int parse_reply(const oa *o, const char *body, size_t len, char **text, i
 	goto out;
 oom:
 	sd__buf_reset(&m);
-	sd__buf_puts(&m, "out of memory reading a reply");
+	mrc = sd__buf_puts(&m, "out of memory reading a reply");
 out:
 	if (rc != PARSE_OK)
-		*why = sd__buf_steal(&m);
+		*why = mrc ? NULL : sd__buf_steal(&m);
 	sd__buf_free(&m);
 	json_decref(j);
 	free(fixed);

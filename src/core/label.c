@@ -40,25 +40,25 @@ static int bad(sd_error *err, const char *source, const char *field,
 	return sd__error_set(err, SD_EINVAL, source, f, "%s", msg);
 }
 
-/* A GBNF string literal for s. */
-static void gbnf_literal(sd__buf *b, const char *s)
+/* A GBNF string literal for s. Returns 0 or the buffer's error. */
+static int gbnf_literal(sd__buf *b, const char *s)
 {
-	sd__buf_append(b, "\"", 1);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+	int rc = sd__buf_append(b, "\"", 1);
+	for (const unsigned char *p = (const unsigned char *)s; *p && !rc; p++) {
 		switch (*p) {
-		case '"': sd__buf_append(b, "\\\"", 2); break;
-		case '\\': sd__buf_append(b, "\\\\", 2); break;
-		case '\n': sd__buf_append(b, "\\n", 2); break;
-		case '\r': sd__buf_append(b, "\\r", 2); break;
-		case '\t': sd__buf_append(b, "\\t", 2); break;
+		case '"': rc = sd__buf_append(b, "\\\"", 2); break;
+		case '\\': rc = sd__buf_append(b, "\\\\", 2); break;
+		case '\n': rc = sd__buf_append(b, "\\n", 2); break;
+		case '\r': rc = sd__buf_append(b, "\\r", 2); break;
+		case '\t': rc = sd__buf_append(b, "\\t", 2); break;
 		default:
 			if (*p < 0x20)
-				sd__buf_printf(b, "\\x%02X", *p);
+				rc = sd__buf_printf(b, "\\x%02X", *p);
 			else
-				sd__buf_append(b, (const char *)p, 1);
+				rc = sd__buf_append(b, (const char *)p, 1);
 		}
 	}
-	sd__buf_append(b, "\"", 1);
+	return rc ? rc : sd__buf_append(b, "\"", 1);
 }
 
 /* A JSON string literal as GBNF: the JSON text of s, quoted for GBNF. */
@@ -69,9 +69,9 @@ static int gbnf_json_string(sd__buf *b, const char *s)
 	json_decref(v);
 	if (!t)
 		return SD_ENOMEM;
-	gbnf_literal(b, t);
+	int rc = gbnf_literal(b, t);
 	free(t);
-	return SD_OK;
+	return rc;
 }
 
 #define GBNF_MAX_BYTES (64 * 1024)
@@ -148,33 +148,39 @@ size_t sd_label_spec_max_bytes(const sd_label_spec *s)
 static int build_grammar(sd_label_spec *s)
 {
 	sd__buf b;
+	int rc;
 	if (s->kind == LABEL_GRAMMAR)
 		return SD_OK; /* given */
 	sd__buf_init(&b, 0);
 	if (s->json_shape)
-		sd__buf_printf(&b, "root ::= \"{\\\"label\\\": \" value \"}\"\nvalue ::= ");
+		rc = sd__buf_printf(&b, "root ::= \"{\\\"label\\\": \" value \"}\"\nvalue ::= ");
 	else
-		sd__buf_printf(&b, "root ::= ");
+		rc = sd__buf_printf(&b, "root ::= ");
 	if (s->kind == LABEL_VALUES) {
-		for (size_t i = 0; i < s->n_values; i++) {
-			if (i)
-				sd__buf_printf(&b, " | ");
-			if (s->json_shape)
-				gbnf_json_string(&b, s->values[i]);
-			else
-				gbnf_literal(&b, s->values[i]);
+		for (size_t i = 0; i < s->n_values && !rc; i++) {
+			if (i && (rc = sd__buf_printf(&b, " | ")))
+				break;
+			/* a value that failed to convert must fail the grammar,
+			   not leave an alternative out of it */
+			rc = s->json_shape ? gbnf_json_string(&b, s->values[i])
+					   : gbnf_literal(&b, s->values[i]);
 		}
 	} else if ((unsigned long long)(s->hi - s->lo) < RANGE_ENUM_MAX) {
-		for (long long v = s->lo; v <= s->hi; v++)
-			sd__buf_printf(&b, "%s\"%lld\"", v > s->lo ? " | " : "", v);
+		for (long long v = s->lo; v <= s->hi && !rc; v++)
+			rc = sd__buf_printf(&b, "%s\"%lld\"", v > s->lo ? " | " : "", v);
 	} else {
 		/* too many to spell out: digits, checked by the parser; at most
 		   as many as the bounds have, so that every reply ends */
-		sd__buf_printf(&b, "%s[0-9]", s->lo < 0 ? "\"-\"? " : "");
-		for (int d = 1; d < max_digits(s); d++)
-			sd__buf_printf(&b, " [0-9]?");
+		rc = sd__buf_printf(&b, "%s[0-9]", s->lo < 0 ? "\"-\"? " : "");
+		for (int d = 1; d < max_digits(s) && !rc; d++)
+			rc = sd__buf_printf(&b, " [0-9]?");
 	}
-	sd__buf_printf(&b, "\n");
+	if (!rc)
+		rc = sd__buf_printf(&b, "\n");
+	if (rc) {
+		sd__buf_free(&b);
+		return rc;
+	}
 	s->grammar = sd__buf_steal(&b);
 	return s->grammar ? SD_OK : SD_ENOMEM;
 }

@@ -48,11 +48,10 @@ static char *out_path(const char *out, const char *annotator, const char *file)
 {
 	sd__buf b;
 	sd__buf_init(&b, 0);
-	if (file)
-		sd__buf_printf(&b, "%s/%s/%s.json", out, annotator, file);
-	else
-		sd__buf_printf(&b, "%s/%s", out, annotator);
-	return sd__buf_steal(&b);
+	int rc = file ? sd__buf_printf(&b, "%s/%s/%s.json", out, annotator, file)
+		      : sd__buf_printf(&b, "%s/%s", out, annotator);
+	/* a failed buffer steals as NULL: never a path cut short */
+	return rc ? NULL : sd__buf_steal(&b);
 }
 
 /* Done when the file parses as an annotation of this discussion, made

@@ -25,12 +25,13 @@ int sd__cfg_check_keys(const json_t *o, const char *const *keys, size_t n,
 		sd__buf allowed;
 		sd__buf_init(&allowed, 0);
 		for (i = 0; i < n; i++)
-			sd__buf_printf(&allowed, "%s%s", i ? ", " : "", keys[i]);
+			if (sd__buf_printf(&allowed, "%s%s", i ? ", " : "", keys[i]))
+				break; /* out of memory: the list is left out */
 		char field[sizeof(err->field) + 64];
 		snprintf(field, sizeof(field), "%s%s", prefix, key);
 		sd__error_set(err, SD_EINVAL, source, field,
 			     "unknown field (valid: %s)",
-			     allowed.data ? allowed.data : "");
+			     allowed.data && !sd__buf_status(&allowed) ? allowed.data : "");
 		sd__buf_free(&allowed);
 		return SD_EINVAL;
 	}
@@ -111,11 +112,11 @@ char *sd__cfg_resolve(const char *dir, const char *p)
 {
 	sd__buf b;
 	sd__buf_init(&b, 0);
-	if (p[0] == '/' || !dir || !dir[0] || strcmp(dir, ".") == 0)
-		sd__buf_puts(&b, p);
-	else
-		sd__buf_printf(&b, "%s/%s", dir, p);
-	return sd__buf_steal(&b);
+	int rc = p[0] == '/' || !dir || !dir[0] || strcmp(dir, ".") == 0
+			 ? sd__buf_puts(&b, p)
+			 : sd__buf_printf(&b, "%s/%s", dir, p);
+	/* a failed buffer steals as NULL: never a path cut short */
+	return rc ? NULL : sd__buf_steal(&b);
 }
 
 char *sd__cfg_dirname(const char *path)

@@ -442,11 +442,10 @@ char *sd__cell_path(const char *out, const char *cell, size_t index)
 {
 	sd__buf b;
 	sd__buf_init(&b, 0);
-	if (index == (size_t)-1)
-		sd__buf_printf(&b, "%s/%s", out, cell);
-	else
-		sd__buf_printf(&b, "%s/%s/%zu.json", out, cell, index);
-	return sd__buf_steal(&b);
+	int rc = index == (size_t)-1 ? sd__buf_printf(&b, "%s/%s", out, cell)
+				     : sd__buf_printf(&b, "%s/%s/%zu.json", out, cell, index);
+	/* a failed buffer steals as NULL: never a path cut short */
+	return rc ? NULL : sd__buf_steal(&b);
 }
 
 int sd__mkdir_p(const char *path)

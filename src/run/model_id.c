@@ -91,7 +91,7 @@ int sd__run_model_identity(const sd__cfg_backend *cb, const char *source,
 	sd__buf k;
 	sd__buf_init(&k, 0);
 	/* the cache is keyed by what changes when the file is replaced */
-	sd__buf_printf(&k, "%s\n%lld\n%lld.%09ld\n%llu", path, (long long)st.st_size,
+	int krc = sd__buf_printf(&k, "%s\n%lld\n%lld.%09ld\n%llu", path, (long long)st.st_size,
 		      (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
 		      (unsigned long long)st.st_ino);
 	snprintf(key, sizeof(key), "%016llx",
@@ -100,8 +100,9 @@ int sd__run_model_identity(const sd__cfg_backend *cb, const char *source,
 	char *dir = cache_dir();
 	sd__buf cf;
 	sd__buf_init(&cf, 0);
-	if (dir)
-		sd__buf_printf(&cf, "%s/%s", dir, key);
+	/* no key or no path (out of memory): no cache, the file is hashed */
+	if (dir && !krc && sd__buf_printf(&cf, "%s/%s", dir, key))
+		sd__buf_free(&cf);
 	char *cached = NULL;
 	if (cf.data && sd_file_read(cf.data, &cached, NULL, NULL) == SD_OK) {
 		/* "<key text>\t<hex>": the key text guards against a hash clash */
