@@ -113,7 +113,8 @@ static void wl_free(workload *w)
 	sd_experiment_free(w->e);
 }
 
-static volatile int stop_flag;
+/* written by the signal handler: only sig_atomic_t is safe there */
+static volatile sig_atomic_t stop_flag;
 
 static void on_signal(int sig)
 {

@@ -33,6 +33,7 @@
 #ifndef SYNDISCO_H
 #define SYNDISCO_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
@@ -1031,9 +1032,10 @@ typedef struct sd_run_params {
 	uint32_t shard_count;     /* default 1 */
 	bool force;               /* resume even if the config changed */
 	const char *default_model;/* GGUF for llama cells without a model */
-	/* set to non-zero (e.g. by a signal handler) to stop admitting work;
-	   in-flight discussions are dropped, nothing partial is written */
-	volatile int *stop;
+	/* set to non-zero (e.g. by a signal handler: hence sig_atomic_t) to
+	   stop admitting work; in-flight discussions are dropped, nothing
+	   partial is written */
+	volatile sig_atomic_t *stop;
 	void (*on_progress)(const sd_run_progress *p, void *ud);
 	void (*on_log)(sd_log_level level, const char *msg, void *ud);
 	/* optional: every request when it is offered (annotation runs;
