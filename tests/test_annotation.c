@@ -1,9 +1,11 @@
 /* Unit tests for label specs and the annotation state machine: no model. */
+/* clang-format off */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+/* clang-format on */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,9 +1,11 @@
 /* Unit tests for src/core and src/util: no model, scripted backend. */
+/* clang-format off */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+/* clang-format on */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,6 @@
 /* Python-exact text primitives (src/util/pytext.c) against values
  * CPython 3.12 gives; the cases follow conformance/BEHAVIOUR.md §0. */
+/* clang-format off */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+/* clang-format on */
 
 #include "syndisco.h"
 #include "util/pytext.h"
