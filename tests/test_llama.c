@@ -40,9 +40,9 @@ static void test_chat_prompt_is_llama3(void **state)
 	char *chat = NULL;
 	assert_int_equal(sd_backend_format_chat(b, "SYS", "USER", &chat), SD_OK);
 	assert_string_equal(chat,
-		"<|start_header_id|>system<|end_header_id|>\n\nSYS<|eot_id|>"
-		"<|start_header_id|>user<|end_header_id|>\n\nUSER<|eot_id|>"
-		"<|start_header_id|>assistant<|end_header_id|>\n\n");
+			    "<|start_header_id|>system<|end_header_id|>\n\nSYS<|eot_id|>"
+			    "<|start_header_id|>user<|end_header_id|>\n\nUSER<|eot_id|>"
+			    "<|start_header_id|>assistant<|end_header_id|>\n\n");
 	sd_free(chat);
 	sd_backend_free(b);
 }
@@ -55,7 +55,8 @@ static char *run_config(const char *config, int n_seq)
 	if (sd_discussion_config_load(config, &c, &err))
 		fail_msg("%s", sd_error_format(&err, buf, sizeof(buf)));
 	sd_backend *b = open_model(n_seq);
-	sd_discussion *d = sd_discussion_config_instantiate(c, sd_backend_model_name(b), &err);
+	sd_discussion *d =
+	    sd_discussion_config_instantiate(c, sd_backend_model_name(b), &err);
 	assert_non_null(d);
 	if (sd_discussion_run(d, b, NULL, NULL, &err))
 		fail_msg("%s", sd_error_format(&err, buf, sizeof(buf)));
@@ -112,7 +113,7 @@ static void test_many_in_flight(void **state)
 		r.sampling.seed = (uint32_t)i;
 		assert_int_equal(sd_backend_submit(b, &r), SD_OK);
 	}
-	int seen[6] = { 0 }, got = 0, steps = 0;
+	int seen[6] = {0}, got = 0, steps = 0;
 	while (got < 6) {
 		assert_true(sd_backend_step(b) >= 0);
 		assert_true(++steps < 10000);
@@ -133,11 +134,11 @@ static void test_many_in_flight(void **state)
 }
 
 /* Run requests 0..n-1 with a grammar; texts[i] gets request i's reply,
-   *n_gen the tokens generated. Returns the backend steps it took. */
+ *n_gen the tokens generated. Returns the backend steps it took. */
 static int run_grammar_round(sd_backend *b, int n, char **texts, int *n_gen)
 {
 	static const char *const g =
-		"root ::= \"yes\" | \"no\" | \"maybe so\" | \"12345\"";
+	    "root ::= \"yes\" | \"no\" | \"maybe so\" | \"12345\"";
 	sd_request r;
 	memset(&r, 0, sizeof(r));
 	r.system_prompt = "Answer yes, no, maybe so or 12345.";
@@ -182,7 +183,7 @@ static void test_grammar_replies(void **state)
 {
 	(void)state;
 	enum { N = 8 };
-	char *a[N] = { 0 }, *b2[N] = { 0 }, *c[N] = { 0 }, *d[N] = { 0 };
+	char *a[N] = {0}, *b2[N] = {0}, *c[N] = {0}, *d[N] = {0};
 	int n_gen;
 	sd_backend *b = open_model(3);
 	run_grammar_round(b, N, a, &n_gen);
@@ -261,12 +262,12 @@ int main(int argc, char **argv)
 	model_path = argv[1];
 	sd_global_init(true);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_chat_prompt_is_llama3),
-		cmocka_unit_test(test_deterministic_and_valid),
-		cmocka_unit_test(test_many_in_flight),
-		cmocka_unit_test(test_grammar_replies),
-		cmocka_unit_test(test_bad_model_files),
-		cmocka_unit_test(test_make_model_types),
+	    cmocka_unit_test(test_chat_prompt_is_llama3),
+	    cmocka_unit_test(test_deterministic_and_valid),
+	    cmocka_unit_test(test_many_in_flight),
+	    cmocka_unit_test(test_grammar_replies),
+	    cmocka_unit_test(test_bad_model_files),
+	    cmocka_unit_test(test_make_model_types),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	sd_global_free();

@@ -11,11 +11,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/core.h"
 #include "analysis/dataset.h"
-#include "run/logcompat.h"
+#include "core/core.h"
 #include "run/files.h"
 #include "run/log_walk.h"
+#include "run/logcompat.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/hash.h"
@@ -96,7 +96,7 @@ static const char *base_name(const char *path)
 }
 
 static void warn(sd_dataset *d, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void warn(sd_dataset *d, const char *fmt, ...)
 {
@@ -200,8 +200,7 @@ static size_t u64map_get(const u64map *m, uint64_t key)
 {
 	if (!m->cap)
 		return (size_t)-1;
-	for (size_t i = mix64(key) & (m->cap - 1); m->vals[i];
-	     i = (i + 1) & (m->cap - 1))
+	for (size_t i = mix64(key) & (m->cap - 1); m->vals[i]; i = (i + 1) & (m->cap - 1))
 		if (m->keys[i] == key)
 			return m->vals[i] - 1;
 	return (size_t)-1;
@@ -214,10 +213,7 @@ static uint64_t str_key(const char *s)
 
 /* ---- finding files ---- */
 
-static int push_found(const char *path, void *ud)
-{
-	return strlist_push(ud, path);
-}
+static int push_found(const char *path, void *ud) { return strlist_push(ud, path); }
 
 /*
  * Expand the given paths into files. *explicit_n gets, for each file,
@@ -228,7 +224,7 @@ static int collect(const char *const *paths, size_t n, strlist *files,
 {
 	bool *ex = NULL;
 	int rc = SD_OK;
-	sd__dirset seen = { 0 };
+	sd__dirset seen = {0};
 	for (size_t i = 0; i < n; i++) {
 		struct stat st;
 		size_t before = files->n;
@@ -238,7 +234,7 @@ static int collect(const char *const *paths, size_t n, strlist *files,
 		}
 		if (stat(paths[i], &st) != 0) {
 			rc = sd__error_set(err, errno == ENOENT ? SD_ENOTFOUND : SD_EIO,
-					  paths[i], NULL, "%s", strerror(errno));
+					   paths[i], NULL, "%s", strerror(errno));
 			goto out;
 		}
 		if (S_ISDIR(st.st_mode))
@@ -252,7 +248,8 @@ static int collect(const char *const *paths, size_t n, strlist *files,
 		}
 		bool *nex = realloc(ex, (files->n ? files->n : 1) * sizeof(*ex));
 		if (!nex) {
-			rc = sd__error_set(err, SD_ENOMEM, paths[i], NULL, "out of memory");
+			rc = sd__error_set(err, SD_ENOMEM, paths[i], NULL,
+					   "out of memory");
 			goto out;
 		}
 		ex = nex;
@@ -300,7 +297,7 @@ static int read_json(const char *path, char **text, json_t **root, sd_error *err
 		if (json_error_code(&jerr) == json_error_out_of_memory)
 			return sd__error_set(err, SD_ENOMEM, path, NULL, "out of memory");
 		return sd__error_set_at(err, SD_EPARSE, path, jerr.line, jerr.column,
-				       "not valid JSON: %s", jerr.text);
+					"not valid JSON: %s", jerr.text);
 	}
 	return SD_OK;
 }
@@ -316,7 +313,8 @@ static int add_manifest(sd_dataset *d, const json_t *root)
 		const json_t *c = json_array_get(cells, i);
 		const char *name = json_string_value(json_object_get(c, "name"));
 		const json_t *nd = json_object_get(c, "num_discussions");
-		const json_t *nt = json_object_get(json_object_get(c, "config"), "num_turns");
+		const json_t *nt =
+		    json_object_get(json_object_get(c, "config"), "num_turns");
 		if (!name || !json_is_integer(nd))
 			continue;
 		bool seen = false;
@@ -449,7 +447,8 @@ static int load_discussion(sd_dataset *d, const char *path, const char *text,
 	dd->cell = json_string_value(sd__logs_get(l, "cell"));
 	const json_t *idx = sd__logs_get(l, "index");
 	dd->has_index = json_is_integer(idx);
-	dd->index = dd->has_index ? json_integer_value(idx) : (json_int_t)(d->n_discs - 1);
+	dd->index =
+	    dd->has_index ? json_integer_value(idx) : (json_int_t)(d->n_discs - 1);
 	const json_t *seed = sd__logs_get(l, "seed");
 	dd->has_seed = json_is_integer(seed);
 	dd->seed = dd->has_seed ? json_integer_value(seed) : 0;
@@ -460,11 +459,11 @@ static int load_discussion(sd_dataset *d, const char *path, const char *text,
 
 static int load_logs(sd_dataset *d, const sd_dataset_params *p, sd_error *err)
 {
-	strlist files = { 0 }, real = { 0 };
+	strlist files = {0}, real = {0};
 	bool *ex = NULL;
 	char *text = NULL;
 	json_t *root = NULL;
-	u64map seen = { 0 };
+	u64map seen = {0};
 	int rc = collect(p->log_paths, p->n_log_paths, &files, &ex, err);
 	if (rc)
 		goto out;
@@ -497,14 +496,15 @@ static int load_logs(sd_dataset *d, const sd_dataset_params *p, sd_error *err)
 			if ((rc = load_discussion(d, path, text, err)))
 				goto out;
 		} else if (ex[i] || (kind != KIND_ANNOTATION && kind != KIND_MANIFEST)) {
-			rc = sd__error_set(err, SD_EPARSE, path, NULL, "%s",
-					  kind == KIND_ANNOTATION
-						  ? "an annotation file, not a discussion log "
-						    "(pass it with --annotations)"
-					  : kind == KIND_MANIFEST
-						  ? "a run manifest, not a discussion log"
-						  : "not a discussion log: expected a JSON "
-						    "object with a \"logs\" array");
+			rc = sd__error_set(
+			    err, SD_EPARSE, path, NULL, "%s",
+			    kind == KIND_ANNOTATION
+				? "an annotation file, not a discussion log "
+				  "(pass it with --annotations)"
+			    : kind == KIND_MANIFEST
+				? "a run manifest, not a discussion log"
+				: "not a discussion log: expected a JSON "
+				  "object with a \"logs\" array");
 			goto out;
 		} else if (kind == KIND_MANIFEST && (rc = add_manifest(d, root))) {
 			sd__error_set(err, rc, path, NULL, "out of memory");
@@ -522,7 +522,7 @@ static int load_logs(sd_dataset *d, const sd_dataset_params *p, sd_error *err)
 			if (sd__buf_printf(&b, "%s%s", i ? ", " : "", p->log_paths[i]))
 				break; /* the message names the paths that fit */
 		rc = sd__error_set(err, SD_ENOTFOUND, b.data ? b.data : "", NULL,
-				  "no discussion logs found");
+				   "no discussion logs found");
 		sd__buf_free(&b);
 	}
 out:
@@ -540,10 +540,10 @@ out:
 static int build_rows(sd_dataset *d, sd_error *err)
 {
 	json_t *fields = json_object();
-	strlist names = { 0 };
+	strlist names = {0};
 	int rc = SD_ENOMEM;
 	size_t n = 0;
-	u64map keys = { 0 };
+	u64map keys = {0};
 	if (!fields)
 		goto out;
 	for (size_t i = 0; i < d->n_discs; i++)
@@ -557,13 +557,15 @@ static int build_rows(sd_dataset *d, sd_error *err)
 		if (sd_logs_discussion_key(dd->logs, key, sizeof(key)) == SD_OK) {
 			size_t first = u64map_put(&keys, str_key(key), i);
 			if (first != i)
-				warn(d, "%s and %s are the same discussion (%s); "
-				     "annotations join to the first", d->discs[first].path,
-				     dd->path, key);
+				warn(d,
+				     "%s and %s are the same discussion (%s); "
+				     "annotations join to the first",
+				     d->discs[first].path, dd->path, key);
 		}
 		for (size_t k = 0; k < d->n_run_cells; k++) {
 			const ds_run_cell *rcl = &d->run_cells[k];
-			const char *dg = json_string_value(sd__logs_get(dd->logs, "config_digest"));
+			const char *dg =
+			    json_string_value(sd__logs_get(dd->logs, "config_digest"));
 			if (dd->cell && dg && !strcmp(rcl->cell, dd->cell) &&
 			    !strcmp(rcl->digest, dg))
 				dd->num_turns = rcl->num_turns;
@@ -577,11 +579,11 @@ static int build_rows(sd_dataset *d, sd_error *err)
 			r->c = sd_logs_comment(dd->logs, o);
 			if (sd_logs_message_id(dd->logs, o, r->message_id)) {
 				rc = sd__error_set(err, SD_EPARSE, dd->path, "id",
-						  "cannot derive message ids");
+						   "cannot derive message ids");
 				goto out;
 			}
-			sd__lc_syndisco_message_id(dd->conv_id, r->c.text ? r->c.text : "",
-					       r->syndisco_id);
+			sd__lc_syndisco_message_id(
+			    dd->conv_id, r->c.text ? r->c.text : "", r->syndisco_id);
 			/* SynDisco numbers from 1 and gives a comment that repeats
 			   the one before it the same number */
 			r->syndisco_order =
@@ -601,7 +603,8 @@ static int build_rows(sd_dataset *d, sd_error *err)
 						      : NULL;
 			const char *f;
 			json_t *v;
-			json_object_foreach((json_t *)r->persona, f, v) {
+			json_object_foreach((json_t *)r->persona, f, v)
+			{
 				if (json_object_get(fields, f))
 					continue;
 				if (json_object_set_new(fields, f, json_true()) ||
@@ -628,7 +631,7 @@ out:
 typedef struct pending_annot {
 	size_t annotator; /* index into the unsorted name list */
 	size_t row;
-	json_t *entry;    /* owned */
+	json_t *entry;	  /* owned */
 	const char *file; /* borrowed from the file list */
 } pending_annot;
 
@@ -668,7 +671,7 @@ static int annot_add(annot_ctx *a, size_t who, size_t row, json_t *entry,
 		a->v = v;
 		a->cap = cap;
 	}
-	a->v[a->n++] = (pending_annot){ who, row, entry, file };
+	a->v[a->n++] = (pending_annot){who, row, entry, file};
 	return SD_OK;
 }
 
@@ -750,8 +753,8 @@ static int load_positional(annot_ctx *a, size_t who, const char *path, const jso
 		if (!json_is_string(json_object_get(e, "name")) ||
 		    !json_is_string(json_object_get(e, "text")))
 			return sd__error_set(err, SD_EPARSE, path, field,
-					    "needs \"name\" and \"text\" strings (or a "
-					    "\"message_id\")");
+					     "needs \"name\" and \"text\" strings (or a "
+					     "\"message_id\")");
 	}
 	if (!json_array_size(logs))
 		return SD_OK;
@@ -803,13 +806,15 @@ static int load_annotation_logs(annot_ctx *a, const char *path, const json_t *ro
 		snprintf(field, sizeof(field), "logs[%zu]", i);
 		if (json_is_object(e)) {
 			/* ours: joined on the stable message id */
-			const char *mid = json_string_value(json_object_get(e, "message_id"));
+			const char *mid =
+			    json_string_value(json_object_get(e, "message_id"));
 			char *end = NULL;
 			if (!mid || strlen(mid) != 16)
 				return sd__error_set(err, SD_EPARSE, path, field,
-						    "needs a 16-digit \"message_id\"");
+						     "needs a 16-digit \"message_id\"");
 			uint64_t k = strtoull(mid, &end, 16);
-			size_t row = end && !*end ? u64map_get(&a->by_message, k) : (size_t)-1;
+			size_t row =
+			    end && !*end ? u64map_get(&a->by_message, k) : (size_t)-1;
 			if (row == (size_t)-1) {
 				unmatched++;
 				continue;
@@ -827,20 +832,23 @@ static int load_annotation_logs(annot_ctx *a, const char *path, const json_t *ro
 				o = NULL;
 			}
 			if (!o || annot_add(a, who, row, o, path))
-				return sd__error_set(err, SD_ENOMEM, path, NULL, "out of memory");
+				return sd__error_set(err, SD_ENOMEM, path, NULL,
+						     "out of memory");
 		} else if (json_is_array(e) && json_array_size(e) == 2 &&
 			   json_is_string(json_array_get(e, 0))) {
 			/* SynDisco's [message, annotation]: the next comment with
 			   the same text, walking the discussion in order */
 			if (disc == (size_t)-1) {
 				if (!conv)
-					return sd__error_set(err, SD_EPARSE, path, "conv_id",
-							    "SynDisco annotation pairs need "
-							    "\"conv_id\"");
+					return sd__error_set(
+					    err, SD_EPARSE, path, "conv_id",
+					    "SynDisco annotation pairs need "
+					    "\"conv_id\"");
 				size_t c = u64map_get(&a->by_conv, str_key(conv));
-				if (c == (size_t)-1 || strcmp(d->discs[c].conv_id, conv)) {
-					warn(d, "%s: conv_id %s matches no discussion", path,
-					     conv);
+				if (c == (size_t)-1 ||
+				    strcmp(d->discs[c].conv_id, conv)) {
+					warn(d, "%s: conv_id %s matches no discussion",
+					     path, conv);
 					return SD_OK;
 				}
 				disc = c;
@@ -856,18 +864,22 @@ static int load_annotation_logs(annot_ctx *a, const char *path, const json_t *ro
 				continue;
 			}
 			next = j + 1;
-			json_t *o = json_pack("{s:O}", "annotation", json_array_get(e, 1));
+			json_t *o =
+			    json_pack("{s:O}", "annotation", json_array_get(e, 1));
 			if (!o || annot_add(a, who, dd->first_row + j, o, path))
-				return sd__error_set(err, SD_ENOMEM, path, NULL, "out of memory");
+				return sd__error_set(err, SD_ENOMEM, path, NULL,
+						     "out of memory");
 		} else {
 			return sd__error_set(err, SD_EPARSE, path, field,
-					    "must be an object with \"message_id\" or a "
-					    "[message, annotation] pair");
+					     "must be an object with \"message_id\" or a "
+					     "[message, annotation] pair");
 		}
 	}
 	if (unmatched)
-		warn(d, "%s: %zu annotation(s) match no comment of the loaded "
-		     "discussions", path, unmatched);
+		warn(d,
+		     "%s: %zu annotation(s) match no comment of the loaded "
+		     "discussions",
+		     path, unmatched);
 	return SD_OK;
 }
 
@@ -884,18 +896,19 @@ static int load_annotation_file(annot_ctx *a, const char *path, const json_t *ro
 	const json_t *meta = json_object_get(root, "annotation_meta");
 	if (!json_is_array(logs))
 		return sd__error_set(err, SD_EPARSE, path, "logs",
-				    "an annotation file needs a \"logs\" array");
+				     "an annotation file needs a \"logs\" array");
 	if (!meta)
 		return load_annotation_logs(a, path, root, logs, err);
 	if (!json_is_array(meta) || json_array_size(meta) != json_array_size(logs))
 		return sd__error_set(err, SD_EPARSE, path, "annotation_meta",
-				    "needs one object per entry of \"logs\"");
+				     "needs one object per entry of \"logs\"");
 	json_t *merged = json_array();
 	int rc = merged ? SD_OK : SD_ENOMEM;
 	for (size_t i = 0; rc == SD_OK && i < json_array_size(meta); i++) {
 		const json_t *l = json_array_get(logs, i);
 		const json_t *m = json_array_get(meta, i);
-		json_t *text = json_is_array(l) ? json_array_get(l, 1) : json_object_get(l, "text");
+		json_t *text =
+		    json_is_array(l) ? json_array_get(l, 1) : json_object_get(l, "text");
 		if (!json_is_object(m)) {
 			rc = SD_EPARSE;
 			break;
@@ -913,7 +926,8 @@ static int load_annotation_file(annot_ctx *a, const char *path, const json_t *ro
 	if (rc == SD_OK)
 		rc = load_annotation_logs(a, path, root, merged, err);
 	else if (rc == SD_EPARSE)
-		sd__error_set(err, rc, path, "annotation_meta", "entries must be objects");
+		sd__error_set(err, rc, path, "annotation_meta",
+			      "entries must be objects");
 	else
 		sd__error_set(err, rc, path, NULL, "out of memory");
 	json_decref(merged);
@@ -950,8 +964,8 @@ static int annot_cmp(const void *x, const void *y)
 
 static int load_annotations(sd_dataset *d, const sd_dataset_params *p, sd_error *err)
 {
-	annot_ctx a = { .d = d };
-	strlist files = { 0 };
+	annot_ctx a = {.d = d};
+	strlist files = {0};
 	bool *ex = NULL;
 	char *text = NULL;
 	json_t *root = NULL;
@@ -983,11 +997,11 @@ static int load_annotations(sd_dataset *d, const sd_dataset_params *p, sd_error 
 			if ((rc = load_annotation_file(&a, files.v[i], root, err)))
 				goto out;
 		} else if (ex[i]) {
-			rc =
-			    sd__error_set(err, SD_EPARSE, files.v[i], NULL,
-					 "not an annotation file: expected a JSON object "
-					 "with \"conv_id\" and \"logs\", or SynDisco "
-					 "2.2.1's \"logs\" written by an annotator");
+			rc = sd__error_set(
+			    err, SD_EPARSE, files.v[i], NULL,
+			    "not an annotation file: expected a JSON object "
+			    "with \"conv_id\" and \"logs\", or SynDisco "
+			    "2.2.1's \"logs\" written by an annotator");
 			goto out;
 		}
 		/* else: a discussion log or manifest next to the annotations */
@@ -1014,10 +1028,12 @@ static int load_annotations(sd_dataset *d, const sd_dataset_params *p, sd_error 
 		goto oom;
 	for (size_t i = 0; i < a.n; i++) {
 		pending_annot *pa = &a.v[i];
-		json_t **slot = &d->annots[pa->row * d->n_annotators + remap[pa->annotator]];
+		json_t **slot =
+		    &d->annots[pa->row * d->n_annotators + remap[pa->annotator]];
 		if (*slot) {
 			warn(d, "%s: message %s already annotated by %s; kept the first",
-			     pa->file, d->rows[pa->row].message_id, a.names.v[pa->annotator]);
+			     pa->file, d->rows[pa->row].message_id,
+			     a.names.v[pa->annotator]);
 			continue;
 		}
 		*slot = pa->entry;
@@ -1101,30 +1117,18 @@ void sd_dataset_free(sd_dataset *d)
 	free(d);
 }
 
-size_t sd_dataset_discussion_count(const sd_dataset *d)
-{
-	return d ? d->n_discs : 0;
-}
+size_t sd_dataset_discussion_count(const sd_dataset *d) { return d ? d->n_discs : 0; }
 
-size_t sd_dataset_comment_count(const sd_dataset *d)
-{
-	return d ? d->n_rows : 0;
-}
+size_t sd_dataset_comment_count(const sd_dataset *d) { return d ? d->n_rows : 0; }
 
-size_t sd_dataset_annotator_count(const sd_dataset *d)
-{
-	return d ? d->n_annotators : 0;
-}
+size_t sd_dataset_annotator_count(const sd_dataset *d) { return d ? d->n_annotators : 0; }
 
 const char *sd_dataset_annotator(const sd_dataset *d, size_t i)
 {
 	return d && i < d->n_annotators ? d->annotators[i] : NULL;
 }
 
-size_t sd_dataset_warning_count(const sd_dataset *d)
-{
-	return d ? d->n_warnings : 0;
-}
+size_t sd_dataset_warning_count(const sd_dataset *d) { return d ? d->n_warnings : 0; }
 
 const char *sd_dataset_warning(const sd_dataset *d, size_t i)
 {

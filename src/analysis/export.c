@@ -28,9 +28,19 @@ int sd_export_format_from_name(const char *name, sd_export_format *out)
 static char **column_names(const sd_dataset *d, size_t *n)
 {
 	static const char *const fixed[] = {
-		"conv_id", "cell", "condition", "discussion_index", "message_id",
-		"message_order", "syndisco_message_id", "syndisco_message_order",
-		"user", "is_moderator", "model", "instructions", "text",
+	    "conv_id",
+	    "cell",
+	    "condition",
+	    "discussion_index",
+	    "message_id",
+	    "message_order",
+	    "syndisco_message_id",
+	    "syndisco_message_order",
+	    "user",
+	    "is_moderator",
+	    "model",
+	    "instructions",
+	    "text",
 	};
 	size_t nf = sizeof(fixed) / sizeof(fixed[0]);
 	size_t total = nf + d->n_persona_fields + 1 + 2 * d->n_annotators;
@@ -52,7 +62,7 @@ static char **column_names(const sd_dataset *d, size_t *n)
 	if (!(v[k++] = strdup("seed")))
 		goto oom;
 	for (size_t i = 0; i < d->n_annotators; i++) {
-		static const char *const suffix[] = { "annotation", "label" };
+		static const char *const suffix[] = {"annotation", "label"};
 		for (int s = 0; s < 2; s++) {
 			sd__buf_init(&b, 0);
 			if (sd__buf_printf(&b, "%s_%s", d->annotators[i], suffix[s]))
@@ -93,10 +103,7 @@ oom:
 	return NULL;
 }
 
-static json_t *str_or_null(const char *s)
-{
-	return s ? json_string(s) : json_null();
-}
+static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_null(); }
 
 /* A persona field as one cell, or null when the speaker lacks it. */
 static json_t *persona_cell(const json_t *persona, const char *field)
@@ -180,7 +187,8 @@ static int csv_field(sd__buf *b, const char *s, size_t len)
 		return sd__buf_append(b, s, len);
 	if (sd__buf_puts(b, "\""))
 		return SD_ENOMEM;
-	for (const char *q; (q = memchr(s, '"', len)); len -= (size_t)(q - s) + 1, s = q + 1)
+	for (const char *q; (q = memchr(s, '"', len));
+	     len -= (size_t)(q - s) + 1, s = q + 1)
 		if (sd__buf_append(b, s, (size_t)(q - s) + 1) || sd__buf_puts(b, "\""))
 			return SD_ENOMEM;
 	return sd__buf_append(b, s, len) || sd__buf_puts(b, "\"") ? SD_ENOMEM : SD_OK;
@@ -205,8 +213,8 @@ static int flush(sd__buf *b, sd_write_fn write, void *ud)
 	return rc;
 }
 
-int sd_dataset_export(const sd_dataset *d, sd_export_format format,
-		      sd_write_fn write, void *ud, sd_error *err)
+int sd_dataset_export(const sd_dataset *d, sd_export_format format, sd_write_fn write,
+		      void *ud, sd_error *err)
 {
 	size_t n = 0;
 	char **names = NULL;

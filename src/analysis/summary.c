@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/core.h"
 #include "analysis/dataset.h"
+#include "core/core.h"
 
 static bool is_blank(const char *s)
 {
@@ -14,10 +14,7 @@ static bool is_blank(const char *s)
 	return true;
 }
 
-static const char *cell_of(const ds_disc *dd)
-{
-	return dd->cell ? dd->cell : "";
-}
+static const char *cell_of(const ds_disc *dd) { return dd->cell ? dd->cell : ""; }
 
 typedef struct acc {
 	sd_cell_summary s;
@@ -59,8 +56,8 @@ static void finish(acc *a)
 {
 	a->s.mean_length = a->s.comments ? (double)a->chars / (double)a->s.comments : 0;
 	a->s.moderator_per_discussion =
-		a->s.discussions ? (double)a->s.moderator_comments / (double)a->s.discussions
-				 : 0;
+	    a->s.discussions ? (double)a->s.moderator_comments / (double)a->s.discussions
+			     : 0;
 }
 
 int sd_dataset_summary(const sd_dataset *d, sd_cell_summary **out, size_t *n)
@@ -83,7 +80,8 @@ int sd_dataset_summary(const sd_dataset *d, sd_cell_summary **out, size_t *n)
 			v[nc].s.silent_turns = -1;
 			for (size_t r = 0; r < d->n_run_cells; r++)
 				if (!strcmp(d->run_cells[r].cell, cell))
-					v[nc].s.expected += d->run_cells[r].num_discussions;
+					v[nc].s.expected +=
+					    d->run_cells[r].num_discussions;
 			nc++;
 		}
 		add_disc(&v[k], d, &d->discs[i]);
@@ -116,8 +114,9 @@ int sd_dataset_summary(const sd_dataset *d, sd_cell_summary **out, size_t *n)
 		all->s.generated_tokens += v[k].s.generated_tokens;
 		all->chars += v[k].chars;
 		if (v[k].turns_known) {
-			all->s.silent_turns = (all->turns_known ? all->s.silent_turns : 0) +
-					      v[k].s.silent_turns;
+			all->s.silent_turns =
+			    (all->turns_known ? all->s.silent_turns : 0) +
+			    v[k].s.silent_turns;
 			all->turns_known = true;
 		}
 	}

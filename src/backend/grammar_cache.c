@@ -6,11 +6,11 @@
 #include "backend/grammar_cache.h"
 #include "util/hash.h"
 
-#define GC_SLOTS 4096   /* power of two */
-#define GC_FILL 3072    /* stop memoising beyond this */
+#define GC_SLOTS 4096 /* power of two */
+#define GC_FILL 3072  /* stop memoising beyond this */
 
 typedef struct gc_entry {
-	uint64_t key;       /* 0 = empty */
+	uint64_t key; /* 0 = empty */
 	llama_token *allowed;
 	int32_t n;
 } gc_entry;
@@ -24,16 +24,13 @@ typedef struct gsampler {
 	gcache *cache;
 	struct llama_sampler *inner; /* llama.cpp's grammar sampler */
 	uint64_t grammar_hash;
-	uint64_t key;                /* grammar + accepted tokens so far */
+	uint64_t key; /* grammar + accepted tokens so far */
 	/* scratch for a hit: logits of the allowed tokens */
 	float *keep;
 	int32_t keep_cap;
 } gsampler;
 
-gcache *sd__gcache_new(void)
-{
-	return calloc(1, sizeof(gcache));
-}
+gcache *sd__gcache_new(void) { return calloc(1, sizeof(gcache)); }
 
 void sd__gcache_free(gcache *c)
 {
@@ -131,12 +128,12 @@ static void g_free(struct llama_sampler *s)
 static struct llama_sampler *g_clone(const struct llama_sampler *s);
 
 static struct llama_sampler_i g_iface = {
-	.name = g_name,
-	.accept = g_accept,
-	.apply = g_apply,
-	.reset = g_reset,
-	.clone = g_clone,
-	.free = g_free,
+    .name = g_name,
+    .accept = g_accept,
+    .apply = g_apply,
+    .reset = g_reset,
+    .clone = g_clone,
+    .free = g_free,
 };
 
 static struct llama_sampler *wrap(gcache *c, struct llama_sampler *inner,
@@ -180,7 +177,7 @@ int32_t sd__gcache_allowed(const struct llama_sampler *s, const llama_token **al
 }
 
 struct llama_sampler *sd__gcache_sampler(gcache *c, const struct llama_vocab *vocab,
-				     const char *grammar)
+					 const char *grammar)
 {
 	struct llama_sampler *inner = llama_sampler_init_grammar(vocab, grammar, "root");
 	if (!inner)

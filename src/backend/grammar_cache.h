@@ -25,7 +25,7 @@ void sd__gcache_free(gcache *c);
  * grammar does not parse or on allocation failure.
  */
 struct llama_sampler *sd__gcache_sampler(gcache *c, const struct llama_vocab *vocab,
-				     const char *grammar);
+					 const char *grammar);
 
 /* Is s a sampler made by sd__gcache_sampler? */
 bool sd__gcache_is_sampler(const struct llama_sampler *s);

@@ -74,7 +74,6 @@
 #include "util/error.h"
 #include "util/utf8.h"
 
-
 /* ------------------------------------------------------------------ */
 /* State                                                              */
 /* ------------------------------------------------------------------ */
@@ -83,18 +82,18 @@ sd_llama_params sd_llama_default_params(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	sd_llama_params p = {
-		.model_path = NULL,
-		.model_name = NULL,
-		.n_ctx = 4096,
-		.n_seq_max = 1,
-		.n_batch = 512,
-		.n_threads = n > 0 ? (int32_t)n : 1,
-		.n_gpu_layers = 0,
-		.chat_template = NULL,
-		.fallback_chat_template = "llama3",
-		.stop = NULL,
-		.n_stop = 0,
-		.n_prefix_cache = -1,
+	    .model_path = NULL,
+	    .model_name = NULL,
+	    .n_ctx = 4096,
+	    .n_seq_max = 1,
+	    .n_batch = 512,
+	    .n_threads = n > 0 ? (int32_t)n : 1,
+	    .n_gpu_layers = 0,
+	    .chat_template = NULL,
+	    .fallback_chat_template = "llama3",
+	    .stop = NULL,
+	    .n_stop = 0,
+	    .n_prefix_cache = -1,
 	};
 	return p;
 }
@@ -176,8 +175,7 @@ static int append_piece(lbackend *s, slot *sl, llama_token tok)
 	return SD_EBACKEND;
 }
 
-static const char *find_bytes(const char *hay, size_t n, const char *needle,
-			      size_t m)
+static const char *find_bytes(const char *hay, size_t n, const char *needle, size_t m)
 {
 	if (m == 0 || m > n)
 		return NULL;
@@ -320,8 +318,8 @@ static int slot_sample(lbackend *s, slot *sl, int32_t idx)
 	return SD_OK;
 }
 
-static int32_t common_prefix(const llama_token *a, int32_t na,
-			     const llama_token *b, int32_t nb)
+static int32_t common_prefix(const llama_token *a, int32_t na, const llama_token *b,
+			     int32_t nb)
 {
 	int32_t n = na < nb ? na : nb, i = 0;
 	while (i < n && a[i] == b[i])
@@ -447,8 +445,8 @@ static void cache_put(lbackend *s, const slot *sl)
  * second time (BPE took milliseconds per request). 0 when it cannot be
  * told (the prefix cache then keeps nothing of this prompt).
  */
-static int32_t system_part(lbackend *s, const char *text,
-			   const char *system_prompt, int32_t n)
+static int32_t system_part(lbackend *s, const char *text, const char *system_prompt,
+			   int32_t n)
 {
 	char *sys = NULL;
 	int32_t i = 0;
@@ -487,16 +485,15 @@ static int slot_start(lbackend *s, slot *sl, job *j)
 	char msg[160];
 	int32_t n = 0;
 	int64_t t0 = llama_time_us();
-	int32_t max_tokens = j->sampling.max_tokens > 0 ? j->sampling.max_tokens
-							: 1;
-	int rc = sd__llama_render_chat(s->tmpl, j->system_prompt, j->user_prompt, &prompt);
+	int32_t max_tokens = j->sampling.max_tokens > 0 ? j->sampling.max_tokens : 1;
+	int rc =
+	    sd__llama_render_chat(s->tmpl, j->system_prompt, j->user_prompt, &prompt);
 	if (rc == SD_ENOMEM)
 		goto nomem;
 	if (rc) {
 		char what[64];
 		sd__llama_describe_template(s->tmpl, what, sizeof(what));
-		snprintf(msg, sizeof(msg), "chat template %s is not supported",
-			 what);
+		snprintf(msg, sizeof(msg), "chat template %s is not supported", what);
 		rc = push_error(s, j->tag, SD_EBACKEND, msg, 0, 0.0);
 		goto out;
 	}
@@ -504,13 +501,13 @@ static int slot_start(lbackend *s, slot *sl, job *j)
 	if (rc == SD_ENOMEM)
 		goto nomem;
 	if (rc || n == 0) {
-		rc = push_error(s, j->tag, SD_EBACKEND, "tokenization failed",
-				0, 0.0);
+		rc = push_error(s, j->tag, SD_EBACKEND, "tokenization failed", 0, 0.0);
 		goto out;
 	}
 	if ((int64_t)n + max_tokens > s->seq_budget) {
 		snprintf(msg, sizeof(msg),
-			 "prompt of %d tokens does not fit the context of %d per sequence (max_tokens %d)",
+			 "prompt of %d tokens does not fit the context of %d per "
+			 "sequence (max_tokens %d)",
 			 (int)n, (int)s->seq_budget, (int)max_tokens);
 		rc = push_error(s, j->tag, SD_EBACKEND, msg, n, 0.0);
 		goto out;
@@ -518,9 +515,10 @@ static int slot_start(lbackend *s, slot *sl, job *j)
 	sampler_plan plan;
 	int prc = sd__llama_sampler_plan(&j->sampling, s, j->grammar, &plan);
 	if (prc == SD_EINVAL) {
-		rc = push_error(s, j->tag, SD_EINVAL,
-				"the grammar does not parse (llama.cpp GBNF, root rule \"root\")",
-				n, 0.0);
+		rc = push_error(
+		    s, j->tag, SD_EINVAL,
+		    "the grammar does not parse (llama.cpp GBNF, root rule \"root\")", n,
+		    0.0);
 		goto out;
 	}
 	if (prc)
@@ -558,8 +556,7 @@ static int slot_start(lbackend *s, slot *sl, job *j)
 		s->prof.n_cache_hits++;
 	}
 	llama_memory_seq_rm(mem, sl->seq, keep, -1);
-	sl->n_sys = s->n_cache > 0 ? system_part(s, prompt, j->system_prompt, n)
-				   : 0;
+	sl->n_sys = s->n_cache > 0 ? system_part(s, prompt, j->system_prompt, n) : 0;
 	if (s->n_cache > 0)
 		s->prof.n_user += n - sl->n_sys;
 
@@ -708,8 +705,8 @@ static void plan_dummies(lbackend *s, bool *partner)
 		int32_t c = k - s->n_seq;
 		if (c < 0) {
 			const slot *sl = &s->slots[k];
-			s->dummy[k] = sl->state == SLOT_PREFILL ? sl->n_past
-								: sl->n_cached;
+			s->dummy[k] =
+			    sl->state == SLOT_PREFILL ? sl->n_past : sl->n_cached;
 		} else {
 			s->dummy[k] = c < s->n_cache ? s->cache[c].n : 0;
 		}
@@ -799,8 +796,8 @@ static int prefill(sd_backend *b, lbackend *s)
 			continue;
 		/* insertion sort by admission; n_seq is small */
 		int32_t k = n_pre++;
-		while (k > 0 && s->slots[s->order[k - 1]].admitted >
-					s->slots[i].admitted) {
+		while (k > 0 &&
+		       s->slots[s->order[k - 1]].admitted > s->slots[i].admitted) {
 			s->order[k] = s->order[k - 1];
 			k--;
 		}
@@ -816,8 +813,7 @@ static int prefill(sd_backend *b, lbackend *s)
 			bt->n_tokens = 0;
 			for (int32_t t = 0; t < n; t++) {
 				int32_t pos = sl->n_past + t;
-				batch_add(bt, sl->prompt[pos], pos, sl->seq,
-					  false);
+				batch_add(bt, sl->prompt[pos], pos, sl->seq, false);
 			}
 			int32_t d = llama_decode(s->ctx, *bt);
 			if (d != 0)
@@ -923,8 +919,7 @@ static int l_format_chat(sd_backend *b, const char *system_prompt,
 	if (rc == SD_EBACKEND) {
 		char what[64];
 		sd__llama_describe_template(s->tmpl, what, sizeof(what));
-		sd__backend_set_error(b, "chat template %s is not supported",
-				     what);
+		sd__backend_set_error(b, "chat template %s is not supported", what);
 	}
 	return rc;
 }
@@ -981,21 +976,23 @@ static void l_destroy(sd_backend *b)
 	lbackend *s = b->impl;
 	if (s && b->log_fn && s->prof.n_prompt) {
 		char line[512];
-		snprintf(line, sizeof(line),
-			 "llama: %lld prompt tokens sent, %lld decoded (%lld reused, %lld after the system prompt; "
-			 "prefix cache of %d: %lld hits, %lld puts, %lld evictions; %lld stream copies) "
-			 "in %lld decodes, %.3f s; "
-			 "%lld steps of %lld rows, decode %.3f s, sample %.3f s; admit %.3f s",
-			 (long long)s->prof.n_prompt,
-			 (long long)(s->prof.n_prompt - s->prof.n_reused),
-			 (long long)s->prof.n_reused, (long long)s->prof.n_user,
-			 (int)s->n_cache,
-			 (long long)s->prof.n_cache_hits, (long long)s->prof.n_cache_puts,
-			 (long long)s->prof.n_cache_evictions, (long long)s->prof.n_copies,
-			 (long long)s->prof.n_prompt_decodes, s->prof.us_prefill / 1e6,
-			 (long long)s->prof.n_gen_steps, (long long)s->prof.n_gen_rows,
-			 s->prof.us_decode / 1e6, s->prof.us_sample / 1e6,
-			 s->prof.us_admit / 1e6);
+		snprintf(
+		    line, sizeof(line),
+		    "llama: %lld prompt tokens sent, %lld decoded (%lld reused, %lld "
+		    "after the system prompt; "
+		    "prefix cache of %d: %lld hits, %lld puts, %lld evictions; %lld "
+		    "stream copies) "
+		    "in %lld decodes, %.3f s; "
+		    "%lld steps of %lld rows, decode %.3f s, sample %.3f s; admit %.3f s",
+		    (long long)s->prof.n_prompt,
+		    (long long)(s->prof.n_prompt - s->prof.n_reused),
+		    (long long)s->prof.n_reused, (long long)s->prof.n_user,
+		    (int)s->n_cache, (long long)s->prof.n_cache_hits,
+		    (long long)s->prof.n_cache_puts, (long long)s->prof.n_cache_evictions,
+		    (long long)s->prof.n_copies, (long long)s->prof.n_prompt_decodes,
+		    s->prof.us_prefill / 1e6, (long long)s->prof.n_gen_steps,
+		    (long long)s->prof.n_gen_rows, s->prof.us_decode / 1e6,
+		    s->prof.us_sample / 1e6, s->prof.us_admit / 1e6);
 		b->log_fn(SD_LOG_DEBUG, line, b->log_ud);
 	}
 	lbackend_free(b->impl);
@@ -1003,13 +1000,13 @@ static void l_destroy(sd_backend *b)
 }
 
 static const struct sd__backend_ops llama_ops = {
-	.kind = "llama",
-	.submit = l_submit,
-	.step = l_step,
-	.collect = l_collect,
-	.cancel = l_cancel,
-	.format_chat = l_format_chat,
-	.destroy = l_destroy,
+    .kind = "llama",
+    .submit = l_submit,
+    .step = l_step,
+    .collect = l_collect,
+    .cancel = l_cancel,
+    .format_chat = l_format_chat,
+    .destroy = l_destroy,
 };
 
 /* ------------------------------------------------------------------ */
@@ -1023,16 +1020,15 @@ static int check_gguf(const char *path, sd_error *err)
 	if (!f) {
 		if (errno == ENOENT)
 			return sd__error_set(err, SD_ENOTFOUND, path, NULL,
-					    "model file not found");
+					     "model file not found");
 		return sd__error_set(err, SD_EIO, path, NULL, "cannot open: %s",
-				    strerror(errno));
+				     strerror(errno));
 	}
 	char magic[4];
 	size_t got = fread(magic, 1, sizeof(magic), f);
 	fclose(f);
 	if (got != sizeof(magic) || memcmp(magic, "GGUF", 4) != 0)
-		return sd__error_set(err, SD_EPARSE, path, NULL,
-				    "is not a GGUF file");
+		return sd__error_set(err, SD_EPARSE, path, NULL, "is not a GGUF file");
 	return SD_OK;
 }
 
@@ -1058,8 +1054,7 @@ static char *default_model_name(const char *path)
  * template is tried once here so that an unsupported one fails creation
  * instead of every request.
  */
-static int choose_template(lbackend *s, const sd_llama_params *p,
-			   sd_error *err)
+static int choose_template(lbackend *s, const sd_llama_params *p, sd_error *err)
 {
 	const char *cands[3];
 	bool must[3];
@@ -1073,8 +1068,8 @@ static int choose_template(lbackend *s, const sd_llama_params *p,
 			cands[n] = own;
 			must[n++] = false;
 		}
-		cands[n] = p->fallback_chat_template ? p->fallback_chat_template
-						     : "llama3";
+		cands[n] =
+		    p->fallback_chat_template ? p->fallback_chat_template : "llama3";
 		must[n++] = true;
 	}
 	for (int i = 0; i < n; i++) {
@@ -1083,25 +1078,24 @@ static int choose_template(lbackend *s, const sd_llama_params *p,
 		free(probe);
 		if (rc == SD_ENOMEM)
 			return sd__error_set(err, rc, p->model_path, NULL,
-					    "out of memory");
+					     "out of memory");
 		if (rc == SD_OK) {
 			s->tmpl = strdup(cands[i]);
 			if (!s->tmpl)
-				return sd__error_set(err, SD_ENOMEM, p->model_path,
-						    NULL, "out of memory");
+				return sd__error_set(err, SD_ENOMEM, p->model_path, NULL,
+						     "out of memory");
 			return SD_OK;
 		}
 		if (must[i]) {
 			char what[64];
 			sd__llama_describe_template(cands[i], what, sizeof(what));
 			return sd__error_set(err, SD_EBACKEND, p->model_path,
-					    "chat_template",
-					    "chat template %s is not supported",
-					    what);
+					     "chat_template",
+					     "chat template %s is not supported", what);
 		}
 	}
 	return sd__error_set(err, SD_EBACKEND, p->model_path, "chat_template",
-			    "no usable chat template");
+			     "no usable chat template");
 }
 
 /*
@@ -1165,8 +1159,7 @@ out:
  * discussions), as far as CACHE_BUDGET of f16 KV cells goes, at least 4.
  */
 #define CACHE_BUDGET ((int64_t)1 << 30)
-static int32_t default_cache(const struct llama_model *m, int32_t n_seq,
-			     int32_t cells)
+static int32_t default_cache(const struct llama_model *m, int32_t n_seq, int32_t cells)
 {
 	int64_t head = llama_model_n_head(m) > 0 ? llama_model_n_head(m) : 1;
 	int64_t kv = (int64_t)llama_model_n_embd(m) / head * llama_model_n_head_kv(m);
@@ -1186,33 +1179,34 @@ sd_backend *sd_backend_llama_create(const sd_llama_params *p, sd_error *err)
 
 	if (!p || !p->model_path || !p->model_path[0]) {
 		sd__error_set(err, SD_EINVAL, NULL, "model_path",
-			     "a model path is required");
+			      "a model path is required");
 		goto out;
 	}
-	const char *bad = p->n_ctx <= 0 ? "n_ctx"
+	const char *bad = p->n_ctx <= 0	      ? "n_ctx"
 			  : p->n_seq_max <= 0 ? "n_seq_max"
-			  : p->n_batch <= 0 ? "n_batch"
-			  : p->n_threads <= 0 ? "n_threads" : NULL;
+			  : p->n_batch <= 0   ? "n_batch"
+			  : p->n_threads <= 0 ? "n_threads"
+					      : NULL;
 	if (bad) {
 		sd__error_set(err, SD_EINVAL, NULL, bad, "must be positive");
 		goto out;
 	}
 	if (p->n_seq_max > (int32_t)llama_max_parallel_sequences()) {
 		sd__error_set(err, SD_EINVAL, NULL, "n_seq_max",
-			     "at most %d sequences are supported",
-			     (int)llama_max_parallel_sequences());
+			      "at most %d sequences are supported",
+			      (int)llama_max_parallel_sequences());
 		goto out;
 	}
 	if (p->n_ctx / p->n_seq_max < 8) {
 		sd__error_set(err, SD_EINVAL, NULL, "n_ctx",
-			     "context of %d is too small for %d sequences",
-			     (int)p->n_ctx, (int)p->n_seq_max);
+			      "context of %d is too small for %d sequences",
+			      (int)p->n_ctx, (int)p->n_seq_max);
 		goto out;
 	}
 	for (size_t i = 0; i < p->n_stop; i++) {
 		if (!p->stop || !p->stop[i] || !p->stop[i][0]) {
 			sd__error_set(err, SD_EINVAL, NULL, "stop",
-				     "stop strings must be non-empty");
+				      "stop strings must be non-empty");
 			goto out;
 		}
 	}
@@ -1231,8 +1225,7 @@ sd_backend *sd_backend_llama_create(const sd_llama_params *p, sd_error *err)
 	 * fit a batch, and a step must leave room for a prompt chunk of
 	 * three tokens, so that chunks of two or more always exist.
 	 */
-	s->n_batch = p->n_batch > p->n_seq_max + 3 ? p->n_batch
-						   : p->n_seq_max + 3;
+	s->n_batch = p->n_batch > p->n_seq_max + 3 ? p->n_batch : p->n_seq_max + 3;
 	/*
 	 * llama.cpp pads each stream up (to 256 cells); budget from what
 	 * the caller asked for so that limits do not depend on padding.
@@ -1244,7 +1237,7 @@ sd_backend *sd_backend_llama_create(const sd_llama_params *p, sd_error *err)
 	s->model = llama_model_load_from_file(p->model_path, mp);
 	if (!s->model) {
 		sd__error_set(err, SD_EBACKEND, p->model_path, NULL,
-			     "llama.cpp could not load the model");
+			      "llama.cpp could not load the model");
 		goto fail;
 	}
 	s->vocab = llama_model_get_vocab(s->model);
@@ -1252,14 +1245,14 @@ sd_backend *sd_backend_llama_create(const sd_llama_params *p, sd_error *err)
 	rc = probe_lone_rows(s->model, p->n_threads);
 	if (rc < 0) {
 		sd__error_set(err, rc, p->model_path, NULL, "%s",
-			     rc == SD_ENOMEM ? "out of memory"
-					     : "llama.cpp could not decode a probe");
+			      rc == SD_ENOMEM ? "out of memory"
+					      : "llama.cpp could not decode a probe");
 		goto fail;
 	}
 	s->partner = rc == 1;
-	s->n_cache = p->n_prefix_cache >= 0 ? p->n_prefix_cache
-					    : default_cache(s->model, s->n_seq,
-							    s->seq_budget);
+	s->n_cache = p->n_prefix_cache >= 0
+			 ? p->n_prefix_cache
+			 : default_cache(s->model, s->n_seq, s->seq_budget);
 	if (s->n_cache > (int32_t)llama_max_parallel_sequences() - s->n_seq)
 		s->n_cache = (int32_t)llama_max_parallel_sequences() - s->n_seq;
 	s->n_stream = s->n_seq + s->n_cache;
@@ -1280,8 +1273,8 @@ sd_backend *sd_backend_llama_create(const sd_llama_params *p, sd_error *err)
 	s->ctx = llama_init_from_model(s->model, cp);
 	if (!s->ctx) {
 		sd__error_set(err, SD_EBACKEND, p->model_path, NULL,
-			     "llama.cpp could not create a context (n_ctx %d)",
-			     (int)p->n_ctx);
+			      "llama.cpp could not create a context (n_ctx %d)",
+			      (int)p->n_ctx);
 		goto fail;
 	}
 	if (llama_n_ctx_seq(s->ctx) < (uint32_t)s->seq_budget)
@@ -1297,11 +1290,10 @@ sd_backend *sd_backend_llama_create(const sd_llama_params *p, sd_error *err)
 	s->row = calloc((size_t)s->n_seq, sizeof(*s->row));
 	s->rowp = calloc((size_t)s->n_seq, sizeof(*s->rowp));
 	s->dummy = calloc((size_t)s->n_stream, sizeof(*s->dummy));
-	s->cache = calloc(s->n_cache > 0 ? (size_t)s->n_cache : 1,
-			  sizeof(*s->cache));
+	s->cache = calloc(s->n_cache > 0 ? (size_t)s->n_cache : 1, sizeof(*s->cache));
 	s->piece = malloc(64);
-	if (!s->slots || !s->order || !s->row || !s->rowp || !s->dummy ||
-	    !s->cache || !s->piece)
+	if (!s->slots || !s->order || !s->row || !s->rowp || !s->dummy || !s->cache ||
+	    !s->piece)
 		goto nomem;
 	s->piece_cap = 64;
 	for (int32_t i = 0; i < s->n_cache; i++)
@@ -1350,4 +1342,3 @@ out:
 	free(name);
 	return b;
 }
-

@@ -55,11 +55,11 @@ void sd__llama_describe_template(const char *tmpl, char *buf, size_t size)
  * does not know the template.
  */
 int sd__llama_render_chat(const char *tmpl, const char *system_prompt,
-		       const char *user_prompt, char **out)
+			  const char *user_prompt, char **out)
 {
 	struct llama_chat_message msgs[2] = {
-		{ .role = "system", .content = system_prompt },
-		{ .role = "user", .content = user_prompt },
+	    {.role = "system", .content = system_prompt},
+	    {.role = "user", .content = user_prompt},
 	};
 	size_t guess = 2 * (strlen(system_prompt) + strlen(user_prompt)) + 256;
 	if (guess > INT32_MAX - 1)
@@ -76,8 +76,7 @@ int sd__llama_render_chat(const char *tmpl, const char *system_prompt,
 			rc = SD_ENOMEM;
 			goto out;
 		}
-		int32_t n = llama_chat_apply_template(tmpl, msgs, 2, true,
-						      buf, cap);
+		int32_t n = llama_chat_apply_template(tmpl, msgs, 2, true, buf, cap);
 		if (n < 0) {
 			rc = SD_EBACKEND;
 			goto out;
@@ -102,7 +101,7 @@ out:
  * count. Returns SD_OK, SD_EINVAL, SD_ENOMEM or SD_EBACKEND.
  */
 int sd__llama_tokenize(const lbackend *s, const char *text, llama_token **toks,
-		    size_t *cap, int32_t *n)
+		       size_t *cap, int32_t *n)
 {
 	size_t len = strlen(text);
 	if (len > INT32_MAX - 8)

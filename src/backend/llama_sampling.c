@@ -45,8 +45,7 @@ static int cmp_token(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static void penalty_apply(struct llama_sampler *smpl,
-			  llama_token_data_array *cur_p)
+static void penalty_apply(struct llama_sampler *smpl, llama_token_data_array *cur_p)
 {
 	penalty *p = smpl->ctx;
 	memcpy(p->sorted, p->ring, (size_t)p->n * sizeof(*p->sorted));
@@ -107,12 +106,12 @@ static struct llama_sampler *penalty_clone(const struct llama_sampler *smpl)
 }
 
 static struct llama_sampler_i penalty_iface = {
-	.name = penalty_name,
-	.accept = penalty_accept,
-	.apply = penalty_apply,
-	.reset = penalty_reset,
-	.clone = penalty_clone,
-	.free = penalty_free,
+    .name = penalty_name,
+    .accept = penalty_accept,
+    .apply = penalty_apply,
+    .reset = penalty_reset,
+    .clone = penalty_clone,
+    .free = penalty_free,
 };
 
 /* last_n > 0. NULL on allocation failure. */
@@ -143,8 +142,8 @@ static struct llama_sampler *penalty_new(int32_t last_n, float repeat)
  * is decided here, where the chain is built, rather than read back from
  * the members' names.
  */
-int sd__llama_sampler_plan(const sd_sampling *sp, lbackend *s,
-			   const char *grammar, sampler_plan *plan)
+int sd__llama_sampler_plan(const sd_sampling *sp, lbackend *s, const char *grammar,
+			   sampler_plan *plan)
 {
 	struct llama_sampler_chain_params cp = llama_sampler_chain_default_params();
 	cp.no_perf = true;
@@ -153,7 +152,8 @@ int sd__llama_sampler_plan(const sd_sampling *sp, lbackend *s,
 	if (!c)
 		return SD_ENOMEM;
 	if (grammar) {
-		struct llama_sampler *g = sd__gcache_sampler(s->gcache, s->vocab, grammar);
+		struct llama_sampler *g =
+		    sd__gcache_sampler(s->gcache, s->vocab, grammar);
 		if (!g) {
 			llama_sampler_free(c);
 			return SD_EINVAL;
@@ -224,8 +224,8 @@ static void heap_down(llama_token_data *h, int32_t n, int32_t i)
 #define SCAN_BLOCK 64
 
 /* Is any of x[0..SCAN_BLOCK) above floor? Written so that it vectorizes. */
-__attribute__((optimize("tree-vectorize")))
-static bool any_above(const float *x, float floor)
+__attribute__((optimize("tree-vectorize"))) static bool any_above(const float *x,
+								  float floor)
 {
 	int any = 0;
 	for (int i = 0; i < SCAN_BLOCK; i++)
@@ -289,12 +289,13 @@ void sd__llama_top_k_pass(slot *sl, float *logits, int32_t n_vocab)
 /* The members after top-k, on the candidates of top_k_pass, as in the chain. */
 llama_token sd__llama_sample_fast(slot *sl)
 {
-	llama_token_data_array cur = { sl->cand, (size_t)sl->n_cand, -1, true };
+	llama_token_data_array cur = {sl->cand, (size_t)sl->n_cand, -1, true};
 	int32_t members = llama_sampler_chain_n(sl->smpl);
 	for (int32_t i = sl->fast_tail; i < members; i++)
 		llama_sampler_apply(llama_sampler_chain_get(sl->smpl, i), &cur);
 	llama_token tok = cur.selected >= 0 && (size_t)cur.selected < cur.size
-				  ? cur.data[cur.selected].id : cur.data[0].id;
+			      ? cur.data[cur.selected].id
+			      : cur.data[0].id;
 	llama_sampler_accept(sl->smpl, tok);
 	return tok;
 }
@@ -325,12 +326,13 @@ llama_token sd__llama_sample_allowed(lbackend *s, slot *sl, int32_t idx)
 		sl->cand[i].logit = logits[allowed[i]];
 		sl->cand[i].p = 0.0f;
 	}
-	llama_token_data_array cur = { sl->cand, (size_t)n, -1, false };
+	llama_token_data_array cur = {sl->cand, (size_t)n, -1, false};
 	int32_t members = llama_sampler_chain_n(sl->smpl);
 	for (int32_t i = 1; i < members; i++)
 		llama_sampler_apply(llama_sampler_chain_get(sl->smpl, i), &cur);
 	llama_token tok = cur.selected >= 0 && (size_t)cur.selected < cur.size
-				  ? cur.data[cur.selected].id : cur.data[0].id;
+			      ? cur.data[cur.selected].id
+			      : cur.data[0].id;
 	llama_sampler_accept(sl->smpl, tok);
 	return tok;
 }

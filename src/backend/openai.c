@@ -226,10 +226,7 @@ oom:
 	return NULL;
 }
 
-static char *scrub(const oa *o, const char *s)
-{
-	return scrub_n(o, s, strlen(s), NULL);
-}
+static char *scrub(const oa *o, const char *s) { return scrub_n(o, s, strlen(s), NULL); }
 
 static char *vformat(const char *fmt, va_list ap)
 {
@@ -380,7 +377,8 @@ static int finish(oa *o, oa_req *r, int status, char *text, char *error, int32_t
 	if (status != SD_OK) {
 		if (!rep.error)
 			rep.error = strdup(sd_strerror(status));
-		sd__backend_set_error(o->b, "%s", rep.error ? rep.error : "out of memory");
+		sd__backend_set_error(o->b, "%s",
+				      rep.error ? rep.error : "out of memory");
 		oa_log(o, SD_LOG_WARN, "request %llu failed: %s",
 		       (unsigned long long)r->tag,
 		       rep.error ? rep.error : "out of memory");
@@ -693,8 +691,8 @@ enum { PARSE_OK, PARSE_RETRY, PARSE_FAIL };
  * A 2xx body: the text of choices[0].message.content and the usage
  * counts, or *why (unscrubbed) and whether the failure is worth a retry.
  */
-static int parse_reply(const oa *o, const char *body, size_t len, char **text, int32_t *n_prompt,
-		       int32_t *n_gen, int32_t *n_cached, char **why)
+static int parse_reply(const oa *o, const char *body, size_t len, char **text,
+		       int32_t *n_prompt, int32_t *n_gen, int32_t *n_cached, char **why)
 {
 	char *fixed = NULL;
 	json_error_t je;
@@ -715,8 +713,9 @@ static int parse_reply(const oa *o, const char *body, size_t len, char **text, i
 	j = json_loadb(body, len, JSON_ALLOW_NUL, &je);
 	if (!j) {
 		char *head = clip(o, body, len, 80);
-		mrc = sd__buf_printf(&m, "reply is not valid JSON (%s at byte %d): \"%s\"",
-			      je.text, je.position, head ? head : "");
+		mrc =
+		    sd__buf_printf(&m, "reply is not valid JSON (%s at byte %d): \"%s\"",
+				   je.text, je.position, head ? head : "");
 		free(head);
 		rc = PARSE_RETRY;
 		goto out;
@@ -728,7 +727,7 @@ static int parse_reply(const oa *o, const char *body, size_t len, char **text, i
 				     ? json_string_value(json_object_get(e, "message"))
 				     : json_string_value(e);
 		mrc = sd__buf_printf(&m, "reply has no \"choices\"%s%s", em ? ": " : "",
-			      em ? em : "");
+				     em ? em : "");
 		goto out;
 	}
 	const json_t *c0 = json_array_get(choices, 0);
@@ -737,19 +736,19 @@ static int parse_reply(const oa *o, const char *body, size_t len, char **text, i
 	const char *fr = json_string_value(json_object_get(c0, "finish_reason"));
 	if (!content || json_is_null(content)) {
 		mrc = sd__buf_printf(&m, "reply content is null (finish_reason: %s)",
-			      fr ? fr : "none");
+				     fr ? fr : "none");
 		goto out;
 	}
 	if (!json_is_string(content)) {
 		mrc = sd__buf_printf(&m, "reply content is not a string but %s",
-			      json_is_array(content)	? "an array"
-			      : json_is_object(content) ? "an object"
-							: "a number or boolean");
+				     json_is_array(content)    ? "an array"
+				     : json_is_object(content) ? "an object"
+							       : "a number or boolean");
 		goto out;
 	}
 	if (json_string_length(content) == 0) {
 		mrc = sd__buf_printf(&m, "reply content is empty (finish_reason: %s)",
-			      fr ? fr : "none");
+				     fr ? fr : "none");
 		goto out;
 	}
 	*text = sd__utf8_repair(json_string_value(content), json_string_length(content));
@@ -769,7 +768,7 @@ static int parse_reply(const oa *o, const char *body, size_t len, char **text, i
 	/* prompt tokens the server took from its cache (OpenAI, vLLM and
 	   llama-server report them here); absent = none known */
 	const json_t *cached = json_object_get(
-		json_object_get(usage, "prompt_tokens_details"), "cached_tokens");
+	    json_object_get(usage, "prompt_tokens_details"), "cached_tokens");
 	*n_cached = json_is_integer(cached) && json_integer_value(cached) >= 0 &&
 			    json_integer_value(cached) <= *n_prompt
 			? (int32_t)json_integer_value(cached)
@@ -1115,9 +1114,10 @@ static int make_endpoint(oa_ep *e, const char *base, size_t i, sd_error *err)
 	char field[64];
 	snprintf(field, sizeof(field), "base_urls[%zu]", i);
 	if (!base || (strncmp(base, "http://", 7) && strncmp(base, "https://", 8)))
-		return sd__error_set(err, SD_EINVAL, NULL, field,
-				    "must start with http:// or https://, got \"%.100s\"",
-				    base ? base : "(null)");
+		return sd__error_set(
+		    err, SD_EINVAL, NULL, field,
+		    "must start with http:// or https://, got \"%.100s\"",
+		    base ? base : "(null)");
 	size_t n = strlen(base);
 	while (n > 0 && base[n - 1] == '/')
 		n--;
@@ -1148,15 +1148,15 @@ static int set_params(oa *o, const sd_openai_params *p, sd_error *err)
 {
 	if (!p->base_urls || p->n_base_urls == 0)
 		return sd__error_set(err, SD_EINVAL, NULL, "base_urls",
-				    "at least one base URL is needed");
+				     "at least one base URL is needed");
 	if (!p->model || !p->model[0])
 		return sd__error_set(err, SD_EINVAL, NULL, "model",
-				    "the name of the model the server serves is needed");
+				     "the name of the model the server serves is needed");
 	if (!(p->request_timeout > 0) || !(p->connect_timeout > 0))
 		return sd__error_set(err, SD_EINVAL, NULL,
-				    p->request_timeout > 0 ? "connect_timeout"
-							   : "request_timeout",
-				    "must be more than 0 seconds");
+				     p->request_timeout > 0 ? "connect_timeout"
+							    : "request_timeout",
+				     "must be more than 0 seconds");
 	if (p->max_in_flight < 0 || p->max_retries < 0 || p->backoff_initial < 0 ||
 	    p->backoff_max < 0 || p->down_deadline < 0)
 		return sd__error_set(
@@ -1165,7 +1165,7 @@ static int set_params(oa *o, const sd_openai_params *p, sd_error *err)
 		    "must not be negative");
 	if (p->grammar_field && !p->grammar_field[0])
 		return sd__error_set(err, SD_EINVAL, NULL, "grammar_field",
-				    "must be a field name or null");
+				     "must be a field name or null");
 	o->max_tokens = p->max_tokens;
 	o->temperature = p->temperature;
 	o->top_p = p->top_p;
@@ -1188,9 +1188,9 @@ static int set_params(oa *o, const sd_openai_params *p, sd_error *err)
 		o->extra = json_loads(p->extra_body, 0, &je);
 		if (!json_is_object(o->extra))
 			return sd__error_set(err, SD_EINVAL, NULL, "extra_body",
-					    "must be a JSON object%s%s",
-					    o->extra ? "" : ": ",
-					    o->extra ? "" : je.text);
+					     "must be a JSON object%s%s",
+					     o->extra ? "" : ": ",
+					     o->extra ? "" : je.text);
 	}
 	if (p->n_stop) {
 		o->stop = json_array();
@@ -1204,7 +1204,7 @@ static int set_params(oa *o, const sd_openai_params *p, sd_error *err)
 			if (json_array_append_new(o->stop,
 						  sd__json_string_repair(p->stop[i])))
 				return sd__error_set(err, SD_ENOMEM, NULL, NULL,
-						    "out of memory");
+						     "out of memory");
 		}
 	}
 	o->eps = calloc(p->n_base_urls, sizeof(*o->eps));
@@ -1237,7 +1237,7 @@ static int set_headers(oa *o, const char *key, sd_error *err)
 		return SD_OK;
 	if (strpbrk(key, "\r\n"))
 		return sd__error_set(err, SD_EINVAL, NULL, "api_key",
-				    "contains a line break");
+				     "contains a line break");
 	o->key_len = strlen(key);
 	o->api_key = strdup(key);
 	sd__buf h;
@@ -1276,7 +1276,7 @@ sd_backend *sd_backend_openai_create(const sd_openai_params *p, sd_error *err)
 		goto fail;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		sd__error_set(err, SD_EBACKEND, NULL, NULL,
-			     "libcurl could not initialize");
+			      "libcurl could not initialize");
 		goto fail;
 	}
 	o->curl_ready = true;

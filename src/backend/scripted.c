@@ -35,11 +35,11 @@ typedef struct scripted {
 sd_scripted_params sd_scripted_default_params(void)
 {
 	sd_scripted_params p = {
-		.mode = SD_SCRIPTED_ECHO,
-		.replies = NULL,
-		.n_replies = 0,
-		.model_name = "scripted",
-		.max_active = 64,
+	    .mode = SD_SCRIPTED_ECHO,
+	    .replies = NULL,
+	    .n_replies = 0,
+	    .model_name = "scripted",
+	    .max_active = 64,
 	};
 	return p;
 }
@@ -123,7 +123,7 @@ static char *make_text(scripted *s, const item *it)
 	sd__buf_init(&b, 0);
 	uint64_t h = sd__fnv1a64(p, it->prompt_len, SD_FNV1A64_INIT);
 	int rc = sd__buf_printf(&b, "echo %08llx: %.*s", (unsigned long long)(h >> 32),
-			       (int)n, last);
+				(int)n, last);
 	if (rc) {
 		sd__buf_free(&b);
 		return NULL;
@@ -218,24 +218,23 @@ static void s_destroy(sd_backend *b)
 }
 
 static const struct sd__backend_ops scripted_ops = {
-	.kind = "scripted",
-	.submit = s_submit,
-	.step = s_step,
-	.collect = s_collect,
-	.cancel = s_cancel,
-	.format_chat = NULL,
-	.destroy = s_destroy,
+    .kind = "scripted",
+    .submit = s_submit,
+    .step = s_step,
+    .collect = s_collect,
+    .cancel = s_cancel,
+    .format_chat = NULL,
+    .destroy = s_destroy,
 };
 
-sd_backend *sd_backend_scripted_create(const sd_scripted_params *p,
-				       sd_error *err)
+sd_backend *sd_backend_scripted_create(const sd_scripted_params *p, sd_error *err)
 {
 	sd_scripted_params def = sd_scripted_default_params();
 	if (!p)
 		p = &def;
 	if (p->mode == SD_SCRIPTED_LIST && p->n_replies == 0) {
 		sd__error_set(err, SD_EINVAL, NULL, "replies",
-			     "the list mode needs at least one reply");
+			      "the list mode needs at least one reply");
 		return NULL;
 	}
 	scripted *s = calloc(1, sizeof(*s));
@@ -255,14 +254,13 @@ sd_backend *sd_backend_scripted_create(const sd_scripted_params *p,
 			s->n_replies = i + 1;
 		}
 	}
-	b = sd__backend_new(&scripted_ops,
-			   p->model_name ? p->model_name : "scripted", s);
+	b = sd__backend_new(&scripted_ops, p->model_name ? p->model_name : "scripted", s);
 	if (!b)
 		goto oom;
 	return b;
 oom:
 	if (s) {
-		sd_backend tmp = { .impl = s };
+		sd_backend tmp = {.impl = s};
 		s_destroy(&tmp);
 	}
 	sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");

@@ -130,14 +130,14 @@ sd_actor *sd_actor_create(const sd_actor_params *params, sd_error *err)
 	if (params->profile != SD_PROFILE_SEED && params->profile != SD_PROFILE_2_0_8 &&
 	    params->profile != SD_PROFILE_2_2_1) {
 		sd__error_set(err, SD_EINVAL, NULL, "syndisco",
-			     "unknown profile %d (known: " SD_PROFILE_NAMES ")",
-			     (int)params->profile);
+			      "unknown profile %d (known: " SD_PROFILE_NAMES ")",
+			      (int)params->profile);
 		return NULL;
 	}
 	if (!params->persona && params->profile != SD_PROFILE_2_2_1) {
 		sd__error_set(err, SD_EINVAL, NULL, "persona",
-			     "an actor of profile %s needs a persona",
-			     sd_profile_name(params->profile));
+			      "an actor of profile %s needs a persona",
+			      sd_profile_name(params->profile));
 		return NULL;
 	}
 	/* the seed's LlmPersona has nine required fields */
@@ -146,9 +146,9 @@ sd_actor *sd_actor_create(const sd_actor_params *params, sd_error *err)
 		for (size_t i = 0; i < N_PERSONA_FIELDS; i++) {
 			if (!json_object_get(o, persona_fields[i])) {
 				sd__error_set(err, SD_EINVAL, NULL, "persona",
-					     "the seed profile needs the persona field "
-					     "\"%s\" (it has nine required fields)",
-					     persona_fields[i]);
+					      "the seed profile needs the persona field "
+					      "\"%s\" (it has nine required fields)",
+					      persona_fields[i]);
 				return NULL;
 			}
 		}
@@ -156,7 +156,7 @@ sd_actor *sd_actor_create(const sd_actor_params *params, sd_error *err)
 	for (size_t i = 0; i < params->n_remove_strings; i++) {
 		if (!params->remove_strings[i] || !params->remove_strings[i][0]) {
 			sd__error_set(err, SD_EINVAL, NULL, "remove_strings",
-				     "entry %zu must be a non-empty string", i);
+				      "entry %zu must be a non-empty string", i);
 			return NULL;
 		}
 	}
@@ -367,7 +367,7 @@ static int expand(sd__buf *b, const char *tmpl, const char *name, const char *te
 }
 
 int sd__actor_format_entry(const sd_actor *a, const char *name, const char *text,
-			  char **out)
+			   char **out)
 {
 	char *filled = NULL;
 	sd__buf b;
@@ -381,7 +381,7 @@ int sd__actor_format_entry(const sd_actor *a, const char *name, const char *text
 		return *out ? SD_OK : SD_ENOMEM;
 	}
 	rc = sd__py_fill(text, a->profile == SD_PROFILE_2_2_1 ? a->textwrap_len : 70,
-			&filled);
+			 &filled);
 	if (rc)
 		return rc;
 	const char *tmpl = a->history_entry;
@@ -406,7 +406,7 @@ static bool wraps_json(const sd_actor *a)
 }
 
 int sd__actor_prompt_from_entries(const sd_actor *a, const char *const *entries, size_t n,
-				 char **out)
+				  char **out)
 {
 	sd__buf hist, text;
 	int rc;
@@ -472,11 +472,11 @@ int sd_actor_user_prompt(const sd_actor *a, const sd_comment_view *history,
 		return SD_ENOMEM;
 	for (size_t i = 0; i < n_history && rc == SD_OK; i++)
 		rc = sd__actor_format_entry(a, history[i].name ? history[i].name : "",
-					   history[i].text ? history[i].text : "",
-					   &entries[i]);
+					    history[i].text ? history[i].text : "",
+					    &entries[i]);
 	if (rc == SD_OK)
 		rc = sd__actor_prompt_from_entries(a, (const char *const *)entries,
-						  n_history, out);
+						   n_history, out);
 	for (size_t i = 0; i < n_history; i++)
 		free(entries[i]);
 	free(entries);

@@ -26,8 +26,8 @@ typedef struct target {
 	char *entry;  /* its history entry */
 	char message_id[17];
 	char *prompt;
-	char *annotation;      /* the last reply, repaired */
-	char *label;           /* JSON text, or NULL */
+	char *annotation; /* the last reply, repaired */
+	char *label;	  /* JSON text, or NULL */
 	int32_t attempts;
 	target_state state;
 } target;
@@ -95,22 +95,21 @@ static bool eligible_comment(const sd_annotation *a, const sd_log_comment *c)
 	return !c->is_moderator;
 }
 
-sd_annotation *sd_annotation_create(const sd_actor *annotator,
-				    const sd_logs *log,
-				    const sd_annotation_params *params,
-				    sd_error *err)
+sd_annotation *sd_annotation_create(const sd_actor *annotator, const sd_logs *log,
+				    const sd_annotation_params *params, sd_error *err)
 {
 	sd_annotation *a = NULL;
 	size_t *eligible = NULL;
 	const char **views = NULL;
 	int rc;
 	if (!annotator || !log || !params) {
-		sd__error_set(err, SD_EINVAL, NULL, NULL, "annotator, log and params are needed");
+		sd__error_set(err, SD_EINVAL, NULL, NULL,
+			      "annotator, log and params are needed");
 		return NULL;
 	}
 	if (params->history_ctx_len < 0 || params->max_retries < 0) {
 		sd__error_set(err, SD_EINVAL, NULL, "history_ctx_len",
-			     "history_ctx_len and max_retries must be >= 0");
+			      "history_ctx_len and max_retries must be >= 0");
 		return NULL;
 	}
 	size_t total = sd_logs_comment_count(log);
@@ -143,10 +142,10 @@ sd_annotation *sd_annotation_create(const sd_actor *annotator,
 			snprintf(a->t[k].message_id, sizeof(a->t[k].message_id),
 				 "%016llx",
 				 (unsigned long long)sd__fnv1a64(num, strlen(num),
-								SD_FNV1A64_INIT));
+								 SD_FNV1A64_INIT));
 		}
 		if ((rc = sd__actor_format_entry(annotator, c.name ? c.name : "",
-						c.text ? c.text : "", &a->t[k].entry)) ||
+						 c.text ? c.text : "", &a->t[k].entry)) ||
 		    (rc = build_prompt(a, k, views)))
 			goto fail;
 	}
@@ -180,7 +179,7 @@ int sd_annotation_next(sd_annotation *a, sd_request *req)
 		req->sampling = a->p.sampling;
 		uint64_t h = sd__fnv1a64(t->message_id, 16, SD_FNV1A64_INIT);
 		req->sampling.seed = (uint32_t)sd__seed_mix(sd__seed_mix(a->p.seed, h),
-							   (uint64_t)t->attempts);
+							    (uint64_t)t->attempts);
 		req->grammar = a->p.label ? sd_label_spec_grammar(a->p.label) : NULL;
 		/* a label cut by max_tokens never parses: its grammar's own
 		   length ends the reply */
@@ -228,10 +227,7 @@ int sd_annotation_accept(sd_annotation *a, uint64_t tag, const char *text,
 	return SD_OK;
 }
 
-size_t sd_annotation_target_count(const sd_annotation *a)
-{
-	return a ? a->n : 0;
-}
+size_t sd_annotation_target_count(const sd_annotation *a) { return a ? a->n : 0; }
 
 int sd_annotation_printed(const sd_annotation *a, char **out)
 {
@@ -332,7 +328,8 @@ int sd_annotation_to_json(const sd_annotation *a, const sd_annotation_meta *m, c
 		/* append_new takes e (or drops it) whatever happens */
 		if (!e || json_array_append_new(meta, e))
 			goto out;
-		json_t *label = t->label ? json_loads(t->label, JSON_DECODE_ANY, NULL) : json_null();
+		json_t *label =
+		    t->label ? json_loads(t->label, JSON_DECODE_ANY, NULL) : json_null();
 		if (!label || set(e, "message_id", json_string(t->message_id)) ||
 		    set(e, "message_order", json_integer((json_int_t)t->order)) ||
 		    set(e, "name", json_string(c.name)) ||

@@ -21,14 +21,14 @@ json_t *sd__persona_prompt_object(const sd_persona *p);
  * ours; both may be NULL.
  */
 int sd__logs_append(sd_logs *l, const char *name, const char *text, const char *model,
-		   const char *prompt, const char *user_prompt, bool is_moderator,
-		   int32_t n_prompt_tokens, int32_t n_gen_tokens);
+		    const char *prompt, const char *user_prompt, bool is_moderator,
+		    int32_t n_prompt_tokens, int32_t n_gen_tokens);
 /* An empty log with the discussion's metadata. users are names. */
 sd_logs *sd__logs_new(sd_profile profile);
 int sd__logs_set_participants(sd_logs *l, const char *const *users,
-			     const char *const *user_prompts, size_t n_users,
-			     const char *moderator, const char *moderator_prompt,
-			     int32_t ctx_length, uint64_t seed);
+			      const char *const *user_prompts, size_t n_users,
+			      const char *moderator, const char *moderator_prompt,
+			      int32_t ctx_length, uint64_t seed);
 
 /* Borrowed top-level field of a log (NULL if absent). */
 const json_t *sd__logs_get(const sd_logs *l, const char *key);
@@ -45,10 +45,10 @@ sd_profile sd__actor_profile(const sd_actor *a);
 sd_actor_kind sd__actor_kind_of(const sd_actor *a);
 /* One history entry as the actor's profile formats it ("" when blank). */
 int sd__actor_format_entry(const sd_actor *a, const char *name, const char *text,
-			  char **out);
+			   char **out);
 /* The user (or annotator) prompt over already formatted entries. */
 int sd__actor_prompt_from_entries(const sd_actor *a, const char *const *entries, size_t n,
-				 char **out);
+				  char **out);
 /* The profile's reply post-processing: 2.x strip, then remove_strings. */
 int sd__actor_postprocess(const sd_actor *a, const char *raw, char **out);
 /* 2.2.1's bare Actor() system prompt (seed opinions' "prompt"). */
@@ -61,7 +61,7 @@ int sd__profile_bare_system_prompt(sd_profile p, char **out);
  * (borrowed from tmpl).
  */
 int sd__template_check(const char *tmpl, const char *const *known, size_t n_known,
-		      const char **bad, size_t *bad_len);
+		       const char **bad, size_t *bad_len);
 
 /* ---- discussions (discussion.c) ---- */
 

@@ -19,14 +19,14 @@ struct sd_discussion {
 	sd_discussion_params p;
 	sd_actor *const *users; /* borrowed */
 	size_t n_users;
-	sd_actor *moderator;    /* borrowed; may be NULL */
-	sd_turn_manager *tm;    /* borrowed */
-	char **system_prompts;  /* per user; computed once */
+	sd_actor *moderator;   /* borrowed; may be NULL */
+	sd_turn_manager *tm;   /* borrowed */
+	char **system_prompts; /* per user; computed once */
 	char *moderator_system;
 	sd_logs *logs;
 
-	int32_t turns_done;     /* prompted user turns so far */
-	uint64_t n_requests;    /* requests offered; drives sampler seeds */
+	int32_t turns_done;  /* prompted user turns so far */
+	uint64_t n_requests; /* requests offered; drives sampler seeds */
 	bool moderator_due;
 	bool done;
 	enum pending_kind pending;
@@ -48,12 +48,12 @@ struct sd_discussion {
 sd_discussion_params sd_discussion_default_params(void)
 {
 	sd_discussion_params p = {
-		.conv_len = 5,
-		.history_ctx_len = 5,
-		.seed = 0,
-		.sampling = sd_sampling_default(),
-		.seed_opinions = NULL,
-		.n_seed_opinions = 0,
+	    .conv_len = 5,
+	    .history_ctx_len = 5,
+	    .seed = 0,
+	    .sampling = sd_sampling_default(),
+	    .seed_opinions = NULL,
+	    .n_seed_opinions = 0,
 	};
 	return p;
 }
@@ -83,9 +83,9 @@ static int archive(sd_discussion *d, const char *name, const char *text,
 	}
 	if ((rc = sd__actor_format_entry(d->users[0], name, text, &entry)))
 		return rc;
-	rc = sd__logs_append(d->logs, name, text, model, prompt, user_prompt, is_moderator,
-			    reply ? reply->n_prompt_tokens : -1,
-			    reply ? reply->n_gen_tokens : -1);
+	rc = sd__logs_append(d->logs, name, text, model, prompt, user_prompt,
+			     is_moderator, reply ? reply->n_prompt_tokens : -1,
+			     reply ? reply->n_gen_tokens : -1);
 	if (rc) {
 		free(entry);
 		return rc;
@@ -95,10 +95,9 @@ static int archive(sd_discussion *d, const char *name, const char *text,
 	return SD_OK;
 }
 
-sd_discussion *sd_discussion_create(const sd_discussion_params *p,
-				    sd_actor *const *users, size_t n_users,
-				    sd_actor *moderator, sd_turn_manager *tm,
-				    sd_error *err)
+sd_discussion *sd_discussion_create(const sd_discussion_params *p, sd_actor *const *users,
+				    size_t n_users, sd_actor *moderator,
+				    sd_turn_manager *tm, sd_error *err)
 {
 	sd_discussion *d = NULL;
 	const char **names = NULL;
@@ -106,17 +105,17 @@ sd_discussion *sd_discussion_create(const sd_discussion_params *p,
 
 	if (!p || !users || n_users == 0 || !tm) {
 		sd__error_set(err, SD_EINVAL, NULL, "users",
-			     "a discussion needs users and a turn manager");
+			      "a discussion needs users and a turn manager");
 		return NULL;
 	}
 	if (p->conv_len < 0) {
-		sd__error_set(err, SD_EINVAL, NULL, "conv_len",
-			     "must be >= 0, got %d", (int)p->conv_len);
+		sd__error_set(err, SD_EINVAL, NULL, "conv_len", "must be >= 0, got %d",
+			      (int)p->conv_len);
 		return NULL;
 	}
 	if (p->history_ctx_len < 0) {
 		sd__error_set(err, SD_EINVAL, NULL, "history_ctx_len",
-			     "must be >= 0, got %d", (int)p->history_ctx_len);
+			      "must be >= 0, got %d", (int)p->history_ctx_len);
 		return NULL;
 	}
 	for (size_t i = 0; i < n_users; i++) {
@@ -126,7 +125,7 @@ sd_discussion *sd_discussion_create(const sd_discussion_params *p,
 		}
 		if (sd__actor_kind_of(users[i]) != SD_ACTOR_USER) {
 			sd__error_set(err, SD_EINVAL, NULL, "users",
-				     "user %zu is an annotator", i);
+				      "user %zu is an annotator", i);
 			return NULL;
 		}
 		if (sd__actor_profile(users[i]) != sd__actor_profile(users[0]) ||
@@ -146,16 +145,16 @@ sd_discussion *sd_discussion_create(const sd_discussion_params *p,
 			    strcmp(sd_actor_name(users[i]), sd_actor_name(users[k])) ==
 				0) {
 				sd__error_set(err, SD_EINVAL, NULL, "users",
-					     "username \"%s\" appears twice",
-					     sd_actor_name(users[i]));
+					      "username \"%s\" appears twice",
+					      sd_actor_name(users[i]));
 				return NULL;
 			}
 		}
 		if (moderator && users[i] != moderator &&
 		    strcmp(sd_actor_name(users[i]), sd_actor_name(moderator)) == 0) {
 			sd__error_set(err, SD_EINVAL, NULL, "moderator",
-				     "the moderator's username \"%s\" is also a user's",
-				     sd_actor_name(moderator));
+				      "the moderator's username \"%s\" is also a user's",
+				      sd_actor_name(moderator));
 			return NULL;
 		}
 	}
@@ -163,7 +162,7 @@ sd_discussion *sd_discussion_create(const sd_discussion_params *p,
 		const sd_seed_opinion *s = &p->seed_opinions[i];
 		if (!s->username || !s->text) {
 			sd__error_set(err, SD_EINVAL, NULL, "seed_opinions",
-				     "seed opinion %zu needs a username and a text", i);
+				      "seed opinion %zu needs a username and a text", i);
 			return NULL;
 		}
 	}
@@ -207,8 +206,8 @@ sd_discussion *sd_discussion_create(const sd_discussion_params *p,
 		goto oom;
 	}
 	rc = sd__logs_set_participants(d->logs, names, prompts, n_names,
-				      moderator ? sd_actor_name(moderator) : NULL,
-				      d->moderator_system, p->history_ctx_len, p->seed);
+				       moderator ? sd_actor_name(moderator) : NULL,
+				       d->moderator_system, p->history_ctx_len, p->seed);
 	free(prompts);
 	if (rc)
 		goto oom;
@@ -262,7 +261,7 @@ static int render_prompt(sd_discussion *d, const sd_actor *a, char **out)
 	size_t w = (size_t)d->p.history_ctx_len;
 	size_t first = n > w ? n - w : 0;
 	return sd__actor_prompt_from_entries(a, (const char *const *)d->entries + first,
-					    n - first, out);
+					     n - first, out);
 }
 
 int sd_discussion_next(sd_discussion *d, sd_request *req)
@@ -301,7 +300,8 @@ int sd_discussion_next(sd_discussion *d, sd_request *req)
 					      : d->system_prompts[d->pending_user];
 			r.user_prompt = d->pending_prompt;
 			r.sampling = d->p.sampling;
-			r.sampling.seed = (uint32_t)sd__seed_mix(d->p.seed, d->n_requests);
+			r.sampling.seed =
+			    (uint32_t)sd__seed_mix(d->p.seed, d->n_requests);
 			d->hook(sd_actor_name(speaker),
 				d->pending == PENDING_MODERATOR ? "moderator" : "turn",
 				&r, d->hook_ud);
@@ -310,8 +310,8 @@ int sd_discussion_next(sd_discussion *d, sd_request *req)
 	memset(req, 0, sizeof(*req));
 	req->tag = d->n_requests;
 	req->system_prompt = d->pending == PENDING_MODERATOR
-				     ? d->moderator_system
-				     : d->system_prompts[d->pending_user];
+				 ? d->moderator_system
+				 : d->system_prompts[d->pending_user];
 	req->user_prompt = d->pending_prompt;
 	req->sampling = d->p.sampling;
 	/* each request gets its own seed so a retry or a reorder by the
@@ -320,15 +320,14 @@ int sd_discussion_next(sd_discussion *d, sd_request *req)
 	return 1;
 }
 
-int sd_discussion_accept(sd_discussion *d, const char *text,
-			 const sd_reply *reply)
+int sd_discussion_accept(sd_discussion *d, const char *text, const sd_reply *reply)
 {
 	if (!d || !text)
 		return SD_EINVAL;
 	if (d->pending == PENDING_NONE)
 		return SD_ESTATE;
-	const sd_actor *a = d->pending == PENDING_MODERATOR
-				    ? d->moderator : d->users[d->pending_user];
+	const sd_actor *a =
+	    d->pending == PENDING_MODERATOR ? d->moderator : d->users[d->pending_user];
 	bool was_user = d->pending == PENDING_USER;
 	char *fixed = NULL, *post = NULL;
 	int rc = SD_OK;
@@ -402,16 +401,10 @@ const char *sd_discussion_pending_speaker(const sd_discussion *d)
 {
 	if (!d || d->pending == PENDING_NONE)
 		return NULL;
-	return sd_actor_name(d->pending == PENDING_MODERATOR
-				     ? d->moderator : d->users[d->pending_user]);
+	return sd_actor_name(d->pending == PENDING_MODERATOR ? d->moderator
+							     : d->users[d->pending_user]);
 }
 
-const sd_logs *sd_discussion_logs(const sd_discussion *d)
-{
-	return d ? d->logs : NULL;
-}
+const sd_logs *sd_discussion_logs(const sd_discussion *d) { return d ? d->logs : NULL; }
 
-sd_logs *sd_discussion_logs_mut(sd_discussion *d)
-{
-	return d ? d->logs : NULL;
-}
+sd_logs *sd_discussion_logs_mut(sd_discussion *d) { return d ? d->logs : NULL; }

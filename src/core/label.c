@@ -22,17 +22,17 @@ typedef enum label_type { TYPE_STRING, TYPE_INTEGER, TYPE_NUMBER, TYPE_JSON } la
 
 struct sd_label_spec {
 	label_kind kind;
-	label_type type;   /* grammar only */
-	bool json_shape;   /* reply is {"label": V} */
+	label_type type; /* grammar only */
+	bool json_shape; /* reply is {"label": V} */
 	char **values;
 	size_t n_values;
 	long long lo, hi;
 	char *grammar;
-	char *json;        /* the spec, compact */
+	char *json; /* the spec, compact */
 };
 
-static int bad(sd_error *err, const char *source, const char *field,
-	       const char *key, const char *msg)
+static int bad(sd_error *err, const char *source, const char *field, const char *key,
+	       const char *msg)
 {
 	char f[256];
 	snprintf(f, sizeof(f), "%s%s%s", field ? field : "", field && key ? "." : "",
@@ -46,11 +46,21 @@ static int gbnf_literal(sd__buf *b, const char *s)
 	int rc = sd__buf_append(b, "\"", 1);
 	for (const unsigned char *p = (const unsigned char *)s; *p && !rc; p++) {
 		switch (*p) {
-		case '"': rc = sd__buf_append(b, "\\\"", 2); break;
-		case '\\': rc = sd__buf_append(b, "\\\\", 2); break;
-		case '\n': rc = sd__buf_append(b, "\\n", 2); break;
-		case '\r': rc = sd__buf_append(b, "\\r", 2); break;
-		case '\t': rc = sd__buf_append(b, "\\t", 2); break;
+		case '"':
+			rc = sd__buf_append(b, "\\\"", 2);
+			break;
+		case '\\':
+			rc = sd__buf_append(b, "\\\\", 2);
+			break;
+		case '\n':
+			rc = sd__buf_append(b, "\\n", 2);
+			break;
+		case '\r':
+			rc = sd__buf_append(b, "\\r", 2);
+			break;
+		case '\t':
+			rc = sd__buf_append(b, "\\t", 2);
+			break;
 		default:
 			if (*p < 0x20)
 				rc = sd__buf_printf(b, "\\x%02X", *p);
@@ -110,7 +120,8 @@ static const char *gbnf_bounds(const char *g)
 
 static int digits(long long v)
 {
-	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	unsigned long long u =
+	    v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
 	int d = 1;
 	while (u >= 10)
 		u /= 10, d++;
@@ -153,7 +164,8 @@ static int build_grammar(sd_label_spec *s)
 		return SD_OK; /* given */
 	sd__buf_init(&b, 0);
 	if (s->json_shape)
-		rc = sd__buf_printf(&b, "root ::= \"{\\\"label\\\": \" value \"}\"\nvalue ::= ");
+		rc = sd__buf_printf(
+		    &b, "root ::= \"{\\\"label\\\": \" value \"}\"\nvalue ::= ");
 	else
 		rc = sd__buf_printf(&b, "root ::= ");
 	if (s->kind == LABEL_VALUES) {
@@ -197,8 +209,8 @@ void sd_label_spec_free(sd_label_spec *s)
 	free(s);
 }
 
-int sd_label_spec_parse(const char *json_text, const char *source,
-			const char *field, sd_label_spec **out, sd_error *err)
+int sd_label_spec_parse(const char *json_text, const char *source, const char *field,
+			sd_label_spec **out, sd_error *err)
 {
 	json_error_t jerr;
 	json_t *o = json_text ? json_loads(json_text, 0, &jerr) : NULL;
@@ -213,11 +225,14 @@ int sd_label_spec_parse(const char *json_text, const char *source,
 	}
 	const char *key;
 	json_t *v;
-	json_object_foreach(o, key, v) {
-		if (strcmp(key, "values") && strcmp(key, "range") && strcmp(key, "grammar") &&
-		    strcmp(key, "type") && strcmp(key, "json")) {
-			rc = bad(err, source, field, key,
-				 "unknown key (expected values, range, grammar, type, json)");
+	json_object_foreach(o, key, v)
+	{
+		if (strcmp(key, "values") && strcmp(key, "range") &&
+		    strcmp(key, "grammar") && strcmp(key, "type") &&
+		    strcmp(key, "json")) {
+			rc = bad(
+			    err, source, field, key,
+			    "unknown key (expected values, range, grammar, type, json)");
 			goto out;
 		}
 	}
@@ -244,7 +259,8 @@ int sd_label_spec_parse(const char *json_text, const char *source,
 	if (values) {
 		s->kind = LABEL_VALUES;
 		if (!json_is_array(values) || json_array_size(values) == 0) {
-			rc = bad(err, source, field, "values", "must be a non-empty list of strings");
+			rc = bad(err, source, field, "values",
+				 "must be a non-empty list of strings");
 			goto out;
 		}
 		s->values = calloc(json_array_size(values), sizeof(*s->values));
@@ -262,7 +278,8 @@ int sd_label_spec_parse(const char *json_text, const char *source,
 				goto out;
 			}
 			if (!(s->values[s->n_values++] = strdup(t))) {
-				rc = sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+				rc = sd__error_set(err, SD_ENOMEM, NULL, NULL,
+						   "out of memory");
 				goto out;
 			}
 		}
@@ -272,7 +289,7 @@ int sd_label_spec_parse(const char *json_text, const char *source,
 		    !json_is_integer(json_array_get(range, 0)) ||
 		    !json_is_integer(json_array_get(range, 1)) ||
 		    json_integer_value(json_array_get(range, 0)) >
-			    json_integer_value(json_array_get(range, 1))) {
+			json_integer_value(json_array_get(range, 1))) {
 			rc = bad(err, source, field, "range",
 				 "must be [lo, hi] with integers lo <= hi");
 			goto out;
@@ -317,8 +334,9 @@ int sd_label_spec_parse(const char *json_text, const char *source,
 		else if (!strcmp(t, "json"))
 			s->type = TYPE_JSON;
 		else {
-			rc = bad(err, source, field, "type",
-				 "must be \"string\", \"integer\", \"number\" or \"json\"");
+			rc = bad(
+			    err, source, field, "type",
+			    "must be \"string\", \"integer\", \"number\" or \"json\"");
 			goto out;
 		}
 	}
@@ -344,10 +362,7 @@ const char *sd_label_spec_grammar(const sd_label_spec *s)
 	return s ? s->grammar : NULL;
 }
 
-const char *sd_label_spec_json(const sd_label_spec *s)
-{
-	return s ? s->json : NULL;
-}
+const char *sd_label_spec_json(const sd_label_spec *s) { return s ? s->json : NULL; }
 
 /* s without surrounding whitespace, as a new string. */
 static char *trimmed(const char *s)

@@ -90,9 +90,9 @@ static json_t *string_or_null(const char *s)
 }
 
 int sd__logs_set_participants(sd_logs *l, const char *const *users,
-			     const char *const *user_prompts, size_t n_users,
-			     const char *moderator, const char *moderator_prompt,
-			     int32_t ctx_length, uint64_t seed)
+			      const char *const *user_prompts, size_t n_users,
+			      const char *moderator, const char *moderator_prompt,
+			      int32_t ctx_length, uint64_t seed)
 {
 	if (json_object_set_new(l->root, "users", string_array(users, n_users)) ||
 	    json_object_set_new(l->root, "moderator", string_or_null(moderator)) ||
@@ -112,16 +112,19 @@ static void add_tokens(json_t *root, int32_t p, int32_t g)
 	if (!json_is_object(t))
 		return;
 	if (p > 0)
-		json_object_set_new(t, "prompt",
-				    json_integer(json_integer_value(json_object_get(t, "prompt")) + p));
+		json_object_set_new(
+		    t, "prompt",
+		    json_integer(json_integer_value(json_object_get(t, "prompt")) + p));
 	if (g > 0)
-		json_object_set_new(t, "generated",
-				    json_integer(json_integer_value(json_object_get(t, "generated")) + g));
+		json_object_set_new(
+		    t, "generated",
+		    json_integer(json_integer_value(json_object_get(t, "generated")) +
+				 g));
 }
 
 int sd__logs_append(sd_logs *l, const char *name, const char *text, const char *model,
-		   const char *prompt, const char *user_prompt, bool is_moderator,
-		   int32_t n_prompt_tokens, int32_t n_gen_tokens)
+		    const char *prompt, const char *user_prompt, bool is_moderator,
+		    int32_t n_prompt_tokens, int32_t n_gen_tokens)
 {
 	json_t *e = json_object();
 	if (!e)
@@ -146,15 +149,14 @@ int sd__logs_append(sd_logs *l, const char *name, const char *text, const char *
 
 /* ---- reading ---- */
 
-static int bad(sd_error *err, const char *source, const char *field,
-	       const char *what)
+static int bad(sd_error *err, const char *source, const char *field, const char *what)
 {
 	return sd__error_set(err, SD_EINVAL, source, field, "%s", what);
 }
 
 /* Copy an optional string-or-null field, checking its type. */
-static int take_opt_string(json_t *dst, json_t *src, const char *key,
-			   const char *source, sd_error *err)
+static int take_opt_string(json_t *dst, json_t *src, const char *key, const char *source,
+			   sd_error *err)
 {
 	json_t *v = json_object_get(src, key);
 	if (!v || json_is_null(v))
@@ -193,7 +195,7 @@ static int take_comment(json_t *logs, json_t *c, size_t i, const char *mod,
 		return bad(err, source, field,
 			   "must be an object with \"name\" and \"text\"");
 	}
-	static const char *const req[] = { "name", "text" };
+	static const char *const req[] = {"name", "text"};
 	for (size_t k = 0; k < 2; k++) {
 		if (!json_is_string(json_object_get(c, req[k]))) {
 			snprintf(field, sizeof(field), "logs[%zu].%s", i, req[k]);
@@ -209,21 +211,22 @@ static int take_comment(json_t *logs, json_t *c, size_t i, const char *mod,
 		goto out;
 	if (json_object_set(e, "name", json_object_get(c, "name")) ||
 	    json_object_set(e, "text", json_object_get(c, "text")) ||
-	    json_object_set_new(e, "model", json_is_string(model)
-						     ? json_incref(model)
-						     : json_string("unknown")) ||
-	    json_object_set_new(e, "prompt", json_is_string(prompt)
-						      ? json_incref(prompt)
-						      : json_null()) ||
+	    json_object_set_new(e, "model",
+				json_is_string(model) ? json_incref(model)
+						      : json_string("unknown")) ||
+	    json_object_set_new(e, "prompt",
+				json_is_string(prompt) ? json_incref(prompt)
+						       : json_null()) ||
 	    json_object_set_new(e, "is_moderator",
 				json_is_boolean(ismod)
-					? json_incref(ismod)
-					: json_boolean(mod && strcmp(mod, name) == 0)))
+				    ? json_incref(ismod)
+				    : json_boolean(mod && strcmp(mod, name) == 0)))
 		goto out;
 	/* keep whatever else the writer put there (tokens, timings, ...) */
 	const char *key;
 	json_t *v;
-	json_object_foreach(c, key, v) {
+	json_object_foreach(c, key, v)
+	{
 		if (!json_object_get(e, key) && json_object_set(e, key, v))
 			goto out;
 	}
@@ -250,7 +253,7 @@ int sd_logs_from_json(const char *json_text, const char *source, sd_logs **out,
 	in = json_loads(json_text, 0, &jerr);
 	if (!in) {
 		return sd__error_set_at(err, SD_EPARSE, source, jerr.line, jerr.column,
-				       "%s", jerr.text);
+					"%s", jerr.text);
 	}
 	if (!json_is_object(in)) {
 		rc = bad(err, source, NULL,
@@ -304,8 +307,7 @@ int sd_logs_from_json(const char *json_text, const char *source, sd_logs **out,
 		goto out;
 	const char *mod = json_string_value(json_object_get(l->root, "moderator"));
 	for (size_t i = 0; i < json_array_size(logs_in); i++) {
-		rc = take_comment(logs, json_array_get(logs_in, i), i, mod,
-				  source, err);
+		rc = take_comment(logs, json_array_get(logs_in, i), i, mod, source, err);
 		if (rc)
 			goto out;
 	}
@@ -448,7 +450,8 @@ int sd_logs_to_json(const sd_logs *l, char **out)
 		goto out;
 	const char *key;
 	json_t *v;
-	json_object_foreach(l->root, key, v) {
+	json_object_foreach(l->root, key, v)
+	{
 		if (!is_known(key) && json_object_set(o, key, v))
 			goto out;
 	}
@@ -538,14 +541,11 @@ static int set_string(sd_logs *l, const char *key, const char *v)
 {
 	if (!l || !v)
 		return SD_EINVAL;
-	return json_object_set_new(l->root, key, sd__json_string_repair(v))
-		       ? SD_ENOMEM : SD_OK;
+	return json_object_set_new(l->root, key, sd__json_string_repair(v)) ? SD_ENOMEM
+									    : SD_OK;
 }
 
-int sd_logs_set_id(sd_logs *l, const char *id)
-{
-	return set_string(l, "id", id);
-}
+int sd_logs_set_id(sd_logs *l, const char *id) { return set_string(l, "id", id); }
 
 int sd_logs_set_timestamp(sd_logs *l, const char *timestamp)
 {

@@ -3,28 +3,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/core.h"
 #include "syndisco.h"
 #include "util/error.h"
-#include "core/core.h"
 #include "util/json.h"
 
 struct sd_persona {
 	json_t *obj; /* owned; always an object with a string "username" */
 };
 
-static int check_persona(const json_t *obj, const char *source,
-			 const char *where, sd_error *err)
+static int check_persona(const json_t *obj, const char *source, const char *where,
+			 sd_error *err)
 {
 	char field[128];
 	if (!json_is_object(obj))
 		return sd__error_set(err, SD_EINVAL, source, where,
-				    "a persona must be a JSON object");
+				     "a persona must be a JSON object");
 	const json_t *u = json_object_get(obj, "username");
-	snprintf(field, sizeof(field), "%s%susername", where,
-		 where[0] ? "." : "");
+	snprintf(field, sizeof(field), "%s%susername", where, where[0] ? "." : "");
 	if (!u)
 		return sd__error_set(err, SD_EINVAL, source, field,
-				    "missing; every persona needs a username");
+				     "missing; every persona needs a username");
 	/* SynDisco accepts any string, "" included (persona_empty_fields) */
 	if (!json_is_string(u))
 		return sd__error_set(err, SD_EINVAL, source, field, "must be a string");
@@ -42,14 +41,13 @@ static sd_persona *wrap(json_t *obj)
 	return p;
 }
 
-static int parse_json(const char *text, const char *source, json_t **out,
-		      sd_error *err)
+static int parse_json(const char *text, const char *source, json_t **out, sd_error *err)
 {
 	json_error_t jerr;
 	*out = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
 	if (!*out)
-		return sd__error_set_at(err, SD_EPARSE, source, jerr.line,
-				       jerr.column, "%s", jerr.text);
+		return sd__error_set_at(err, SD_EPARSE, source, jerr.line, jerr.column,
+					"%s", jerr.text);
 	return SD_OK;
 }
 
@@ -89,12 +87,12 @@ int sd_persona_array_from_json(const char *json_text, const char *source,
 		goto out;
 	if (!json_is_array(arr)) {
 		rc = sd__error_set(err, SD_EINVAL, source, NULL,
-				  "expected a JSON array of personas");
+				   "expected a JSON array of personas");
 		goto out;
 	}
 	if (json_array_size(arr) == 0) {
 		rc = sd__error_set(err, SD_EINVAL, source, NULL,
-				  "the persona array is empty");
+				   "the persona array is empty");
 		goto out;
 	}
 	list = calloc(json_array_size(arr), sizeof(*list));
@@ -115,16 +113,15 @@ int sd_persona_array_from_json(const char *json_text, const char *source,
 			if (strcmp(sd_persona_username(list[k]), name) == 0) {
 				char field[64];
 				snprintf(field, sizeof(field), "[%zu].username", i);
-				rc = sd__error_set(err, SD_EINVAL, source, field,
-						  "duplicate username \"%s\" (also at [%zu])",
-						  name, k);
+				rc = sd__error_set(
+				    err, SD_EINVAL, source, field,
+				    "duplicate username \"%s\" (also at [%zu])", name, k);
 				goto out;
 			}
 		}
 		list[count] = wrap(json_incref(obj));
 		if (!list[count]) {
-			rc = sd__error_set(err, SD_ENOMEM, source, NULL,
-					  "out of memory");
+			rc = sd__error_set(err, SD_ENOMEM, source, NULL, "out of memory");
 			goto out;
 		}
 		count++;
@@ -183,7 +180,8 @@ json_t *sd__persona_prompt_object(const sd_persona *p)
 	json_t *v;
 	if (!o)
 		return NULL;
-	json_object_foreach(p->obj, key, v) {
+	json_object_foreach(p->obj, key, v)
+	{
 		if (sd__json_is_empty(v))
 			continue;
 		if (json_object_set(o, key, v)) {

@@ -11,8 +11,8 @@ struct sd_turn_manager {
 	sd_turn_params p;
 	size_t n;
 	sd__rng rng;
-	size_t turn;            /* round robin: next index */
-	size_t last;            /* NONE before the first turn */
+	size_t turn; /* round robin: next index */
+	size_t last; /* NONE before the first turn */
 	size_t second_last;
 	size_t *order; /* order: owned copy */
 };
@@ -74,8 +74,8 @@ const char *sd_turn_kind_name(sd_turn_kind kind)
 	return "unknown";
 }
 
-sd_turn_manager *sd_turn_manager_create(const sd_turn_params *p,
-					size_t n_users, sd_error *err)
+sd_turn_manager *sd_turn_manager_create(const sd_turn_params *p, size_t n_users,
+					sd_error *err)
 {
 	if (!p) {
 		sd__error_set(err, SD_EINVAL, NULL, NULL, "no parameters");
@@ -84,34 +84,34 @@ sd_turn_manager *sd_turn_manager_create(const sd_turn_params *p,
 	if (p->kind != SD_TURN_ROUND_ROBIN && p->kind != SD_TURN_RANDOM &&
 	    p->kind != SD_TURN_RESPOND && p->kind != SD_TURN_ORDER) {
 		sd__error_set(err, SD_EINVAL, NULL, "turn_manager",
-			     "unknown turn manager kind %d", (int)p->kind);
+			      "unknown turn manager kind %d", (int)p->kind);
 		return NULL;
 	}
 	/* !(x >= 0 && x <= 1) also rejects NaN */
 	if (p->kind == SD_TURN_RESPOND && !(p->p_respond >= 0.0 && p->p_respond <= 1.0)) {
 		sd__error_set(err, SD_EINVAL, NULL, "p_respond",
-			     "must be between 0 and 1, got %g", p->p_respond);
+			      "must be between 0 and 1, got %g", p->p_respond);
 		return NULL;
 	}
 	if (p->kind == SD_TURN_ORDER) {
 		if (!p->order || p->n_order == 0 || n_users < 1) {
 			sd__error_set(err, SD_EINVAL, NULL, "order",
-				     "an explicit order needs at least one speaker");
+				      "an explicit order needs at least one speaker");
 			return NULL;
 		}
 		for (size_t i = 0; i < p->n_order; i++) {
 			if (p->order[i] >= n_users) {
 				sd__error_set(err, SD_EINVAL, NULL, "order",
-					     "entry %zu is user %zu of %zu", i,
-					     p->order[i], n_users);
+					      "entry %zu is user %zu of %zu", i,
+					      p->order[i], n_users);
 				return NULL;
 			}
 		}
 	} else if (n_users < 1 || (p->kind != SD_TURN_ROUND_ROBIN && n_users < 2)) {
 		sd__error_set(err, SD_EINVAL, NULL, "users",
-			     "the %s turn manager needs at least %d users, got %zu",
-			     sd_turn_kind_name(p->kind),
-			     p->kind == SD_TURN_ROUND_ROBIN ? 1 : 2, n_users);
+			      "the %s turn manager needs at least %d users, got %zu",
+			      sd_turn_kind_name(p->kind),
+			      p->kind == SD_TURN_ROUND_ROBIN ? 1 : 2, n_users);
 		return NULL;
 	}
 	sd_turn_manager *tm = calloc(1, sizeof(*tm));

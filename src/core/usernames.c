@@ -9,22 +9,19 @@
 #include "core/core.h"
 
 static const char *const adjectives[] = {
-	"quiet", "brave", "lucky", "salty", "sunny", "grumpy", "witty",
-	"sleepy", "bold", "calm", "eager", "fuzzy", "gentle", "jolly",
-	"keen", "lively", "mellow", "nimble", "odd", "proud", "rapid",
-	"shy", "tidy", "vivid", "wild", "zesty", "humble", "curious",
-	"silent", "crimson", "golden", "frosty", "rusty", "dusty",
-	"cosmic", "urban", "rural", "lazy", "noisy", "polite",
+    "quiet",  "brave",	"lucky",  "salty",   "sunny",  "grumpy",  "witty",  "sleepy",
+    "bold",   "calm",	"eager",  "fuzzy",   "gentle", "jolly",	  "keen",   "lively",
+    "mellow", "nimble", "odd",	  "proud",   "rapid",  "shy",	  "tidy",   "vivid",
+    "wild",   "zesty",	"humble", "curious", "silent", "crimson", "golden", "frosty",
+    "rusty",  "dusty",	"cosmic", "urban",   "rural",  "lazy",	  "noisy",  "polite",
 };
 
 static const char *const nouns[] = {
-	"lantern", "otter", "falcon", "pebble", "harbor", "maple",
-	"comet", "badger", "canyon", "meadow", "walrus", "kettle",
-	"piano", "beacon", "cactus", "dune", "ember", "fjord", "glacier",
-	"heron", "island", "jackal", "koala", "lagoon", "magnet",
-	"nebula", "orchid", "parrot", "quarry", "raven", "saddle",
-	"tundra", "violin", "willow", "yak", "zephyr", "anchor",
-	"bramble", "cobalt", "drizzle",
+    "lantern", "otter",	 "falcon",  "pebble", "harbor", "maple",   "comet",  "badger",
+    "canyon",  "meadow", "walrus",  "kettle", "piano",	"beacon",  "cactus", "dune",
+    "ember",   "fjord",	 "glacier", "heron",  "island", "jackal",  "koala",  "lagoon",
+    "magnet",  "nebula", "orchid",  "parrot", "quarry", "raven",   "saddle", "tundra",
+    "violin",  "willow", "yak",	    "zephyr", "anchor", "bramble", "cobalt", "drizzle",
 };
 
 #define N_ADJ (sizeof(adjectives) / sizeof(adjectives[0]))

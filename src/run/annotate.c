@@ -16,11 +16,11 @@
 #include "core/core.h"
 #include "run/backend_open.h"
 #include "run/config_common.h"
-#include "run/logcompat.h"
 #include "run/files.h"
 #include "run/log_walk.h"
-#include "run/model_id.h"
+#include "run/logcompat.h"
 #include "run/loop.h"
+#include "run/model_id.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/hash.h"
@@ -67,20 +67,17 @@ static int add_path(sd_annotate *a, const char *path, bool named)
 	return SD_OK;
 }
 
-static int add_found(const char *path, void *ud)
-{
-	return add_path(ud, path, false);
-}
+static int add_found(const char *path, void *ud) { return add_path(ud, path, false); }
 
 /* A log named on its own, or the logs under a directory (not the
  * manifests of runs and annotations that sit among them). */
 static int walk(sd_annotate *a, const char *path, sd__dirset *seen, sd_error *err)
 {
-	static const char *const manifests[] = { "run.json", "annotate.json", NULL };
+	static const char *const manifests[] = {"run.json", "annotate.json", NULL};
 	struct stat st;
 	if (stat(path, &st) != 0)
 		return sd__error_set(err, SD_ENOTFOUND, path, NULL, "cannot open: %s",
-				    strerror(errno));
+				     strerror(errno));
 	if (!S_ISDIR(st.st_mode))
 		return add_path(a, path, true)
 			   ? sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory")
@@ -136,7 +133,7 @@ static int check_logs(sd_annotate *a, sd_error *err)
 			return rc;
 		if (annotation && l->named)
 			return sd__error_set(err, SD_EINVAL, l->path, NULL,
-					    "an annotation file, not a discussion log");
+					     "an annotation file, not a discussion log");
 		if (annotation) {
 			free(l->path);
 			l->path = NULL;
@@ -166,10 +163,11 @@ static int check_logs(sd_annotate *a, sd_error *err)
 	for (size_t i = 0; i < a->n_logs; i++)
 		for (size_t j = i + 1; j < a->n_logs; j++)
 			if (strcmp(a->logs[i].file, a->logs[j].file) == 0)
-				return sd__error_set(err, SD_EINVAL, a->logs[j].path, "id",
-						    "\"%s\" is also the id of %s; each "
-						    "discussion must be given once",
-						    a->logs[j].id, a->logs[i].path);
+				return sd__error_set(err, SD_EINVAL, a->logs[j].path,
+						     "id",
+						     "\"%s\" is also the id of %s; each "
+						     "discussion must be given once",
+						     a->logs[j].id, a->logs[i].path);
 	return SD_OK;
 }
 
@@ -202,8 +200,8 @@ static bool valid_name(const char *s)
 	return true;
 }
 
-static int parse_annotator(sd_annotate *a, size_t i, const json_t *o,
-			   const char *context, sd_error *err)
+static int parse_annotator(sd_annotate *a, size_t i, const json_t *o, const char *context,
+			   sd_error *err)
 {
 	sd__annotator *x = &a->ann[i];
 	char prefix[64];
@@ -211,9 +209,9 @@ static int parse_annotator(sd_annotate *a, size_t i, const json_t *o,
 	snprintf(prefix, sizeof(prefix), "annotators[%zu]", i);
 	if (!json_is_object(o))
 		return sd__error_set(err, SD_EINVAL, a->path, prefix,
-				    "must be an object {name, instructions, ...}");
+				     "must be an object {name, instructions, ...}");
 	if ((rc = sd__cfg_check_keys(o, ann_keys, sizeof(ann_keys) / sizeof(ann_keys[0]),
-				 a->path, "", err))) {
+				     a->path, "", err))) {
 		sd__cfg_prefix_field(err, prefix, ".");
 		return rc;
 	}
@@ -223,20 +221,22 @@ static int parse_annotator(sd_annotate *a, size_t i, const json_t *o,
 		return rc;
 	if (!x->name || !valid_name(x->name))
 		return sd__error_set(err, SD_EINVAL, a->path, f,
-				    "needs a name of letters, digits, '-', '_' and '.' "
-				    "(it names the output directory)");
+				     "needs a name of letters, digits, '-', '_' and '.' "
+				     "(it names the output directory)");
 	for (size_t k = 0; k < i; k++)
 		if (strcmp(a->ann[k].name, x->name) == 0)
 			return sd__error_set(err, SD_EINVAL, a->path, f,
-					    "\"%s\" is used twice", x->name);
+					     "\"%s\" is used twice", x->name);
 	snprintf(f, sizeof(f), "%s.", prefix);
-	if ((rc = sd__cfg_text(o, "instructions", f, a->path, a->dir, &x->instructions, err)))
+	if ((rc = sd__cfg_text(o, "instructions", f, a->path, a->dir, &x->instructions,
+			       err)))
 		return rc;
-	if (!x->instructions || strspn(x->instructions, " \t\r\n") == strlen(x->instructions)) {
+	if (!x->instructions ||
+	    strspn(x->instructions, " \t\r\n") == strlen(x->instructions)) {
 		snprintf(f, sizeof(f), "%s.instructions", prefix);
 		return sd__error_set(err, SD_EINVAL, a->path, f,
-				    "missing: an annotator needs instructions (what to "
-				    "label and how), inline or as instructions_file");
+				     "missing: an annotator needs instructions (what to "
+				     "label and how), inline or as instructions_file");
 	}
 	if ((rc = sd__cfg_text(o, "context", f, a->path, a->dir, &x->context, err)))
 		return rc;
@@ -248,10 +248,10 @@ static int parse_annotator(sd_annotate *a, size_t i, const json_t *o,
 	snprintf(f, sizeof(f), "%s.remove_strings", prefix);
 	if (json_object_get(o, "remove_strings")) {
 		if ((rc = sd__cfg_string_list(o, "remove_strings", f, a->path, &x->remove,
-					  &x->n_remove, err)))
+					      &x->n_remove, err)))
 			return rc;
 	} else if ((rc = sd__cfg_string_list(a->root, "remove_strings", "remove_strings",
-					 a->path, &x->remove, &x->n_remove, err))) {
+					     a->path, &x->remove, &x->n_remove, err))) {
 		return rc;
 	}
 	const json_t *p = json_object_get(o, "persona");
@@ -260,7 +260,7 @@ static int parse_annotator(sd_annotate *a, size_t i, const json_t *o,
 		if (!json_is_object(p)) {
 			snprintf(f, sizeof(f), "%s.persona", prefix);
 			return sd__error_set(err, SD_EINVAL, a->path, f,
-					    "must be a persona object");
+					     "must be a persona object");
 		}
 		if (!(x->persona = sd__persona_from_object(p)))
 			return sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
@@ -274,17 +274,19 @@ static int parse_annotator(sd_annotate *a, size_t i, const json_t *o,
 	if (label && !json_is_null(label)) {
 		char *text = json_dumps(label, JSON_ENCODE_ANY);
 		snprintf(f, sizeof(f), "%s.label", prefix);
-		rc = text ? sd_label_spec_parse(text, a->path, f, &x->label, err) : SD_ENOMEM;
+		rc = text ? sd_label_spec_parse(text, a->path, f, &x->label, err)
+			  : SD_ENOMEM;
 		free(text);
 		if (rc)
 			return rc == SD_ENOMEM && !err->text[0]
-				       ? sd__error_set(err, rc, NULL, NULL, "out of memory") : rc;
+				   ? sd__error_set(err, rc, NULL, NULL, "out of memory")
+				   : rc;
 		char why[256];
 		if (sd_grammar_check(sd_label_spec_grammar(x->label), why, sizeof(why))) {
 			snprintf(f, sizeof(f), "%s.label%s", prefix,
 				 json_object_get(label, "grammar") ? ".grammar" : "");
 			return sd__error_set(err, SD_EINVAL, a->path, f,
-					    "the grammar does not parse: %s", why);
+					     "the grammar does not parse: %s", why);
 		}
 	}
 	/* per-annotator overrides of the top-level settings */
@@ -323,7 +325,9 @@ static int parse_annotator(sd_annotate *a, size_t i, const json_t *o,
 		return rc;
 	}
 	x->json = json_deep_copy(o);
-	if (!x->json || json_object_set_new(x->json, "backend", bk ? json_deep_copy(bk) : json_object()) ||
+	if (!x->json ||
+	    json_object_set_new(x->json, "backend",
+				bk ? json_deep_copy(bk) : json_object()) ||
 	    json_object_set_new(x->json, "context", json_string(x->context)) ||
 	    json_object_set_new(x->json, "instructions", json_string(x->instructions)))
 		return sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
@@ -333,7 +337,8 @@ static int parse_annotator(sd_annotate *a, size_t i, const json_t *o,
 				    JSON_SORT_KEYS | JSON_COMPACT);
 	if (!x->backend_key)
 		return sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
-	x->seed = sd__seed_mix(a->seed, sd__fnv1a64(x->name, strlen(x->name), SD_FNV1A64_INIT));
+	x->seed =
+	    sd__seed_mix(a->seed, sd__fnv1a64(x->name, strlen(x->name), SD_FNV1A64_INIT));
 	return SD_OK;
 }
 
@@ -367,8 +372,8 @@ static int update_digest(sd_annotate *a)
 	uint64_t h = sd__fnv1a64(canon, strlen(canon), SD_FNV1A64_INIT);
 	uint64_t h2 = sd__fnv1a64(canon, strlen(canon), h ^ 0x5bd1e995ULL);
 	free(canon);
-	snprintf(a->digest, sizeof(a->digest), "%016llx%016llx",
-		 (unsigned long long)h, (unsigned long long)h2);
+	snprintf(a->digest, sizeof(a->digest), "%016llx%016llx", (unsigned long long)h,
+		 (unsigned long long)h2);
 	return SD_OK;
 }
 
@@ -410,14 +415,14 @@ static int find_inputs_in(sd_annotate *a, const char *const *inputs, size_t n_in
 	}
 	if (!json_is_array(d) || json_array_size(d) == 0)
 		return sd__error_set(err, SD_EINVAL, a->path, "discussions",
-				    "missing: give the discussion logs to annotate (a "
-				    "directory, a file or a list of them) in the config "
-				    "or on the command line");
+				     "missing: give the discussion logs to annotate (a "
+				     "directory, a file or a list of them) in the config "
+				     "or on the command line");
 	for (size_t i = 0; i < json_array_size(d) && rc == SD_OK; i++) {
 		const char *s = json_string_value(json_array_get(d, i));
 		if (!s)
 			return sd__error_set(err, SD_EINVAL, a->path, "discussions",
-					    "entry %zu is not a path string", i);
+					     "entry %zu is not a path string", i);
 		char *p = sd__cfg_resolve(a->dir, s);
 		rc = p ? walk(a, p, seen, err) : SD_ENOMEM;
 		free(p);
@@ -428,14 +433,14 @@ static int find_inputs_in(sd_annotate *a, const char *const *inputs, size_t n_in
 static int find_inputs(sd_annotate *a, const char *const *inputs, size_t n_inputs,
 		       sd_error *err)
 {
-	sd__dirset seen = { 0 };
+	sd__dirset seen = {0};
 	int rc = find_inputs_in(a, inputs, n_inputs, &seen, err);
 	sd__run_dirset_free(&seen);
 	return rc;
 }
 
-int sd_annotate_load(const char *path, const char *const *inputs,
-		     size_t n_inputs, sd_annotate **out, sd_error *err)
+int sd_annotate_load(const char *path, const char *const *inputs, size_t n_inputs,
+		     sd_annotate **out, sd_error *err)
 {
 	sd_annotate *a = NULL;
 	char *text = NULL, *context = NULL;
@@ -453,33 +458,36 @@ int sd_annotate_load(const char *path, const char *const *inputs,
 	a->root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
 	if (!a->root) {
 		rc = sd__error_set_at(err, SD_EPARSE, path, jerr.line, jerr.column, "%s",
-				     jerr.text);
+				      jerr.text);
 		goto out;
 	}
 	if (!json_is_object(a->root)) {
 		rc = sd__error_set(err, SD_EINVAL, path, NULL,
-				  "an annotation config must be a JSON object");
+				   "an annotation config must be a JSON object");
 		goto out;
 	}
-	if ((rc = sd__cfg_check_keys(a->root, top_keys, sizeof(top_keys) / sizeof(top_keys[0]),
-				 path, "", err)))
+	if ((rc = sd__cfg_check_keys(a->root, top_keys,
+				     sizeof(top_keys) / sizeof(top_keys[0]), path, "",
+				     err)))
 		goto out;
 	long long seed = 42, hist = 2, retries = 2;
 	a->templates = sd_prompt_templates_default();
-	if ((rc = sd__cfg_get_int(a->root, "seed", "seed", path, 0, INT64_MAX, &seed, err)) ||
+	if ((rc = sd__cfg_get_int(a->root, "seed", "seed", path, 0, INT64_MAX, &seed,
+				  err)) ||
 	    (rc = sd__cfg_get_int(a->root, "history_ctx_len", "history_ctx_len", path, 0,
-			      1 << 20, &hist, err)) ||
+				  1 << 20, &hist, err)) ||
 	    (rc = sd__cfg_get_int(a->root, "max_retries", "max_retries", path, 0, 100,
-			      &retries, err)) ||
-	    (rc = sd__cfg_get_str(a->root, "output_dir", "output_dir", path, &a->output_dir, err)) ||
+				  &retries, err)) ||
+	    (rc = sd__cfg_get_str(a->root, "output_dir", "output_dir", path,
+				  &a->output_dir, err)) ||
 	    (rc = sd__cfg_text(a->root, "context", "", path, a->dir, &context, err)) ||
 	    (rc = sd__cfg_templates(json_object_get(a->root, "templates"), path,
-				&a->templates, err)) ||
+				    &a->templates, err)) ||
 	    (rc = sd__cfg_profile(a->root, path, &a->profile, err)))
 		goto out;
 	long long tw = 900000;
-	if ((rc = sd__cfg_get_int(a->root, "textwrap_len", "textwrap_len", path, 1, INT32_MAX,
-			      &tw, err)))
+	if ((rc = sd__cfg_get_int(a->root, "textwrap_len", "textwrap_len", path, 1,
+				  INT32_MAX, &tw, err)))
 		goto out;
 	a->textwrap_len = (int32_t)tw;
 	a->seed = (uint64_t)seed;
@@ -488,13 +496,14 @@ int sd_annotate_load(const char *path, const char *const *inputs,
 	const json_t *im = json_object_get(a->root, "include_moderator");
 	if (im && !json_is_boolean(im)) {
 		rc = sd__error_set(err, SD_EINVAL, path, "include_moderator",
-				  "must be true or false");
+				   "must be true or false");
 		goto out;
 	}
 	const json_t *arr = json_object_get(a->root, "annotators");
 	if (!json_is_array(arr) || json_array_size(arr) == 0) {
-		rc = sd__error_set(err, SD_EINVAL, path, "annotators",
-				  "missing: a list of annotators, each {name, instructions, ...}");
+		rc = sd__error_set(
+		    err, SD_EINVAL, path, "annotators",
+		    "missing: a list of annotators, each {name, instructions, ...}");
 		goto out;
 	}
 	a->ann = calloc(json_array_size(arr), sizeof(*a->ann));
@@ -513,7 +522,7 @@ int sd_annotate_load(const char *path, const char *const *inputs,
 		goto out;
 	if (a->n_logs == 0) {
 		rc = sd__error_set(err, SD_ENOTFOUND, path, "discussions",
-				  "no discussion logs (*.json) found in the inputs");
+				   "no discussion logs (*.json) found in the inputs");
 		goto out;
 	}
 	if (update_digest(a)) {
@@ -555,17 +564,8 @@ const char *sd_annotate_output_dir(const sd_annotate *a)
 	return a ? a->output_dir : NULL;
 }
 
-const char *sd_annotate_digest(const sd_annotate *a)
-{
-	return a ? a->digest : NULL;
-}
+const char *sd_annotate_digest(const sd_annotate *a) { return a ? a->digest : NULL; }
 
-size_t sd_annotate_log_count(const sd_annotate *a)
-{
-	return a ? a->n_logs : 0;
-}
+size_t sd_annotate_log_count(const sd_annotate *a) { return a ? a->n_logs : 0; }
 
-size_t sd_annotate_annotator_count(const sd_annotate *a)
-{
-	return a ? a->n_ann : 0;
-}
+size_t sd_annotate_annotator_count(const sd_annotate *a) { return a ? a->n_ann : 0; }

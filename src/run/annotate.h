@@ -24,14 +24,14 @@ typedef struct sd__annotator {
 	sd_sampling sampling;
 	sd__cfg_backend backend;
 	char *backend_key;
-	uint64_t seed;          /* mix(run seed, hash(name)) */
+	uint64_t seed; /* mix(run seed, hash(name)) */
 } sd__annotator;
 
 typedef struct sd__ann_log {
 	char *path;
 	char *id;
-	char *file;             /* id made safe as a file name */
-	bool named;		/* given as a file, not found in a directory */
+	char *file; /* id made safe as a file name */
+	bool named; /* given as a file, not found in a directory */
 } sd__ann_log;
 
 struct sd_annotate {

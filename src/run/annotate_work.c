@@ -23,14 +23,15 @@
 typedef struct ann_work {
 	sd_annotate *a;
 	const sd_run_params *p;
-	sd__groups g;  /* annotators by backend config */
+	sd__groups g;	     /* annotators by backend config */
 	json_t *model_files; /* [{name, model_file}] per annotator (model_id.h) */
 } ann_work;
 
 /* The identity of annotator x's model file, or NULL (borrowed). */
 static const json_t *ann_model(const ann_work *w, size_t x)
 {
-	const json_t *m = json_object_get(json_array_get(w->model_files, x), "model_file");
+	const json_t *m =
+	    json_object_get(json_array_get(w->model_files, x), "model_file");
 	return json_is_object(m) ? m : NULL;
 }
 
@@ -69,22 +70,21 @@ static bool is_complete(const char *path, const char *id, const char *digest,
 	bool ok = c && strcmp(c, id) == 0 && json_is_array(json_object_get(j, "logs")) &&
 		  d && strcmp(d, digest) == 0;
 	if (ok && model) /* a model file replaced under the same path: redo */
-		ok = json_equal(json_object_get(json_object_get(j, "model_file"), "sha256"),
-				json_object_get(model, "sha256"));
+		ok = json_equal(
+		    json_object_get(json_object_get(j, "model_file"), "sha256"),
+		    json_object_get(model, "sha256"));
 	json_decref(j);
 	return ok;
 }
 
-static size_t aw_n_groups(void *wp)
-{
-	return ((ann_work *)wp)->g.n;
-}
+static size_t aw_n_groups(void *wp) { return ((ann_work *)wp)->g.n; }
 
 static sd_backend *aw_open_backend(void *wp, size_t g, int32_t parallel, sd_error *err)
 {
 	ann_work *w = wp;
 	const sd__annotator *x = &w->a->ann[w->g.first[g]];
-	return sd__run_backend_open(&x->backend, w->a->path, parallel, w->p->default_model, err);
+	return sd__run_backend_open(&x->backend, w->a->path, parallel,
+				    w->p->default_model, err);
 }
 
 static bool aw_next_item(void *wp, size_t g, size_t *cursor, size_t *item,
@@ -96,9 +96,10 @@ static bool aw_next_item(void *wp, size_t g, size_t *cursor, size_t *item,
 		size_t x = *cursor / n, l = *cursor % n;
 		if (w->g.of[x] != g || l % w->p->shard_count != w->p->shard_index)
 			continue;
-		char *path = out_path(w->p->out_dir, w->a->ann[x].name, w->a->logs[l].file);
+		char *path =
+		    out_path(w->p->out_dir, w->a->ann[x].name, w->a->logs[l].file);
 		bool done = path && is_complete(path, w->a->logs[l].id, w->a->digest,
-						  ann_model(w, x));
+						ann_model(w, x));
 		free(path);
 		if (done) {
 			(*skipped)++;
@@ -194,8 +195,8 @@ static int aw_job_accept(void *jp, uint64_t key, const sd_reply *rep)
 
 /*
  * Our own fields, appended after SynDisco's: the config digest and the
- * model file's identity (what resume checks a file against). Replaces *json; non-zero when out of
- * memory.
+ * model file's identity (what resume checks a file against). Replaces *json; non-zero
+ * when out of memory.
  */
 /*
  * Append config_digest and model_file as the last top-level fields of an
@@ -220,14 +221,14 @@ static int add_extras(char **json, const char *digest, const json_t *model)
 	bool empty = n >= 2 && (*json)[n - 2] == '{';
 	if (!rc)
 		rc = sd__buf_append(&b, *json, empty ? n - 1 : n - 2) ||
-		     sd__buf_printf(&b, "%s\n    \"config_digest\": %s",
-				   empty ? "" : ",", ds);
+		     sd__buf_printf(&b, "%s\n    \"config_digest\": %s", empty ? "" : ",",
+				    ds);
 	if (!rc && ms) {
 		rc = sd__buf_append(&b, ",\n    \"model_file\": ", 20);
 		/* one level deeper: every line of the value moves 4 right */
 		for (const char *p = ms; !rc && *p; p++)
 			rc = *p == '\n' ? sd__buf_append(&b, "\n    ", 5)
-				       : sd__buf_append(&b, p, 1);
+					: sd__buf_append(&b, p, 1);
 	}
 	if (!rc)
 		rc = sd__buf_append(&b, "\n}", 2);
@@ -250,7 +251,7 @@ static int aw_job_save(void *wp, void *jp, size_t item, sd_error *err)
 	const sd__ann_log *l = &w->a->logs[item % w->a->n_logs];
 	char ts[32], *json = NULL;
 	sd_timestamp_now(ts, sizeof(ts));
-	sd_annotation_meta m = { x->name, j->model, ts, l->path };
+	sd_annotation_meta m = {x->name, j->model, ts, l->path};
 	if (sd_annotation_to_json(j->ann, &m, &json))
 		return sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	if (w->p->on_text) {
@@ -270,15 +271,15 @@ static int aw_job_save(void *wp, void *jp, size_t item, sd_error *err)
 }
 
 static const sd__loop_ops ann_ops = {
-	.n_groups = aw_n_groups,
-	.open_backend = aw_open_backend,
-	.next_item = aw_next_item,
-	.job_create = aw_job_create,
-	.job_next = aw_job_next,
-	.job_accept = aw_job_accept,
-	.job_save = aw_job_save,
-	.job_free = aw_job_free,
-	.item_name = aw_item_name,
+    .n_groups = aw_n_groups,
+    .open_backend = aw_open_backend,
+    .next_item = aw_next_item,
+    .job_create = aw_job_create,
+    .job_next = aw_job_next,
+    .job_accept = aw_job_accept,
+    .job_save = aw_job_save,
+    .job_free = aw_job_free,
+    .item_name = aw_item_name,
 };
 
 /* OUT/annotate.json: the config, its digest and the model files. Caller frees. */
@@ -300,8 +301,8 @@ static const char *ann_backend_key(const void *a, size_t x)
 	return ((const sd_annotate *)a)->ann[x].backend_key;
 }
 
-int sd_annotate_run(sd_annotate *a, const sd_run_params *p,
-		    sd_run_progress *progress, sd_error *err)
+int sd_annotate_run(sd_annotate *a, const sd_run_params *p, sd_run_progress *progress,
+		    sd_error *err)
 {
 	ann_work w;
 	sd_run_progress local;
@@ -311,7 +312,8 @@ int sd_annotate_run(sd_annotate *a, const sd_run_params *p,
 		progress = &local;
 	memset(progress, 0, sizeof(*progress));
 	if (!a || !p)
-		return sd__error_set(err, SD_EINVAL, NULL, NULL, "no config or run parameters");
+		return sd__error_set(err, SD_EINVAL, NULL, NULL,
+				     "no config or run parameters");
 	memset(&w, 0, sizeof(w));
 	w.a = a;
 	w.p = p;
@@ -321,11 +323,11 @@ int sd_annotate_run(sd_annotate *a, const sd_run_params *p,
 	for (size_t x = 0; x < a->n_ann; x++) {
 		json_t *id = NULL;
 		if ((rc = sd__run_model_identity(&a->ann[x].backend, a->path,
-					      p->default_model, &id, err)))
+						 p->default_model, &id, err)))
 			goto out_models;
-		if (json_array_append_new(w.model_files,
-					  json_pack("{s:s,s:o}", "name", a->ann[x].name,
-						    "model_file", id ? id : json_null()))) {
+		if (json_array_append_new(
+			w.model_files, json_pack("{s:s,s:o}", "name", a->ann[x].name,
+						 "model_file", id ? id : json_null()))) {
 			rc = sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 			goto out_models;
 		}
@@ -337,7 +339,7 @@ int sd_annotate_run(sd_annotate *a, const sd_run_params *p,
 	}
 	int created;
 	rc = sd__store_prepare(p, "annotate.json", a->digest, manifest, "annotations",
-			   &created, err);
+			       &created, err);
 	free(manifest);
 	if (rc)
 		goto out_models;
@@ -361,9 +363,10 @@ out:
 		sd__store_unprepare(p, "annotate.json", created);
 	sd__groups_free(&w.g);
 	if (rc == SD_OK && progress->failed > 0)
-		rc = sd__error_set(err, SD_EBACKEND, NULL, NULL,
-				  "%zu annotation(s) failed; run the same command again to retry them",
-				  progress->failed);
+		rc = sd__error_set(
+		    err, SD_EBACKEND, NULL, NULL,
+		    "%zu annotation(s) failed; run the same command again to retry them",
+		    progress->failed);
 out_models:
 	json_decref(w.model_files);
 	return rc;

@@ -14,8 +14,8 @@ static sd_backend *open_openai(const sd__cfg_backend *cb, const char *source,
 	op.model = cb->model;
 	if (!op.model || !op.model[0]) {
 		sd__error_set(err, SD_EINVAL, source, "backend.model",
-			     "missing: the name of the model the server serves (as "
-			     "listed by GET /v1/models), or pass --model NAME");
+			      "missing: the name of the model the server serves (as "
+			      "listed by GET /v1/models), or pass --model NAME");
 		return NULL;
 	}
 	if (sd__cfg_backend_api_key(cb, source, &key, err))
@@ -28,15 +28,16 @@ static sd_backend *open_openai(const sd__cfg_backend *cb, const char *source,
 		snprintf(err->source, sizeof(err->source), "%s", source ? source : "");
 		if (err->field[0])
 			sd__cfg_prefix_field(err, "backend", ".");
-		if (!strcmp(err->field, "backend.base_urls[0]") && cb->openai.n_base_urls == 1)
+		if (!strcmp(err->field, "backend.base_urls[0]") &&
+		    cb->openai.n_base_urls == 1)
 			snprintf(err->field, sizeof(err->field), "backend.base_url");
 	}
 	return b;
 }
 
 sd_backend *sd__run_backend_open(const sd__cfg_backend *cb, const char *source,
-			     int32_t parallel, const char *default_model,
-			     sd_error *err)
+				 int32_t parallel, const char *default_model,
+				 sd_error *err)
 {
 	if (strcmp(cb->type, "scripted") == 0) {
 		sd_scripted_params sp = sd_scripted_default_params();
@@ -54,7 +55,7 @@ sd_backend *sd__run_backend_open(const sd__cfg_backend *cb, const char *source,
 	lp.model_path = cb->model ? cb->model : default_model;
 	if (!lp.model_path) {
 		sd__error_set(err, SD_EINVAL, source, "backend.model",
-			     "no model: set backend.model or pass --model");
+			      "no model: set backend.model or pass --model");
 		return NULL;
 	}
 	/* n_ctx in a config is per request stream; the context holds them all */
@@ -64,20 +65,21 @@ sd_backend *sd__run_backend_open(const sd__cfg_backend *cb, const char *source,
 }
 
 int sd__run_backend_check(const sd__cfg_backend *cb, const char *source,
-		      const char *default_model, sd_error *err)
+			  const char *default_model, sd_error *err)
 {
 	if (strcmp(cb->type, "openai") == 0) {
 		char *key = NULL;
 		if (!cb->model || !cb->model[0])
-			return sd__error_set(err, SD_EINVAL, source, "backend.model",
-					    "missing: the name of the model the server serves "
-					    "(as listed by GET /v1/models), or pass --model NAME");
+			return sd__error_set(
+			    err, SD_EINVAL, source, "backend.model",
+			    "missing: the name of the model the server serves "
+			    "(as listed by GET /v1/models), or pass --model NAME");
 		int rc = sd__cfg_backend_api_key(cb, source, &key, err);
 		sd__cfg_secret_free(key);
 		return rc;
 	}
 	if (strcmp(cb->type, "llama") == 0 && !cb->model && !default_model)
 		return sd__error_set(err, SD_EINVAL, source, "backend.model",
-				    "no model: set backend.model or pass --model");
+				     "no model: set backend.model or pass --model");
 	return SD_OK;
 }

@@ -17,8 +17,8 @@
  * API key is read from the environment or the file here.
  */
 sd_backend *sd__run_backend_open(const sd__cfg_backend *cb, const char *source,
-			     int32_t parallel, const char *default_model,
-			     sd_error *err);
+				 int32_t parallel, const char *default_model,
+				 sd_error *err);
 
 /*
  * What sd__run_backend_open() would refuse and can be known without loading
@@ -26,6 +26,6 @@ sd_backend *sd__run_backend_open(const sd__cfg_backend *cb, const char *source,
  * llama model. Called before an output directory is touched.
  */
 int sd__run_backend_check(const sd__cfg_backend *cb, const char *source,
-		      const char *default_model, sd_error *err);
+			  const char *default_model, sd_error *err);
 
 #endif

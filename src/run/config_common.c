@@ -11,11 +11,12 @@
 #include "util/error.h"
 
 int sd__cfg_check_keys(const json_t *o, const char *const *keys, size_t n,
-		      const char *source, const char *prefix, sd_error *err)
+		       const char *source, const char *prefix, sd_error *err)
 {
 	const char *key;
 	json_t *v;
-	json_object_foreach((json_t *)o, key, v) {
+	json_object_foreach((json_t *)o, key, v)
+	{
 		size_t i;
 		for (i = 0; i < n; i++)
 			if (strcmp(key, keys[i]) == 0)
@@ -29,9 +30,9 @@ int sd__cfg_check_keys(const json_t *o, const char *const *keys, size_t n,
 				break; /* out of memory: the list is left out */
 		char field[sizeof(err->field) + 64];
 		snprintf(field, sizeof(field), "%s%s", prefix, key);
-		sd__error_set(err, SD_EINVAL, source, field,
-			     "unknown field (valid: %s)",
-			     allowed.data && !sd__buf_status(&allowed) ? allowed.data : "");
+		sd__error_set(err, SD_EINVAL, source, field, "unknown field (valid: %s)",
+			      allowed.data && !sd__buf_status(&allowed) ? allowed.data
+									: "");
 		sd__buf_free(&allowed);
 		return SD_EINVAL;
 	}
@@ -39,14 +40,13 @@ int sd__cfg_check_keys(const json_t *o, const char *const *keys, size_t n,
 }
 
 int sd__cfg_get_str(const json_t *o, const char *key, const char *field,
-		   const char *source, char **out, sd_error *err)
+		    const char *source, char **out, sd_error *err)
 {
 	const json_t *v = json_object_get(o, key);
 	if (!v || json_is_null(v))
 		return SD_OK;
 	if (!json_is_string(v))
-		return sd__error_set(err, SD_EINVAL, source, field,
-				    "must be a string");
+		return sd__error_set(err, SD_EINVAL, source, field, "must be a string");
 	char *s = strdup(json_string_value(v));
 	if (!s)
 		return sd__error_set(err, SD_ENOMEM, source, field, "out of memory");
@@ -56,38 +56,35 @@ int sd__cfg_get_str(const json_t *o, const char *key, const char *field,
 }
 
 int sd__cfg_get_int(const json_t *o, const char *key, const char *field,
-		   const char *source, long long lo, long long hi,
-		   long long *out, sd_error *err)
+		    const char *source, long long lo, long long hi, long long *out,
+		    sd_error *err)
 {
 	const json_t *v = json_object_get(o, key);
 	if (!v || json_is_null(v))
 		return SD_OK;
 	if (!json_is_integer(v))
-		return sd__error_set(err, SD_EINVAL, source, field,
-				    "must be an integer");
+		return sd__error_set(err, SD_EINVAL, source, field, "must be an integer");
 	long long x = json_integer_value(v);
 	if (x < lo || x > hi)
 		return sd__error_set(err, SD_EINVAL, source, field,
-				    "must be between %lld and %lld, got %lld",
-				    lo, hi, x);
+				     "must be between %lld and %lld, got %lld", lo, hi,
+				     x);
 	*out = x;
 	return SD_OK;
 }
 
 int sd__cfg_get_num(const json_t *o, const char *key, const char *field,
-		   const char *source, double lo, double hi, double *out,
-		   sd_error *err)
+		    const char *source, double lo, double hi, double *out, sd_error *err)
 {
 	const json_t *v = json_object_get(o, key);
 	if (!v || json_is_null(v))
 		return SD_OK;
 	if (!json_is_number(v))
-		return sd__error_set(err, SD_EINVAL, source, field,
-				    "must be a number");
+		return sd__error_set(err, SD_EINVAL, source, field, "must be a number");
 	double x = json_number_value(v);
 	if (!(x >= lo && x <= hi))
 		return sd__error_set(err, SD_EINVAL, source, field,
-				    "must be between %g and %g, got %g", lo, hi, x);
+				     "must be between %g and %g, got %g", lo, hi, x);
 	*out = x;
 	return SD_OK;
 }
@@ -113,8 +110,8 @@ char *sd__cfg_resolve(const char *dir, const char *p)
 	sd__buf b;
 	sd__buf_init(&b, 0);
 	int rc = p[0] == '/' || !dir || !dir[0] || strcmp(dir, ".") == 0
-			 ? sd__buf_puts(&b, p)
-			 : sd__buf_printf(&b, "%s/%s", dir, p);
+		     ? sd__buf_puts(&b, p)
+		     : sd__buf_printf(&b, "%s/%s", dir, p);
 	/* a failed buffer steals as NULL: never a path cut short */
 	return rc ? NULL : sd__buf_steal(&b);
 }
@@ -127,8 +124,8 @@ char *sd__cfg_dirname(const char *path)
 	return d;
 }
 
-int sd__cfg_text(const json_t *o, const char *key, const char *prefix,
-	     const char *source, const char *dir, char **out, sd_error *err)
+int sd__cfg_text(const json_t *o, const char *key, const char *prefix, const char *source,
+		 const char *dir, char **out, sd_error *err)
 {
 	char fkey[96], field[160];
 	snprintf(fkey, sizeof(fkey), "%s_file", key);
@@ -137,7 +134,7 @@ int sd__cfg_text(const json_t *o, const char *key, const char *prefix,
 	if (inl && !json_is_null(inl) && file) {
 		snprintf(field, sizeof(field), "%s%s", prefix, key);
 		return sd__error_set(err, SD_EINVAL, source, field,
-				    "give either \"%s\" or \"%s\", not both", key, fkey);
+				     "give either \"%s\" or \"%s\", not both", key, fkey);
 	}
 	if (!file) {
 		snprintf(field, sizeof(field), "%s%s", prefix, key);
@@ -145,7 +142,8 @@ int sd__cfg_text(const json_t *o, const char *key, const char *prefix,
 	}
 	snprintf(field, sizeof(field), "%s%s", prefix, fkey);
 	if (!json_is_string(file))
-		return sd__error_set(err, SD_EINVAL, source, field, "must be a path string");
+		return sd__error_set(err, SD_EINVAL, source, field,
+				     "must be a path string");
 	char *p = sd__cfg_resolve(dir, json_string_value(file));
 	char *text = NULL;
 	if (!p)
@@ -160,7 +158,7 @@ int sd__cfg_text(const json_t *o, const char *key, const char *prefix,
 }
 
 int sd__cfg_personas(const json_t *root, const char *source, const char *dir,
-		 bool allow_missing, sd_persona ***out, size_t *n, sd_error *err)
+		     bool allow_missing, sd_persona ***out, size_t *n, sd_error *err)
 {
 	const json_t *inl = json_object_get(root, "personas");
 	const json_t *file = json_object_get(root, "personas_file");
@@ -170,21 +168,24 @@ int sd__cfg_personas(const json_t *root, const char *source, const char *dir,
 	*out = NULL;
 	*n = 0;
 	if (inl && file)
-		return sd__error_set(err, SD_EINVAL, source, "personas",
-				    "give either \"personas\" or \"personas_file\", not both");
+		return sd__error_set(
+		    err, SD_EINVAL, source, "personas",
+		    "give either \"personas\" or \"personas_file\", not both");
 	if (!inl && !file) {
 		if (allow_missing)
 			return SD_OK;
-		return sd__error_set(err, SD_EINVAL, source, "personas",
-				    "missing: list the users' personas inline or give \"personas_file\"");
+		return sd__error_set(
+		    err, SD_EINVAL, source, "personas",
+		    "missing: list the users' personas inline or give \"personas_file\"");
 	}
 	if (file) {
 		if (!json_is_string(file))
 			return sd__error_set(err, SD_EINVAL, source, "personas_file",
-					    "must be a path string");
+					     "must be a path string");
 		char *p = sd__cfg_resolve(dir, json_string_value(file));
 		if (!p)
-			return sd__error_set(err, SD_ENOMEM, source, NULL, "out of memory");
+			return sd__error_set(err, SD_ENOMEM, source, NULL,
+					     "out of memory");
 		rc = sd_persona_array_load(p, &all, &n_all, err);
 		free(p);
 		if (rc)
@@ -192,7 +193,8 @@ int sd__cfg_personas(const json_t *root, const char *source, const char *dir,
 	} else {
 		char *text = json_dumps(inl, JSON_ENCODE_ANY);
 		if (!text)
-			return sd__error_set(err, SD_ENOMEM, source, NULL, "out of memory");
+			return sd__error_set(err, SD_ENOMEM, source, NULL,
+					     "out of memory");
 		rc = sd_persona_array_from_json(text, source, &all, &n_all, err);
 		free(text);
 		if (rc) {
@@ -214,7 +216,7 @@ int sd__cfg_personas(const json_t *root, const char *source, const char *dir,
 	rc = SD_EINVAL;
 	if (!json_is_array(users) || json_array_size(users) == 0) {
 		sd__error_set(err, SD_EINVAL, source, "users",
-			     "must be a non-empty array of usernames");
+			      "must be a non-empty array of usernames");
 		goto out;
 	}
 	sel = calloc(json_array_size(users), sizeof(*sel));
@@ -227,7 +229,8 @@ int sd__cfg_personas(const json_t *root, const char *source, const char *dir,
 		char field[64];
 		snprintf(field, sizeof(field), "users[%zu]", i);
 		if (!name) {
-			sd__error_set(err, SD_EINVAL, source, field, "must be a username string");
+			sd__error_set(err, SD_EINVAL, source, field,
+				      "must be a username string");
 			goto out;
 		}
 		size_t k;
@@ -236,7 +239,8 @@ int sd__cfg_personas(const json_t *root, const char *source, const char *dir,
 				break;
 		if (k == n_all) {
 			sd__error_set(err, SD_EINVAL, source, field,
-				     "no persona named \"%s\" (or it is listed twice)", name);
+				      "no persona named \"%s\" (or it is listed twice)",
+				      name);
 			goto out;
 		}
 		sel[n_sel++] = all[k];
@@ -253,7 +257,7 @@ out:
 }
 
 int sd__cfg_moderator_parse(const json_t *m, const char *source, const char *dir,
-			sd__cfg_moderator *out, sd_error *err)
+			    sd__cfg_moderator *out, sd_error *err)
 {
 	static const char *const keys[] = {
 	    "persona",	"instructions", "instructions_file", "context",
@@ -265,27 +269,29 @@ int sd__cfg_moderator_parse(const json_t *m, const char *source, const char *dir
 		return SD_OK;
 	if (!json_is_object(m))
 		return sd__error_set(err, SD_EINVAL, source, "moderator",
-				    "must be an object {persona, instructions} or null");
+				     "must be an object {persona, instructions} or null");
 	if ((rc = sd__cfg_check_keys(m, keys, 7, source, "moderator.", err)))
 		return rc;
 	const json_t *iu = json_object_get(m, "in_users");
 	if (iu && !json_is_boolean(iu))
 		return sd__error_set(err, SD_EINVAL, source, "moderator.in_users",
-				    "must be true or false");
+				     "must be true or false");
 	out->in_users = json_is_true(iu);
 	const json_t *mn = json_object_get(m, "model_name");
 	if (mn && !json_is_null(mn) && !json_is_string(mn))
 		return sd__error_set(err, SD_EINVAL, source, "moderator.model_name",
-				    "must be a string");
+				     "must be a string");
 	out->model_name = json_string_value(mn);
 	out->has_remove = json_object_get(m, "remove_strings") != NULL;
-	if ((rc = sd__cfg_string_list(m, "remove_strings", "moderator.remove_strings", source,
-				  &out->remove_strings, &out->n_remove_strings, err)))
+	if ((rc = sd__cfg_string_list(m, "remove_strings", "moderator.remove_strings",
+				      source, &out->remove_strings,
+				      &out->n_remove_strings, err)))
 		return rc;
 	const json_t *p = json_object_get(m, "persona");
 	if (!p)
-		return sd__error_set(err, SD_EINVAL, source, "moderator.persona",
-				    "missing: the moderator needs a persona with a username");
+		return sd__error_set(
+		    err, SD_EINVAL, source, "moderator.persona",
+		    "missing: the moderator needs a persona with a username");
 	char *text = json_dumps(p, JSON_ENCODE_ANY);
 	if (!text)
 		return sd__error_set(err, SD_ENOMEM, source, NULL, "out of memory");
@@ -294,7 +300,8 @@ int sd__cfg_moderator_parse(const json_t *m, const char *source, const char *dir
 	if (!out->persona) {
 		if (err) {
 			snprintf(err->source, sizeof(err->source), "%s", source);
-			sd__cfg_prefix_field(err, "moderator.persona", err->field[0] ? "." : "");
+			sd__cfg_prefix_field(err, "moderator.persona",
+					     err->field[0] ? "." : "");
 			err->line = err->column = 0;
 		}
 		return SD_EINVAL;
@@ -303,17 +310,17 @@ int sd__cfg_moderator_parse(const json_t *m, const char *source, const char *dir
 	if (!out->instructions)
 		return sd__error_set(err, SD_ENOMEM, source, NULL, "out of memory");
 	if ((rc = sd__cfg_text(m, "instructions", "moderator.", source, dir,
-			   &out->instructions, err)) ||
+			       &out->instructions, err)) ||
 	    (rc = sd__cfg_get_str(m, "context", "moderator.context", source,
-			      &out->context, err))) {
+				  &out->context, err))) {
 		sd__cfg_moderator_clear(out);
 		return rc;
 	}
 	return SD_OK;
 }
 
-void sd__cfg_moderator_actor_params(const sd__cfg_moderator *m, const char *shared_context,
-				sd_actor_params *ap)
+void sd__cfg_moderator_actor_params(const sd__cfg_moderator *m,
+				    const char *shared_context, sd_actor_params *ap)
 {
 	ap->persona = m->persona;
 	ap->instructions = m->instructions;
@@ -337,7 +344,7 @@ void sd__cfg_moderator_clear(sd__cfg_moderator *m)
 }
 
 int sd__cfg_turn_manager(const json_t *t, const char *source, sd_turn_params *out,
-		     sd_error *err)
+			 sd_error *err)
 {
 	static const char *const keys[] = {"type", "p_respond", "random_first", "order"};
 	const char *name = NULL;
@@ -354,74 +361,79 @@ int sd__cfg_turn_manager(const json_t *t, const char *source, sd_turn_params *ou
 			return sd__error_set(
 			    err, SD_EINVAL, source, "turn_manager.type",
 			    "missing; one of round_robin, random, respond, order");
-		if ((rc = sd__cfg_get_num(t, "p_respond", "turn_manager.p_respond", source,
-				      0.0, 1.0, &out->p_respond, err)))
+		if ((rc = sd__cfg_get_num(t, "p_respond", "turn_manager.p_respond",
+					  source, 0.0, 1.0, &out->p_respond, err)))
 			return rc;
 		const json_t *rf = json_object_get(t, "random_first");
 		if (rf && !json_is_boolean(rf))
 			return sd__error_set(err, SD_EINVAL, source,
-					    "turn_manager.random_first", "must be true or false");
+					     "turn_manager.random_first",
+					     "must be true or false");
 		out->random_first = json_is_true(rf);
 	} else {
 		return sd__error_set(err, SD_EINVAL, source, "turn_manager",
-				    "must be a name or an object {type, ...}");
+				     "must be a name or an object {type, ...}");
 	}
 	if (sd_turn_kind_from_name(name, &out->kind))
 		return sd__error_set(err, SD_EINVAL, source,
-				    json_is_string(t) ? "turn_manager"
-						      : "turn_manager.type",
-				    "unknown turn manager \"%s\" (valid: round_robin, "
-				    "random, respond, order)",
-				    name);
+				     json_is_string(t) ? "turn_manager"
+						       : "turn_manager.type",
+				     "unknown turn manager \"%s\" (valid: round_robin, "
+				     "random, respond, order)",
+				     name);
 	return SD_OK;
 }
 
-int sd__cfg_sampling(const json_t *s, const char *source, sd_sampling *sp,
-		 sd_error *err)
+int sd__cfg_sampling(const json_t *s, const char *source, sd_sampling *sp, sd_error *err)
 {
 	static const char *const keys[] = {
-		"max_tokens", "temperature", "top_p", "top_k", "min_p",
-		"repeat_penalty", "repeat_last_n",
+	    "max_tokens", "temperature",    "top_p",	     "top_k",
+	    "min_p",	  "repeat_penalty", "repeat_last_n",
 	};
 	static const struct {
 		const char *key, *field;
 		long long lo, hi;
 		size_t off;
 	} ints[] = {
-		{ "max_tokens", "sampling.max_tokens", 1, 1 << 20, offsetof(sd_sampling, max_tokens) },
-		{ "top_k", "sampling.top_k", 0, 1 << 20, offsetof(sd_sampling, top_k) },
-		{ "repeat_last_n", "sampling.repeat_last_n", 0, 1 << 20, offsetof(sd_sampling, repeat_last_n) },
+	    {"max_tokens", "sampling.max_tokens", 1, 1 << 20,
+	     offsetof(sd_sampling, max_tokens)},
+	    {"top_k", "sampling.top_k", 0, 1 << 20, offsetof(sd_sampling, top_k)},
+	    {"repeat_last_n", "sampling.repeat_last_n", 0, 1 << 20,
+	     offsetof(sd_sampling, repeat_last_n)},
 	};
 	static const struct {
 		const char *key, *field;
 		double lo, hi;
 		size_t off;
 	} nums[] = {
-		{ "temperature", "sampling.temperature", 0, 100, offsetof(sd_sampling, temperature) },
-		{ "top_p", "sampling.top_p", 0, 1, offsetof(sd_sampling, top_p) },
-		{ "min_p", "sampling.min_p", 0, 1, offsetof(sd_sampling, min_p) },
-		{ "repeat_penalty", "sampling.repeat_penalty", 0, 100, offsetof(sd_sampling, repeat_penalty) },
+	    {"temperature", "sampling.temperature", 0, 100,
+	     offsetof(sd_sampling, temperature)},
+	    {"top_p", "sampling.top_p", 0, 1, offsetof(sd_sampling, top_p)},
+	    {"min_p", "sampling.min_p", 0, 1, offsetof(sd_sampling, min_p)},
+	    {"repeat_penalty", "sampling.repeat_penalty", 0, 100,
+	     offsetof(sd_sampling, repeat_penalty)},
 	};
 	int rc;
 	if (!s || json_is_null(s))
 		return SD_OK;
 	if (!json_is_object(s))
-		return sd__error_set(err, SD_EINVAL, source, "sampling", "must be an object");
+		return sd__error_set(err, SD_EINVAL, source, "sampling",
+				     "must be an object");
 	if ((rc = sd__cfg_check_keys(s, keys, 7, source, "sampling.", err)))
 		return rc;
 	for (size_t k = 0; k < sizeof(ints) / sizeof(ints[0]); k++) {
 		int32_t *dst = (int32_t *)((char *)sp + ints[k].off);
 		long long v = *dst;
-		if ((rc = sd__cfg_get_int(s, ints[k].key, ints[k].field, source, ints[k].lo,
-				      ints[k].hi, &v, err)))
+		if ((rc = sd__cfg_get_int(s, ints[k].key, ints[k].field, source,
+					  ints[k].lo, ints[k].hi, &v, err)))
 			return rc;
 		*dst = (int32_t)v;
 	}
 	for (size_t k = 0; k < sizeof(nums) / sizeof(nums[0]); k++) {
 		float *dst = (float *)((char *)sp + nums[k].off);
 		double v = *dst;
-		if ((rc = sd__cfg_get_num(s, nums[k].key, nums[k].field, source, nums[k].lo,
-				      nums[k].hi, &v, err)))
+		if ((rc = sd__cfg_get_num(s, nums[k].key, nums[k].field, source,
+					  nums[k].lo, nums[k].hi, &v, err)))
 			return rc;
 		*dst = (float)v;
 	}
@@ -432,39 +444,49 @@ int sd__cfg_sampling(const json_t *s, const char *source, sd_sampling *sp,
 static int check_placeholders(const char *key, const char *tmpl, const char *source,
 			      sd_error *err)
 {
-	static const char *const entry[] = {"name", "text"}, *const prompt[] = {"history"};
+	static const char *const entry[] = {"name", "text"}, *const prompt[] = {
+								 "history"};
 	bool is_entry = !strcmp(key, "history_entry");
 	bool is_prompt = !strcmp(key, "user_prompt") || !strcmp(key, "annotator_prompt");
 	const char *bad;
 	size_t n;
 	if (!sd__template_check(tmpl, is_entry ? entry : prompt,
-			       is_entry ? 2 : is_prompt ? 1 : 0, &bad, &n))
+				is_entry    ? 2
+				: is_prompt ? 1
+					    : 0,
+				&bad, &n))
 		return SD_OK;
 	char f[64];
 	snprintf(f, sizeof(f), "templates.%s", key);
-	return sd__error_set(err, SD_EINVAL, source, f,
-			    "unknown placeholder \"%.*s\"; this template knows %s (write "
-			    "\"{{\" for a literal brace)",
-			    (int)(n > 60 ? 60 : n), bad,
-			    is_entry ? "{name} and {text}" : is_prompt ? "{history}" : "none");
+	return sd__error_set(
+	    err, SD_EINVAL, source, f,
+	    "unknown placeholder \"%.*s\"; this template knows %s (write "
+	    "\"{{\" for a literal brace)",
+	    (int)(n > 60 ? 60 : n), bad,
+	    is_entry	? "{name} and {text}"
+	    : is_prompt ? "{history}"
+			: "none");
 }
 
 int sd__cfg_templates(const json_t *t, const char *source, sd_prompt_templates *out,
-		  sd_error *err)
+		      sd_error *err)
 {
 	static const char *const keys[] = {
-		"history_entry", "history_sep", "user_prompt",
-		"annotator_prompt", "wrap_user_json",
+	    "history_entry",	"history_sep",	  "user_prompt",
+	    "annotator_prompt", "wrap_user_json",
 	};
 	const char **dst[] = {
-		&out->history_entry, &out->history_sep, &out->user_prompt,
-		&out->annotator_prompt,
+	    &out->history_entry,
+	    &out->history_sep,
+	    &out->user_prompt,
+	    &out->annotator_prompt,
 	};
 	int rc;
 	if (!t || json_is_null(t))
 		return SD_OK;
 	if (!json_is_object(t))
-		return sd__error_set(err, SD_EINVAL, source, "templates", "must be an object");
+		return sd__error_set(err, SD_EINVAL, source, "templates",
+				     "must be an object");
 	if ((rc = sd__cfg_check_keys(t, keys, 5, source, "templates.", err)))
 		return rc;
 	for (size_t k = 0; k < 4; k++) {
@@ -474,7 +496,8 @@ int sd__cfg_templates(const json_t *t, const char *source, sd_prompt_templates *
 		if (!json_is_string(v)) {
 			char f[64];
 			snprintf(f, sizeof(f), "templates.%s", keys[k]);
-			return sd__error_set(err, SD_EINVAL, source, f, "must be a string");
+			return sd__error_set(err, SD_EINVAL, source, f,
+					     "must be a string");
 		}
 		*dst[k] = json_string_value(v);
 		if ((rc = check_placeholders(keys[k], *dst[k], source, err)))
@@ -483,7 +506,7 @@ int sd__cfg_templates(const json_t *t, const char *source, sd_prompt_templates *
 	const json_t *w = json_object_get(t, "wrap_user_json");
 	if (w && !json_is_boolean(w))
 		return sd__error_set(err, SD_EINVAL, source, "templates.wrap_user_json",
-				    "must be true or false");
+				     "must be true or false");
 	if (w)
 		out->wrap_user_json = json_is_true(w);
 	return SD_OK;
@@ -499,7 +522,7 @@ static int parse_stop(const json_t *b, const char *source, sd__cfg_backend *out,
 		return SD_OK;
 	if (!json_is_array(stop))
 		return sd__error_set(err, SD_EINVAL, source, "backend.stop",
-				    "must be an array of strings");
+				     "must be an array of strings");
 	out->stop = calloc(json_array_size(stop) + 1, sizeof(char *));
 	if (!out->stop)
 		return sd__error_set(err, SD_ENOMEM, source, NULL, "out of memory");
@@ -507,7 +530,7 @@ static int parse_stop(const json_t *b, const char *source, sd__cfg_backend *out,
 		out->stop[k] = json_string_value(json_array_get(stop, k));
 		if (!out->stop[k] || !out->stop[k][0])
 			return sd__error_set(err, SD_EINVAL, source, "backend.stop",
-					    "entry %zu must be a non-empty string", k);
+					     "entry %zu must be a non-empty string", k);
 	}
 	*n = json_array_size(stop);
 	return SD_OK;
@@ -517,24 +540,29 @@ static int parse_llama(const json_t *b, const char *source, const char *dir,
 		       sd__cfg_backend *out, sd_error *err)
 {
 	static const char *const keys[] = {
-		"type", "model", "model_name", "n_ctx", "n_threads",
-		"n_gpu_layers", "n_batch", "chat_template",
-		"fallback_chat_template", "stop", "replies", "prefix_cache",
+	    "type",    "model",		"model_name",
+	    "n_ctx",   "n_threads",	"n_gpu_layers",
+	    "n_batch", "chat_template", "fallback_chat_template",
+	    "stop",    "replies",	"prefix_cache",
 	};
 	static const struct {
 		const char *key, *field;
 		long long lo, hi;
 		size_t off;
 	} ints[] = {
-		{ "n_ctx", "backend.n_ctx", 64, 1 << 24, offsetof(sd_llama_params, n_ctx) },
-		{ "n_threads", "backend.n_threads", 1, 1024, offsetof(sd_llama_params, n_threads) },
-		{ "n_batch", "backend.n_batch", 1, 1 << 20, offsetof(sd_llama_params, n_batch) },
-		{ "n_gpu_layers", "backend.n_gpu_layers", -1, 100000, offsetof(sd_llama_params, n_gpu_layers) },
-		{ "prefix_cache", "backend.prefix_cache", -1, 256, offsetof(sd_llama_params, n_prefix_cache) },
+	    {"n_ctx", "backend.n_ctx", 64, 1 << 24, offsetof(sd_llama_params, n_ctx)},
+	    {"n_threads", "backend.n_threads", 1, 1024,
+	     offsetof(sd_llama_params, n_threads)},
+	    {"n_batch", "backend.n_batch", 1, 1 << 20,
+	     offsetof(sd_llama_params, n_batch)},
+	    {"n_gpu_layers", "backend.n_gpu_layers", -1, 100000,
+	     offsetof(sd_llama_params, n_gpu_layers)},
+	    {"prefix_cache", "backend.prefix_cache", -1, 256,
+	     offsetof(sd_llama_params, n_prefix_cache)},
 	};
 	int rc;
 	if ((rc = sd__cfg_check_keys(b, keys, sizeof(keys) / sizeof(keys[0]), source,
-				 "backend.", err)))
+				     "backend.", err)))
 		return rc;
 	char *model = NULL;
 	if ((rc = sd__cfg_get_str(b, "model", "backend.model", source, &model, err)))
@@ -543,13 +571,14 @@ static int parse_llama(const json_t *b, const char *source, const char *dir,
 		out->model = sd__cfg_resolve(dir, model);
 		free(model);
 		if (!out->model)
-			return sd__error_set(err, SD_ENOMEM, source, NULL, "out of memory");
+			return sd__error_set(err, SD_ENOMEM, source, NULL,
+					     "out of memory");
 	}
 	sd_llama_params *lp = &out->llama;
-	static const char *const strs[] = { "model_name", "chat_template",
-					    "fallback_chat_template" };
-	const char **sdst[] = { &lp->model_name, &lp->chat_template,
-				&lp->fallback_chat_template };
+	static const char *const strs[] = {"model_name", "chat_template",
+					   "fallback_chat_template"};
+	const char **sdst[] = {&lp->model_name, &lp->chat_template,
+			       &lp->fallback_chat_template};
 	for (size_t k = 0; k < 3; k++) {
 		const json_t *v = json_object_get(b, strs[k]);
 		if (!v || json_is_null(v))
@@ -557,15 +586,16 @@ static int parse_llama(const json_t *b, const char *source, const char *dir,
 		if (!json_is_string(v)) {
 			char f[64];
 			snprintf(f, sizeof(f), "backend.%s", strs[k]);
-			return sd__error_set(err, SD_EINVAL, source, f, "must be a string");
+			return sd__error_set(err, SD_EINVAL, source, f,
+					     "must be a string");
 		}
 		*sdst[k] = json_string_value(v);
 	}
 	for (size_t k = 0; k < sizeof(ints) / sizeof(ints[0]); k++) {
 		int32_t *dst = (int32_t *)((char *)lp + ints[k].off);
 		long long v = *dst;
-		if ((rc = sd__cfg_get_int(b, ints[k].key, ints[k].field, source, ints[k].lo,
-				      ints[k].hi, &v, err)))
+		if ((rc = sd__cfg_get_int(b, ints[k].key, ints[k].field, source,
+					  ints[k].lo, ints[k].hi, &v, err)))
 			return rc;
 		*dst = (int32_t)v;
 	}
@@ -574,9 +604,9 @@ static int parse_llama(const json_t *b, const char *source, const char *dir,
 	lp->stop = out->stop;
 	if (json_object_get(b, "replies") && strcmp(out->type, "scripted"))
 		return sd__error_set(err, SD_EINVAL, source, "backend.replies",
-				    "only the scripted backend answers from a list");
+				     "only the scripted backend answers from a list");
 	return sd__cfg_string_list(b, "replies", "backend.replies", source, &out->replies,
-			       &out->n_replies, err);
+				   &out->n_replies, err);
 }
 
 static int check_url(const json_t *v, const char *field, const char *source,
@@ -584,37 +614,42 @@ static int check_url(const json_t *v, const char *field, const char *source,
 {
 	const char *u = json_string_value(v);
 	if (!u)
-		return sd__error_set(err, SD_EINVAL, source, field,
-				    "must be a URL string such as \"http://127.0.0.1:8080/v1\"");
+		return sd__error_set(
+		    err, SD_EINVAL, source, field,
+		    "must be a URL string such as \"http://127.0.0.1:8080/v1\"");
 	if (strncmp(u, "http://", 7) && strncmp(u, "https://", 8))
 		return sd__error_set(err, SD_EINVAL, source, field,
-				    "must start with http:// or https:// (e.g. "
-				    "\"http://127.0.0.1:8080/v1\"), got \"%.100s\"", u);
+				     "must start with http:// or https:// (e.g. "
+				     "\"http://127.0.0.1:8080/v1\"), got \"%.100s\"",
+				     u);
 	/* caught here, not after 600 s of retries (down_deadline) */
 	for (const unsigned char *c = (const unsigned char *)u; *c; c++)
 		if (*c <= 0x20 || *c == 0x7f)
-			return sd__error_set(err, SD_EINVAL, source, field,
-					    "must not contain spaces or control characters "
-					    "(byte %zu)", (size_t)(c - (const unsigned char *)u));
+			return sd__error_set(
+			    err, SD_EINVAL, source, field,
+			    "must not contain spaces or control characters "
+			    "(byte %zu)",
+			    (size_t)(c - (const unsigned char *)u));
 	const char *host = strstr(u, "://") + 3;
 	size_t alen = strcspn(host, "/?#");
 	/* credentials in a URL would be written to run.json with it */
 	if (memchr(host, '@', alen))
-		return sd__error_set(err, SD_EINVAL, source, field,
-				    "must not hold credentials (user:password@): they would "
-				    "be stored in run.json; put the key in an environment "
-				    "variable named by \"api_key_env\" or in a file named by "
-				    "\"api_key_file\"");
+		return sd__error_set(
+		    err, SD_EINVAL, source, field,
+		    "must not hold credentials (user:password@): they would "
+		    "be stored in run.json; put the key in an environment "
+		    "variable named by \"api_key_env\" or in a file named by "
+		    "\"api_key_file\"");
 	const char *end = host + alen, *colon = NULL;
 	if (*host == '[') { /* IPv6 literal */
 		const char *rb = memchr(host, ']', alen);
 		if (!rb)
 			return sd__error_set(err, SD_EINVAL, source, field,
-					    "has an unclosed '[' in its host");
+					     "has an unclosed '[' in its host");
 		colon = rb + 1 < end && rb[1] == ':' ? rb + 1 : NULL;
 		if (rb + 1 < end && !colon)
 			return sd__error_set(err, SD_EINVAL, source, field,
-					    "has a malformed host");
+					     "has a malformed host");
 	} else {
 		colon = memchr(host, ':', alen);
 	}
@@ -625,17 +660,18 @@ static int check_url(const json_t *v, const char *field, const char *source,
 		const char *d = colon + 1;
 		if (d == end)
 			return sd__error_set(err, SD_EINVAL, source, field,
-					    "has an empty port after ':'");
+					     "has an empty port after ':'");
 		for (; d < end; d++) {
 			if (*d < '0' || *d > '9' || port > 65535)
 				break;
 			port = port * 10 + (*d - '0');
 		}
 		if (d < end || port < 1 || port > 65535)
-			return sd__error_set(err, SD_EINVAL, source, field,
-					    "has an invalid port \"%.*s\" (must be 1 to 65535)",
-					    (int)(end - colon - 1 < 20 ? end - colon - 1 : 20),
-					    colon + 1);
+			return sd__error_set(
+			    err, SD_EINVAL, source, field,
+			    "has an invalid port \"%.*s\" (must be 1 to 65535)",
+			    (int)(end - colon - 1 < 20 ? end - colon - 1 : 20),
+			    colon + 1);
 	}
 	return SD_OK;
 }
@@ -644,57 +680,84 @@ static int parse_openai(const json_t *b, const char *source, const char *dir,
 			sd__cfg_backend *out, sd_error *err)
 {
 	static const char *const keys[] = {
-		"type", "base_url", "base_urls", "model", "model_name",
-		"api_key_env", "api_key_file", "max_tokens", "temperature",
-		"top_p", "seed", "stop", "extra_body", "grammar_field",
-		"request_timeout", "connect_timeout", "max_in_flight",
-		"max_retries", "backoff_initial", "backoff_max", "down_deadline",
+	    "type",
+	    "base_url",
+	    "base_urls",
+	    "model",
+	    "model_name",
+	    "api_key_env",
+	    "api_key_file",
+	    "max_tokens",
+	    "temperature",
+	    "top_p",
+	    "seed",
+	    "stop",
+	    "extra_body",
+	    "grammar_field",
+	    "request_timeout",
+	    "connect_timeout",
+	    "max_in_flight",
+	    "max_retries",
+	    "backoff_initial",
+	    "backoff_max",
+	    "down_deadline",
 	};
 	static const struct {
 		const char *key, *field;
 		double lo, hi;
 		size_t off;
 	} nums[] = {
-		{ "request_timeout", "backend.request_timeout", 0.001, 1e7, offsetof(sd_openai_params, request_timeout) },
-		{ "connect_timeout", "backend.connect_timeout", 0.001, 1e7, offsetof(sd_openai_params, connect_timeout) },
-		{ "backoff_initial", "backend.backoff_initial", 0, 3600, offsetof(sd_openai_params, backoff_initial) },
-		{ "backoff_max", "backend.backoff_max", 0, 86400, offsetof(sd_openai_params, backoff_max) },
-		{ "down_deadline", "backend.down_deadline", 0, 1e9, offsetof(sd_openai_params, down_deadline) },
+	    {"request_timeout", "backend.request_timeout", 0.001, 1e7,
+	     offsetof(sd_openai_params, request_timeout)},
+	    {"connect_timeout", "backend.connect_timeout", 0.001, 1e7,
+	     offsetof(sd_openai_params, connect_timeout)},
+	    {"backoff_initial", "backend.backoff_initial", 0, 3600,
+	     offsetof(sd_openai_params, backoff_initial)},
+	    {"backoff_max", "backend.backoff_max", 0, 86400,
+	     offsetof(sd_openai_params, backoff_max)},
+	    {"down_deadline", "backend.down_deadline", 0, 1e9,
+	     offsetof(sd_openai_params, down_deadline)},
 	};
 	static const struct {
 		const char *key, *field;
 		long long lo, hi;
 		size_t off;
 	} ints[] = {
-		{ "max_tokens", "backend.max_tokens", 1, 1 << 24, offsetof(sd_openai_params, max_tokens) },
-		{ "max_in_flight", "backend.max_in_flight", 0, 1 << 20, offsetof(sd_openai_params, max_in_flight) },
-		{ "max_retries", "backend.max_retries", 0, 1000, offsetof(sd_openai_params, max_retries) },
+	    {"max_tokens", "backend.max_tokens", 1, 1 << 24,
+	     offsetof(sd_openai_params, max_tokens)},
+	    {"max_in_flight", "backend.max_in_flight", 0, 1 << 20,
+	     offsetof(sd_openai_params, max_in_flight)},
+	    {"max_retries", "backend.max_retries", 0, 1000,
+	     offsetof(sd_openai_params, max_retries)},
 	};
 	sd_openai_params *op = &out->openai;
 	int rc;
 	/* before the unknown-field check: this mistake deserves its own words */
 	if (json_object_get(b, "api_key"))
-		return sd__error_set(err, SD_EINVAL, source, "backend.api_key",
-				    "API keys do not belong in config files (they end up in "
-				    "run.json, logs and version control); put the key in an "
-				    "environment variable and name it in \"api_key_env\", or "
-				    "in a file named by \"api_key_file\"");
+		return sd__error_set(
+		    err, SD_EINVAL, source, "backend.api_key",
+		    "API keys do not belong in config files (they end up in "
+		    "run.json, logs and version control); put the key in an "
+		    "environment variable and name it in \"api_key_env\", or "
+		    "in a file named by \"api_key_file\"");
 	if ((rc = sd__cfg_check_keys(b, keys, sizeof(keys) / sizeof(keys[0]), source,
-				 "backend.", err)))
+				     "backend.", err)))
 		return rc;
 
 	const json_t *one = json_object_get(b, "base_url");
 	const json_t *many = json_object_get(b, "base_urls");
 	if (one && many)
-		return sd__error_set(err, SD_EINVAL, source, "backend.base_url",
-				    "give either \"base_url\" or \"base_urls\", not both");
+		return sd__error_set(
+		    err, SD_EINVAL, source, "backend.base_url",
+		    "give either \"base_url\" or \"base_urls\", not both");
 	if (!one && !many)
-		return sd__error_set(err, SD_EINVAL, source, "backend.base_url",
-				    "missing: the server's URL up to /v1, e.g. "
-				    "\"http://127.0.0.1:8080/v1\" (or a list \"base_urls\")");
+		return sd__error_set(
+		    err, SD_EINVAL, source, "backend.base_url",
+		    "missing: the server's URL up to /v1, e.g. "
+		    "\"http://127.0.0.1:8080/v1\" (or a list \"base_urls\")");
 	if (many && (!json_is_array(many) || json_array_size(many) == 0))
 		return sd__error_set(err, SD_EINVAL, source, "backend.base_urls",
-				    "must be a non-empty array of URLs");
+				     "must be a non-empty array of URLs");
 	size_t n = one ? 1 : json_array_size(many);
 	out->base_urls = calloc(n + 1, sizeof(char *));
 	if (!out->base_urls)
@@ -718,58 +781,62 @@ static int parse_openai(const json_t *b, const char *source, const char *dir,
 	const json_t *mn = json_object_get(b, "model_name");
 	if (mn && !json_is_null(mn) && !json_is_string(mn))
 		return sd__error_set(err, SD_EINVAL, source, "backend.model_name",
-				    "must be a string");
+				     "must be a string");
 	op->model_name = json_string_value(mn);
 
 	if (json_object_get(b, "api_key_env") && json_object_get(b, "api_key_file"))
-		return sd__error_set(err, SD_EINVAL, source, "backend.api_key_env",
-				    "give either \"api_key_env\" or \"api_key_file\", not both");
+		return sd__error_set(
+		    err, SD_EINVAL, source, "backend.api_key_env",
+		    "give either \"api_key_env\" or \"api_key_file\", not both");
 	if ((rc = sd__cfg_get_str(b, "api_key_env", "backend.api_key_env", source,
-			      &out->api_key_env, err)))
+				  &out->api_key_env, err)))
 		return rc;
 	if (out->api_key_env && !out->api_key_env[0])
 		return sd__error_set(err, SD_EINVAL, source, "backend.api_key_env",
-				    "must name an environment variable");
+				     "must name an environment variable");
 	char *kf = NULL;
-	if ((rc = sd__cfg_get_str(b, "api_key_file", "backend.api_key_file", source, &kf, err)))
+	if ((rc = sd__cfg_get_str(b, "api_key_file", "backend.api_key_file", source, &kf,
+				  err)))
 		return rc;
 	if (kf) {
 		out->api_key_file = kf[0] ? sd__cfg_resolve(dir, kf) : NULL;
 		bool empty = !kf[0];
 		free(kf);
 		if (empty)
-			return sd__error_set(err, SD_EINVAL, source, "backend.api_key_file",
-					    "must be a path");
+			return sd__error_set(err, SD_EINVAL, source,
+					     "backend.api_key_file", "must be a path");
 		if (!out->api_key_file)
-			return sd__error_set(err, SD_ENOMEM, source, NULL, "out of memory");
+			return sd__error_set(err, SD_ENOMEM, source, NULL,
+					     "out of memory");
 	}
 
 	for (size_t k = 0; k < sizeof(ints) / sizeof(ints[0]); k++) {
 		int32_t *dst = (int32_t *)((char *)op + ints[k].off);
 		long long v = *dst;
-		if ((rc = sd__cfg_get_int(b, ints[k].key, ints[k].field, source, ints[k].lo,
-				      ints[k].hi, &v, err)))
+		if ((rc = sd__cfg_get_int(b, ints[k].key, ints[k].field, source,
+					  ints[k].lo, ints[k].hi, &v, err)))
 			return rc;
 		*dst = (int32_t)v;
 	}
 	for (size_t k = 0; k < sizeof(nums) / sizeof(nums[0]); k++) {
 		double *dst = (double *)((char *)op + nums[k].off);
-		if ((rc = sd__cfg_get_num(b, nums[k].key, nums[k].field, source, nums[k].lo,
-				      nums[k].hi, dst, err)))
+		if ((rc = sd__cfg_get_num(b, nums[k].key, nums[k].field, source,
+					  nums[k].lo, nums[k].hi, dst, err)))
 			return rc;
 	}
 	double t = op->temperature, tp = op->top_p;
 	if ((rc = sd__cfg_get_num(b, "temperature", "backend.temperature", source, 0, 100,
-			      &t, err)) ||
+				  &t, err)) ||
 	    (rc = sd__cfg_get_num(b, "top_p", "backend.top_p", source, 0, 1, &tp, err)))
 		return rc;
 	op->temperature = (float)t;
 	op->top_p = (float)tp;
 	const json_t *seed = json_object_get(b, "seed");
 	if (seed && !json_is_boolean(seed))
-		return sd__error_set(err, SD_EINVAL, source, "backend.seed",
-				    "must be true (send each request's seed, the default) "
-				    "or false (for servers that reject \"seed\")");
+		return sd__error_set(
+		    err, SD_EINVAL, source, "backend.seed",
+		    "must be true (send each request's seed, the default) "
+		    "or false (for servers that reject \"seed\")");
 	if (seed)
 		op->send_seed = json_is_true(seed);
 	if ((rc = parse_stop(b, source, out, &op->n_stop, err)))
@@ -779,11 +846,13 @@ static int parse_openai(const json_t *b, const char *source, const char *dir,
 	const json_t *extra = json_object_get(b, "extra_body");
 	if (extra && !json_is_null(extra)) {
 		if (!json_is_object(extra))
-			return sd__error_set(err, SD_EINVAL, source, "backend.extra_body",
-					    "must be an object (merged into every request body)");
+			return sd__error_set(
+			    err, SD_EINVAL, source, "backend.extra_body",
+			    "must be an object (merged into every request body)");
 		out->extra_body = json_dumps(extra, JSON_COMPACT);
 		if (!out->extra_body)
-			return sd__error_set(err, SD_ENOMEM, source, NULL, "out of memory");
+			return sd__error_set(err, SD_ENOMEM, source, NULL,
+					     "out of memory");
 		op->extra_body = out->extra_body;
 	}
 	const json_t *gf = json_object_get(b, "grammar_field");
@@ -791,16 +860,17 @@ static int parse_openai(const json_t *b, const char *source, const char *dir,
 		op->grammar_field = NULL;
 	} else if (gf) {
 		if (!json_is_string(gf) || !json_string_length(gf))
-			return sd__error_set(err, SD_EINVAL, source, "backend.grammar_field",
-					    "must be a field name (\"grammar\", \"guided_grammar\") "
-					    "or null");
+			return sd__error_set(
+			    err, SD_EINVAL, source, "backend.grammar_field",
+			    "must be a field name (\"grammar\", \"guided_grammar\") "
+			    "or null");
 		op->grammar_field = json_string_value(gf);
 	}
 	return SD_OK;
 }
 
 int sd__cfg_backend_parse(const json_t *b, const char *source, const char *dir,
-		      sd__cfg_backend *out, sd_error *err)
+			  sd__cfg_backend *out, sd_error *err)
 {
 	int rc;
 	memset(out, 0, sizeof(*out));
@@ -812,15 +882,16 @@ int sd__cfg_backend_parse(const json_t *b, const char *source, const char *dir,
 	if (!b || json_is_null(b))
 		return SD_OK;
 	if (!json_is_object(b))
-		return sd__error_set(err, SD_EINVAL, source, "backend", "must be an object");
+		return sd__error_set(err, SD_EINVAL, source, "backend",
+				     "must be an object");
 	if ((rc = sd__cfg_get_str(b, "type", "backend.type", source, &out->type, err)))
 		return rc;
 	if (!strcmp(out->type, "openai"))
 		return parse_openai(b, source, dir, out, err);
 	if (strcmp(out->type, "llama") && strcmp(out->type, "scripted"))
-		return sd__error_set(err, SD_EINVAL, source, "backend.type",
-				    "unknown backend \"%s\" (valid: llama, openai, scripted)",
-				    out->type);
+		return sd__error_set(
+		    err, SD_EINVAL, source, "backend.type",
+		    "unknown backend \"%s\" (valid: llama, openai, scripted)", out->type);
 	return parse_llama(b, source, dir, out, err);
 }
 
@@ -847,17 +918,20 @@ void sd__cfg_secret_free(char *s)
 }
 
 int sd__cfg_backend_api_key(const sd__cfg_backend *b, const char *source, char **out,
-			sd_error *err)
+			    sd_error *err)
 {
 	*out = NULL;
 	if (b->api_key_env) {
 		const char *v = getenv(b->api_key_env);
 		if (!v || !v[0])
-			return sd__error_set(err, SD_EINVAL, source, "backend.api_key_env",
-					    "the environment variable %s is not set or empty",
-					    b->api_key_env);
+			return sd__error_set(
+			    err, SD_EINVAL, source, "backend.api_key_env",
+			    "the environment variable %s is not set or empty",
+			    b->api_key_env);
 		*out = strdup(v);
-		return *out ? SD_OK : sd__error_set(err, SD_ENOMEM, source, NULL, "out of memory");
+		return *out
+			   ? SD_OK
+			   : sd__error_set(err, SD_ENOMEM, source, NULL, "out of memory");
 	}
 	if (!b->api_key_file)
 		return SD_OK;
@@ -875,10 +949,12 @@ int sd__cfg_backend_api_key(const sd__cfg_backend *b, const char *source, char *
 		len--;
 	while (s < len && strchr(" \t\r\n", text[s]))
 		s++;
-	if (s == len || memchr(text + s, '\n', len - s) || memchr(text + s, '\r', len - s)) {
+	if (s == len || memchr(text + s, '\n', len - s) ||
+	    memchr(text + s, '\r', len - s)) {
 		sd__cfg_secret_free(text);
-		return sd__error_set(err, SD_EINVAL, b->api_key_file, "backend.api_key_file",
-				    "must hold the API key on one line");
+		return sd__error_set(err, SD_EINVAL, b->api_key_file,
+				     "backend.api_key_file",
+				     "must hold the API key on one line");
 	}
 	memmove(text, text + s, len - s);
 	explicit_bzero(text + (len - s), s);
@@ -887,7 +963,8 @@ int sd__cfg_backend_api_key(const sd__cfg_backend *b, const char *source, char *
 	return SD_OK;
 }
 
-int sd__cfg_profile(const json_t *root, const char *source, sd_profile *out, sd_error *err)
+int sd__cfg_profile(const json_t *root, const char *source, sd_profile *out,
+		    sd_error *err)
 {
 	const json_t *v = json_object_get(root, "syndisco");
 	*out = SD_PROFILE_DEFAULT;
@@ -904,7 +981,7 @@ int sd__cfg_profile(const json_t *root, const char *source, sd_profile *out, sd_
 }
 
 int sd__cfg_string_list(const json_t *o, const char *key, const char *field,
-		    const char *source, const char ***out, size_t *n, sd_error *err)
+			const char *source, const char ***out, size_t *n, sd_error *err)
 {
 	const json_t *a = json_object_get(o, key);
 	*out = NULL;
@@ -913,7 +990,7 @@ int sd__cfg_string_list(const json_t *o, const char *key, const char *field,
 		return SD_OK;
 	if (!json_is_array(a))
 		return sd__error_set(err, SD_EINVAL, source, field,
-				    "must be an array of strings");
+				     "must be an array of strings");
 	*out = calloc(json_array_size(a) + 1, sizeof(char *));
 	if (!*out)
 		return sd__error_set(err, SD_ENOMEM, source, NULL, "out of memory");
@@ -923,7 +1000,7 @@ int sd__cfg_string_list(const json_t *o, const char *key, const char *field,
 			free(*out);
 			*out = NULL;
 			return sd__error_set(err, SD_EINVAL, source, field,
-					    "entry %zu must be a string", k);
+					     "entry %zu must be a string", k);
 		}
 	}
 	*n = json_array_size(a);

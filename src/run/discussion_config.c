@@ -83,11 +83,11 @@ static int load_actors(sd_discussion_config *c, const json_t *a, sd_error *err)
 	int rc;
 	if (!json_is_array(a) || json_array_size(a) == 0)
 		return sd__error_set(err, SD_EINVAL, c->path, "actors",
-				    "must be a non-empty array of {name, persona, ...}");
+				     "must be a non-empty array of {name, persona, ...}");
 	if (json_object_get(c->root, "personas") ||
 	    json_object_get(c->root, "personas_file"))
 		return sd__error_set(err, SD_EINVAL, c->path, "actors",
-				    "give either \"actors\" or personas, not both");
+				     "give either \"actors\" or personas, not both");
 	c->defs = calloc(json_array_size(a), sizeof(*c->defs));
 	if (!c->defs)
 		return sd__error_set(err, SD_ENOMEM, c->path, NULL, "out of memory");
@@ -97,7 +97,7 @@ static int load_actors(sd_discussion_config *c, const json_t *a, sd_error *err)
 		snprintf(field, sizeof(field), "actors[%zu].", i);
 		if (!json_is_object(e))
 			return sd__error_set(err, SD_EINVAL, c->path, "actors",
-					    "entry %zu must be an object", i);
+					     "entry %zu must be an object", i);
 		if ((rc = sd__cfg_check_keys(e, keys, 5, c->path, field, err)))
 			return rc;
 		static const char *const strs[] = {"name", "instructions", "context",
@@ -109,7 +109,7 @@ static int load_actors(sd_discussion_config *c, const json_t *a, sd_error *err)
 				snprintf(field, sizeof(field), "actors[%zu].%s", i,
 					 strs[k]);
 				return sd__error_set(err, SD_EINVAL, c->path, field,
-						    "must be a string");
+						     "must be a string");
 			}
 			*dst[k] = json_string_value(v);
 		}
@@ -120,18 +120,18 @@ static int load_actors(sd_discussion_config *c, const json_t *a, sd_error *err)
 		if (p && !json_is_null(p) && !json_is_object(p)) {
 			snprintf(field, sizeof(field), "actors[%zu].persona", i);
 			return sd__error_set(err, SD_EINVAL, c->path, field,
-					    "must be an object or null");
+					     "must be an object or null");
 		}
 		if (!(d->persona = sd__persona_from_object(json_is_object(p) ? p : NULL)))
 			return sd__error_set(err, SD_ENOMEM, c->path, NULL,
-					    "out of memory");
+					     "out of memory");
 		c->n_defs++;
 	}
 	const json_t *users = json_object_get(c->root, "users");
 	size_t n = users ? json_array_size(users) : c->n_defs;
 	if (users && (!json_is_array(users) || n == 0))
 		return sd__error_set(err, SD_EINVAL, c->path, "users",
-				    "must be a non-empty array of actor keys");
+				     "must be a non-empty array of actor keys");
 	c->user_def = calloc(n + 1, sizeof(size_t));
 	if (!c->user_def)
 		return sd__error_set(err, SD_ENOMEM, c->path, NULL, "out of memory");
@@ -148,8 +148,8 @@ static int load_actors(sd_discussion_config *c, const json_t *a, sd_error *err)
 		if (!k || j == c->n_defs) {
 			snprintf(field, sizeof(field), "users[%zu]", i);
 			return sd__error_set(err, SD_EINVAL, c->path, field,
-					    "no actor with key (or name) \"%s\"",
-					    k ? k : "(not a string)");
+					     "no actor with key (or name) \"%s\"",
+					     k ? k : "(not a string)");
 		}
 		c->user_def[c->n_users++] = j;
 	}
@@ -231,11 +231,11 @@ static int load_order(sd_discussion_config *c, sd_error *err)
 			}
 			if (found == SIZE_MAX)
 				return sd__error_set(err, SD_EINVAL, c->path, field,
-						    "\"%s\" is not a user",
-						    json_string_value(v));
+						     "\"%s\" is not a user",
+						     json_string_value(v));
 		} else {
 			return sd__error_set(err, SD_EINVAL, c->path, field,
-					    "must be a user name or a position");
+					     "must be a user name or a position");
 		}
 		c->order[c->n_order++] = found;
 	}
@@ -251,7 +251,7 @@ static int load_seeds(sd_discussion_config *c, sd_error *err)
 		return SD_OK;
 	if (!json_is_array(s))
 		return sd__error_set(err, SD_EINVAL, c->path, "seed_opinions",
-				    "must be an array of {username, text}");
+				     "must be an array of {username, text}");
 	c->seeds = calloc(json_array_size(s) + 1, sizeof(*c->seeds));
 	if (!c->seeds)
 		return sd__error_set(err, SD_ENOMEM, c->path, NULL, "out of memory");
@@ -262,8 +262,9 @@ static int load_seeds(sd_discussion_config *c, sd_error *err)
 		const char *t = json_string_value(json_object_get(e, "text"));
 		snprintf(field, sizeof(field), "seed_opinions[%zu]", i);
 		if (!json_is_object(e) || !u || !t)
-			return sd__error_set(err, SD_EINVAL, c->path, field,
-					    "needs a \"username\" and a \"text\" string");
+			return sd__error_set(
+			    err, SD_EINVAL, c->path, field,
+			    "needs a \"username\" and a \"text\" string");
 		/* borrowed from root, which lives as long as the config */
 		c->seeds[c->n_seeds].username = u;
 		c->seeds[c->n_seeds].text = t;
@@ -272,8 +273,7 @@ static int load_seeds(sd_discussion_config *c, sd_error *err)
 	return SD_OK;
 }
 
-int sd_discussion_config_load(const char *path, sd_discussion_config **out,
-			      sd_error *err)
+int sd_discussion_config_load(const char *path, sd_discussion_config **out, sd_error *err)
 {
 	char *text = NULL;
 	json_error_t jerr;
@@ -292,17 +292,18 @@ int sd_discussion_config_load(const char *path, sd_discussion_config **out,
 	}
 	c->root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
 	if (!c->root) {
-		rc = sd__error_set_at(err, SD_EPARSE, path, jerr.line, jerr.column,
-				     "%s", jerr.text);
+		rc = sd__error_set_at(err, SD_EPARSE, path, jerr.line, jerr.column, "%s",
+				      jerr.text);
 		goto out;
 	}
 	if (!json_is_object(c->root)) {
 		rc = sd__error_set(err, SD_EINVAL, path, NULL,
-				  "a discussion config must be a JSON object");
+				   "a discussion config must be a JSON object");
 		goto out;
 	}
 	if ((rc = sd__cfg_check_keys(c->root, top_keys,
-				 sizeof(top_keys) / sizeof(top_keys[0]), path, "", err)))
+				     sizeof(top_keys) / sizeof(top_keys[0]), path, "",
+				     err)))
 		goto out;
 	c->turn = sd_turn_default_params();
 	c->disc = sd_discussion_default_params();
@@ -317,14 +318,15 @@ int sd_discussion_config_load(const char *path, sd_discussion_config **out,
 		rc = sd__error_set(err, SD_ENOMEM, path, NULL, "out of memory");
 		goto out;
 	}
-	if ((rc = sd__cfg_get_str(c->root, "context", "context", path, &c->context, err)) ||
-	    (rc = sd__cfg_text(c->root, "instructions", "", path, c->dir, &c->instructions,
-			   err)) ||
+	if ((rc = sd__cfg_get_str(c->root, "context", "context", path, &c->context,
+				  err)) ||
+	    (rc = sd__cfg_text(c->root, "instructions", "", path, c->dir,
+			       &c->instructions, err)) ||
 	    (rc = sd__cfg_profile(c->root, path, &c->profile, err)) ||
 	    (rc = sd__cfg_string_list(c->root, "remove_strings", "remove_strings", path,
-				  &c->remove, &c->n_remove, err)) ||
-	    (rc = sd__cfg_moderator_parse(json_object_get(c->root, "moderator"), path, c->dir,
-				      &c->mod, err)))
+				      &c->remove, &c->n_remove, err)) ||
+	    (rc = sd__cfg_moderator_parse(json_object_get(c->root, "moderator"), path,
+					  c->dir, &c->mod, err)))
 		goto out;
 	if (json_object_get(c->root, "actors")) {
 		if ((rc = load_actors(c, json_object_get(c->root, "actors"), err)))
@@ -336,32 +338,33 @@ int sd_discussion_config_load(const char *path, sd_discussion_config **out,
 			goto out;
 		}
 	} else if ((rc = sd__cfg_personas(c->root, path, c->dir, false, &c->personas,
-				      &c->n_personas, err)) ||
+					  &c->n_personas, err)) ||
 		   (rc = personas_as_actors(c, err))) {
 		goto out;
 	}
 	if ((rc = sd__cfg_turn_manager(json_object_get(c->root, "turn_manager"), path,
-				   &c->turn, err)) ||
+				       &c->turn, err)) ||
 	    (rc = load_order(c, err)) || (rc = load_seeds(c, err)) ||
 	    (rc = sd__cfg_sampling(json_object_get(c->root, "sampling"), path,
-			       &c->disc.sampling, err)) ||
-	    (rc = sd__cfg_backend_parse(json_object_get(c->root, "backend"), path,
-				    c->dir, &c->backend, err)) ||
+				   &c->disc.sampling, err)) ||
+	    (rc = sd__cfg_backend_parse(json_object_get(c->root, "backend"), path, c->dir,
+					&c->backend, err)) ||
 	    (rc = sd__cfg_templates(json_object_get(c->root, "templates"), path,
-				&c->templates, err)))
+				    &c->templates, err)))
 		goto out;
 	i = c->disc.conv_len;
-	if ((rc = sd__cfg_get_int(c->root, "conv_len", "conv_len", path, 0, 1000000, &i, err)))
+	if ((rc = sd__cfg_get_int(c->root, "conv_len", "conv_len", path, 0, 1000000, &i,
+				  err)))
 		goto out;
 	c->disc.conv_len = (int32_t)i;
 	i = c->disc.history_ctx_len;
 	if ((rc = sd__cfg_get_int(c->root, "history_ctx_len", "history_ctx_len", path, 0,
-			      1000000, &i, err)))
+				  1000000, &i, err)))
 		goto out;
 	c->disc.history_ctx_len = (int32_t)i;
 	i = c->textwrap_len;
-	if ((rc = sd__cfg_get_int(c->root, "textwrap_len", "textwrap_len", path, 1, INT32_MAX,
-			      &i, err)))
+	if ((rc = sd__cfg_get_int(c->root, "textwrap_len", "textwrap_len", path, 1,
+				  INT32_MAX, &i, err)))
 		goto out;
 	c->textwrap_len = (int32_t)i;
 	i = 42;
@@ -372,17 +375,17 @@ int sd_discussion_config_load(const char *path, sd_discussion_config **out,
 	if (c->turn.kind != SD_TURN_ROUND_ROBIN && c->turn.kind != SD_TURN_ORDER &&
 	    c->n_users < 2) {
 		rc = sd__error_set(err, SD_EINVAL, path, "users",
-				  "the %s turn manager needs at least 2 users, got %zu",
-				  sd_turn_kind_name(c->turn.kind), c->n_users);
+				   "the %s turn manager needs at least 2 users, got %zu",
+				   sd_turn_kind_name(c->turn.kind), c->n_users);
 		goto out;
 	}
 	for (size_t k = 0; c->mod.persona && k < c->n_users; k++) {
 		if (c->user_def[k] != SIZE_MAX &&
 		    strcmp(user_name(c, k), sd_persona_username(c->mod.persona)) == 0) {
 			rc = sd__error_set(err, SD_EINVAL, path,
-					  "moderator.persona.username",
-					  "\"%s\" is also a user's username",
-					  sd_persona_username(c->mod.persona));
+					   "moderator.persona.username",
+					   "\"%s\" is also a user's username",
+					   sd_persona_username(c->mod.persona));
 			goto out;
 		}
 	}
@@ -466,8 +469,7 @@ sd_llama_params sd_discussion_config_llama_params(const sd_discussion_config *c)
 }
 
 sd_backend *sd_discussion_config_open_backend(sd_discussion_config *c,
-					      const char *default_model,
-					      sd_error *err)
+					      const char *default_model, sd_error *err)
 {
 	if (!c) {
 		sd__error_set(err, SD_EINVAL, NULL, NULL, "no config");
@@ -488,8 +490,7 @@ sd_backend *sd_discussion_config_open_backend(sd_discussion_config *c,
 }
 
 sd_discussion *sd_discussion_config_instantiate(sd_discussion_config *c,
-						const char *model_name,
-						sd_error *err)
+						const char *model_name, sd_error *err)
 {
 	sd_actor_params ap = sd_actor_default_params();
 	if (!c) {
@@ -498,7 +499,7 @@ sd_discussion *sd_discussion_config_instantiate(sd_discussion_config *c,
 	}
 	if (c->instantiated) {
 		sd__error_set(err, SD_ESTATE, c->path, NULL,
-			     "a config builds one discussion; load it again");
+			      "a config builds one discussion; load it again");
 		return NULL;
 	}
 	c->instantiated = true;
@@ -543,8 +544,8 @@ sd_discussion *sd_discussion_config_instantiate(sd_discussion_config *c,
 	sd_discussion_params dp = c->disc;
 	dp.seed_opinions = c->seeds;
 	dp.n_seed_opinions = c->n_seeds;
-	sd_discussion *d = sd_discussion_create(&dp, c->users, c->n_users, c->mod_actor,
-						c->tm, err);
+	sd_discussion *d =
+	    sd_discussion_create(&dp, c->users, c->n_users, c->mod_actor, c->tm, err);
 	if (d && c->model_file &&
 	    sd_logs_set_extra(sd_discussion_logs_mut(d), "model_file", c->model_file)) {
 		sd_discussion_free(d);

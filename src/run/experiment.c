@@ -33,19 +33,41 @@ enum {
 };
 
 static const char *const top_keys[] = {
-	"description", "seed", "output_dir", "conditions",
-	"personas", "personas_file", "users", "random_usernames",
-	"context", "instructions", "instructions_file", "roles", "moderator",
-	"turn_manager", "num_discussions", "num_active_users", "num_turns",
-	"history_ctx_len", "seed_opinions", "seed_opinions_file",
-	"seed_opinion_posters",
-	"sampling", "backend", "templates", "syndisco", "remove_strings",
-	"textwrap_len",
+    "description",
+    "seed",
+    "output_dir",
+    "conditions",
+    "personas",
+    "personas_file",
+    "users",
+    "random_usernames",
+    "context",
+    "instructions",
+    "instructions_file",
+    "roles",
+    "moderator",
+    "turn_manager",
+    "num_discussions",
+    "num_active_users",
+    "num_turns",
+    "history_ctx_len",
+    "seed_opinions",
+    "seed_opinions_file",
+    "seed_opinion_posters",
+    "sampling",
+    "backend",
+    "templates",
+    "syndisco",
+    "remove_strings",
+    "textwrap_len",
 };
 
 /* Keys a condition level may not override. */
 static const char *const run_only_keys[] = {
-	"description", "seed", "output_dir", "conditions",
+    "description",
+    "seed",
+    "output_dir",
+    "conditions",
 };
 
 static bool is_run_only(const char *k)
@@ -58,8 +80,8 @@ static bool is_run_only(const char *k)
 
 /* ---------------- resolving: inline every file ---------------- */
 
-static int inline_text(json_t *o, const char *key, const char *prefix,
-		       const char *path, const char *dir, sd_error *err)
+static int inline_text(json_t *o, const char *key, const char *prefix, const char *path,
+		       const char *dir, sd_error *err)
 {
 	char *text = NULL;
 	char fkey[64];
@@ -76,12 +98,12 @@ static int inline_text(json_t *o, const char *key, const char *prefix,
 	json_object_del(o, fkey);
 	free(text);
 	if (rc)
-		return sd__error_set(err, rc, path, key, "not valid UTF-8 or out of memory");
+		return sd__error_set(err, rc, path, key,
+				     "not valid UTF-8 or out of memory");
 	return SD_OK;
 }
 
-static int inline_personas(json_t *o, const char *path, const char *dir,
-			   sd_error *err)
+static int inline_personas(json_t *o, const char *path, const char *dir, sd_error *err)
 {
 	const json_t *file = json_object_get(o, "personas_file");
 	char *text = NULL, *p = NULL;
@@ -91,11 +113,12 @@ static int inline_personas(json_t *o, const char *path, const char *dir,
 	if (!file)
 		return SD_OK;
 	if (json_object_get(o, "personas"))
-		return sd__error_set(err, SD_EINVAL, path, "personas",
-				    "give either \"personas\" or \"personas_file\", not both");
+		return sd__error_set(
+		    err, SD_EINVAL, path, "personas",
+		    "give either \"personas\" or \"personas_file\", not both");
 	if (!json_is_string(file))
 		return sd__error_set(err, SD_EINVAL, path, "personas_file",
-				    "must be a path string");
+				     "must be a path string");
 	p = sd__cfg_resolve(dir, json_string_value(file));
 	if (!p)
 		return sd__error_set(err, SD_ENOMEM, path, NULL, "out of memory");
@@ -130,11 +153,12 @@ static int inline_seed_opinions(json_t *o, const char *path, const char *dir,
 	if (!file)
 		return SD_OK;
 	if (json_object_get(o, "seed_opinions"))
-		return sd__error_set(err, SD_EINVAL, path, "seed_opinions",
-				    "give either \"seed_opinions\" or \"seed_opinions_file\", not both");
+		return sd__error_set(
+		    err, SD_EINVAL, path, "seed_opinions",
+		    "give either \"seed_opinions\" or \"seed_opinions_file\", not both");
 	if (!json_is_string(file))
 		return sd__error_set(err, SD_EINVAL, path, "seed_opinions_file",
-				    "must be a path string");
+				     "must be a path string");
 	p = sd__cfg_resolve(dir, json_string_value(file));
 	if (!p)
 		return sd__error_set(err, SD_ENOMEM, path, NULL, "out of memory");
@@ -147,7 +171,7 @@ static int inline_seed_opinions(json_t *o, const char *path, const char *dir,
 		arr = json_loads(text, 0, &jerr);
 		if (!arr) {
 			rc = sd__error_set_at(err, SD_EPARSE, p, jerr.line, jerr.column,
-					     "%s", jerr.text);
+					      "%s", jerr.text);
 			goto out;
 		}
 	} else {
@@ -163,7 +187,7 @@ static int inline_seed_opinions(json_t *o, const char *path, const char *dir,
 				json_t *s = json_string(line);
 				if (!s) {
 					rc = sd__error_set(err, SD_EINVAL, p, NULL,
-							  "a line is not valid UTF-8");
+							   "a line is not valid UTF-8");
 					goto out;
 				}
 				json_array_append_new(arr, s);
@@ -184,8 +208,7 @@ out:
 	return rc;
 }
 
-static int resolve_cell(json_t *c, const char *path, const char *dir,
-			sd_error *err)
+static int resolve_cell(json_t *c, const char *path, const char *dir, sd_error *err)
 {
 	int rc;
 	if ((rc = inline_personas(c, path, dir, err)) ||
@@ -242,12 +265,14 @@ static int parse_roles(sd__exp_cell *c, const char *path, sd_error *err)
 		snprintf(prefix, sizeof(prefix), "roles[%zu].", i);
 		snprintf(field, sizeof(field), "roles[%zu]", i);
 		if (!json_is_object(r))
-			return sd__error_set(err, SD_EINVAL, path, field, "must be an object");
+			return sd__error_set(err, SD_EINVAL, path, field,
+					     "must be an object");
 		if ((rc = sd__cfg_check_keys(r, keys, 4, path, prefix, err)))
 			return rc;
 		sd__exp_role *role = &c->roles[c->n_roles];
 		role->name = json_string_value(json_object_get(r, "name"));
-		role->instructions = json_string_value(json_object_get(r, "instructions"));
+		role->instructions =
+		    json_string_value(json_object_get(r, "instructions"));
 		/* share: exactly round(share * n) users of each discussion;
 		   p: each user independently, as SynDisco's authors drew trolls */
 		bool has_share = json_object_get(r, "share") != NULL;
@@ -267,18 +292,21 @@ static int parse_roles(sd__exp_cell *c, const char *path, sd_error *err)
 			    "or \"p\", each user's chance of it");
 		if (!json_is_number(json_object_get(r, role->coin ? "p" : "share")))
 			return sd__error_set(err, SD_EINVAL, path, field,
-					    "must be a number in [0, 1]");
-		if ((rc = sd__cfg_get_num(r, role->coin ? "p" : "share", field, path, 0.0,
-				      1.0, role->coin ? &role->p : &role->share, err)))
+					     "must be a number in [0, 1]");
+		if ((rc =
+			 sd__cfg_get_num(r, role->coin ? "p" : "share", field, path, 0.0,
+					 1.0, role->coin ? &role->p : &role->share, err)))
 			return rc;
 		if (!role->name || !role->name[0]) {
 			snprintf(field, sizeof(field), "roles[%zu].name", i);
-			return sd__error_set(err, SD_EINVAL, path, field, "missing or empty");
+			return sd__error_set(err, SD_EINVAL, path, field,
+					     "missing or empty");
 		}
 		if (!role->instructions) {
 			snprintf(field, sizeof(field), "roles[%zu].instructions", i);
-			return sd__error_set(err, SD_EINVAL, path, field,
-					    "missing: give instructions or instructions_file");
+			return sd__error_set(
+			    err, SD_EINVAL, path, field,
+			    "missing: give instructions or instructions_file");
 		}
 		total += role->share;
 		total_p += role->p;
@@ -286,12 +314,12 @@ static int parse_roles(sd__exp_cell *c, const char *path, sd_error *err)
 	}
 	if (total > 1.0 + 1e-9)
 		return sd__error_set(err, SD_EINVAL, path, "roles",
-				    "the shares add up to %g, more than 1", total);
+				     "the shares add up to %g, more than 1", total);
 	if (total_p > 1.0 + 1e-9)
 		return sd__error_set(err, SD_EINVAL, path, "roles",
-				    "the chances p add up to %g, more than 1 (a user "
-				    "gets at most one role)",
-				    total_p);
+				     "the chances p add up to %g, more than 1 (a user "
+				     "gets at most one role)",
+				     total_p);
 	return SD_OK;
 }
 
@@ -300,17 +328,19 @@ static int parse_seed_opinions(sd__exp_cell *c, const char *path, sd_error *err)
 	const json_t *posters = json_object_get(c->json, "seed_opinion_posters");
 	const char *pv = json_string_value(posters);
 	if (posters && !(pv && (!strcmp(pv, "distinct") || !strcmp(pv, "no_repeat"))))
-		return sd__error_set(err, SD_EINVAL, path, "seed_opinion_posters",
-				    "must be \"no_repeat\" (a random participant each, "
-				    "never the same twice in a row) or \"distinct\" (all "
-				    "different participants, as SynDisco 2.0.8)");
+		return sd__error_set(
+		    err, SD_EINVAL, path, "seed_opinion_posters",
+		    "must be \"no_repeat\" (a random participant each, "
+		    "never the same twice in a row) or \"distinct\" (all "
+		    "different participants, as SynDisco 2.0.8)");
 	c->distinct_posters = pv && !strcmp(pv, "distinct");
 	const json_t *s = json_object_get(c->json, "seed_opinions");
 	if (!s || json_is_null(s))
 		return SD_OK;
 	if (!json_is_array(s))
-		return sd__error_set(err, SD_EINVAL, path, "seed_opinions",
-				    "must be a list of strings or a list of lists of strings");
+		return sd__error_set(
+		    err, SD_EINVAL, path, "seed_opinions",
+		    "must be a list of strings or a list of lists of strings");
 	for (size_t i = 0; i < json_array_size(s); i++) {
 		const json_t *e = json_array_get(s, i);
 		char field[64];
@@ -318,12 +348,13 @@ static int parse_seed_opinions(sd__exp_cell *c, const char *path, sd_error *err)
 		if (json_is_string(e))
 			continue;
 		if (!json_is_array(e) || json_array_size(e) == 0)
-			return sd__error_set(err, SD_EINVAL, path, field,
-					    "must be a string or a non-empty list of strings");
+			return sd__error_set(
+			    err, SD_EINVAL, path, field,
+			    "must be a string or a non-empty list of strings");
 		for (size_t k = 0; k < json_array_size(e); k++)
 			if (!json_is_string(json_array_get(e, k)))
 				return sd__error_set(err, SD_EINVAL, path, field,
-						    "entry %zu is not a string", k);
+						     "entry %zu is not a string", k);
 	}
 	c->seed_opinions = s;
 	return SD_OK;
@@ -343,60 +374,65 @@ static int parse_cell(sd__exp_cell *c, const char *path, sd_error *err)
 	c->num_active_users = 2;
 	c->num_turns = 5;
 	c->history_ctx_len = 5;
-	if ((rc = sd__cfg_personas(c->json, path, "", false, &c->pool, &c->n_pool, err)) ||
-	    (rc = sd__cfg_get_str(c->json, "context", "context", path, &c->context, err)) ||
+	if ((rc =
+		 sd__cfg_personas(c->json, path, "", false, &c->pool, &c->n_pool, err)) ||
+	    (rc = sd__cfg_get_str(c->json, "context", "context", path, &c->context,
+				  err)) ||
 	    (rc = sd__cfg_get_str(c->json, "instructions", "instructions", path,
-			      &c->instructions, err)) ||
+				  &c->instructions, err)) ||
 	    (rc = parse_roles(c, path, err)) ||
 	    (rc = sd__cfg_moderator_parse(json_object_get(c->json, "moderator"), path, "",
-				      &c->mod, err)) ||
+					  &c->mod, err)) ||
 	    (rc = sd__cfg_turn_manager(json_object_get(c->json, "turn_manager"), path,
-				   &c->turn, err)) ||
+				       &c->turn, err)) ||
 	    (rc = sd__cfg_sampling(json_object_get(c->json, "sampling"), path,
-			       &c->sampling, err)) ||
+				   &c->sampling, err)) ||
 	    (rc = sd__cfg_backend_parse(json_object_get(c->json, "backend"), path, "",
-				    &c->backend, err)) ||
+					&c->backend, err)) ||
 	    (rc = sd__cfg_templates(json_object_get(c->json, "templates"), path,
-				&c->templates, err)) ||
+				    &c->templates, err)) ||
 	    (rc = parse_seed_opinions(c, path, err)) ||
 	    (rc = sd__cfg_profile(c->json, path, &c->profile, err)) ||
 	    (rc = sd__cfg_string_list(c->json, "remove_strings", "remove_strings", path,
-				  &c->remove, &c->n_remove, err)))
+				      &c->remove, &c->n_remove, err)))
 		return rc;
 	if (c->mod.in_users)
-		return sd__error_set(err, SD_EINVAL, path, "moderator.in_users",
-				    "only a discussion config puts the moderator among the users");
+		return sd__error_set(
+		    err, SD_EINVAL, path, "moderator.in_users",
+		    "only a discussion config puts the moderator among the users");
 	if (c->turn.kind == SD_TURN_ORDER)
-		return sd__error_set(err, SD_EINVAL, path, "turn_manager",
-				    "an explicit order needs a discussion config (users vary here)");
+		return sd__error_set(
+		    err, SD_EINVAL, path, "turn_manager",
+		    "an explicit order needs a discussion config (users vary here)");
 	v = c->textwrap_len;
 	if ((rc = sd__cfg_get_int(c->json, "textwrap_len", "textwrap_len", path, 1,
-			      INT32_MAX, &v, err)))
+				  INT32_MAX, &v, err)))
 		return rc;
 	c->textwrap_len = (int32_t)v;
 	v = (long long)c->num_discussions;
 	if ((rc = sd__cfg_get_int(c->json, "num_discussions", "num_discussions", path, 0,
-			      RUN_MAX_DISCUSSIONS, &v, err)))
+				  RUN_MAX_DISCUSSIONS, &v, err)))
 		return rc;
 	c->num_discussions = (size_t)v;
 	v = c->num_active_users;
-	if ((rc = sd__cfg_get_int(c->json, "num_active_users", "num_active_users", path, 1,
-			      100000, &v, err)))
+	if ((rc = sd__cfg_get_int(c->json, "num_active_users", "num_active_users", path,
+				  1, 100000, &v, err)))
 		return rc;
 	c->num_active_users = (size_t)v;
 	v = c->num_turns;
-	if ((rc = sd__cfg_get_int(c->json, "num_turns", "num_turns", path, 0, 1000000, &v, err)))
+	if ((rc = sd__cfg_get_int(c->json, "num_turns", "num_turns", path, 0, 1000000, &v,
+				  err)))
 		return rc;
 	c->num_turns = (int32_t)v;
 	v = c->history_ctx_len;
 	if ((rc = sd__cfg_get_int(c->json, "history_ctx_len", "history_ctx_len", path, 0,
-			      1000000, &v, err)))
+				  1000000, &v, err)))
 		return rc;
 	c->history_ctx_len = (int32_t)v;
 	const json_t *ru = json_object_get(c->json, "random_usernames");
 	if (ru && !json_is_boolean(ru))
 		return sd__error_set(err, SD_EINVAL, path, "random_usernames",
-				    "must be true or false");
+				     "must be true or false");
 	c->random_usernames = json_is_true(ru);
 	if (!c->context && !(c->context = strdup("")))
 		return sd__error_set(err, SD_ENOMEM, path, NULL, "out of memory");
@@ -417,19 +453,21 @@ static int parse_cell(sd__exp_cell *c, const char *path, sd_error *err)
 			    m, c->num_active_users);
 	}
 	if (c->n_pool < c->num_active_users)
-		return sd__error_set(err, SD_EINVAL, path, "num_active_users",
-				    "%zu users per discussion, but the pool has only %zu personas",
-				    c->num_active_users, c->n_pool);
+		return sd__error_set(
+		    err, SD_EINVAL, path, "num_active_users",
+		    "%zu users per discussion, but the pool has only %zu personas",
+		    c->num_active_users, c->n_pool);
 	if (c->turn.kind != SD_TURN_ROUND_ROBIN && c->num_active_users < 2)
 		return sd__error_set(err, SD_EINVAL, path, "num_active_users",
-				    "the %s turn manager needs at least 2 users",
-				    sd_turn_kind_name(c->turn.kind));
+				     "the %s turn manager needs at least 2 users",
+				     sd_turn_kind_name(c->turn.kind));
 	for (size_t k = 0; c->mod.persona && k < c->n_pool; k++)
 		if (strcmp(sd_persona_username(c->pool[k]),
 			   sd_persona_username(c->mod.persona)) == 0)
-			return sd__error_set(err, SD_EINVAL, path, "moderator.persona.username",
-					    "\"%s\" is also a username in the user pool",
-					    sd_persona_username(c->mod.persona));
+			return sd__error_set(err, SD_EINVAL, path,
+					     "moderator.persona.username",
+					     "\"%s\" is also a username in the user pool",
+					     sd_persona_username(c->mod.persona));
 	return SD_OK;
 }
 
@@ -455,7 +493,8 @@ static bool valid_name(const char *s)
 		return false;
 	for (; *s; s++)
 		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-			    "0123456789._-=+", *s))
+			    "0123456789._-=+",
+			    *s))
 			return false;
 	return true;
 }
@@ -467,7 +506,8 @@ static int add_cell(sd_experiment *e, const char *name, json_t *json, sd_error *
 		sd__exp_cell *n = realloc(e->cells, cap * sizeof(*n));
 		if (!n) {
 			json_decref(json);
-			return sd__error_set(err, SD_ENOMEM, e->path, NULL, "out of memory");
+			return sd__error_set(err, SD_ENOMEM, e->path, NULL,
+					     "out of memory");
 		}
 		e->cells = n;
 		e->cap_cells = cap;
@@ -475,17 +515,18 @@ static int add_cell(sd_experiment *e, const char *name, json_t *json, sd_error *
 	/* the name is a directory name: fail at load, not after OUT exists */
 	if (strlen(name) > 240) {
 		json_decref(json);
-		return sd__error_set(err, SD_EINVAL, e->path, "conditions",
-				    "the cell name \"%.40s...\" (level names joined with "
-				    "'_') is %zu bytes; a directory name may have at most 240: "
-				    "shorten the level names",
-				    name, strlen(name));
+		return sd__error_set(
+		    err, SD_EINVAL, e->path, "conditions",
+		    "the cell name \"%.40s...\" (level names joined with "
+		    "'_') is %zu bytes; a directory name may have at most 240: "
+		    "shorten the level names",
+		    name, strlen(name));
 	}
 	for (size_t i = 0; i < e->n_cells; i++) {
 		if (strcmp(e->cells[i].name, name) == 0) {
 			json_decref(json);
 			return sd__error_set(err, SD_EINVAL, e->path, "conditions",
-					    "two cells are both named \"%s\"", name);
+					     "two cells are both named \"%s\"", name);
 		}
 	}
 	sd__exp_cell *c = &e->cells[e->n_cells];
@@ -511,7 +552,7 @@ static int expand_conditions(sd_experiment *e, const json_t *base, sd_error *err
 		return add_cell(e, "default", json_deep_copy(base), err);
 	if (!json_is_object(cond) || json_object_size(cond) == 0)
 		return sd__error_set(err, SD_EINVAL, e->path, "conditions",
-				    "must be an object {factor: [levels...]}");
+				     "must be an object {factor: [levels...]}");
 	size_t nf = json_object_size(cond);
 	const json_t **factors = calloc(nf, sizeof(*factors));
 	const char **fnames = calloc(nf, sizeof(*fnames));
@@ -523,12 +564,14 @@ static int expand_conditions(sd_experiment *e, const json_t *base, sd_error *err
 	size_t f = 0;
 	const char *key;
 	const json_t *levels;
-	json_object_foreach((json_t *)cond, key, levels) {
+	json_object_foreach((json_t *)cond, key, levels)
+	{
 		char field[160];
 		snprintf(field, sizeof(field), "conditions.%s", key);
 		if (!json_is_array(levels) || json_array_size(levels) == 0) {
-			rc = sd__error_set(err, SD_EINVAL, e->path, field,
-					  "must be a non-empty array of {name, overrides...}");
+			rc = sd__error_set(
+			    err, SD_EINVAL, e->path, field,
+			    "must be a non-empty array of {name, overrides...}");
 			goto out;
 		}
 		for (size_t l = 0; l < json_array_size(levels); l++) {
@@ -536,23 +579,28 @@ static int expand_conditions(sd_experiment *e, const json_t *base, sd_error *err
 			const char *name = json_string_value(json_object_get(lv, "name"));
 			snprintf(field, sizeof(field), "conditions.%s[%zu]", key, l);
 			if (!json_is_object(lv) || !valid_name(name)) {
-				rc = sd__error_set(err, SD_EINVAL, e->path, field,
-						  "needs a \"name\" of letters, digits and ._-=+");
+				rc = sd__error_set(
+				    err, SD_EINVAL, e->path, field,
+				    "needs a \"name\" of letters, digits and ._-=+");
 				goto out;
 			}
 			const char *k2;
 			const json_t *v2;
-			json_object_foreach((json_t *)lv, k2, v2) {
+			json_object_foreach((json_t *)lv, k2, v2)
+			{
 				if (strcmp(k2, "name") == 0)
 					continue;
 				size_t t;
-				for (t = 0; t < sizeof(top_keys) / sizeof(top_keys[0]); t++)
+				for (t = 0; t < sizeof(top_keys) / sizeof(top_keys[0]);
+				     t++)
 					if (strcmp(k2, top_keys[t]) == 0)
 						break;
-				if (t == sizeof(top_keys) / sizeof(top_keys[0]) || is_run_only(k2)) {
-					rc = sd__error_set(err, SD_EINVAL, e->path, field,
-							  "\"%s\" cannot be set per cell%s", k2,
-							  is_run_only(k2) ? "" : " (unknown field)");
+				if (t == sizeof(top_keys) / sizeof(top_keys[0]) ||
+				    is_run_only(k2)) {
+					rc = sd__error_set(
+					    err, SD_EINVAL, e->path, field,
+					    "\"%s\" cannot be set per cell%s", k2,
+					    is_run_only(k2) ? "" : " (unknown field)");
 					goto out;
 				}
 			}
@@ -566,23 +614,27 @@ static int expand_conditions(sd_experiment *e, const json_t *base, sd_error *err
 		sd__buf name;
 		sd__buf_init(&name, 512);
 		if (!cell) {
-			rc = sd__error_set(err, SD_ENOMEM, e->path, NULL, "out of memory");
+			rc =
+			    sd__error_set(err, SD_ENOMEM, e->path, NULL, "out of memory");
 			goto out;
 		}
 		for (size_t k = 0; k < nf; k++) {
 			const json_t *lv = json_array_get(factors[k], idx[k]);
 			/* unchecked, a failed allocation dropped a level from the
 			   cell's name (found by test_alloc) */
-			if (sd__buf_printf(&name, "%s%s", k ? "_" : "",
-					  json_string_value(json_object_get(lv, "name")))) {
+			if (sd__buf_printf(
+				&name, "%s%s", k ? "_" : "",
+				json_string_value(json_object_get(lv, "name")))) {
 				json_decref(cell);
 				sd__buf_free(&name);
-				rc = sd__error_set(err, SD_ENOMEM, e->path, NULL, "out of memory");
+				rc = sd__error_set(err, SD_ENOMEM, e->path, NULL,
+						   "out of memory");
 				goto out;
 			}
 			const char *k2;
 			json_t *v2;
-			json_object_foreach((json_t *)lv, k2, v2) {
+			json_object_foreach((json_t *)lv, k2, v2)
+			{
 				if (strcmp(k2, "name") != 0)
 					json_object_set(cell, k2, v2);
 			}
@@ -629,24 +681,26 @@ int sd_experiment_load(const char *path, sd_experiment **out, sd_error *err)
 	}
 	e->root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
 	if (!e->root) {
-		rc = sd__error_set_at(err, SD_EPARSE, path, jerr.line, jerr.column,
-				     "%s", jerr.text);
+		rc = sd__error_set_at(err, SD_EPARSE, path, jerr.line, jerr.column, "%s",
+				      jerr.text);
 		goto out;
 	}
 	if (!json_is_object(e->root)) {
 		rc = sd__error_set(err, SD_EINVAL, path, NULL,
-				  "an experiment config must be a JSON object");
+				   "an experiment config must be a JSON object");
 		goto out;
 	}
 	if ((rc = sd__cfg_check_keys(e->root, top_keys,
-				 sizeof(top_keys) / sizeof(top_keys[0]), path, "", err)))
+				     sizeof(top_keys) / sizeof(top_keys[0]), path, "",
+				     err)))
 		goto out;
 	long long seed = 42;
-	if ((rc = sd__cfg_get_int(e->root, "seed", "seed", path, 0, INT64_MAX, &seed, err)))
+	if ((rc = sd__cfg_get_int(e->root, "seed", "seed", path, 0, INT64_MAX, &seed,
+				  err)))
 		goto out;
 	e->seed = (uint64_t)seed;
 	if ((rc = sd__cfg_get_str(e->root, "output_dir", "output_dir", path,
-			      &e->output_dir, err)))
+				  &e->output_dir, err)))
 		goto out;
 
 	base = json_deep_copy(e->root);
@@ -669,11 +723,11 @@ int sd_experiment_load(const char *path, sd_experiment **out, sd_error *err)
 			}
 			goto out;
 		}
-		c->seed = sd__seed_mix(e->seed, sd__fnv1a64(c->name, strlen(c->name),
-							  SD_FNV1A64_INIT));
+		c->seed = sd__seed_mix(
+		    e->seed, sd__fnv1a64(c->name, strlen(c->name), SD_FNV1A64_INIT));
 		const json_t *b = json_object_get(c->json, "backend");
-		c->backend_key = b ? json_dumps(b, JSON_SORT_KEYS | JSON_COMPACT)
-				   : strdup("{}");
+		c->backend_key =
+		    b ? json_dumps(b, JSON_SORT_KEYS | JSON_COMPACT) : strdup("{}");
 		if (!c->backend_key) {
 			rc = sd__error_set(err, SD_ENOMEM, path, NULL, "out of memory");
 			goto out;
@@ -707,13 +761,14 @@ int sd__exp_update_digest(sd_experiment *e, sd_error *err)
 	 * change what comes back: a run resumed on other servers (a new Slurm
 	 * job, a moved cluster) is the same run */
 	static const char *const transport[] = {
-		"base_url", "base_urls", "api_key_env", "api_key_file",
-		"request_timeout", "connect_timeout", "max_in_flight",
-		"max_retries", "backoff_initial", "backoff_max", "down_deadline",
+	    "base_url",	       "base_urls",	  "api_key_env",   "api_key_file",
+	    "request_timeout", "connect_timeout", "max_in_flight", "max_retries",
+	    "backoff_initial", "backoff_max",	  "down_deadline",
 	};
 	size_t ci;
 	json_t *cell;
-	json_array_foreach(json_object_get(j, "cells"), ci, cell) {
+	json_array_foreach(json_object_get(j, "cells"), ci, cell)
+	{
 		json_t *b = json_object_get(json_object_get(cell, "config"), "backend");
 		const char *type = json_string_value(json_object_get(b, "type"));
 		/* nor does a prefix cache: the same bytes with or without */
@@ -730,8 +785,8 @@ int sd__exp_update_digest(sd_experiment *e, sd_error *err)
 	uint64_t h = sd__fnv1a64(canon, strlen(canon), SD_FNV1A64_INIT);
 	uint64_t h2 = sd__fnv1a64(canon, strlen(canon), h ^ 0x5bd1e995ULL);
 	free(canon);
-	snprintf(e->digest, sizeof(e->digest), "%016llx%016llx",
-		 (unsigned long long)h, (unsigned long long)h2);
+	snprintf(e->digest, sizeof(e->digest), "%016llx%016llx", (unsigned long long)h,
+		 (unsigned long long)h2);
 	return SD_OK;
 }
 
@@ -776,10 +831,7 @@ int sd_experiment_set_model(sd_experiment *e, const char *path)
 	return sd__exp_update_digest(e, NULL);
 }
 
-size_t sd_experiment_cell_count(const sd_experiment *e)
-{
-	return e ? e->n_cells : 0;
-}
+size_t sd_experiment_cell_count(const sd_experiment *e) { return e ? e->n_cells : 0; }
 
 const char *sd_experiment_cell_name(const sd_experiment *e, size_t cell)
 {
@@ -791,20 +843,14 @@ size_t sd_experiment_cell_size(const sd_experiment *e, size_t cell)
 	return e && cell < e->n_cells ? e->cells[cell].num_discussions : 0;
 }
 
-uint64_t sd_experiment_seed(const sd_experiment *e)
-{
-	return e ? e->seed : 0;
-}
+uint64_t sd_experiment_seed(const sd_experiment *e) { return e ? e->seed : 0; }
 
 const char *sd_experiment_output_dir(const sd_experiment *e)
 {
 	return e ? e->output_dir : NULL;
 }
 
-const char *sd_experiment_digest(const sd_experiment *e)
-{
-	return e ? e->digest : NULL;
-}
+const char *sd_experiment_digest(const sd_experiment *e) { return e ? e->digest : NULL; }
 
 char *sd_experiment_manifest_json(const sd_experiment *e)
 {
@@ -820,9 +866,8 @@ char *sd_experiment_manifest_json(const sd_experiment *e)
 		goto out;
 	for (size_t i = 0; i < e->n_cells; i++) {
 		const sd__exp_cell *c = &e->cells[i];
-		json_t *o = json_pack("{s:s,s:I,s:O}", "name", c->name,
-				      "num_discussions", (json_int_t)c->num_discussions,
-				      "config", c->json);
+		json_t *o = json_pack("{s:s,s:I,s:O}", "name", c->name, "num_discussions",
+				      (json_int_t)c->num_discussions, "config", c->json);
 		if (!o || json_array_append_new(cells, o))
 			goto out;
 	}
@@ -862,19 +907,15 @@ void sd_job_free(sd_job *j)
 	free(j);
 }
 
-sd_discussion *sd_job_discussion(sd_job *j)
-{
-	return j ? j->d : NULL;
-}
+sd_discussion *sd_job_discussion(sd_job *j) { return j ? j->d : NULL; }
 
 uint64_t sd__exp_discussion_seed(const sd_experiment *e, size_t cell, size_t index)
 {
 	return sd__seed_mix(e->cells[cell].seed, (uint64_t)index);
 }
 
-sd_job *sd_experiment_job_create(const sd_experiment *e, size_t cell,
-				 size_t index, const char *model_name,
-				 sd_error *err)
+sd_job *sd_experiment_job_create(const sd_experiment *e, size_t cell, size_t index,
+				 const char *model_name, sd_error *err)
 {
 	sd_job *j = NULL;
 	size_t *order = NULL;
@@ -1000,8 +1041,8 @@ sd_job *sd_experiment_job_create(const sd_experiment *e, size_t cell,
 	if (c->seed_opinions && json_array_size(c->seed_opinions) > 0) {
 		sd__rng_seed(&rng, sd__seed_mix(s, STREAM_SEED_OPINION));
 		const json_t *pick = json_array_get(
-			c->seed_opinions,
-			(size_t)sd__rng_below(&rng, json_array_size(c->seed_opinions)));
+		    c->seed_opinions,
+		    (size_t)sd__rng_below(&rng, json_array_size(c->seed_opinions)));
 		size_t m = json_is_string(pick) ? 1 : json_array_size(pick);
 		j->seeds = calloc(m, sizeof(*j->seeds));
 		if (!j->seeds)
@@ -1026,7 +1067,7 @@ sd_job *sd_experiment_job_create(const sd_experiment *e, size_t cell,
 			last = who;
 			j->seeds[k].username = sd_actor_name(j->actors[who]);
 			j->seeds[k].text = json_string_value(
-				json_is_string(pick) ? pick : json_array_get(pick, k));
+			    json_is_string(pick) ? pick : json_array_get(pick, k));
 		}
 		j->n_seeds = m;
 	}

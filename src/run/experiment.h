@@ -10,7 +10,7 @@
 #include "syndisco.h"
 
 typedef struct sd__exp_role {
-	const char *name;         /* borrowed from the cell's JSON */
+	const char *name;	  /* borrowed from the cell's JSON */
 	double share;		  /* a fixed share of each discussion's users */
 	double p;		  /* or: each user's chance (coin flip) */
 	bool coin;		  /* p is in force, not share */
@@ -19,8 +19,8 @@ typedef struct sd__exp_role {
 
 typedef struct sd__exp_cell {
 	char *name;
-	json_t *json;             /* resolved: files inlined */
-	uint64_t seed;            /* mix(run seed, hash(name)) */
+	json_t *json;  /* resolved: files inlined */
+	uint64_t seed; /* mix(run seed, hash(name)) */
 	sd_persona **pool;
 	size_t n_pool;
 	char *context;
@@ -32,8 +32,8 @@ typedef struct sd__exp_cell {
 	sd_sampling sampling;
 	sd_prompt_templates templates; /* strings borrowed from json */
 	sd__cfg_backend backend;
-	char *backend_key;        /* canonical JSON: cells sharing it share
-				     one loaded model */
+	char *backend_key;	     /* canonical JSON: cells sharing it share
+					one loaded model */
 	const json_t *seed_opinions; /* borrowed; NULL if none */
 	bool distinct_posters;	     /* seed_opinion_posters: "distinct" */
 	size_t num_discussions;
@@ -41,8 +41,8 @@ typedef struct sd__exp_cell {
 	int32_t num_turns;
 	int32_t history_ctx_len;
 	bool random_usernames;
-	sd_profile profile;       /* "syndisco" */
-	const char **remove;      /* remove_strings, borrowed from json */
+	sd_profile profile;  /* "syndisco" */
+	const char **remove; /* remove_strings, borrowed from json */
 	size_t n_remove;
 	int32_t textwrap_len;
 } sd__exp_cell;

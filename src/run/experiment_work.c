@@ -15,8 +15,8 @@
 #include "core/core.h"
 #include "run/backend_open.h"
 #include "run/experiment.h"
-#include "run/loop.h"
 #include "run/files.h"
+#include "run/loop.h"
 #include "run/model_id.h"
 #include "util/buf.h"
 #include "util/error.h"
@@ -24,14 +24,15 @@
 typedef struct exp_work {
 	sd_experiment *e;
 	const sd_run_params *p;
-	sd__groups g;   /* cells by backend config */
+	sd__groups g;	     /* cells by backend config */
 	json_t *model_files; /* [{name, model_file}] per cell (model_id.h) */
 } exp_work;
 
 /* The identity of cell c's model file, or NULL (borrowed). */
 static const json_t *cell_model(const exp_work *w, size_t c)
 {
-	const json_t *m = json_object_get(json_array_get(w->model_files, c), "model_file");
+	const json_t *m =
+	    json_object_get(json_array_get(w->model_files, c), "model_file");
 	return json_is_object(m) ? m : NULL;
 }
 
@@ -51,9 +52,6 @@ sd_run_params sd_run_default_params(void)
 	return p;
 }
 
-
-
-
 static bool in_shard(const sd_run_params *p, size_t index)
 {
 	return index % p->shard_count == p->shard_index;
@@ -64,23 +62,18 @@ static bool in_shard(const sd_run_params *p, size_t index)
 #define ITEM_INDEX(x) ((size_t)((uint64_t)(x) & ((1ULL << ITEM_SHIFT) - 1)))
 #define ITEM(c, i) ((size_t)(((uint64_t)(c) << ITEM_SHIFT) | (uint64_t)(i)))
 
-static size_t w_n_groups(void *wp)
-{
-	return ((exp_work *)wp)->g.n;
-}
+static size_t w_n_groups(void *wp) { return ((exp_work *)wp)->g.n; }
 
-static sd_backend *w_open_backend(void *wp, size_t g, int32_t parallel,
-				  sd_error *err)
+static sd_backend *w_open_backend(void *wp, size_t g, int32_t parallel, sd_error *err)
 {
 	exp_work *w = wp;
 	const sd__exp_cell *c = &w->e->cells[w->g.first[g]];
 	return sd__run_backend_open(&c->backend, w->e->path, parallel,
-				w->p->default_model, err);
+				    w->p->default_model, err);
 }
 
 /* Cells of group g in order, indices of the shard, skipping done files. */
-static bool w_next_item(void *wp, size_t g, size_t *cursor, size_t *item,
-			size_t *skipped)
+static bool w_next_item(void *wp, size_t g, size_t *cursor, size_t *item, size_t *skipped)
 {
 	exp_work *w = wp;
 	size_t c = ITEM_CELL(*cursor), i = ITEM_INDEX(*cursor);
@@ -93,9 +86,9 @@ static bool w_next_item(void *wp, size_t g, size_t *cursor, size_t *item,
 				continue;
 			char *path = sd__cell_path(w->p->out_dir, cell->name, i);
 			bool done = path && sd__run_file_complete(
-						    path, cell->name, i, w->e->digest,
-						    json_string_value(json_object_get(
-							cell_model(w, c), "sha256")));
+						path, cell->name, i, w->e->digest,
+						json_string_value(json_object_get(
+						    cell_model(w, c), "sha256")));
 			free(path);
 			if (done) {
 				(*skipped)++;
@@ -201,15 +194,15 @@ static int w_job_save(void *wp, void *jp, size_t item, sd_error *err)
 }
 
 static const sd__loop_ops exp_ops = {
-	.n_groups = w_n_groups,
-	.open_backend = w_open_backend,
-	.next_item = w_next_item,
-	.job_create = w_job_create,
-	.job_next = w_job_next,
-	.job_accept = w_job_accept,
-	.job_save = w_job_save,
-	.job_free = w_job_free,
-	.item_name = w_item_name,
+    .n_groups = w_n_groups,
+    .open_backend = w_open_backend,
+    .next_item = w_next_item,
+    .job_create = w_job_create,
+    .job_next = w_job_next,
+    .job_accept = w_job_accept,
+    .job_save = w_job_save,
+    .job_free = w_job_free,
+    .item_name = w_item_name,
 };
 
 static const char *cell_backend_key(const void *e, size_t c)
@@ -226,10 +219,11 @@ static int model_files(const sd_experiment *e, const sd_run_params *p, json_t **
 	for (size_t c = 0; !rc && c < e->n_cells; c++) {
 		json_t *id = NULL;
 		if ((rc = sd__run_model_identity(&e->cells[c].backend, e->path,
-					     p->default_model, &id, err)))
+						 p->default_model, &id, err)))
 			break;
-		if (json_array_append_new(a, json_pack("{s:s,s:o}", "name", e->cells[c].name,
-						       "model_file", id ? id : json_null())))
+		if (json_array_append_new(a,
+					  json_pack("{s:s,s:o}", "name", e->cells[c].name,
+						    "model_file", id ? id : json_null())))
 			rc = sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	}
 	if (rc) {
@@ -240,8 +234,8 @@ static int model_files(const sd_experiment *e, const sd_run_params *p, json_t **
 	return rc;
 }
 
-int sd_experiment_run(sd_experiment *e, const sd_run_params *p,
-		      sd_run_progress *progress, sd_error *err)
+int sd_experiment_run(sd_experiment *e, const sd_run_params *p, sd_run_progress *progress,
+		      sd_error *err)
 {
 	exp_work w;
 	sd_run_progress local;
@@ -251,7 +245,8 @@ int sd_experiment_run(sd_experiment *e, const sd_run_params *p,
 		progress = &local;
 	memset(progress, 0, sizeof(*progress));
 	if (!e || !p)
-		return sd__error_set(err, SD_EINVAL, NULL, NULL, "no experiment or run parameters");
+		return sd__error_set(err, SD_EINVAL, NULL, NULL,
+				     "no experiment or run parameters");
 	memset(&w, 0, sizeof(w));
 	w.e = e;
 	w.p = p;
@@ -262,15 +257,16 @@ int sd_experiment_run(sd_experiment *e, const sd_run_params *p,
 	json_t *mj = manifest ? json_loads(manifest, 0, NULL) : NULL;
 	free(manifest);
 	manifest = mj && !json_object_set(mj, "model_files", w.model_files)
-			   ? json_dumps(mj, JSON_INDENT(2))
-			   : NULL;
+		       ? json_dumps(mj, JSON_INDENT(2))
+		       : NULL;
 	json_decref(mj);
 	if (!manifest) {
 		json_decref(w.model_files);
 		return sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	}
 	int created;
-	rc = sd__store_prepare(p, "run.json", e->digest, manifest, "a run", &created, err);
+	rc =
+	    sd__store_prepare(p, "run.json", e->digest, manifest, "a run", &created, err);
 	free(manifest);
 	if (rc) {
 		json_decref(w.model_files);
@@ -301,8 +297,9 @@ int sd_experiment_run(sd_experiment *e, const sd_run_params *p,
 	sd__groups_free(&w.g);
 	json_decref(w.model_files);
 	if (rc == SD_OK && progress->failed > 0)
-		rc = sd__error_set(err, SD_EBACKEND, NULL, NULL,
-				  "%zu discussion(s) failed; run the same command again to retry them",
-				  progress->failed);
+		rc = sd__error_set(
+		    err, SD_EBACKEND, NULL, NULL,
+		    "%zu discussion(s) failed; run the same command again to retry them",
+		    progress->failed);
 	return rc;
 }

@@ -5,9 +5,9 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -37,36 +37,36 @@ int sd_file_read(const char *path, char **out, size_t *len, sd_error *err)
 	/* O_NONBLOCK: opening a FIFO for reading would wait for a writer */
 	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
-		return sd__error_set(err, errno == ENOENT ? SD_ENOTFOUND : SD_EIO,
-				    path, NULL, "cannot open: %s", strerror(errno));
+		return sd__error_set(err, errno == ENOENT ? SD_ENOTFOUND : SD_EIO, path,
+				     NULL, "cannot open: %s", strerror(errno));
 	struct stat st;
 	/* a FIFO named on purpose (/dev/stdin, <(...)) is read; directory
 	   walks skip everything but regular files */
 	if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
 		close(fd);
 		return sd__error_set(err, SD_EIO, path, NULL,
-				    "is a directory, expected a file");
+				     "is a directory, expected a file");
 	}
 	int fl = fcntl(fd, F_GETFL);
 	FILE *f = fl >= 0 && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == 0 ? fdopen(fd, "rb")
-									 : NULL;
+								       : NULL;
 	if (!f) {
 		close(fd);
 		return sd__error_set(err, SD_EIO, path, NULL, "cannot open: %s",
-				    strerror(errno));
+				     strerror(errno));
 	}
 	sd__buf_init(&b, 0);
 	for (;;) {
 		size_t n = fread(chunk, 1, sizeof(chunk), f);
 		if (n && sd__buf_append(&b, chunk, n)) {
 			rc = sd__error_set(err, SD_ENOMEM, path, NULL,
-					  "file too large or out of memory");
+					   "file too large or out of memory");
 			break;
 		}
 		if (n < sizeof(chunk)) {
 			if (ferror(f))
 				rc = sd__error_set(err, SD_EIO, path, NULL,
-						  "read error: %s", strerror(errno));
+						   "read error: %s", strerror(errno));
 			break;
 		}
 	}
@@ -79,9 +79,10 @@ int sd_file_read(const char *path, char **out, size_t *len, sd_error *err)
 		for (size_t i = 0; i < ok; i++, col++)
 			if (b.data[i] == '\n')
 				line++, col = 0;
-		rc = sd__error_set(err, SD_EPARSE, path, NULL,
-				  "%s at line %zu, column %zu (byte %zu): expected UTF-8 text",
-				  b.data[ok] ? "invalid UTF-8" : "a NUL byte", line, col, ok);
+		rc = sd__error_set(
+		    err, SD_EPARSE, path, NULL,
+		    "%s at line %zu, column %zu (byte %zu): expected UTF-8 text",
+		    b.data[ok] ? "invalid UTF-8" : "a NUL byte", line, col, ok);
 	}
 	if (rc) {
 		sd__buf_free(&b);
@@ -134,10 +135,7 @@ static bool all_hex(const char *s, size_t n)
 	return true;
 }
 
-bool sd__run_temp_like(const char *name)
-{
-	return name && strstr(name, ".tmp.") != NULL;
-}
+bool sd__run_temp_like(const char *name) { return name && strstr(name, ".tmp.") != NULL; }
 
 bool sd__run_temp_parse(const char *name, char *host, size_t host_size, long *pid)
 {
@@ -157,8 +155,8 @@ bool sd__run_temp_parse(const char *name, char *host, size_t host_size, long *pi
 	if (*d1 != '.' || d1 == h)
 		return false;
 	size_t hl = (size_t)(d1 - h);
-	if (!all_digits(d1 + 1, (size_t)(d2 - d1 - 1)) || !all_hex(d2 + 1, strlen(d2 + 1)) ||
-	    memchr(h, '.', hl))
+	if (!all_digits(d1 + 1, (size_t)(d2 - d1 - 1)) ||
+	    !all_hex(d2 + 1, strlen(d2 + 1)) || memchr(h, '.', hl))
 		return false;
 	errno = 0;
 	long p = strtol(d1 + 1, NULL, 10);
@@ -204,7 +202,7 @@ static int write_file(const char *path, const char *data, size_t len, bool excl,
 	for (int attempt = 0; fd < 0 && attempt < 8; attempt++) {
 		sd__buf_reset(&tmp);
 		if (sd__buf_printf(&tmp, "%s.tmp.%s.%ld.%08x", path, host, (long)getpid(),
-				  (unsigned)temp_random())) {
+				   (unsigned)temp_random())) {
 			sd__buf_free(&tmp);
 			return sd__error_set(err, SD_ENOMEM, path, NULL, "out of memory");
 		}
@@ -214,7 +212,7 @@ static int write_file(const char *path, const char *data, size_t len, bool excl,
 	}
 	if (fd < 0) {
 		rc = sd__error_set(err, SD_EIO, path, NULL, "cannot create: %s",
-				  strerror(errno));
+				   strerror(errno));
 		sd__buf_free(&tmp);
 		return rc;
 	}
@@ -224,20 +222,20 @@ static int write_file(const char *path, const char *data, size_t len, bool excl,
 			continue;
 		if (n <= 0) {
 			rc = sd__error_set(err, SD_EIO, path, NULL, "write failed: %s",
-					  strerror(errno));
+					   strerror(errno));
 			goto out;
 		}
 		off += (size_t)n;
 	}
 	if (fsync(fd) != 0) {
 		rc = sd__error_set(err, SD_EIO, path, NULL, "fsync failed: %s",
-				  strerror(errno));
+				   strerror(errno));
 		goto out;
 	}
 	if (close(fd) != 0) {
 		fd = -1;
 		rc = sd__error_set(err, SD_EIO, path, NULL, "close failed: %s",
-				  strerror(errno));
+				   strerror(errno));
 		goto out;
 	}
 	fd = -1;
@@ -247,15 +245,16 @@ static int write_file(const char *path, const char *data, size_t len, bool excl,
 	if (excl) {
 		/* link() fails on an existing target: of two creators, one wins */
 		if (link(tmp.data, path) != 0)
-			rc = errno == EEXIST ? RUN_EXISTS
-					     : sd__error_set(err, SD_EIO, path, NULL,
-							    "cannot create: %s", strerror(errno));
+			rc = errno == EEXIST
+				 ? RUN_EXISTS
+				 : sd__error_set(err, SD_EIO, path, NULL,
+						 "cannot create: %s", strerror(errno));
 		unlink(tmp.data);
 		goto out;
 	}
 	if (rename(tmp.data, path) != 0) {
 		rc = sd__error_set(err, SD_EIO, path, NULL, "rename failed: %s",
-				  strerror(errno));
+				   strerror(errno));
 		goto out;
 	}
 out:
@@ -267,20 +266,18 @@ out:
 	return rc;
 }
 
-int sd_file_write_atomic(const char *path, const char *data, size_t len,
-			 sd_error *err)
+int sd_file_write_atomic(const char *path, const char *data, size_t len, sd_error *err)
 {
 	return write_file(path, data, len, false, err);
 }
 
 int sd__run_file_create_excl(const char *path, const char *data, size_t len,
-			 sd_error *err)
+			     sd_error *err)
 {
 	return write_file(path, data, len, true, err);
 }
 
-int sd_persona_array_load(const char *path, sd_persona ***out, size_t *n,
-			  sd_error *err)
+int sd_persona_array_load(const char *path, sd_persona ***out, size_t *n, sd_error *err)
 {
 	char *text = NULL;
 	int rc = sd_file_read(path, &text, NULL, err);
@@ -389,8 +386,8 @@ void sd__run_dirset_free(sd__dirset *s)
 	s->n = s->cap = 0;
 }
 
-char *sd__run_manifest_digest(const char *out_dir, const char *manifest,
-			  const char *name, char **model_sha)
+char *sd__run_manifest_digest(const char *out_dir, const char *manifest, const char *name,
+			      char **model_sha)
 {
 	sd__buf b;
 	char *text = NULL, *d = NULL;
@@ -411,7 +408,7 @@ char *sd__run_manifest_digest(const char *out_dir, const char *manifest,
 }
 
 bool sd__run_file_complete(const char *path, const char *cell, size_t index,
-		       const char *digest, const char *model_sha)
+			   const char *digest, const char *model_sha)
 {
 	sd_logs *l = NULL;
 	struct stat st;
@@ -431,7 +428,8 @@ bool sd__run_file_complete(const char *path, const char *cell, size_t index,
 		ok = json_is_string(d) && strcmp(json_string_value(d), digest) == 0;
 	}
 	if (ok && model_sha) {
-		const json_t *h = json_object_get(sd__logs_get(l, "model_file"), "sha256");
+		const json_t *h =
+		    json_object_get(sd__logs_get(l, "model_file"), "sha256");
 		ok = json_is_string(h) && strcmp(json_string_value(h), model_sha) == 0;
 	}
 	sd_logs_free(l);
@@ -442,8 +440,9 @@ char *sd__cell_path(const char *out, const char *cell, size_t index)
 {
 	sd__buf b;
 	sd__buf_init(&b, 0);
-	int rc = index == (size_t)-1 ? sd__buf_printf(&b, "%s/%s", out, cell)
-				     : sd__buf_printf(&b, "%s/%s/%zu.json", out, cell, index);
+	int rc = index == (size_t)-1
+		     ? sd__buf_printf(&b, "%s/%s", out, cell)
+		     : sd__buf_printf(&b, "%s/%s/%zu.json", out, cell, index);
 	/* a failed buffer steals as NULL: never a path cut short */
 	return rc ? NULL : sd__buf_steal(&b);
 }
@@ -468,9 +467,9 @@ int sd__mkdir_p(const char *path)
 	return rc;
 }
 
-int sd__store_prepare(const sd_run_params *p, const char *manifest,
-		  const char *digest, const char *manifest_json,
-		  const char *what, int *created, sd_error *err)
+int sd__store_prepare(const sd_run_params *p, const char *manifest, const char *digest,
+		      const char *manifest_json, const char *what, int *created,
+		      sd_error *err)
 {
 	struct stat dst;
 	*created = 0;
@@ -478,15 +477,16 @@ int sd__store_prepare(const sd_run_params *p, const char *manifest,
 		return sd__error_set(err, SD_EINVAL, NULL, NULL, "no output directory");
 	if (p->parallel < 1 || p->parallel > 4096)
 		return sd__error_set(err, SD_EINVAL, NULL, "parallel",
-				    "must be between 1 and 4096, got %d", (int)p->parallel);
+				     "must be between 1 and 4096, got %d",
+				     (int)p->parallel);
 	if (p->shard_count < 1 || p->shard_index >= p->shard_count)
 		return sd__error_set(err, SD_EINVAL, NULL, "shard",
-				    "shard %u/%u: need 0 <= K < N", p->shard_index,
-				    p->shard_count);
+				     "shard %u/%u: need 0 <= K < N", p->shard_index,
+				     p->shard_count);
 	bool dir_existed = stat(p->out_dir, &dst) == 0;
 	if (sd__mkdir_p(p->out_dir) != 0)
 		return sd__error_set(err, SD_EIO, p->out_dir, NULL, "cannot create: %s",
-				    strerror(errno));
+				     strerror(errno));
 	sd__buf b;
 	char *text = NULL;
 	int rc = SD_OK;
@@ -501,14 +501,16 @@ int sd__store_prepare(const sd_run_params *p, const char *manifest,
 	for (int attempt = 0;; attempt++) {
 		if (sd_file_read(b.data, &text, NULL, NULL) == SD_OK) {
 			json_t *m = json_loads(text, 0, NULL);
-			const char *old = json_string_value(json_object_get(m, "config_digest"));
+			const char *old =
+			    json_string_value(json_object_get(m, "config_digest"));
 			bool same = old && strcmp(old, digest) == 0;
 			if (!same && !p->force)
-				rc = sd__error_set(err, SD_ESTATE, b.data, NULL,
-						  "%s holds %s of a different config (digest %s, "
-						  "this config %s); use a new output directory, or "
-						  "--force to continue it with this config",
-						  p->out_dir, what, old ? old : "unreadable", digest);
+				rc = sd__error_set(
+				    err, SD_ESTATE, b.data, NULL,
+				    "%s holds %s of a different config (digest %s, "
+				    "this config %s); use a new output directory, or "
+				    "--force to continue it with this config",
+				    p->out_dir, what, old ? old : "unreadable", digest);
 			if (!rc && same) {
 				/* the digest covers a model's path, not its bytes */
 				json_t *nm = json_loads(manifest_json, 0, NULL);
@@ -520,17 +522,22 @@ int sd__store_prepare(const sd_run_params *p, const char *manifest,
 			json_decref(m);
 			if (rc || same)
 				goto out;
-			rc = sd_file_write_atomic(b.data, manifest_json, strlen(manifest_json), err);
+			rc = sd_file_write_atomic(b.data, manifest_json,
+						  strlen(manifest_json), err);
 			goto out;
 		}
-		rc = sd__run_file_create_excl(b.data, manifest_json, strlen(manifest_json), err);
-		*created = rc == SD_OK ? SD__MADE_MANIFEST | (dir_existed ? 0 : SD__MADE_DIR) : 0;
+		rc = sd__run_file_create_excl(b.data, manifest_json,
+					      strlen(manifest_json), err);
+		*created = rc == SD_OK
+			       ? SD__MADE_MANIFEST | (dir_existed ? 0 : SD__MADE_DIR)
+			       : 0;
 		if (rc != RUN_EXISTS || attempt == 3)
 			break;
 		rc = SD_OK;
 	}
 	if (rc == RUN_EXISTS)
-		rc = sd__error_set(err, SD_EIO, b.data, NULL, "exists but cannot be read");
+		rc =
+		    sd__error_set(err, SD_EIO, b.data, NULL, "exists but cannot be read");
 out:
 	free(text);
 	sd__buf_free(&b);
@@ -552,7 +559,8 @@ void sd__store_unprepare(const sd_run_params *p, const char *manifest, int creat
 			continue;
 		sd__buf_reset(&b);
 		/* rmdir() removes empty directories only: never anyone's data */
-		if (sd__buf_printf(&b, "%s/%s", p->out_dir, de->d_name) || rmdir(b.data) != 0)
+		if (sd__buf_printf(&b, "%s/%s", p->out_dir, de->d_name) ||
+		    rmdir(b.data) != 0)
 			left = true;
 	}
 	if (d)
@@ -578,8 +586,8 @@ static bool temp_is_stale(const char *name, const struct stat *st, const char *s
 {
 	char host[RUN_TEMP_HOST_MAX + 1];
 	long pid;
-	if (sd__run_temp_parse(name, host, sizeof(host), &pid) && strcmp(host, self) == 0 &&
-	    kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+	if (sd__run_temp_parse(name, host, sizeof(host), &pid) &&
+	    strcmp(host, self) == 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH)
 		return true;
 	return now - st->st_mtime > RUN_TEMP_MAX_AGE_S;
 }
@@ -615,7 +623,7 @@ int sd__store_subdir(const char *dir, sd_error *err)
 		return sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	if (sd__mkdir_p(dir) != 0)
 		return sd__error_set(err, SD_EIO, dir, NULL, "cannot create: %s",
-				    strerror(errno));
+				     strerror(errno));
 	clean_stale_temps(dir);
 	return SD_OK;
 }

@@ -53,7 +53,7 @@ bool sd__run_temp_like(const char *name);
  * model_sha (each not checked when NULL).
  */
 bool sd__run_file_complete(const char *path, const char *cell, size_t index,
-		       const char *digest, const char *model_sha);
+			   const char *digest, const char *model_sha);
 
 /* OUT/<cell>/<index>.json, or OUT/<cell> when index is (size_t)-1; NULL
  * when out of memory. Caller frees. */
@@ -65,8 +65,8 @@ char *sd__cell_path(const char *out, const char *cell, size_t index);
 /* The config_digest of OUT/<manifest>, or NULL; and into *model_sha (if
  * not NULL) the SHA-256 of the model file of cell `name`, or NULL. Caller
  * frees both. */
-char *sd__run_manifest_digest(const char *out_dir, const char *manifest,
-			  const char *name, char **model_sha);
+char *sd__run_manifest_digest(const char *out_dir, const char *manifest, const char *name,
+			      char **model_sha);
 
 /*
  * Write path whole (temp file, fsync) unless it exists: returns SD_OK,
@@ -76,7 +76,7 @@ char *sd__run_manifest_digest(const char *out_dir, const char *manifest,
 #define RUN_EXISTS 1
 struct sd_error;
 int sd__run_file_create_excl(const char *path, const char *data, size_t len,
-			 struct sd_error *err);
+			     struct sd_error *err);
 
 /*
  * Directories a walk has entered, by (device, inode): a link loop
@@ -98,9 +98,9 @@ void sd__run_dirset_free(sd__dirset *s);
  * is (re)written from manifest_json. what names the workload in errors
  * ("a run", "annotations").
  */
-int sd__store_prepare(const sd_run_params *p, const char *manifest,
-		  const char *digest, const char *manifest_json,
-		  const char *what, int *created, sd_error *err);
+int sd__store_prepare(const sd_run_params *p, const char *manifest, const char *digest,
+		      const char *manifest_json, const char *what, int *created,
+		      sd_error *err);
 
 /*
  * A run that failed before writing anything (an error found only when a

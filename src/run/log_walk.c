@@ -96,16 +96,16 @@ static int walk(const char *dir, int depth, const char *const *skip, sd__dirset 
 		return SD_OK; /* a link back to a directory walked already */
 	if (r < 0)
 		return sd__error_set(err, SD_EIO, dir, NULL, "cannot read directory: %s",
-				    strerror(errno));
+				     strerror(errno));
 	if (depth > MAX_DEPTH)
 		return sd__error_set(err, SD_EINVAL, dir, NULL,
-				    "directories nested too deeply (a link loop?)");
+				     "directories nested too deeply (a link loop?)");
 	DIR *dh = opendir(dir);
 	if (!dh)
 		return sd__error_set(err, errno == ENOENT ? SD_ENOTFOUND : SD_EIO, dir,
-				    NULL, "cannot open directory: %s", strerror(errno));
+				     NULL, "cannot open directory: %s", strerror(errno));
 	struct dirent *de;
-	names ns = { 0 };
+	names ns = {0};
 	int rc = SD_OK;
 	sd__buf p;
 	sd__buf_init(&p, 0);
@@ -129,7 +129,7 @@ static int walk(const char *dir, int depth, const char *const *skip, sd__dirset 
 			/* a dangling link that looks like a log is a real problem */
 			if (json) {
 				rc = sd__error_set(err, SD_EIO, p.data, NULL,
-						  "cannot read: %s", strerror(errno));
+						   "cannot read: %s", strerror(errno));
 				goto out;
 			}
 			continue;

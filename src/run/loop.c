@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 #include "run/files.h"
-#include "run/model_id.h"
 #include "run/loop.h"
+#include "run/model_id.h"
 #include "util/buf.h"
 #include "util/error.h"
 
@@ -201,15 +201,17 @@ static int run_group(loop *L, size_t g, sd_backend *b, sd_error *err)
 			for (size_t i = 0; i < parallel; i++)
 				if (L->slots[i].job)
 					drop(L, &L->slots[i], b);
-			return sd__error_set(err, SD_ESTATE, NULL, NULL,
-					    "stopped; run the same command again to resume");
+			return sd__error_set(
+			    err, SD_ESTATE, NULL, NULL,
+			    "stopped; run the same command again to resume");
 		}
 		for (size_t i = 0; i < parallel && !exhausted; i++) {
 			slot *s = &L->slots[i];
 			if (s->job)
 				continue;
 			size_t item;
-			if (!L->ops->next_item(L->w, g, &cursor, &item, &L->prog->skipped)) {
+			if (!L->ops->next_item(L->w, g, &cursor, &item,
+					       &L->prog->skipped)) {
 				exhausted = true;
 				break;
 			}
@@ -221,7 +223,7 @@ static int run_group(loop *L, size_t g, sd_backend *b, sd_error *err)
 				char name[256], buf[1024];
 				L->ops->item_name(L->w, item, name, sizeof(name));
 				sd__run_log(p, SD_LOG_ERROR, "%s: %s", name,
-					  sd_error_format(&jerr, buf, sizeof(buf)));
+					    sd_error_format(&jerr, buf, sizeof(buf)));
 				L->prog->failed++;
 				continue;
 			}
@@ -240,7 +242,7 @@ static int run_group(loop *L, size_t g, sd_backend *b, sd_error *err)
 		int st = sd_backend_step(b);
 		if (st < 0)
 			sd__run_log(p, SD_LOG_ERROR, "backend step failed: %s",
-				  sd_backend_last_error(b));
+				    sd_backend_last_error(b));
 		sd_reply rep;
 		while (sd_backend_collect(b, &rep) == 1) {
 			deliver(L, b, &rep, parallel);
@@ -250,14 +252,15 @@ static int run_group(loop *L, size_t g, sd_backend *b, sd_error *err)
 		if (st < 0) {
 			for (size_t i = 0; i < parallel; i++)
 				if (L->slots[i].job && L->slots[i].n_out)
-					fail(L, &L->slots[i], b, sd_backend_last_error(b));
+					fail(L, &L->slots[i], b,
+					     sd_backend_last_error(b));
 		}
 		report(L, false);
 	}
 }
 
 int sd__loop_run(const sd__loop_ops *ops, void *w, const sd_run_params *p,
-	      sd_run_progress *prog, sd_error *err)
+		 sd_run_progress *prog, sd_error *err)
 {
 	loop L;
 	int rc = SD_OK;
@@ -287,7 +290,7 @@ int sd__loop_run(const sd__loop_ops *ops, void *w, const sd_run_params *p,
 		}
 		sd_backend_set_log(b, p->on_log, p->ud);
 		sd__run_log(p, SD_LOG_INFO, "model %s: up to %d in flight",
-			  sd_backend_model_name(b), (int)p->parallel);
+			    sd_backend_model_name(b), (int)p->parallel);
 		rc = run_group(&L, g, b, err);
 		sd_backend_free(b);
 	}
@@ -299,9 +302,8 @@ int sd__loop_run(const sd__loop_ops *ops, void *w, const sd_run_params *p,
 	return rc;
 }
 
-int sd__groups_build(sd__groups *g, size_t n,
-		       const char *(*key)(const void *w, size_t i), const void *w,
-		       sd_error *err)
+int sd__groups_build(sd__groups *g, size_t n, const char *(*key)(const void *w, size_t i),
+		     const void *w, sd_error *err)
 {
 	memset(g, 0, sizeof(*g));
 	g->of = calloc(n + 1, sizeof(*g->of));

@@ -17,8 +17,7 @@ enum { SD__LOOP_DONE = 0, SD__LOOP_OFFER = 1, SD__LOOP_WAIT = 2 };
 typedef struct sd__loop_ops {
 	size_t (*n_groups)(void *w);
 	/* Backend for group g, or NULL with err set. */
-	sd_backend *(*open_backend)(void *w, size_t g, int32_t parallel,
-				    sd_error *err);
+	sd_backend *(*open_backend)(void *w, size_t g, int32_t parallel, sd_error *err);
 	/*
 	 * The next item of group g not yet complete, advancing *cursor (the
 	 * workload's position, starts at 0). Complete items it passes are
@@ -46,7 +45,7 @@ typedef struct sd__loop_ops {
  * SD_OK, SD_ESTATE when stopped, or a backend open error.
  */
 int sd__loop_run(const sd__loop_ops *ops, void *w, const sd_run_params *p,
-	      sd_run_progress *prog, sd_error *err);
+		 sd_run_progress *prog, sd_error *err);
 
 /*
  * Units (cells, annotators) whose backend configs are equal run together
@@ -60,11 +59,10 @@ typedef struct sd__groups {
 } sd__groups;
 
 /* Group units 0..n-1 by the string key(w, i). */
-int sd__groups_build(sd__groups *g, size_t n,
-		       const char *(*key)(const void *w, size_t i), const void *w,
-		       sd_error *err);
+int sd__groups_build(sd__groups *g, size_t n, const char *(*key)(const void *w, size_t i),
+		     const void *w, sd_error *err);
 void sd__groups_free(sd__groups *g);
 void sd__run_log(const sd_run_params *p, sd_log_level lvl, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -19,10 +19,7 @@
 #define SYNDISCO_LLAMA_VERSION "unknown"
 #endif
 
-const char *sd__run_llama_version(void)
-{
-	return SYNDISCO_LLAMA_VERSION;
-}
+const char *sd__run_llama_version(void) { return SYNDISCO_LLAMA_VERSION; }
 
 /* The cache directory's model-sha256/, or NULL when there is no home. */
 static char *cache_dir(void)
@@ -49,7 +46,7 @@ static int hash_file(const char *path, char hex[65], sd_error *err)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return sd__error_set(err, SD_ENOTFOUND, path, "backend.model",
-				    "cannot open the model file: %s", strerror(errno));
+				     "cannot open the model file: %s", strerror(errno));
 	sd__sha256_init(&s);
 	for (;;) {
 		ssize_t n = read(fd, buf, sizeof(buf));
@@ -59,7 +56,8 @@ static int hash_file(const char *path, char hex[65], sd_error *err)
 			int e = errno;
 			close(fd);
 			return sd__error_set(err, SD_EIO, path, "backend.model",
-					    "cannot read the model file: %s", strerror(e));
+					     "cannot read the model file: %s",
+					     strerror(e));
 		}
 		if (n == 0)
 			break;
@@ -71,7 +69,7 @@ static int hash_file(const char *path, char hex[65], sd_error *err)
 }
 
 int sd__run_model_identity(const sd__cfg_backend *cb, const char *source,
-		       const char *default_model, json_t **out, sd_error *err)
+			   const char *default_model, json_t **out, sd_error *err)
 {
 	*out = NULL;
 	int rc = sd__run_backend_check(cb, source, default_model, err);
@@ -81,22 +79,22 @@ int sd__run_model_identity(const sd__cfg_backend *cb, const char *source,
 	struct stat st;
 	if (!path[0] || stat(path, &st) != 0)
 		return sd__error_set(err, SD_ENOTFOUND, source, "backend.model",
-				    "cannot read the model file \"%s\": %s", path,
-				    path[0] ? strerror(errno) : "empty path");
+				     "cannot read the model file \"%s\": %s", path,
+				     path[0] ? strerror(errno) : "empty path");
 	if (!S_ISREG(st.st_mode))
 		return sd__error_set(err, SD_EINVAL, source, "backend.model",
-				    "the model \"%s\" is not a regular file", path);
+				     "the model \"%s\" is not a regular file", path);
 	char hex[65] = "";
 	char key[64];
 	sd__buf k;
 	sd__buf_init(&k, 0);
 	/* the cache is keyed by what changes when the file is replaced */
-	int krc = sd__buf_printf(&k, "%s\n%lld\n%lld.%09ld\n%llu", path, (long long)st.st_size,
-		      (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
-		      (unsigned long long)st.st_ino);
+	int krc = sd__buf_printf(&k, "%s\n%lld\n%lld.%09ld\n%llu", path,
+				 (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+				 st.st_mtim.tv_nsec, (unsigned long long)st.st_ino);
 	snprintf(key, sizeof(key), "%016llx",
 		 (unsigned long long)sd__fnv1a64(k.data ? k.data : "", k.len,
-						SD_FNV1A64_INIT));
+						 SD_FNV1A64_INIT));
 	char *dir = cache_dir();
 	sd__buf cf;
 	sd__buf_init(&cf, 0);
@@ -123,9 +121,9 @@ int sd__run_model_identity(const sd__cfg_backend *cb, const char *source,
 			sd__buf_free(&line);
 		}
 	}
-	*out = json_pack("{s:s,s:I,s:s,s:s}", "path", path, "size",
-			 (json_int_t)st.st_size, "sha256", hex, "llama_cpp",
-			 sd__run_llama_version());
+	*out =
+	    json_pack("{s:s,s:I,s:s,s:s}", "path", path, "size", (json_int_t)st.st_size,
+		      "sha256", hex, "llama_cpp", sd__run_llama_version());
 	if (!*out)
 		rc = sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 out:
@@ -145,7 +143,8 @@ const char *sd__run_model_sha_of(const json_t *manifest, const char *name)
 {
 	size_t i;
 	const json_t *v;
-	json_array_foreach(json_object_get(manifest, "model_files"), i, v) {
+	json_array_foreach(json_object_get(manifest, "model_files"), i, v)
+	{
 		const char *n = json_string_value(json_object_get(v, "name"));
 		if (n && !strcmp(n, name))
 			return json_string_value(
@@ -155,17 +154,20 @@ const char *sd__run_model_sha_of(const json_t *manifest, const char *name)
 }
 
 int sd__run_model_files_check(const json_t *old_manifest, const json_t *new_manifest,
-			  const char *manifest_path, sd_error *err)
+			      const char *manifest_path, sd_error *err)
 {
 	size_t i, j;
 	const json_t *v, *w;
-	json_array_foreach(json_object_get(new_manifest, "model_files"), i, v) {
+	json_array_foreach(json_object_get(new_manifest, "model_files"), i, v)
+	{
 		const char *name = str(v, "name");
 		const json_t *nf = json_object_get(v, "model_file");
-		json_array_foreach(json_object_get(old_manifest, "model_files"), j, w) {
+		json_array_foreach(json_object_get(old_manifest, "model_files"), j, w)
+		{
 			const json_t *of = json_object_get(w, "model_file");
 			if (strcmp(str(w, "name"), name) || !json_is_object(of) ||
-			    !json_is_object(nf) || !strcmp(str(of, "sha256"), str(nf, "sha256")))
+			    !json_is_object(nf) ||
+			    !strcmp(str(of, "sha256"), str(nf, "sha256")))
 				continue;
 			return sd__error_set(
 			    err, SD_ESTATE, manifest_path, "model_files",

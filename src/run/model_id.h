@@ -24,7 +24,7 @@ const char *sd__run_llama_version(void);
  * and the model file. Also checks what sd__run_backend_check() checks.
  */
 int sd__run_model_identity(const sd__cfg_backend *cb, const char *source,
-		       const char *default_model, json_t **out, sd_error *err);
+			   const char *default_model, json_t **out, sd_error *err);
 
 /*
  * A manifest's "model_files" is [{"name": cell or annotator, "model_file":
@@ -38,6 +38,6 @@ const char *sd__run_model_sha_of(const json_t *manifest, const char *name);
  * message naming it and the way out (--force).
  */
 int sd__run_model_files_check(const json_t *old_manifest, const json_t *new_manifest,
-			  const char *manifest_path, sd_error *err);
+			      const char *manifest_path, sd_error *err);
 
 #endif

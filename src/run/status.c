@@ -14,8 +14,8 @@
 #include "util/buf.h"
 #include "util/error.h"
 
-int sd_run_missing(const char *out_dir, const char *cell, size_t total,
-		   size_t **missing, size_t *n_missing, sd_error *err)
+int sd_run_missing(const char *out_dir, const char *cell, size_t total, size_t **missing,
+		   size_t *n_missing, sd_error *err)
 {
 	size_t *res = NULL, n = 0;
 	char *sha = NULL;
@@ -29,8 +29,8 @@ int sd_run_missing(const char *out_dir, const char *cell, size_t total,
 		return sd__error_set(err, SD_EINVAL, NULL, NULL, "no output dir or cell");
 	if (total > RUN_MAX_DISCUSSIONS)
 		return sd__error_set(err, SD_EINVAL, out_dir, cell,
-				    "%zu discussions is more than a run may have (%d)",
-				    total, RUN_MAX_DISCUSSIONS);
+				     "%zu discussions is more than a run may have (%d)",
+				     total, RUN_MAX_DISCUSSIONS);
 	char *digest = sd__run_manifest_digest(out_dir, "run.json", cell, &sha);
 	sd__buf_init(&path, 0);
 	for (size_t k = 0; k < total; k++) {
@@ -45,7 +45,8 @@ int sd_run_missing(const char *out_dir, const char *cell, size_t total,
 			/* at most total - k more are missing */
 			res = malloc((total - k) * sizeof(*res));
 			if (!res) {
-				rc = sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+				rc = sd__error_set(err, SD_ENOMEM, NULL, NULL,
+						   "out of memory");
 				goto out;
 			}
 		}
@@ -155,8 +156,7 @@ out:
 	return rc;
 }
 
-int sd_run_status(const char *out_dir, sd_cell_status **cells, size_t *n,
-		  sd_error *err)
+int sd_run_status(const char *out_dir, sd_cell_status **cells, size_t *n, sd_error *err)
 {
 	char *path = sd__cell_path(out_dir, "run.json", (size_t)-1);
 	char *text = NULL;
@@ -170,8 +170,9 @@ int sd_run_status(const char *out_dir, sd_cell_status **cells, size_t *n,
 		return sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	if ((rc = sd_file_read(path, &text, NULL, err))) {
 		if (rc == SD_ENOTFOUND)
-			sd__error_set(err, rc, out_dir, NULL,
-				     "no run.json: not an output directory of syndisco run");
+			sd__error_set(
+			    err, rc, out_dir, NULL,
+			    "no run.json: not an output directory of syndisco run");
 		goto out;
 	}
 	json_error_t jerr;
@@ -190,16 +191,19 @@ int sd_run_status(const char *out_dir, sd_cell_status **cells, size_t *n,
 	for (size_t i = 0; i < json_array_size(arr); i++) {
 		const json_t *c = json_array_get(arr, i);
 		const char *name = json_string_value(json_object_get(c, "name"));
-		json_int_t total = json_integer_value(json_object_get(c, "num_discussions"));
+		json_int_t total =
+		    json_integer_value(json_object_get(c, "num_discussions"));
 		if (total > RUN_MAX_DISCUSSIONS) {
-			rc = sd__error_set(err, SD_EPARSE, path, "cells",
-					  "entry %zu claims %lld discussions, more than a "
-					  "config may ask for (%d)",
-					  i, (long long)total, RUN_MAX_DISCUSSIONS);
+			rc = sd__error_set(
+			    err, SD_EPARSE, path, "cells",
+			    "entry %zu claims %lld discussions, more than a "
+			    "config may ask for (%d)",
+			    i, (long long)total, RUN_MAX_DISCUSSIONS);
 			goto out;
 		}
 		if (!name || total < 0) {
-			rc = sd__error_set(err, SD_EPARSE, path, "cells", "entry %zu is malformed", i);
+			rc = sd__error_set(err, SD_EPARSE, path, "cells",
+					   "entry %zu is malformed", i);
 			goto out;
 		}
 		res[count].name = strdup(name);
@@ -210,7 +214,8 @@ int sd_run_status(const char *out_dir, sd_cell_status **cells, size_t *n,
 		res[count].total = (size_t)total;
 		for (size_t k = 0; k < (size_t)total; k++) {
 			char *f = sd__cell_path(out_dir, name, k);
-			if (f && sd__run_file_complete(f, name, k, digest, sd__run_model_sha_of(m, name)))
+			if (f && sd__run_file_complete(f, name, k, digest,
+						       sd__run_model_sha_of(m, name)))
 				res[count].done++;
 			free(f);
 		}

@@ -59,10 +59,7 @@ int sd__buf_append(sd__buf *b, const char *s, size_t n)
 	return SD_OK;
 }
 
-int sd__buf_puts(sd__buf *b, const char *s)
-{
-	return sd__buf_append(b, s, strlen(s));
-}
+int sd__buf_puts(sd__buf *b, const char *s) { return sd__buf_append(b, s, strlen(s)); }
 
 int sd__buf_printf(sd__buf *b, const char *fmt, ...)
 {
@@ -88,10 +85,7 @@ out:
 	return rc ? fail(b, rc) : SD_OK;
 }
 
-int sd__buf_status(const sd__buf *b)
-{
-	return b->failed;
-}
+int sd__buf_status(const sd__buf *b) { return b->failed; }
 
 char *sd__buf_steal(sd__buf *b)
 {

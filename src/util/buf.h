@@ -16,11 +16,11 @@
 #include <stddef.h>
 
 typedef struct sd__buf {
-	char *data;  /* always NUL-terminated when non-NULL */
+	char *data; /* always NUL-terminated when non-NULL */
 	size_t len;
 	size_t cap;
-	size_t max;  /* hard limit on len; 0 = default (256 MiB) */
-	int failed;  /* 0, or the SD_E* code of the first failed append */
+	size_t max; /* hard limit on len; 0 = default (256 MiB) */
+	int failed; /* 0, or the SD_E* code of the first failed append */
 } sd__buf;
 
 #define SD__BUF_MUST_USE __attribute__((warn_unused_result))
@@ -31,7 +31,7 @@ void sd__buf_init(sd__buf *b, size_t max);
 SD__BUF_MUST_USE int sd__buf_append(sd__buf *b, const char *s, size_t n);
 SD__BUF_MUST_USE int sd__buf_puts(sd__buf *b, const char *s);
 SD__BUF_MUST_USE int sd__buf_printf(sd__buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 /* 0, or the code of the append that failed the buffer. */
 int sd__buf_status(const sd__buf *b);
 /*

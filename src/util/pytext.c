@@ -374,7 +374,8 @@ int sd__py_fill(const char *s, long width, char **out)
 			if (n_lines++ && (rc = sd__buf_append(&b, "\n", 1)))
 				goto out;
 			for (size_t k = 0; k < n_line; k++)
-				if ((rc = sd__py_encode(&b, t + line[k].off, line[k].len)))
+				if ((rc =
+					 sd__py_encode(&b, t + line[k].off, line[k].len)))
 					goto out;
 		}
 	}
@@ -428,8 +429,8 @@ static int json_string_esc(sd__buf *b, const char *s, size_t n)
 			} else {
 				uint32_t v = c - 0x10000;
 				rc = sd__buf_printf(b, "\\u%04x\\u%04x",
-						   (unsigned)(0xD800 | (v >> 10)),
-						   (unsigned)(0xDC00 | (v & 0x3FF)));
+						    (unsigned)(0xD800 | (v >> 10)),
+						    (unsigned)(0xDC00 | (v & 0x3FF)));
 			}
 		}
 	}
@@ -475,7 +476,7 @@ int sd__py_float_repr(sd__buf *b, double x)
 			rc = sd__buf_printf(b, ".%s", digits + 1);
 		if (!rc)
 			rc = sd__buf_printf(b, "e%c%02d", exp10 < 0 ? '-' : '+',
-					   exp10 < 0 ? -exp10 : exp10);
+					    exp10 < 0 ? -exp10 : exp10);
 	} else if (decpt <= 0) {
 		rc = sd__buf_puts(b, "0.");
 		for (int k = 0; k < -decpt && !rc; k++)

@@ -15,10 +15,7 @@ void sd__rng_seed(sd__rng *r, uint64_t seed)
 		r->s[i] = splitmix64(&x);
 }
 
-static uint64_t rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
 uint64_t sd__rng_next(sd__rng *r)
 {
@@ -45,10 +42,7 @@ uint64_t sd__rng_below(sd__rng *r, uint64_t n)
 	return v % n;
 }
 
-double sd__rng_double(sd__rng *r)
-{
-	return (double)(sd__rng_next(r) >> 11) * 0x1.0p-53;
-}
+double sd__rng_double(sd__rng *r) { return (double)(sd__rng_next(r) >> 11) * 0x1.0p-53; }
 
 uint64_t sd__seed_mix(uint64_t a, uint64_t b)
 {

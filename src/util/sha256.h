@@ -7,9 +7,9 @@
 
 typedef struct sd__sha256 {
 	uint32_t h[8];
-	uint64_t len;        /* bytes hashed so far */
+	uint64_t len; /* bytes hashed so far */
 	unsigned char buf[64];
-	size_t n;            /* bytes in buf */
+	size_t n; /* bytes in buf */
 } sd__sha256;
 
 void sd__sha256_init(sd__sha256 *s);

@@ -18,11 +18,17 @@ static int seq_len(const unsigned char *s, size_t i, size_t n)
 	if (c < 0x80)
 		return 1;
 	if (c >= 0xC2 && c <= 0xDF) {
-		len = 2; min = 0x80; cp = c & 0x1F;
+		len = 2;
+		min = 0x80;
+		cp = c & 0x1F;
 	} else if (c >= 0xE0 && c <= 0xEF) {
-		len = 3; min = 0x800; cp = c & 0x0F;
+		len = 3;
+		min = 0x800;
+		cp = c & 0x0F;
 	} else if (c >= 0xF0 && c <= 0xF4) {
-		len = 4; min = 0x10000; cp = c & 0x07;
+		len = 4;
+		min = 0x10000;
+		cp = c & 0x07;
 	} else {
 		return 0;
 	}
@@ -35,10 +41,14 @@ static int seq_len(const unsigned char *s, size_t i, size_t n)
 		cp = (cp << 6) | (cc & 0x3F);
 		/* reject overlongs, surrogates and > U+10FFFF as soon as known */
 		if (k == 1) {
-			if (len == 3 && c == 0xE0 && cc < 0xA0) return 0;
-			if (len == 3 && c == 0xED && cc > 0x9F) return 0;
-			if (len == 4 && c == 0xF0 && cc < 0x90) return 0;
-			if (len == 4 && c == 0xF4 && cc > 0x8F) return 0;
+			if (len == 3 && c == 0xE0 && cc < 0xA0)
+				return 0;
+			if (len == 3 && c == 0xED && cc > 0x9F)
+				return 0;
+			if (len == 4 && c == 0xF0 && cc < 0x90)
+				return 0;
+			if (len == 4 && c == 0xF4 && cc > 0x8F)
+				return 0;
 		}
 	}
 	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
