@@ -3,8 +3,8 @@
 #define SYNDISCO_CLI_H
 
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "syndisco.h"
 
@@ -26,8 +26,7 @@ void cli_log_close(cli_log *l);
 /* "syndisco: error: <formatted sd_error>" on stderr; returns exit code. */
 int cli_fail(const sd_error *err);
 /* printf-style error line on stderr; returns exit code 1 (2 for usage). */
-int cli_errorf(int code, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+int cli_errorf(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Parse a whole unsigned decimal; false if it is not one. */
 bool cli_parse_u64(const char *s, uint64_t *out);
 bool cli_parse_int(const char *s, int lo, int hi, int *out);
@@ -74,9 +73,9 @@ int cli_inputs_check_output(const cli_inputs *in, const char *output);
  * cli_out_abort(), so a failure leaves nothing at path.
  */
 typedef struct cli_out cli_out;
-cli_out *cli_out_open(const char *path); /* NULL: error printed */
+cli_out *cli_out_open(const char *path);		   /* NULL: error printed */
 int cli_out_write(const char *data, size_t len, void *ud); /* sd_write_fn */
-int cli_out_commit(cli_out *o);          /* exit code; frees o */
-void cli_out_abort(cli_out *o);          /* frees o */
+int cli_out_commit(cli_out *o);				   /* exit code; frees o */
+void cli_out_abort(cli_out *o);				   /* frees o */
 
 #endif

@@ -24,8 +24,9 @@ int cli_inputs_take(cli_inputs *in, int argc, char **argv, int *i)
 	if (!strncmp(a, "--annotations=", 14)) {
 		if (!a[14])
 			return cli_errorf(2, "--annotations needs a directory");
-		return push(&in->annots, &in->n_annots, a + 14) ? cli_errorf(2, "out of memory")
-								 : 1;
+		return push(&in->annots, &in->n_annots, a + 14)
+			   ? cli_errorf(2, "out of memory")
+			   : 1;
 	}
 	if (!strcmp(a, "--annotations")) {
 		size_t before = in->n_annots;
@@ -126,7 +127,8 @@ int cli_out_commit(cli_out *o)
 	int status = 0;
 	if (!o->path) {
 		if (fflush(stdout) != 0 || ferror(stdout))
-			status = cli_errorf(1, "writing to stdout failed: %s", strerror(errno));
+			status = cli_errorf(1, "writing to stdout failed: %s",
+					    strerror(errno));
 		out_free(o);
 		return status;
 	}
@@ -165,7 +167,8 @@ static char *real_out(const char *path)
 	if (r)
 		return r;
 	const char *slash = strrchr(path, '/');
-	char *dir = slash ? strndup(path, (size_t)(slash - path + (slash == path))) : strdup(".");
+	char *dir =
+	    slash ? strndup(path, (size_t)(slash - path + (slash == path))) : strdup(".");
 	char *rd = dir ? realpath(dir, NULL) : NULL;
 	const char *name = slash ? slash + 1 : path;
 	char *out = NULL;
@@ -184,7 +187,8 @@ static int inside(const char *out, const char *const *paths, size_t n)
 		size_t k = r ? strlen(r) : 0;
 		bool hit = r && !strncmp(out, r, k) && (out[k] == 0 || out[k] == '/');
 		if (hit) {
-			cli_errorf(2, "-o %s: %s the input %s; write the output elsewhere",
+			cli_errorf(2,
+				   "-o %s: %s the input %s; write the output elsewhere",
 				   out, out[k] ? "is inside" : "is", paths[i]);
 			free(r);
 			return 2;

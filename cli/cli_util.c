@@ -44,7 +44,7 @@ int cli_errorf(int code, const char *fmt, ...)
 
 int cli_parse_log_level(const char *s)
 {
-	static const char *const names[] = { "error", "warn", "info", "debug" };
+	static const char *const names[] = {"error", "warn", "info", "debug"};
 	for (int k = 0; k < 4; k++)
 		if (s && !strcmp(s, names[k]))
 			return k;

@@ -60,7 +60,7 @@ static void on_request(const char *speaker, const char *role, const sd_request *
 /* The backend's own lines: retries, endpoints, raw replies (debug). */
 static void on_backend_log(sd_log_level level, const char *msg, void *ud)
 {
-	static const char *const names[] = { "error", "warning", "info", "debug" };
+	static const char *const names[] = {"error", "warning", "info", "debug"};
 	const discuss_ui *ui = ud;
 	if ((int)level > ui->level || (ui->quiet && level != SD_LOG_ERROR))
 		return;
@@ -75,8 +75,8 @@ static int dry_run(sd_discussion *d, sd_backend *b)
 	while ((rc = sd_discussion_next(d, &req)) == 1) {
 		printf("=== request %d: %s ===\n--- system prompt ---\n%s\n"
 		       "--- user prompt ---\n%s\n",
-		       ++turn, sd_discussion_pending_speaker(d),
-		       req.system_prompt, req.user_prompt);
+		       ++turn, sd_discussion_pending_speaker(d), req.system_prompt,
+		       req.user_prompt);
 		if ((rc = sd_backend_submit(b, &req)))
 			return rc;
 		sd_reply r;
@@ -99,7 +99,7 @@ int cmd_discuss(int argc, char **argv)
 	const char *trace = NULL;
 	uint64_t seed = 0;
 	bool have_seed = false, dry = false, quiet = false;
-	discuss_ui ui = { .quiet = false, .level = SD_LOG_WARN };
+	discuss_ui ui = {.quiet = false, .level = SD_LOG_WARN};
 	sd_discussion_config *cfg = NULL;
 	sd_backend *backend = NULL;
 	sd_discussion *d = NULL;
@@ -118,7 +118,8 @@ int cmd_discuss(int argc, char **argv)
 			out = v;
 		} else if ((v = cli_opt(argc, argv, &i, "--seed"))) {
 			if (!cli_parse_u64(v, &seed) || seed > INT64_MAX)
-				return cli_errorf(2, "--seed: '%s' is not a whole number >= 0", v);
+				return cli_errorf(
+				    2, "--seed: '%s' is not a whole number >= 0", v);
 			have_seed = true;
 		} else if ((v = cli_opt(argc, argv, &i, "--trace-requests"))) {
 			trace = v;
@@ -128,14 +129,18 @@ int cmd_discuss(int argc, char **argv)
 			quiet = true;
 		} else if ((v = cli_opt(argc, argv, &i, "--log-level"))) {
 			if ((ui.level = cli_parse_log_level(v)) < 0)
-				return cli_errorf(2, "--log-level: '%s' is not error, warn, info or debug", v);
+				return cli_errorf(
+				    2,
+				    "--log-level: '%s' is not error, warn, info or debug",
+				    v);
 		} else if (argv[i][0] == '-' && argv[i][1]) {
 			fputs(usage, stderr);
 			return cli_errorf(2, "unknown option '%s'", argv[i]);
 		} else if (!config) {
 			config = argv[i];
 		} else {
-			return cli_errorf(2, "only one CONFIG.json, got '%s' too", argv[i]);
+			return cli_errorf(2, "only one CONFIG.json, got '%s' too",
+					  argv[i]);
 		}
 	}
 	if (!config) {
@@ -164,8 +169,10 @@ int cmd_discuss(int argc, char **argv)
 				if (!default_model)
 					goto out;
 				if (!quiet)
-					fprintf(stderr, "syndisco: no model given (--model or "
-						"backend.model): using the tiny random-weight "
+					fprintf(stderr,
+						"syndisco: no model given (--model or "
+						"backend.model): using the tiny "
+						"random-weight "
 						"test model; its text is gibberish\n");
 			}
 		}
@@ -203,7 +210,8 @@ int cmd_discuss(int argc, char **argv)
 		goto oom;
 	char default_out[96];
 	if (!out && !dry) {
-		snprintf(default_out, sizeof(default_out), "discussion-%s-%.8s.json", ts, id);
+		snprintf(default_out, sizeof(default_out), "discussion-%s-%.8s.json", ts,
+			 id);
 		out = default_out;
 	}
 	if (out) {

@@ -4,32 +4,32 @@
 #include "cli.h"
 
 static const char usage[] =
-	"usage: syndisco export DIR... [--annotations DIR...] [--format csv|jsonl]\n"
-	"                       [-o FILE]\n"
-	"\n"
-	"One row per comment of every discussion log under DIR (searched\n"
-	"recursively; run.json and annotation files are skipped), with the\n"
-	"speaker's persona in persona_<field> columns and, for each annotator\n"
-	"found under the --annotations directories, <annotator>_annotation and\n"
-	"<annotator>_label. Ready for pandas.read_csv / read.csv. Columns:\n"
-	"docs/export.md.\n"
-	"\n"
-	"options:\n"
-	"  --annotations DIR...  annotation files (ANNOT_DIR/<annotator>/<id>.json,\n"
-	"                        ours or SynDisco's); takes every argument up to\n"
-	"                        the next option\n"
-	"  --format F            csv (default; RFC 4180, UTF-8) or jsonl (one JSON\n"
-	"                        object per line)\n"
-	"  -o, --output FILE     write FILE atomically (nothing is left behind on\n"
-	"                        failure); default: standard output\n"
-	"  --quiet               no warnings\n"
-	"  -h, --help            this help\n"
-	"\n"
-	"Exit status: 0 done, 1 error (a file that is not a log, ...), 2 usage.\n";
+    "usage: syndisco export DIR... [--annotations DIR...] [--format csv|jsonl]\n"
+    "                       [-o FILE]\n"
+    "\n"
+    "One row per comment of every discussion log under DIR (searched\n"
+    "recursively; run.json and annotation files are skipped), with the\n"
+    "speaker's persona in persona_<field> columns and, for each annotator\n"
+    "found under the --annotations directories, <annotator>_annotation and\n"
+    "<annotator>_label. Ready for pandas.read_csv / read.csv. Columns:\n"
+    "docs/export.md.\n"
+    "\n"
+    "options:\n"
+    "  --annotations DIR...  annotation files (ANNOT_DIR/<annotator>/<id>.json,\n"
+    "                        ours or SynDisco's); takes every argument up to\n"
+    "                        the next option\n"
+    "  --format F            csv (default; RFC 4180, UTF-8) or jsonl (one JSON\n"
+    "                        object per line)\n"
+    "  -o, --output FILE     write FILE atomically (nothing is left behind on\n"
+    "                        failure); default: standard output\n"
+    "  --quiet               no warnings\n"
+    "  -h, --help            this help\n"
+    "\n"
+    "Exit status: 0 done, 1 error (a file that is not a log, ...), 2 usage.\n";
 
 int cmd_export(int argc, char **argv)
 {
-	cli_inputs in = { 0 };
+	cli_inputs in = {0};
 	const char *format = "csv", *output = NULL, *v;
 	bool quiet = false;
 	sd_dataset *d = NULL;
@@ -89,9 +89,11 @@ int cmd_export(int argc, char **argv)
 	if ((status = cli_out_commit(o)))
 		goto out;
 	if (output && !quiet)
-		fprintf(stderr, "syndisco: wrote %zu rows (%zu discussions, %zu annotators) "
-			"to %s\n", sd_dataset_comment_count(d),
-			sd_dataset_discussion_count(d), sd_dataset_annotator_count(d), output);
+		fprintf(stderr,
+			"syndisco: wrote %zu rows (%zu discussions, %zu annotators) "
+			"to %s\n",
+			sd_dataset_comment_count(d), sd_dataset_discussion_count(d),
+			sd_dataset_annotator_count(d), output);
 out:
 	sd_dataset_free(d);
 	cli_inputs_free(&in);

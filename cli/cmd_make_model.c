@@ -5,25 +5,25 @@
 #include "cli.h"
 
 static const char usage[] =
-	"usage: syndisco make-test-model OUT.gguf [options]\n"
-	"\n"
-	"Write a small random-weight llama model with the real Llama-3\n"
-	"tokenizer, for tests, demos and benchmarks. Its text is gibberish.\n"
-	"\n"
-	"options:\n"
-	"  --seed N        weight seed (default 42)\n"
-	"  --vocab PATH    vocab-only GGUF to take the tokenizer from (default:\n"
-	"                  llama.cpp's ggml-vocab-llama-bpe.gguf)\n"
-	"  --n-embd N      embedding size (default 64)\n"
-	"  --n-layer N     layers (default 2)\n"
-	"  --n-head N      attention heads (default 4)\n"
-	"  --n-head-kv N   KV heads (default 2)\n"
-	"  --n-ff N        feed-forward size (default 128)\n"
-	"  --type T        f32 (default), f16, q8_0, q4_k\n"
-	"  -h, --help      this help\n"
-	"\n"
-	"Llama-3.2-1B's shape: --n-embd 2048 --n-layer 16 --n-head 32\n"
-	"  --n-head-kv 8 --n-ff 8192\n";
+    "usage: syndisco make-test-model OUT.gguf [options]\n"
+    "\n"
+    "Write a small random-weight llama model with the real Llama-3\n"
+    "tokenizer, for tests, demos and benchmarks. Its text is gibberish.\n"
+    "\n"
+    "options:\n"
+    "  --seed N        weight seed (default 42)\n"
+    "  --vocab PATH    vocab-only GGUF to take the tokenizer from (default:\n"
+    "                  llama.cpp's ggml-vocab-llama-bpe.gguf)\n"
+    "  --n-embd N      embedding size (default 64)\n"
+    "  --n-layer N     layers (default 2)\n"
+    "  --n-head N      attention heads (default 4)\n"
+    "  --n-head-kv N   KV heads (default 2)\n"
+    "  --n-ff N        feed-forward size (default 128)\n"
+    "  --type T        f32 (default), f16, q8_0, q4_k\n"
+    "  -h, --help      this help\n"
+    "\n"
+    "Llama-3.2-1B's shape: --n-embd 2048 --n-layer 16 --n-head 32\n"
+    "  --n-head-kv 8 --n-ff 8192\n";
 
 int cmd_make_model(int argc, char **argv)
 {
@@ -35,9 +35,9 @@ int cmd_make_model(int argc, char **argv)
 		const char *name;
 		int32_t *dst;
 	} ints[] = {
-		{ "--n-embd", &p.n_embd }, { "--n-layer", &p.n_layer },
-		{ "--n-head", &p.n_head }, { "--n-head-kv", &p.n_head_kv },
-		{ "--n-ff", &p.n_ff },
+	    {"--n-embd", &p.n_embd}, {"--n-layer", &p.n_layer},
+	    {"--n-head", &p.n_head}, {"--n-head-kv", &p.n_head_kv},
+	    {"--n-ff", &p.n_ff},
 	};
 
 	sd_error_clear(&err);
@@ -51,8 +51,9 @@ int cmd_make_model(int argc, char **argv)
 			if ((v = cli_opt(argc, argv, &i, ints[k].name))) {
 				int x;
 				if (!cli_parse_int(v, 1, 1 << 20, &x))
-					return cli_errorf(2, "%s: '%s' is not a positive whole number",
-							  ints[k].name, v);
+					return cli_errorf(
+					    2, "%s: '%s' is not a positive whole number",
+					    ints[k].name, v);
 				*ints[k].dst = x;
 				matched = true;
 				break;
@@ -63,7 +64,8 @@ int cmd_make_model(int argc, char **argv)
 		if ((v = cli_opt(argc, argv, &i, "--seed"))) {
 			uint64_t s;
 			if (!cli_parse_u64(v, &s))
-				return cli_errorf(2, "--seed: '%s' is not a whole number >= 0", v);
+				return cli_errorf(
+				    2, "--seed: '%s' is not a whole number >= 0", v);
 			p.seed = s;
 		} else if ((v = cli_opt(argc, argv, &i, "--vocab"))) {
 			vocab = v;

@@ -4,25 +4,25 @@
 #include "cli.h"
 
 static const char usage[] =
-	"usage: syndisco report DIR... [--annotations DIR...] -o REPORT.html\n"
-	"\n"
-	"Write one self-contained HTML page (no external assets, no network)\n"
-	"about the discussion logs under DIR: a summary per cell, charts of\n"
-	"comment lengths, comments per participant and labels per annotator,\n"
-	"and a browser to read each discussion as a thread (personas on\n"
-	"click, moderator comments set apart, annotations as badges).\n"
-	"\n"
-	"options:\n"
-	"  --annotations DIR...  annotation files to show with the comments;\n"
-	"                        takes every argument up to the next option\n"
-	"  -o, --output FILE     the page, written atomically (\"-\": stdout)\n"
-	"  --title TEXT          page title (default \"syndisco report\")\n"
-	"  --quiet               no warnings\n"
-	"  -h, --help            this help\n";
+    "usage: syndisco report DIR... [--annotations DIR...] -o REPORT.html\n"
+    "\n"
+    "Write one self-contained HTML page (no external assets, no network)\n"
+    "about the discussion logs under DIR: a summary per cell, charts of\n"
+    "comment lengths, comments per participant and labels per annotator,\n"
+    "and a browser to read each discussion as a thread (personas on\n"
+    "click, moderator comments set apart, annotations as badges).\n"
+    "\n"
+    "options:\n"
+    "  --annotations DIR...  annotation files to show with the comments;\n"
+    "                        takes every argument up to the next option\n"
+    "  -o, --output FILE     the page, written atomically (\"-\": stdout)\n"
+    "  --title TEXT          page title (default \"syndisco report\")\n"
+    "  --quiet               no warnings\n"
+    "  -h, --help            this help\n";
 
 int cmd_report(int argc, char **argv)
 {
-	cli_inputs in = { 0 };
+	cli_inputs in = {0};
 	const char *output = NULL, *v;
 	bool quiet = false;
 	sd_dataset *d = NULL;
@@ -82,7 +82,8 @@ int cmd_report(int argc, char **argv)
 		goto out;
 	if (strcmp(output, "-") && !quiet)
 		fprintf(stderr, "syndisco: wrote %s (%zu discussions, %zu comments)\n",
-			output, sd_dataset_discussion_count(d), sd_dataset_comment_count(d));
+			output, sd_dataset_discussion_count(d),
+			sd_dataset_comment_count(d));
 out:
 	sd_dataset_free(d);
 	cli_inputs_free(&in);

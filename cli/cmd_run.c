@@ -11,31 +11,31 @@
 #include "cli.h"
 
 static const char usage[] =
-	"usage: syndisco run CONFIG.json [options]\n"
-	"\n"
-	"Run (or resume) an experiment: every discussion of every cell, many at\n"
-	"once on one model, each written to OUT/<cell>/<index>.json atomically.\n"
-	"Running the same command again skips what is complete and re-runs\n"
-	"what is missing, partial or corrupt.\n"
-	"\n"
-	"options:\n"
-	"  --out DIR          output directory (default: output_dir in the config)\n"
-	"  --parallel N       discussions in flight on the model (default 8)\n"
-	"  --shard K/N        run only indices i with i %% N == K (default: the\n"
-	"                     task's position in a Slurm job array, from\n"
-	"                     SLURM_ARRAY_TASK_ID/_COUNT/_MIN/_MAX/_STEP, else 0/1)\n"
-	"  --model PATH       GGUF model for every cell (default: backend.model,\n"
-	"                     else the tiny test model)\n"
-	"  --force            resume even though OUT holds another config's run\n"
-	"  --log-level L      error, warn, info (default) or debug\n"
-	"  --log-file FILE    also append log lines to FILE, rotated daily\n"
-	"                     (FILE.YYYY-MM-DD)\n"
-	"  --json             print the final summary as JSON on stdout\n"
-	"  --quiet            no progress, only errors\n"
-	"  -h, --help         this help\n"
-	"\n"
-	"Exit status: 0 all done, 1 error, 2 usage, 3 interrupted (run again to\n"
-	"resume), 10+N when N discussions failed (N capped at 100).\n";
+    "usage: syndisco run CONFIG.json [options]\n"
+    "\n"
+    "Run (or resume) an experiment: every discussion of every cell, many at\n"
+    "once on one model, each written to OUT/<cell>/<index>.json atomically.\n"
+    "Running the same command again skips what is complete and re-runs\n"
+    "what is missing, partial or corrupt.\n"
+    "\n"
+    "options:\n"
+    "  --out DIR          output directory (default: output_dir in the config)\n"
+    "  --parallel N       discussions in flight on the model (default 8)\n"
+    "  --shard K/N        run only indices i with i %% N == K (default: the\n"
+    "                     task's position in a Slurm job array, from\n"
+    "                     SLURM_ARRAY_TASK_ID/_COUNT/_MIN/_MAX/_STEP, else 0/1)\n"
+    "  --model PATH       GGUF model for every cell (default: backend.model,\n"
+    "                     else the tiny test model)\n"
+    "  --force            resume even though OUT holds another config's run\n"
+    "  --log-level L      error, warn, info (default) or debug\n"
+    "  --log-file FILE    also append log lines to FILE, rotated daily\n"
+    "                     (FILE.YYYY-MM-DD)\n"
+    "  --json             print the final summary as JSON on stdout\n"
+    "  --quiet            no progress, only errors\n"
+    "  -h, --help         this help\n"
+    "\n"
+    "Exit status: 0 all done, 1 error, 2 usage, 3 interrupted (run again to\n"
+    "resume), 10+N when N discussions failed (N capped at 100).\n";
 
 static const char annotate_usage[] =
     "usage: syndisco annotate CONFIG.json [DIR|FILE ...] [options]\n"
@@ -92,7 +92,8 @@ static int wl_set_model(workload *w, const char *model)
 
 static const char *wl_output_dir(const workload *w)
 {
-	return w->annotate ? sd_annotate_output_dir(w->a) : sd_experiment_output_dir(w->e);
+	return w->annotate ? sd_annotate_output_dir(w->a)
+			   : sd_experiment_output_dir(w->e);
 }
 
 static const char *wl_digest(const workload *w)
@@ -113,7 +114,8 @@ static void wl_free(workload *w)
 	sd_experiment_free(w->e);
 }
 
-static volatile int stop_flag;
+/* written by the signal handler: only sig_atomic_t is safe there */
+static volatile sig_atomic_t stop_flag;
 
 static void on_signal(int sig)
 {
@@ -204,7 +206,7 @@ static void on_log(sd_log_level level, const char *msg, void *ud)
 	cli_log_write(ui->log, (int)level, msg);
 	if ((int)level > ui->level || (ui->quiet && level != SD_LOG_ERROR))
 		return;
-	static const char *const names[] = { "error", "warning", "info", "debug" };
+	static const char *const names[] = {"error", "warning", "info", "debug"};
 	if (ui->tty)
 		fputs("\r\033[K", stderr);
 	if (ui->color && level == SD_LOG_ERROR)
@@ -251,8 +253,9 @@ static int parse_shard(const char *arg, uint32_t *k, uint32_t *n)
 	uint64_t id, count = 0, lo = 0, hi = 0, step = 1;
 	bool has_id, has_count, has_lo, has_hi, has_step;
 	if (!slurm_var("SLURM_ARRAY_TASK_ID", &id, &has_id))
-		return cli_errorf(2, "SLURM_ARRAY_TASK_ID='%s' is not a number; pass --shard K/N",
-				  getenv("SLURM_ARRAY_TASK_ID"));
+		return cli_errorf(
+		    2, "SLURM_ARRAY_TASK_ID='%s' is not a number; pass --shard K/N",
+		    getenv("SLURM_ARRAY_TASK_ID"));
 	if (!has_id)
 		return 0;
 	if (!slurm_var("SLURM_ARRAY_TASK_COUNT", &count, &has_count) ||
@@ -260,25 +263,29 @@ static int parse_shard(const char *arg, uint32_t *k, uint32_t *n)
 	    !slurm_var("SLURM_ARRAY_TASK_MAX", &hi, &has_hi) ||
 	    !slurm_var("SLURM_ARRAY_TASK_STEP", &step, &has_step) || step == 0)
 		return cli_errorf(2, "SLURM_ARRAY_TASK_COUNT/_MIN/_MAX/_STEP are not all "
-				  "numbers; pass --shard K/N");
+				     "numbers; pass --shard K/N");
 	if (has_hi && hi < lo)
 		return cli_errorf(2, "SLURM_ARRAY_TASK_MAX < _MIN; pass --shard K/N");
 	if (!has_count) {
 		if (!has_hi || (hi - lo) % step)
-			return cli_errorf(2, "SLURM_ARRAY_TASK_ID is set but the array's size "
-					  "is not (SLURM_ARRAY_TASK_COUNT or _MIN/_MAX); "
-					  "pass --shard K/N");
+			return cli_errorf(
+			    2, "SLURM_ARRAY_TASK_ID is set but the array's size "
+			       "is not (SLURM_ARRAY_TASK_COUNT or _MIN/_MAX); "
+			       "pass --shard K/N");
 		count = (hi - lo) / step + 1;
 	}
 	if (count == 0 || count > UINT32_MAX || step > UINT32_MAX || id < lo ||
 	    (id - lo) % step || (id - lo) / step >= count ||
 	    (has_hi && hi != lo + step * (count - 1)))
-		return cli_errorf(2, "Slurm array task %llu (count %llu, min %llu, max %s, step "
-				  "%llu) is not one range with one step, so it does not say "
-				  "the shard; pass --shard K/N", (unsigned long long)id,
-				  (unsigned long long)count, (unsigned long long)lo,
-				  has_hi ? getenv("SLURM_ARRAY_TASK_MAX") : "unset",
-				  (unsigned long long)step);
+		return cli_errorf(
+		    2,
+		    "Slurm array task %llu (count %llu, min %llu, max %s, step "
+		    "%llu) is not one range with one step, so it does not say "
+		    "the shard; pass --shard K/N",
+		    (unsigned long long)id, (unsigned long long)count,
+		    (unsigned long long)lo,
+		    has_hi ? getenv("SLURM_ARRAY_TASK_MAX") : "unset",
+		    (unsigned long long)step);
 	*k = (uint32_t)((id - lo) / step);
 	*n = (uint32_t)count;
 	return 0;
@@ -324,14 +331,19 @@ static int run_main(int argc, char **argv, bool annotate)
 			out = v;
 		} else if ((v = cli_opt(argc, argv, &i, "--parallel"))) {
 			if (!cli_parse_int(v, 1, 4096, &parallel))
-				return cli_errorf(2, "--parallel: '%s' is not a number from 1 to 4096", v);
+				return cli_errorf(
+				    2, "--parallel: '%s' is not a number from 1 to 4096",
+				    v);
 		} else if ((v = cli_opt(argc, argv, &i, "--shard"))) {
 			shard = v;
 		} else if ((v = cli_opt(argc, argv, &i, "--model"))) {
 			model = v;
 		} else if ((v = cli_opt(argc, argv, &i, "--log-level"))) {
 			if ((ui.level = cli_parse_log_level(v)) < 0)
-				return cli_errorf(2, "--log-level: '%s' is not error, warn, info or debug", v);
+				return cli_errorf(
+				    2,
+				    "--log-level: '%s' is not error, warn, info or debug",
+				    v);
 		} else if ((v = cli_opt(argc, argv, &i, "--log-file"))) {
 			log_file = v;
 		} else if (!strcmp(argv[i], "--force")) {
@@ -353,7 +365,8 @@ static int run_main(int argc, char **argv, bool annotate)
 		} else if (annotate) {
 			inputs[n_inputs++] = argv[i];
 		} else {
-			return cli_errorf(2, "only one CONFIG.json, got '%s' too", argv[i]);
+			return cli_errorf(2, "only one CONFIG.json, got '%s' too",
+					  argv[i]);
 		}
 	}
 	if (!config) {
@@ -371,7 +384,8 @@ static int run_main(int argc, char **argv, bool annotate)
 	const char *nc = getenv("NO_COLOR");
 	ui.color = ui.tty && !(nc && *nc);
 	if (log_file && !(ui.log = cli_log_open(log_file))) {
-		status = cli_errorf(1, "cannot open log file %s: %s", log_file, strerror(errno));
+		status = cli_errorf(1, "cannot open log file %s: %s", log_file,
+				    strerror(errno));
 		goto out;
 	}
 
@@ -383,8 +397,10 @@ static int run_main(int argc, char **argv, bool annotate)
 	}
 	rp.out_dir = out ? out : wl_output_dir(&wl);
 	if (!rp.out_dir) {
-		status = cli_errorf(2, "no output directory: pass --out DIR or set "
-				    "\"output_dir\" in %s", config);
+		status = cli_errorf(2,
+				    "no output directory: pass --out DIR or set "
+				    "\"output_dir\" in %s",
+				    config);
 		goto out;
 	}
 	if (!model) {
@@ -451,8 +467,10 @@ static int run_main(int argc, char **argv, bool annotate)
 		 (double)rss / 1024.0);
 	on_log(SD_LOG_INFO, line, &ui);
 	if (stop_flag) {
-		on_log(SD_LOG_WARN, "interrupted: nothing partial was written; run the "
-		       "same command again to resume", &ui);
+		on_log(SD_LOG_WARN,
+		       "interrupted: nothing partial was written; run the "
+		       "same command again to resume",
+		       &ui);
 		status = 3;
 		goto out;
 	}
@@ -474,13 +492,12 @@ static int run_main(int argc, char **argv, bool annotate)
 	}
 	status = 0;
 	goto out;
-fail:
-	{
-		char buf[1024];
-		sd_error_format(&err, buf, sizeof(buf));
-		on_log(SD_LOG_ERROR, buf, &ui);
-		status = 1;
-	}
+fail : {
+	char buf[1024];
+	sd_error_format(&err, buf, sizeof(buf));
+	on_log(SD_LOG_ERROR, buf, &ui);
+	status = 1;
+}
 out:
 	if (ui.trace)
 		fclose(ui.trace);
@@ -491,33 +508,27 @@ out:
 	return status;
 }
 
-int cmd_run(int argc, char **argv)
-{
-	return run_main(argc, argv, false);
-}
+int cmd_run(int argc, char **argv) { return run_main(argc, argv, false); }
 
-int cmd_annotate(int argc, char **argv)
-{
-	return run_main(argc, argv, true);
-}
+int cmd_annotate(int argc, char **argv) { return run_main(argc, argv, true); }
 
 static const char status_usage[] =
-	"usage: syndisco status OUT [--json] [--shards N]\n"
-	"\n"
-	"Print done/total per cell of the run in OUT (all shards together).\n"
-	"\n"
-	"options:\n"
-	"  --json        print JSON instead: per cell done, total and the list of\n"
-	"                missing indices; \"complete\" for the whole run\n"
-	"  --shards N    also name the shards K of N (indices i with i %% N == K)\n"
-	"                that own a missing discussion: a last line\n"
-	"                \"missing shards: K,K,...\" (\"none\" when complete), or\n"
-	"                \"missing_shards\" in the JSON; the list is the syntax of\n"
-	"                sbatch --array\n"
-	"  -h, --help    this help\n"
-	"\n"
-	"Exit status 0 when every discussion is done, 4 when some are missing,\n"
-	"1 on an error, 2 on a usage error.\n";
+    "usage: syndisco status OUT [--json] [--shards N]\n"
+    "\n"
+    "Print done/total per cell of the run in OUT (all shards together).\n"
+    "\n"
+    "options:\n"
+    "  --json        print JSON instead: per cell done, total and the list of\n"
+    "                missing indices; \"complete\" for the whole run\n"
+    "  --shards N    also name the shards K of N (indices i with i %% N == K)\n"
+    "                that own a missing discussion: a last line\n"
+    "                \"missing shards: K,K,...\" (\"none\" when complete), or\n"
+    "                \"missing_shards\" in the JSON; the list is the syntax of\n"
+    "                sbatch --array\n"
+    "  -h, --help    this help\n"
+    "\n"
+    "Exit status 0 when every discussion is done, 4 when some are missing,\n"
+    "1 on an error, 2 on a usage error.\n";
 
 /* "missing shards: 1,4" for the text report. */
 static int print_missing_shards(const char *out, const sd_cell_status *cells, size_t n,
@@ -532,7 +543,8 @@ static int print_missing_shards(const char *out, const sd_cell_status *cells, si
 		size_t *miss = NULL, n_miss = 0;
 		if (cells[c].done == cells[c].total)
 			continue;
-		if (sd_run_missing(out, cells[c].name, cells[c].total, &miss, &n_miss, &err)) {
+		if (sd_run_missing(out, cells[c].name, cells[c].total, &miss, &n_miss,
+				   &err)) {
 			rc = cli_fail(&err);
 			break;
 		}
@@ -569,8 +581,9 @@ int cmd_status(int argc, char **argv)
 		} else if ((v = cli_opt(argc, argv, &i, "--shards"))) {
 			uint64_t n;
 			if (!cli_parse_u64(v, &n) || n == 0 || n > UINT32_MAX)
-				return cli_errorf(2, "--shards: '%s' is not a number from 1 to %u",
-						  v, UINT32_MAX);
+				return cli_errorf(
+				    2, "--shards: '%s' is not a number from 1 to %u", v,
+				    UINT32_MAX);
 			shards = (uint32_t)n;
 		} else if (argv[i][0] == '-' && argv[i][1]) {
 			fprintf(stderr, status_usage);
@@ -578,7 +591,8 @@ int cmd_status(int argc, char **argv)
 		} else if (!out) {
 			out = argv[i];
 		} else {
-			return cli_errorf(2, "only one OUT directory, got '%s' too", argv[i]);
+			return cli_errorf(2, "only one OUT directory, got '%s' too",
+					  argv[i]);
 		}
 	}
 	if (!out) {

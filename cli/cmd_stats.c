@@ -4,18 +4,18 @@
 #include "cli.h"
 
 static const char usage[] =
-	"usage: syndisco stats DIR... [--json]\n"
-	"\n"
-	"Summary per cell of the discussion logs under DIR (searched\n"
-	"recursively): discussions found (/ expected, from run.json), comments,\n"
-	"mean comment length in characters, moderator interventions per\n"
-	"discussion, seed and blank comments, silent turns (prompted user turns\n"
-	"whose reply was empty; needs run.json) and missing discussions.\n"
-	"\n"
-	"options:\n"
-	"  --json      one JSON object per cell, one per line\n"
-	"  --quiet     no warnings\n"
-	"  -h, --help  this help\n";
+    "usage: syndisco stats DIR... [--json]\n"
+    "\n"
+    "Summary per cell of the discussion logs under DIR (searched\n"
+    "recursively): discussions found (/ expected, from run.json), comments,\n"
+    "mean comment length in characters, moderator interventions per\n"
+    "discussion, seed and blank comments, silent turns (prompted user turns\n"
+    "whose reply was empty; needs run.json) and missing discussions.\n"
+    "\n"
+    "options:\n"
+    "  --json      one JSON object per cell, one per line\n"
+    "  --quiet     no warnings\n"
+    "  -h, --help  this help\n";
 
 static void print_json(const sd_cell_summary *s, size_t n)
 {
@@ -60,7 +60,8 @@ static void print_table(const sd_cell_summary *s, size_t n)
 		if (all && n == 2)
 			break; /* one cell: "all" would repeat it */
 		if (s[i].expected)
-			snprintf(disc, sizeof(disc), "%zu/%zu", s[i].discussions, s[i].expected);
+			snprintf(disc, sizeof(disc), "%zu/%zu", s[i].discussions,
+				 s[i].expected);
 		else
 			snprintf(disc, sizeof(disc), "%zu", s[i].discussions);
 		if (s[i].silent_turns >= 0)
@@ -70,19 +71,23 @@ static void print_table(const sd_cell_summary *s, size_t n)
 		if (s[i].expected)
 			snprintf(missing, sizeof(missing), "%zu",
 				 s[i].expected > s[i].discussions
-					 ? s[i].expected - s[i].discussions : 0);
+				     ? s[i].expected - s[i].discussions
+				     : 0);
 		else
 			snprintf(missing, sizeof(missing), "-");
 		printf("%-*s  %11s  %8zu  %8.1f  %8.2f  %5zu  %5zu  %6s  %7s\n", w,
-		       all ? "all" : s[i].cell[0] ? s[i].cell : "(no cell)", disc,
-		       s[i].comments, s[i].mean_length, s[i].moderator_per_discussion,
-		       s[i].seed_comments, s[i].blank_comments, silent, missing);
+		       all	      ? "all"
+		       : s[i].cell[0] ? s[i].cell
+				      : "(no cell)",
+		       disc, s[i].comments, s[i].mean_length,
+		       s[i].moderator_per_discussion, s[i].seed_comments,
+		       s[i].blank_comments, silent, missing);
 	}
 }
 
 int cmd_stats(int argc, char **argv)
 {
-	cli_inputs in = { 0 };
+	cli_inputs in = {0};
 	bool json = false, quiet = false;
 	sd_dataset *d = NULL;
 	sd_cell_summary *s = NULL;

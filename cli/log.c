@@ -49,7 +49,7 @@ cli_log *cli_log_open(const char *path)
 
 void cli_log_write(cli_log *l, int level, const char *msg)
 {
-	static const char *const names[] = { "ERROR", "WARN", "INFO", "DEBUG" };
+	static const char *const names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
 	if (!l || level < 0 || level > 3)
 		return;
 	time_t t = time(NULL);

@@ -42,7 +42,7 @@ int main(int argc, char **argv)
 	sd_persona **personas = NULL;
 	size_t n_personas = 0;
 	sd_persona *mod_persona = NULL;
-	sd_actor *users[3] = { NULL, NULL, NULL }, *moderator = NULL;
+	sd_actor *users[3] = {NULL, NULL, NULL}, *moderator = NULL;
 	sd_backend *model = NULL;
 	sd_turn_manager *tm = NULL;
 	sd_discussion *d = NULL;
@@ -77,12 +77,12 @@ int main(int argc, char **argv)
 	}
 	/* the seed's LlmPersona has nine required fields */
 	mod_persona = sd_persona_from_json(
-		"{\"username\": \"Moderator\", \"age\": 41, \"sex\": \"male\","
-		" \"education_level\": \"PhD\", \"sexual_orientation\": \"Pansexual\","
-		" \"demographic_group\": \"White\", \"current_employment\": \"Moderator\","
-		" \"special_instructions\": \"\","
-		" \"personality_characteristics\": [\"strict\", \"neutral\", \"just\"]}",
-		&err);
+	    "{\"username\": \"Moderator\", \"age\": 41, \"sex\": \"male\","
+	    " \"education_level\": \"PhD\", \"sexual_orientation\": \"Pansexual\","
+	    " \"demographic_group\": \"White\", \"current_employment\": \"Moderator\","
+	    " \"special_instructions\": \"\","
+	    " \"personality_characteristics\": [\"strict\", \"neutral\", \"just\"]}",
+	    &err);
 	if (!mod_persona) {
 		status = fail("moderator persona", &err);
 		goto out;
@@ -135,7 +135,7 @@ int main(int argc, char **argv)
 	}
 
 	/* 5. begin (verbose) and save the log */
-	shown s = { d, 0 };
+	shown s = {d, 0};
 	if (sd_discussion_run(d, model, print_comment, &s, &err)) {
 		status = fail("run", &err);
 		goto out;

@@ -1,15 +1,30 @@
 /*
  * syndisco.h - synthetic online discussions between LLM agents (C11 API).
  *
- * Layers: core (personas, actors, turn managers, discussions, logs; no I/O),
- * backends (llama.cpp embedded, scripted), run (files). See docs/ and
- * DESIGN.md in the project for the architecture.
+ * Sections, in the order of the library's layers (docs/CONTRIBUTING.md
+ * has the map of src/):
+ *  - core: personas, actors, turn managers, discussions and annotations
+ *    as next/accept state machines, logs, label specs; no I/O, never
+ *    calls a backend;
+ *  - backends: one interface over embedded llama.cpp, an OpenAI-compatible
+ *    HTTP server and a scripted backend; sd_global_init() for the
+ *    process-wide set-up;
+ *  - run: files, configs, experiments and annotation runs (resumable,
+ *    sharded), their status, and sd_discussion_run();
+ *  - analysis: datasets of logs and annotations, export, summary, report.
+ * Test aids (a tiny model writer) are marked as such.
  *
  * Conventions
  *  - Every function that can fail returns an int: SD_OK (0) or a negative
  *    SD_E* code. sd_strerror() names the code. The human-readable message
  *    goes into the caller's sd_error (may be NULL) or lives on the handle.
  *  - Every *_free(NULL) is a harmless no-op.
+ *  - A type's constructors share one shape: either all return the handle
+ *    (NULL on failure, err filled: personas, actors, backends, turn
+ *    managers, discussions, annotations, jobs), or all return a status
+ *    and the handle in *out, NULL on failure (logs, label specs, configs,
+ *    experiments, annotation runs, datasets). The comment of each says
+ *    which function frees what it returns.
  *  - Strings are UTF-8. Returned char* that the caller must free are freed
  *    with sd_free(). Borrowed pointers say until when they stay valid.
  *  - No function prints, exits or aborts on bad input.
@@ -18,15 +33,27 @@
 #ifndef SYNDISCO_H
 #define SYNDISCO_H
 
+#include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdbool.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
+/* The version of this header; sd_version() is the library's. */
+#define SD_VERSION_MAJOR 0
+#define SD_VERSION_MINOR 1
+#define SD_VERSION_PATCH 0
 #define SD_VERSION_STRING "0.1.0"
+/* MAJOR * 10000 + MINOR * 100 + PATCH, for #if comparisons */
+#define SD_VERSION_NUMBER                                                                \
+	(SD_VERSION_MAJOR * 10000 + SD_VERSION_MINOR * 100 + SD_VERSION_PATCH)
+
+/* The library's version, "MAJOR.MINOR.PATCH" (static string); equal to
+ * SD_VERSION_STRING when header and library match. */
+const char *sd_version(void);
 
 /* ------------------------------------------------------------------ */
 /* Status codes and errors                                            */
@@ -34,12 +61,12 @@ extern "C" {
 
 enum {
 	SD_OK = 0,
-	SD_EINVAL = -1,   /* invalid argument or input value */
-	SD_ENOMEM = -2,   /* allocation failed */
-	SD_EIO = -3,      /* file could not be read or written */
-	SD_EPARSE = -4,   /* malformed JSON or file format */
+	SD_EINVAL = -1,	  /* invalid argument or input value */
+	SD_ENOMEM = -2,	  /* allocation failed */
+	SD_EIO = -3,	  /* file could not be read or written */
+	SD_EPARSE = -4,	  /* malformed JSON or file format */
 	SD_EBACKEND = -5, /* generation engine failed */
-	SD_ESTATE = -6,   /* call not allowed in the object's current state */
+	SD_ESTATE = -6,	  /* call not allowed in the object's current state */
 	SD_ENOTFOUND = -7 /* file, key or entry does not exist */
 };
 
@@ -96,6 +123,8 @@ void sd_free(void *p);
  * curl_global_init() once at start, before any backend exists.
  */
 void sd_global_init(bool quiet);
+/* Undo sd_global_init() (after every llama backend is freed); harmless
+ * when it was not called. */
 void sd_global_free(void);
 
 /* ------------------------------------------------------------------ */
@@ -197,27 +226,24 @@ typedef struct sd_prompt_templates {
 /* All NULL and wrap_user_json = -1: the profile decides everything. */
 sd_prompt_templates sd_prompt_templates_default(void);
 
-typedef enum sd_actor_kind {
-	SD_ACTOR_USER = 0,
-	SD_ACTOR_ANNOTATOR = 1
-} sd_actor_kind;
+typedef enum sd_actor_kind { SD_ACTOR_USER = 0, SD_ACTOR_ANNOTATOR = 1 } sd_actor_kind;
 
 typedef struct sd_actor_params {
-	const sd_persona *persona;    /* copied; NULL = {} (2.2.1 only) */
-	const char *name;             /* the actor's name; NULL = the
-					 persona's username, else "<Unnamed>"
-					 (2.0.8 always uses the username) */
-	const char *model_name;       /* logged as "model"; default "unknown" */
-	const char *context;          /* default "" */
-	const char *instructions;     /* default "" */
-	sd_actor_kind kind;           /* default SD_ACTOR_USER */
-	sd_profile profile;           /* default SD_PROFILE_DEFAULT */
-	sd_prompt_templates templates;/* default sd_prompt_templates_default() */
+	const sd_persona *persona;     /* copied; NULL = {} (2.2.1 only) */
+	const char *name;	       /* the actor's name; NULL = the
+					  persona's username, else "<Unnamed>"
+					  (2.0.8 always uses the username) */
+	const char *model_name;	       /* logged as "model"; default "unknown" */
+	const char *context;	       /* default "" */
+	const char *instructions;      /* default "" */
+	sd_actor_kind kind;	       /* default SD_ACTOR_USER */
+	sd_profile profile;	       /* default SD_PROFILE_DEFAULT */
+	sd_prompt_templates templates; /* default sd_prompt_templates_default() */
 	/* SynDisco's remove_string_list: removed from every reply, in order,
 	   after the profile's strip (2.x); copied */
 	const char *const *remove_strings;
 	size_t n_remove_strings;
-	int32_t textwrap_len;         /* 2.2.1 history wrap width; 900000 */
+	int32_t textwrap_len; /* 2.2.1 history wrap width; 900000 */
 } sd_actor_params;
 
 sd_actor_params sd_actor_default_params(void);
@@ -260,14 +286,14 @@ int sd_actor_user_prompt(const sd_actor *a, const sd_comment_view *history,
 /* ------------------------------------------------------------------ */
 
 typedef struct sd_sampling {
-	int32_t max_tokens;     /* default 256 */
-	float temperature;      /* default 0.8; 0 = greedy */
-	float top_p;            /* default 0.95 */
-	int32_t top_k;          /* default 40; 0 = off */
-	float min_p;            /* default 0.05 */
-	float repeat_penalty;   /* default 1.1; 1 = off */
-	int32_t repeat_last_n;  /* default 64 */
-	uint32_t seed;          /* per request; set by the discussion */
+	int32_t max_tokens;    /* default 256 */
+	float temperature;     /* default 0.8; 0 = greedy */
+	float top_p;	       /* default 0.95 */
+	int32_t top_k;	       /* default 40; 0 = off */
+	float min_p;	       /* default 0.05 */
+	float repeat_penalty;  /* default 1.1; 1 = off */
+	int32_t repeat_last_n; /* default 64 */
+	uint32_t seed;	       /* per request; set by the discussion */
 } sd_sampling;
 
 sd_sampling sd_sampling_default(void);
@@ -278,7 +304,7 @@ sd_sampling sd_sampling_default(void);
  * discussion is freed; backends copy what they keep.
  */
 typedef struct sd_request {
-	uint64_t tag;              /* caller's tag, returned with the reply */
+	uint64_t tag; /* caller's tag, returned with the reply */
 	const char *system_prompt;
 	const char *user_prompt;
 	sd_sampling sampling;
@@ -291,12 +317,12 @@ typedef struct sd_request {
 /* A finished generation. text is owned by the reply (sd_reply_clear). */
 typedef struct sd_reply {
 	uint64_t tag;
-	int status;           /* SD_OK or error code */
-	char *text;           /* valid UTF-8; NULL when status != SD_OK */
-	char *error;          /* message when status != SD_OK */
+	int status;  /* SD_OK or error code */
+	char *text;  /* valid UTF-8; NULL when status != SD_OK */
+	char *error; /* message when status != SD_OK */
 	int32_t n_prompt_tokens;
 	int32_t n_gen_tokens;
-	double seconds;       /* time from admission to finish */
+	double seconds; /* time from admission to finish */
 	/* of n_prompt_tokens, those taken from a cache instead of decoded
 	   (the backend's prefix cache, or what a server reports as
 	   cached_tokens); 0 when none or unknown */
@@ -332,7 +358,12 @@ int sd_backend_step(sd_backend *b);
  */
 int sd_backend_collect(sd_backend *b, sd_reply *out);
 
-/* Drop a pending or active request; its reply is never delivered. */
+/*
+ * Drop a pending or active request, or a finished reply not yet
+ * collected; its reply is never delivered. Returns SD_OK, SD_ENOTFOUND
+ * when no request with that tag is known (never submitted, or already
+ * collected), SD_EINVAL when b is NULL.
+ */
 int sd_backend_cancel(sd_backend *b, uint64_t tag);
 
 /* The model name logged with each comment. Borrowed. */
@@ -348,6 +379,8 @@ const char *sd_backend_last_error(const sd_backend *b);
  */
 void sd_backend_set_log(sd_backend *b, sd_log_fn fn, void *ud);
 
+/* Free a backend made by any sd_backend_*_create() (or a config's
+ * open_backend), with its requests and replies; NULL is a no-op. */
 void sd_backend_free(sd_backend *b);
 
 /*
@@ -368,29 +401,29 @@ typedef struct sd_scripted_params {
 	sd_scripted_mode mode;
 	const char *const *replies; /* copied */
 	size_t n_replies;
-	const char *model_name;     /* default "scripted" */
-	int max_active;             /* replies finished per step; default 64 */
+	const char *model_name; /* default "scripted" */
+	int max_active;		/* replies finished per step; default 64 */
 } sd_scripted_params;
 
 sd_scripted_params sd_scripted_default_params(void);
-sd_backend *sd_backend_scripted_create(const sd_scripted_params *p,
-				       sd_error *err);
+/* NULL on failure (err filled). Caller frees with sd_backend_free(). */
+sd_backend *sd_backend_scripted_create(const sd_scripted_params *p, sd_error *err);
 
 /* Embedded llama.cpp backend. */
 typedef struct sd_llama_params {
-	const char *model_path;     /* required: a GGUF file */
-	const char *model_name;     /* logged; default: file name w/o .gguf */
-	int32_t n_ctx;              /* total context, all sequences; 4096 */
-	int32_t n_seq_max;          /* sequences decoded together; default 1 */
-	int32_t n_batch;            /* default 512 */
-	int32_t n_threads;          /* default: number of CPUs */
-	int32_t n_gpu_layers;       /* default 0; -1 = all */
-	const char *chat_template;  /* override: a built-in name ("llama3",
-				       "chatml", ...) or template text; NULL =
-				       the model's own, else fallback */
+	const char *model_path;		    /* required: a GGUF file */
+	const char *model_name;		    /* logged; default: file name w/o .gguf */
+	int32_t n_ctx;			    /* total context, all sequences; 4096 */
+	int32_t n_seq_max;		    /* sequences decoded together; default 1 */
+	int32_t n_batch;		    /* default 512 */
+	int32_t n_threads;		    /* default: number of CPUs */
+	int32_t n_gpu_layers;		    /* default 0; -1 = all */
+	const char *chat_template;	    /* override: a built-in name ("llama3",
+					       "chatml", ...) or template text; NULL =
+					       the model's own, else fallback */
 	const char *fallback_chat_template; /* used when the model has none;
 					       default "llama3" */
-	const char *const *stop;    /* stop strings, copied */
+	const char *const *stop;	    /* stop strings, copied */
 	size_t n_stop;
 	/* prompt prefixes (chat header, system prompt) kept for later
 	   requests, each in a KV stream of its own of n_ctx / n_seq_max
@@ -406,7 +439,8 @@ sd_llama_params sd_llama_default_params(void);
 /*
  * Load the model and create a context. Needs sd_global_init(). Errors
  * name the file: SD_ENOTFOUND (missing), SD_EPARSE (not GGUF),
- * SD_EBACKEND (llama.cpp refused it).
+ * SD_EBACKEND (llama.cpp refused it); NULL then. Caller frees with
+ * sd_backend_free().
  */
 sd_backend *sd_backend_llama_create(const sd_llama_params *p, sd_error *err);
 
@@ -434,33 +468,33 @@ int sd_grammar_check(const char *gbnf, char *msg, size_t size);
 typedef struct sd_openai_params {
 	const char *const *base_urls; /* required, copied: e.g.
 					 "http://127.0.0.1:8080/v1" */
-	size_t n_base_urls;           /* >= 1 */
-	const char *model;            /* required: the name the server serves */
-	const char *model_name;       /* logged as "model"; default: model */
-	const char *api_key;          /* sent as "Authorization: Bearer ...";
+	size_t n_base_urls;	      /* >= 1 */
+	const char *model;	      /* required: the name the server serves */
+	const char *model_name;	      /* logged as "model"; default: model */
+	const char *api_key;	      /* sent as "Authorization: Bearer ...";
 					 NULL = none. Copied; never logged */
-	int32_t max_tokens;           /* > 0: overrides each request's; 0 */
-	float temperature;            /* >= 0: overrides; default -1 */
-	float top_p;                  /* >= 0: overrides; default -1 */
-	bool send_seed;               /* send each request's seed; true */
+	int32_t max_tokens;	      /* > 0: overrides each request's; 0 */
+	float temperature;	      /* >= 0: overrides; default -1 */
+	float top_p;		      /* >= 0: overrides; default -1 */
+	bool send_seed;		      /* send each request's seed; true */
 	const char *const *stop;      /* stop strings, copied */
 	size_t n_stop;
-	const char *extra_body;       /* JSON object text merged into every
-					 request body (its keys win); NULL */
-	const char *grammar_field;    /* body field for a request's grammar:
-					 "grammar" (default, llama-server),
-					 "guided_grammar" (vLLM); NULL = never
-					 send one */
-	double request_timeout;       /* seconds per attempt; default 600 */
-	double connect_timeout;       /* seconds; default 10 */
-	int32_t max_in_flight;        /* per endpoint; 0 = no limit (default):
-					 the caller's parallelism decides */
-	int32_t max_retries;          /* retries per request; default 8 */
-	double backoff_initial;       /* first retry delay, seconds; 0.5 */
-	double backoff_max;           /* cap on a retry delay; default 30 */
-	double down_deadline;         /* seconds all endpoints may be down
-					 before waiting requests fail; 600;
-					 0 = wait for ever */
+	const char *extra_body;	   /* JSON object text merged into every
+				      request body (its keys win); NULL */
+	const char *grammar_field; /* body field for a request's grammar:
+				      "grammar" (default, llama-server),
+				      "guided_grammar" (vLLM); NULL = never
+				      send one */
+	double request_timeout;	   /* seconds per attempt; default 600 */
+	double connect_timeout;	   /* seconds; default 10 */
+	int32_t max_in_flight;	   /* per endpoint; 0 = no limit (default):
+				      the caller's parallelism decides */
+	int32_t max_retries;	   /* retries per request; default 8 */
+	double backoff_initial;	   /* first retry delay, seconds; 0.5 */
+	double backoff_max;	   /* cap on a retry delay; default 30 */
+	double down_deadline;	   /* seconds all endpoints may be down
+				      before waiting requests fail; 600;
+				      0 = wait for ever */
 } sd_openai_params;
 
 sd_openai_params sd_openai_default_params(void);
@@ -474,24 +508,27 @@ sd_openai_params sd_openai_default_params(void);
 sd_backend *sd_backend_openai_create(const sd_openai_params *p, sd_error *err);
 
 /*
- * Write a tiny random-weight llama model with a real tokenizer taken from
- * a vocab-only GGUF (e.g. llama.cpp's models/ggml-vocab-llama-bpe.gguf).
+ * TEST AID, not for real work: write a tiny random-weight llama model
+ * with a real tokenizer taken from a vocab-only GGUF (e.g. llama.cpp's
+ * models/ggml-vocab-llama-bpe.gguf), for tests and demos without a
+ * download (`syndisco make-test-model`). Its replies are gibberish.
  */
 typedef struct sd_test_model_params {
-	const char *vocab_path;  /* required */
-	uint64_t seed;           /* weights; default 42 */
-	int32_t n_embd;          /* 64 */
-	int32_t n_layer;         /* 2 */
-	int32_t n_head;          /* 4 */
-	int32_t n_head_kv;       /* 2 */
-	int32_t n_ff;            /* 128 */
-	int32_t n_ctx_train;     /* 4096 */
-	const char *type;        /* "f32" (default), "f16", "q8_0", "q4_k" */
+	const char *vocab_path; /* required */
+	uint64_t seed;		/* weights; default 42 */
+	int32_t n_embd;		/* 64 */
+	int32_t n_layer;	/* 2 */
+	int32_t n_head;		/* 4 */
+	int32_t n_head_kv;	/* 2 */
+	int32_t n_ff;		/* 128 */
+	int32_t n_ctx_train;	/* 4096 */
+	const char *type;	/* "f32" (default), "f16", "q8_0", "q4_k" */
 } sd_test_model_params;
 
 sd_test_model_params sd_test_model_default_params(void);
 
-/* Atomically writes out_path (temp file + rename); reloads it to check. */
+/* TEST AID. Atomically writes out_path (temp file + rename); reloads it to
+ * check. Returns SD_OK or an error code naming the file in err. */
 int sd_make_test_model(const sd_test_model_params *p, const char *out_path,
 		       sd_error *err);
 
@@ -508,12 +545,12 @@ typedef enum sd_turn_kind {
 
 typedef struct sd_turn_params {
 	sd_turn_kind kind;
-	double p_respond;     /* respond only; in [0, 1]; default 0.5 */
-	bool random_first;    /* round robin: random first speaker */
-	uint64_t seed;        /* the manager's own RNG */
-	const size_t *order;  /* order only: user indices, copied; each
-				 < n_users; used in turn and cycled */
-	size_t n_order;       /* order only: >= 1 */
+	double p_respond;    /* respond only; in [0, 1]; default 0.5 */
+	bool random_first;   /* round robin: random first speaker */
+	uint64_t seed;	     /* the manager's own RNG */
+	const size_t *order; /* order only: user indices, copied; each
+				< n_users; used in turn and cycled */
+	size_t n_order;	     /* order only: >= 1 */
 } sd_turn_params;
 
 sd_turn_params sd_turn_default_params(void);
@@ -525,8 +562,8 @@ const char *sd_turn_kind_name(sd_turn_kind kind);
 typedef struct sd_turn_manager sd_turn_manager;
 
 /* n_users >= 1 (random/respond need >= 2). Caller frees. */
-sd_turn_manager *sd_turn_manager_create(const sd_turn_params *p,
-					size_t n_users, sd_error *err);
+sd_turn_manager *sd_turn_manager_create(const sd_turn_params *p, size_t n_users,
+					sd_error *err);
 /* Index of the next speaker in [0, n_users). */
 size_t sd_turn_manager_next(sd_turn_manager *tm);
 void sd_turn_manager_free(sd_turn_manager *tm);
@@ -542,21 +579,26 @@ void sd_turn_manager_free(sd_turn_manager *tm);
 typedef struct sd_logs sd_logs;
 
 typedef struct sd_log_comment {
-	const char *name;     /* speaker */
+	const char *name; /* speaker */
 	const char *text;
-	const char *model;    /* "hardcoded" for seed opinions */
-	const char *prompt;   /* SynDisco 2.2.1's "prompt": the speaker's
-				 system prompt; may be NULL */
+	const char *model;	 /* "hardcoded" for seed opinions */
+	const char *prompt;	 /* SynDisco 2.2.1's "prompt": the speaker's
+				    system prompt; may be NULL */
 	const char *user_prompt; /* the user prompt that produced it (ours);
 				    NULL for seed opinions and old logs */
 	bool is_moderator;
 	int32_t n_prompt_tokens; /* -1 unknown */
-	int32_t n_gen_tokens;    /* -1 unknown */
+	int32_t n_gen_tokens;	 /* -1 unknown */
 } sd_log_comment;
 
-/* Parse a log (SynDisco's or ours). Caller frees with sd_logs_free(). */
-sd_logs *sd_logs_from_json(const char *json_text, const char *source,
-			   sd_error *err);
+/*
+ * Parse a log (SynDisco's or ours); source names it in errors. Returns
+ * SD_OK with *out (caller frees with sd_logs_free()), or SD_EPARSE
+ * (malformed JSON), SD_EINVAL (not a discussion log: the field is named)
+ * or SD_ENOMEM, with *out NULL.
+ */
+int sd_logs_from_json(const char *json_text, const char *source, sd_logs **out,
+		      sd_error *err);
 
 /*
  * Serialize as the log's profile writes it (docs/logs.md): SynDisco's
@@ -613,10 +655,10 @@ typedef struct sd_seed_opinion {
 } sd_seed_opinion;
 
 typedef struct sd_discussion_params {
-	int32_t conv_len;         /* prompted user turns; default 5 */
-	int32_t history_ctx_len;  /* comments shown (>= 0); default 5 */
-	uint64_t seed;            /* sampler seeds derive from it */
-	sd_sampling sampling;     /* per-request sampling (seed overwritten) */
+	int32_t conv_len;	 /* prompted user turns; default 5 */
+	int32_t history_ctx_len; /* comments shown (>= 0); default 5 */
+	uint64_t seed;		 /* sampler seeds derive from it */
+	sd_sampling sampling;	 /* per-request sampling (seed overwritten) */
 	const sd_seed_opinion *seed_opinions; /* copied; may be NULL */
 	size_t n_seed_opinions;
 } sd_discussion_params;
@@ -632,12 +674,12 @@ typedef struct sd_discussion sd_discussion;
  * guide). Every actor must have the same profile; the discussion follows
  * it (seed opinions, blank turns, moderator, log format). The same actor
  * may appear twice; two different actors with one name only under 2.2.1.
- * history_ctx_len may be 0 (no history).
+ * history_ctx_len may be 0 (no history). NULL on failure (err filled).
+ * Caller frees with sd_discussion_free().
  */
-sd_discussion *sd_discussion_create(const sd_discussion_params *p,
-				    sd_actor *const *users, size_t n_users,
-				    sd_actor *moderator, sd_turn_manager *tm,
-				    sd_error *err);
+sd_discussion *sd_discussion_create(const sd_discussion_params *p, sd_actor *const *users,
+				    size_t n_users, sd_actor *moderator,
+				    sd_turn_manager *tm, sd_error *err);
 
 /*
  * Offer the next request. Returns 1 and fills *req (strings borrowed until
@@ -653,8 +695,7 @@ int sd_discussion_next(sd_discussion *d, sd_request *req);
  * turn still counts); seed and 2.0.8 log a blank moderator reply. reply
  * may carry token counts (may be NULL).
  */
-int sd_discussion_accept(sd_discussion *d, const char *text,
-			 const sd_reply *reply);
+int sd_discussion_accept(sd_discussion *d, const char *text, const sd_reply *reply);
 
 /* True once sd_discussion_next() returned 0. */
 bool sd_discussion_done(const sd_discussion *d);
@@ -664,6 +705,8 @@ const char *sd_discussion_pending_speaker(const sd_discussion *d);
 
 /* The log so far (borrowed; valid until the discussion is freed). */
 const sd_logs *sd_discussion_logs(const sd_discussion *d);
+/* The same log, writable (to set its id, timestamp or extra fields
+ * before saving); borrowed, freed with the discussion. */
 sd_logs *sd_discussion_logs_mut(sd_discussion *d);
 
 /*
@@ -681,8 +724,7 @@ const char *sd_discussion_display(const sd_discussion *d, size_t i);
  */
 typedef void (*sd_request_hook)(const char *speaker, const char *role,
 				const sd_request *req, void *ud);
-void sd_discussion_set_request_hook(sd_discussion *d, sd_request_hook hook,
-				    void *ud);
+void sd_discussion_set_request_hook(sd_discussion *d, sd_request_hook hook, void *ud);
 
 /* Called by sd_discussion_run for each logged comment, in log order (seed
  * opinions logged at creation included). */
@@ -692,8 +734,8 @@ typedef void (*sd_comment_cb)(const sd_log_comment *c, void *ud);
  * Blocking convenience: loop next -> backend submit/step/collect ->
  * accept until done. on_comment may be NULL.
  */
-int sd_discussion_run(sd_discussion *d, sd_backend *b,
-		      sd_comment_cb on_comment, void *ud, sd_error *err);
+int sd_discussion_run(sd_discussion *d, sd_backend *b, sd_comment_cb on_comment, void *ud,
+		      sd_error *err);
 
 void sd_discussion_free(sd_discussion *d);
 
@@ -713,9 +755,13 @@ void sd_discussion_free(sd_discussion *d);
  */
 typedef struct sd_label_spec sd_label_spec;
 
-/* json_text is the spec object; source and field name it in errors. */
-int sd_label_spec_parse(const char *json_text, const char *source,
-			const char *field, sd_label_spec **out, sd_error *err);
+/*
+ * json_text is the spec object; source and field name it in errors.
+ * Returns SD_OK with *out (caller frees with sd_label_spec_free()), or
+ * SD_EINVAL / SD_EPARSE / SD_ENOMEM with *out NULL.
+ */
+int sd_label_spec_parse(const char *json_text, const char *source, const char *field,
+			sd_label_spec **out, sd_error *err);
 /* The GBNF grammar (root rule "root"). Borrowed. */
 const char *sd_label_spec_grammar(const sd_label_spec *s);
 /*
@@ -732,8 +778,7 @@ const char *sd_label_spec_json(const sd_label_spec *s);
  * string or a number, or any value for type "json"; caller frees) or
  * SD_EPARSE when the reply is not a label of this spec.
  */
-int sd_label_parse(const sd_label_spec *s, const char *reply,
-		   char **label_json);
+int sd_label_parse(const sd_label_spec *s, const char *reply, char **label_json);
 void sd_label_spec_free(sd_label_spec *s);
 
 /* ------------------------------------------------------------------ */
@@ -750,14 +795,14 @@ void sd_label_spec_free(sd_label_spec *s);
  * target is independent, so all of them may be in flight at once.
  */
 typedef struct sd_annotation_params {
-	int32_t history_ctx_len;     /* comments shown, the target's
-					included; default 2 */
-	bool include_moderator;      /* default true */
+	int32_t history_ctx_len; /* comments shown, the target's
+				    included; default 2 */
+	bool include_moderator;	 /* default true */
 	sd_sampling sampling;
-	uint64_t seed;               /* request seeds: mix(seed, message id) */
-	const sd_label_spec *label;  /* NULL: free text; borrowed */
-	int32_t max_retries;         /* re-asks for a reply that does not
-					parse; default 2 */
+	uint64_t seed;		    /* request seeds: mix(seed, message id) */
+	const sd_label_spec *label; /* NULL: free text; borrowed */
+	int32_t max_retries;	    /* re-asks for a reply that does not
+				       parse; default 2 */
 } sd_annotation_params;
 
 sd_annotation_params sd_annotation_default_params(void);
@@ -766,12 +811,11 @@ typedef struct sd_annotation sd_annotation;
 
 /*
  * annotator must be an SD_ACTOR_ANNOTATOR and, like log, outlive the
- * annotation. SD_EPARSE when the log has no stable key (no id).
+ * annotation. NULL on failure (err filled): SD_EPARSE when the log has
+ * no stable key (no id). Caller frees with sd_annotation_free().
  */
-sd_annotation *sd_annotation_create(const sd_actor *annotator,
-				    const sd_logs *log,
-				    const sd_annotation_params *p,
-				    sd_error *err);
+sd_annotation *sd_annotation_create(const sd_actor *annotator, const sd_logs *log,
+				    const sd_annotation_params *p, sd_error *err);
 
 enum { SD_ANNOTATION_WAIT = 2 };
 
@@ -791,10 +835,10 @@ size_t sd_annotation_target_count(const sd_annotation *a);
 
 /* Metadata the core cannot know, for the JSON. */
 typedef struct sd_annotation_meta {
-	const char *annotator;  /* name */
-	const char *model;      /* annotator_model */
+	const char *annotator; /* name */
+	const char *model;     /* annotator_model */
 	const char *timestamp;
-	const char *source;     /* path of the discussion log, or NULL */
+	const char *source; /* path of the discussion log, or NULL */
 } sd_annotation_meta;
 
 /*
@@ -832,21 +876,25 @@ int sd_file_read(const char *path, char **out, size_t *len, sd_error *err);
  * Write atomically: temp file in the same directory, fsync, rename. On
  * failure nothing is left at path and no temp file remains.
  */
-int sd_file_write_atomic(const char *path, const char *data, size_t len,
-			 sd_error *err);
+int sd_file_write_atomic(const char *path, const char *data, size_t len, sd_error *err);
 
-/* Load personas from a JSON array file. */
-int sd_persona_array_load(const char *path, sd_persona ***out, size_t *n,
-			  sd_error *err);
+/* Load personas from a JSON array file. Returns SD_OK with *out (*n
+ * entries; caller frees with sd_persona_array_free()), or an error code
+ * naming the file in err. */
+int sd_persona_array_load(const char *path, sd_persona ***out, size_t *n, sd_error *err);
 
+/* Read and parse a log file (sd_logs_from_json). Returns SD_OK with *out
+ * (caller frees with sd_logs_free()), or SD_ENOTFOUND / SD_EIO /
+ * SD_EPARSE / SD_EINVAL / SD_ENOMEM with *out NULL. */
 int sd_logs_load(const char *path, sd_logs **out, sd_error *err);
+/* Write a log atomically (sd_logs_to_json, sd_file_write_atomic).
+ * Returns SD_OK or an error code. */
 int sd_logs_save(const sd_logs *l, const char *path, sd_error *err);
 
 /* A random UUIDv4 string into buf (>= 37 bytes). */
 void sd_uuid4(char *buf);
 /* Local time as "%y-%m-%d-%H-%M" (SynDisco's format) into buf (>= 32). */
 void sd_timestamp_now(char *buf, size_t size);
-
 
 /* ------------------------------------------------------------------ */
 /* Discussion config files (run layer)                                */
@@ -891,8 +939,7 @@ sd_llama_params sd_discussion_config_llama_params(const sd_discussion_config *c)
  * file and field.
  */
 sd_backend *sd_discussion_config_open_backend(sd_discussion_config *c,
-					      const char *default_model,
-					      sd_error *err);
+					      const char *default_model, sd_error *err);
 
 /*
  * Build the actors, turn manager and discussion. model_name is what the
@@ -901,9 +948,7 @@ sd_backend *sd_discussion_config_open_backend(sd_discussion_config *c,
  * discussion. SD_ESTATE when called twice.
  */
 sd_discussion *sd_discussion_config_instantiate(sd_discussion_config *c,
-						const char *model_name,
-						sd_error *err);
-
+						const char *model_name, sd_error *err);
 
 /* ------------------------------------------------------------------ */
 /* Experiments: many discussions, cells, jobs (run layer)             */
@@ -937,23 +982,23 @@ char *sd_experiment_manifest_json(const sd_experiment *e);
 
 /*
  * One discussion of an experiment with everything it owns (personas,
- * actors, turn manager). model_name is what the log records.
+ * actors, turn manager). model_name is what the log records. NULL on
+ * failure (err filled). Caller frees with sd_job_free().
  */
 typedef struct sd_job sd_job;
-sd_job *sd_experiment_job_create(const sd_experiment *e, size_t cell,
-				 size_t index, const char *model_name,
-				 sd_error *err);
+sd_job *sd_experiment_job_create(const sd_experiment *e, size_t cell, size_t index,
+				 const char *model_name, sd_error *err);
 /* Borrowed; valid until the job is freed. */
 sd_discussion *sd_job_discussion(sd_job *j);
 void sd_job_free(sd_job *j);
 
 typedef struct sd_run_progress {
-	size_t total;      /* discussions in this shard */
-	size_t skipped;    /* already complete on disk */
-	size_t done;       /* finished in this run */
+	size_t total;	/* discussions in this shard */
+	size_t skipped; /* already complete on disk */
+	size_t done;	/* finished in this run */
 	size_t failed;
-	size_t active;     /* in flight now */
-	uint64_t turns;    /* replies accepted */
+	size_t active;	/* in flight now */
+	uint64_t turns; /* replies accepted */
 	uint64_t gen_tokens;
 	uint64_t prompt_tokens;
 	uint64_t prompt_cached; /* of prompt_tokens, taken from a cache:
@@ -966,15 +1011,16 @@ typedef struct sd_run_progress {
 } sd_run_progress;
 
 typedef struct sd_run_params {
-	const char *out_dir;      /* required */
-	int32_t parallel;         /* discussions in flight; default 8 */
-	uint32_t shard_index;     /* run indices with i % shard_count == index */
-	uint32_t shard_count;     /* default 1 */
-	bool force;               /* resume even if the config changed */
-	const char *default_model;/* GGUF for llama cells without a model */
-	/* set to non-zero (e.g. by a signal handler) to stop admitting work;
-	   in-flight discussions are dropped, nothing partial is written */
-	volatile int *stop;
+	const char *out_dir;	   /* required */
+	int32_t parallel;	   /* discussions in flight; default 8 */
+	uint32_t shard_index;	   /* run indices with i % shard_count == index */
+	uint32_t shard_count;	   /* default 1 */
+	bool force;		   /* resume even if the config changed */
+	const char *default_model; /* GGUF for llama cells without a model */
+	/* set to non-zero (e.g. by a signal handler: hence sig_atomic_t) to
+	   stop admitting work; in-flight discussions are dropped, nothing
+	   partial is written */
+	volatile sig_atomic_t *stop;
 	void (*on_progress)(const sd_run_progress *p, void *ud);
 	void (*on_log)(sd_log_level level, const char *msg, void *ud);
 	/* optional: every request when it is offered (annotation runs;
@@ -995,18 +1041,17 @@ sd_run_params sd_run_default_params(void);
  * when some failed (progress.failed says how many), SD_ESTATE when stopped
  * or when out_dir holds a different config (and !force).
  */
-int sd_experiment_run(sd_experiment *e, const sd_run_params *p,
-		      sd_run_progress *progress, sd_error *err);
+int sd_experiment_run(sd_experiment *e, const sd_run_params *p, sd_run_progress *progress,
+		      sd_error *err);
 
 /* Per-cell completion read from out_dir (run.json + files). */
 typedef struct sd_cell_status {
-	const char *name;  /* borrowed until sd_run_status_free */
+	const char *name; /* borrowed until sd_run_status_free */
 	size_t done;
 	size_t total;
 } sd_cell_status;
 
-int sd_run_status(const char *out_dir, sd_cell_status **cells, size_t *n,
-		  sd_error *err);
+int sd_run_status(const char *out_dir, sd_cell_status **cells, size_t *n, sd_error *err);
 void sd_run_status_free(sd_cell_status *cells, size_t n);
 
 /* ------------------------------------------------------------------ */
@@ -1026,10 +1071,11 @@ typedef struct sd_annotate sd_annotate;
 /*
  * Load the config and find the logs. inputs (may be empty) replace the
  * config's "discussions". A file that is not a discussion log is an
- * error naming it.
+ * error naming it. Returns SD_OK with *out (caller frees with
+ * sd_annotate_free()), or an error code with *out NULL.
  */
-int sd_annotate_load(const char *path, const char *const *inputs,
-		     size_t n_inputs, sd_annotate **out, sd_error *err);
+int sd_annotate_load(const char *path, const char *const *inputs, size_t n_inputs,
+		     sd_annotate **out, sd_error *err);
 void sd_annotate_free(sd_annotate *a);
 int sd_annotate_set_model(sd_annotate *a, const char *path);
 /* output_dir from the config, or NULL. Borrowed. */
@@ -1044,16 +1090,16 @@ size_t sd_annotate_annotator_count(const sd_annotate *a);
  * skipped. Shards split the logs (log i with i % N == K, in path order).
  * Returns like sd_experiment_run.
  */
-int sd_annotate_run(sd_annotate *a, const sd_run_params *p,
-		    sd_run_progress *progress, sd_error *err);
+int sd_annotate_run(sd_annotate *a, const sd_run_params *p, sd_run_progress *progress,
+		    sd_error *err);
 /*
  * The indices 0..total-1 of `cell` in out_dir whose file is not a
  * complete log of that cell and index (missing, partial or corrupt), in
  * increasing order. *missing is NULL when none is missing; caller frees
  * it with free(). SD_EINVAL without arguments, SD_ENOMEM.
  */
-int sd_run_missing(const char *out_dir, const char *cell, size_t total,
-		   size_t **missing, size_t *n_missing, sd_error *err);
+int sd_run_missing(const char *out_dir, const char *cell, size_t total, size_t **missing,
+		   size_t *n_missing, sd_error *err);
 
 /*
  * The run's status as JSON text for scripts (caller frees *out with
@@ -1093,7 +1139,7 @@ int sd_run_status_json(const char *out_dir, uint32_t shard_count, char **out,
 typedef struct sd_dataset sd_dataset;
 
 typedef struct sd_dataset_params {
-	const char *const *log_paths;        /* directories or files */
+	const char *const *log_paths; /* directories or files */
 	size_t n_log_paths;
 	const char *const *annotation_paths; /* directories or files; may be 0 */
 	size_t n_annotation_paths;
@@ -1108,8 +1154,7 @@ sd_dataset_params sd_dataset_default_params(void);
  * (SD_ENOTFOUND). Annotations that match no comment are not errors; they
  * are counted as warnings. Caller frees *out with sd_dataset_free().
  */
-int sd_dataset_load(const sd_dataset_params *p, sd_dataset **out,
-		    sd_error *err);
+int sd_dataset_load(const sd_dataset_params *p, sd_dataset **out, sd_error *err);
 void sd_dataset_free(sd_dataset *d);
 
 size_t sd_dataset_discussion_count(const sd_dataset *d);
@@ -1139,19 +1184,19 @@ int sd_export_format_from_name(const char *name, sd_export_format *out);
  * compared as numbers), comments in log order. Returns SD_EIO when
  * write() failed, SD_ENOMEM.
  */
-int sd_dataset_export(const sd_dataset *d, sd_export_format format,
-		      sd_write_fn write, void *ud, sd_error *err);
+int sd_dataset_export(const sd_dataset *d, sd_export_format format, sd_write_fn write,
+		      void *ud, sd_error *err);
 
 /* Summary of one cell (logs without a "cell" field form the cell ""). */
 typedef struct sd_cell_summary {
-	const char *cell;          /* borrowed until the dataset is freed */
-	size_t discussions;        /* logs found */
-	size_t expected;           /* from run.json; 0 when unknown */
-	size_t comments;           /* all logged comments */
-	size_t seed_comments;      /* hard-coded opening comments */
+	const char *cell;	   /* borrowed until the dataset is freed */
+	size_t discussions;	   /* logs found */
+	size_t expected;	   /* from run.json; 0 when unknown */
+	size_t comments;	   /* all logged comments */
+	size_t seed_comments;	   /* hard-coded opening comments */
 	size_t moderator_comments; /* moderator interventions */
-	size_t blank_comments;     /* logged with whitespace-only text */
-	double mean_length;        /* characters (code points) per comment */
+	size_t blank_comments;	   /* logged with whitespace-only text */
+	double mean_length;	   /* characters (code points) per comment */
 	double moderator_per_discussion;
 	/* prompted user turns that left no comment (empty reply); -1 when
 	   the number of turns is unknown (no run.json, e.g. SynDisco logs) */

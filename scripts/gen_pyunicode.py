@@ -24,7 +24,7 @@ def ranges(pred):
 
 
 def emit(f, name, rs):
-    f.write("static const sd_cp_range %s[] = {\n" % name)
+    f.write("static const sd__cp_range %s[] = {\n" % name)
     for a, b in rs:
         f.write("\t{ 0x%X, 0x%X },\n" % (a, b))
     f.write("};\n\n")

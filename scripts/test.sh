@@ -5,10 +5,14 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 jobs=$(nproc)
 
-"$root/scripts/build.sh" "$root/build"
+# -Werror here and in CI (zstd's zero-warning policy); a plain
+# scripts/build.sh leaves it off so that a newer compiler's new warning
+# does not stop a user's build
+"$root/scripts/build.sh" "$root/build" -DSYNDISCO_WERROR=ON
 (cd "$root/build" && ctest --output-on-failure -j "$jobs")
 
-"$root/scripts/build.sh" "$root/build-asan" -DSYNDISCO_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+"$root/scripts/build.sh" "$root/build-asan" -DSYNDISCO_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
+	-DSYNDISCO_WERROR=ON
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS=suppressions=$root/tests/lsan.supp

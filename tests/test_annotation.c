@@ -1,9 +1,11 @@
 /* Unit tests for label specs and the annotation state machine: no model. */
+/* clang-format off */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+/* clang-format on */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,8 +142,9 @@ static void expect_spec_error(const char *json, const char *field)
 	sd_label_spec *s = NULL;
 	sd_error err;
 	sd_error_clear(&err);
-	assert_int_not_equal(sd_label_spec_parse(json, "cfg.json", "annotators[0].label",
-						 &s, &err), SD_OK);
+	assert_int_not_equal(
+	    sd_label_spec_parse(json, "cfg.json", "annotators[0].label", &s, &err),
+	    SD_OK);
 	assert_null(s);
 	assert_string_equal(err.source, "cfg.json");
 	assert_string_equal(err.field, field);
@@ -157,35 +160,40 @@ static void test_label_errors(void **state)
 	expect_spec_error("{\"range\": [1]}", "annotators[0].label.range");
 	expect_spec_error("{\"values\": []}", "annotators[0].label.values");
 	expect_spec_error("{\"values\": [\" a\"]}", "annotators[0].label.values");
-	expect_spec_error("{\"values\": [\"a\"], \"range\": [1, 2]}", "annotators[0].label");
+	expect_spec_error("{\"values\": [\"a\"], \"range\": [1, 2]}",
+			  "annotators[0].label");
 	expect_spec_error("{\"grammar\": \"x ::= y\"}", "annotators[0].label.grammar");
 	expect_spec_error("{\"grammar\": \"root ::= [a]\", \"type\": \"date\"}",
 			  "annotators[0].label.type");
-	expect_spec_error("{\"range\": [1, 2], \"colour\": 1}", "annotators[0].label.colour");
+	expect_spec_error("{\"range\": [1, 2], \"colour\": 1}",
+			  "annotators[0].label.colour");
 }
 
 static void test_grammar_check(void **state)
 {
 	(void)state;
 	char msg[256];
-	assert_int_equal(sd_grammar_check("root ::= \"a\" | \"b\"", msg, sizeof(msg)), SD_OK);
-	assert_int_equal(sd_grammar_check("root ::= (\"a\" | ", msg, sizeof(msg)), SD_EPARSE);
+	assert_int_equal(sd_grammar_check("root ::= \"a\" | \"b\"", msg, sizeof(msg)),
+			 SD_OK);
+	assert_int_equal(sd_grammar_check("root ::= (\"a\" | ", msg, sizeof(msg)),
+			 SD_EPARSE);
 	assert_true(strlen(msg) > 0);
-	assert_int_equal(sd_grammar_check("other ::= \"a\"", msg, sizeof(msg)), SD_EPARSE);
+	assert_int_equal(sd_grammar_check("other ::= \"a\"", msg, sizeof(msg)),
+			 SD_EPARSE);
 }
 
 /* ---------------- annotation ---------------- */
 
 /* A log: users A, B, C and moderator M, comments in this order. */
 static const char log_json[] =
-	"{\"id\": \"conv-1\", \"timestamp\": \"t\", \"users\": [\"A\", \"B\", \"C\"],"
-	" \"moderator\": \"M\", \"logs\": ["
-	"{\"name\": \"A\", \"text\": \"a0\", \"model\": \"x\"},"
-	"{\"name\": \"M\", \"text\": \"m1\", \"model\": \"x\"},"
-	"{\"name\": \"B\", \"text\": \"b2\", \"model\": \"x\"},"
-	"{\"name\": \"C\", \"text\": \"c3\", \"model\": \"x\"},"
-	"{\"name\": \"M\", \"text\": \"m4\", \"model\": \"x\"},"
-	"{\"name\": \"A\", \"text\": \"a5\", \"model\": \"x\"}]}";
+    "{\"id\": \"conv-1\", \"timestamp\": \"t\", \"users\": [\"A\", \"B\", \"C\"],"
+    " \"moderator\": \"M\", \"logs\": ["
+    "{\"name\": \"A\", \"text\": \"a0\", \"model\": \"x\"},"
+    "{\"name\": \"M\", \"text\": \"m1\", \"model\": \"x\"},"
+    "{\"name\": \"B\", \"text\": \"b2\", \"model\": \"x\"},"
+    "{\"name\": \"C\", \"text\": \"c3\", \"model\": \"x\"},"
+    "{\"name\": \"M\", \"text\": \"m4\", \"model\": \"x\"},"
+    "{\"name\": \"A\", \"text\": \"a5\", \"model\": \"x\"}]}";
 
 typedef struct fixture {
 	sd_logs *log;
@@ -195,8 +203,9 @@ typedef struct fixture {
 static int setup(void **state)
 {
 	fixture *f = calloc(1, sizeof(*f));
-	f->log = sd_logs_from_json(log_json, "log.json", NULL);
-	sd_persona *p = sd_persona_from_json("{\"username\": \"ann\", \"age\": 40}", NULL);
+	assert_int_equal(sd_logs_from_json(log_json, "log.json", &f->log, NULL), SD_OK);
+	sd_persona *p =
+	    sd_persona_from_json("{\"username\": \"ann\", \"age\": 40}", NULL);
 	sd_actor_params ap = sd_actor_default_params();
 	ap.persona = p;
 	ap.model_name = "scripted";
@@ -285,7 +294,7 @@ static void test_window_and_moderator(void **state)
 	assert_int_equal(sd_annotation_next(a, &r[0]), 0);
 
 	char *json = NULL;
-	sd_annotation_meta m = { "tox", "scripted", "26-11-29-10-00", "log.json" };
+	sd_annotation_meta m = {"tox", "scripted", "26-11-29-10-00", "log.json"};
 	assert_int_equal(sd_annotation_to_json(a, &m, &json), SD_OK);
 	json_t *j = json_loads(json, 0, NULL);
 	assert_non_null(j);
@@ -295,7 +304,8 @@ static void test_window_and_moderator(void **state)
 	    json, "{\n    \"timestamp\": \"26-11-29-10-00\",\n    \"logs\": [", 45);
 	assert_true(json[strlen(json) - 1] == '}');
 	assert_string_equal(json_string_value(json_object_get(j, "conv_id")), "conv-1");
-	assert_string_equal(json_string_value(json_object_get(j, "annotator_model")), "scripted");
+	assert_string_equal(json_string_value(json_object_get(j, "annotator_model")),
+			    "scripted");
 	assert_int_equal(json_integer_value(json_object_get(j, "ctx_length")), 2);
 	const json_t *logs = json_object_get(j, "logs");
 	assert_int_equal(json_array_size(logs), 4);
@@ -365,7 +375,7 @@ static void test_labels_retry(void **state)
 	assert_int_equal(sd_annotation_next(a, &r[0]), 0);
 
 	char *json = NULL;
-	sd_annotation_meta m = { "tox", "scripted", "ts", NULL };
+	sd_annotation_meta m = {"tox", "scripted", "ts", NULL};
 	assert_int_equal(sd_annotation_to_json(a, &m, &json), SD_OK);
 	json_t *j = json_loads(json, 0, NULL);
 	const json_t *logs = json_object_get(j, "annotation_meta");
@@ -386,7 +396,8 @@ static void test_labels_retry(void **state)
 				json_array_get(json_object_get(j, "logs"), 2), "text")),
 			    "nope");
 	/* the spec is recorded with the annotations */
-	assert_true(json_is_array(json_object_get(json_object_get(j, "label_spec"), "range")));
+	assert_true(
+	    json_is_array(json_object_get(json_object_get(j, "label_spec"), "range")));
 	json_decref(j);
 	sd_free(json);
 	sd_annotation_free(a);
@@ -416,8 +427,11 @@ static void test_deterministic(void **state)
 static void test_log_without_id(void **state)
 {
 	fixture *f = *state;
-	sd_logs *l = sd_logs_from_json("{\"logs\": [{\"name\": \"A\", \"text\": \"x\"}]}",
-				       "noid.json", NULL);
+	sd_logs *l = NULL;
+	assert_int_equal(
+	    sd_logs_from_json("{\"logs\": [{\"name\": \"A\", \"text\": \"x\"}]}",
+			      "noid.json", &l, NULL),
+	    SD_OK);
 	assert_non_null(l);
 	sd_error err;
 	sd_error_clear(&err);
@@ -434,11 +448,14 @@ static void test_log_without_id(void **state)
 static void test_seed_profile(void **state)
 {
 	(void)state;
-	sd_logs *l = sd_logs_from_json(
-	    "{\"id\": \"c\", \"logs\": [{\"name\": \"Moderator\", \"text\": \"hi\"},"
-	    " {\"name\": \"a_moderator_fan\", \"text\": \"x\"},"
-	    " {\"name\": \"B\", \"text\": \"  \"}]}",
-	    "s.json", NULL);
+	sd_logs *l = NULL;
+	assert_int_equal(
+	    sd_logs_from_json(
+		"{\"id\": \"c\", \"logs\": [{\"name\": \"Moderator\", \"text\": \"hi\"},"
+		" {\"name\": \"a_moderator_fan\", \"text\": \"x\"},"
+		" {\"name\": \"B\", \"text\": \"  \"}]}",
+		"s.json", &l, NULL),
+	    SD_OK);
 	sd_persona *p = sd_persona_from_json(
 	    "{\"username\": \"\", \"age\": 1, \"sex\": \"\", \"sexual_orientation\": "
 	    "\"\","
@@ -507,8 +524,9 @@ static void test_grammar_bounds(void **state)
 	char *text = json_dumps(j, 0);
 	sd_label_spec *s = NULL;
 	sd_error err;
-	assert_int_equal(sd_label_spec_parse(text, "c.json", "annotators[0].label", &s, &err),
-			 SD_EINVAL);
+	assert_int_equal(
+	    sd_label_spec_parse(text, "c.json", "annotators[0].label", &s, &err),
+	    SD_EINVAL);
 	assert_non_null(strstr(err.text, "64 deep"));
 	assert_string_equal(err.field, "annotators[0].label.grammar");
 	free(text);

@@ -1,10 +1,12 @@
 /* Discussion config files: every bad input names the file and field. */
+/* clang-format off */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+/* clang-format on */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,24 +53,26 @@ static void test_config_errors(void **state)
 	expect_error("{" USERS ",}", SD_EPARSE, NULL, "c.json:1:");
 	expect_error("[]", SD_EINVAL, NULL, "JSON object");
 	expect_error("{\"context\": \"x\"}", SD_EINVAL, "personas", "missing");
-	expect_error("{\"personas\": [{\"age\": 3}]}", SD_EINVAL,
-		     "personas[0].username", "username");
+	expect_error("{\"personas\": [{\"age\": 3}]}", SD_EINVAL, "personas[0].username",
+		     "username");
 	expect_error("{" USERS ", \"turn_manager\": \"zigzag\"}", SD_EINVAL,
 		     "turn_manager", "unknown turn manager");
-	expect_error("{" USERS ", \"turn_manager\": {\"type\": \"respond\", \"p_respond\": 1.5}}",
+	expect_error("{" USERS
+		     ", \"turn_manager\": {\"type\": \"respond\", \"p_respond\": 1.5}}",
 		     SD_EINVAL, "turn_manager.p_respond", "between 0 and 1");
-	expect_error("{\"personas\": [{\"username\": \"a\"}], \"turn_manager\": \"random\"}",
-		     SD_EINVAL, "users", "at least 2 users");
-	expect_error("{" USERS ", \"users\": [\"a\", \"zed\"]}", SD_EINVAL,
-		     "users[1]", "zed");
+	expect_error(
+	    "{\"personas\": [{\"username\": \"a\"}], \"turn_manager\": \"random\"}",
+	    SD_EINVAL, "users", "at least 2 users");
+	expect_error("{" USERS ", \"users\": [\"a\", \"zed\"]}", SD_EINVAL, "users[1]",
+		     "zed");
 	expect_error("{" USERS ", \"conv_lenn\": 3}", SD_EINVAL, "conv_lenn",
 		     "unknown field");
 	expect_error("{" USERS ", \"conv_len\": \"3\"}", SD_EINVAL, "conv_len",
 		     "integer");
 	expect_error("{\"personas_file\": \"nope.json\"}", SD_ENOTFOUND, NULL,
 		     "nope.json");
-	expect_error("{" USERS ", \"moderator\": {\"instructions\": \"x\"}}",
-		     SD_EINVAL, "moderator.persona", "missing");
+	expect_error("{" USERS ", \"moderator\": {\"instructions\": \"x\"}}", SD_EINVAL,
+		     "moderator.persona", "missing");
 	expect_error("{" USERS ", \"moderator\": {\"persona\": {\"username\": \"a\"}}}",
 		     SD_EINVAL, "moderator.persona.username", "also a user");
 	expect_error("{" USERS ", \"backend\": {\"type\": \"gpt\"}}", SD_EINVAL,
@@ -76,19 +80,22 @@ static void test_config_errors(void **state)
 	expect_error("{" USERS ", \"seed_opinions\": [{\"text\": \"x\"}]}", SD_EINVAL,
 		     "seed_opinions[0]", "username");
 	/* issue 13.12: a placeholder typo is an error, not literal text */
-	expect_error("{" USERS ", \"templates\": {\"user_prompt\": \"So far: {histroy}.\"}}",
+	expect_error("{" USERS
+		     ", \"templates\": {\"user_prompt\": \"So far: {histroy}.\"}}",
 		     SD_EINVAL, "templates.user_prompt", "{histroy}");
-	expect_error("{" USERS ", \"templates\": {\"history_entry\": \"{name} said {txt}\"}}",
+	expect_error("{" USERS
+		     ", \"templates\": {\"history_entry\": \"{name} said {txt}\"}}",
 		     SD_EINVAL, "templates.history_entry", "{txt}");
 	expect_error("{" USERS ", \"templates\": {\"history_sep\": \"{history}\"}}",
 		     SD_EINVAL, "templates.history_sep", "{history}");
 	/* known placeholders, escaped braces and braces of the text's own */
 	sd_discussion_config *c = NULL;
 	sd_error err;
-	const char *path = write_cfg("tmpl.json",
-		"{" USERS ", \"backend\": {\"type\": \"scripted\"}, \"templates\": {"
-		"\"user_prompt\": \"{{histroy}} {\\\"a\\\": 1} { x } {history}\", "
-		"\"history_entry\": \"{name}: {text}\"}}");
+	const char *path = write_cfg(
+	    "tmpl.json",
+	    "{" USERS ", \"backend\": {\"type\": \"scripted\"}, \"templates\": {"
+	    "\"user_prompt\": \"{{histroy}} {\\\"a\\\": 1} { x } {history}\", "
+	    "\"history_entry\": \"{name}: {text}\"}}");
 	if (sd_discussion_config_load(path, &c, &err)) {
 		char buf[1024];
 		fail_msg("%s", sd_error_format(&err, buf, sizeof(buf)));
@@ -99,7 +106,8 @@ static void test_config_errors(void **state)
 static void test_persona_file_errors(void **state)
 {
 	(void)state;
-	write_cfg("bad-personas.json", "[\n {\"username\": \"a\"},\n {\"username\": 5}\n]");
+	write_cfg("bad-personas.json",
+		  "[\n {\"username\": \"a\"},\n {\"username\": 5}\n]");
 	expect_error("{\"personas_file\": \"bad-personas.json\"}", SD_EINVAL,
 		     "[1].username", "bad-personas.json");
 	write_cfg("broken.json", "[\n {\"username\": \"a\"\n");
@@ -119,44 +127,53 @@ static void test_config_openai(void **state)
 	(void)state;
 	expect_error("{" USERS ", \"backend\": {" OA "\"max_retries\": 3}}", SD_EINVAL,
 		     "backend.base_url", "missing");
-	expect_error("{" USERS ", \"backend\": {" OA_URL ", \"api_key\": \"sk-zzz-secret\"}}",
+	expect_error("{" USERS ", \"backend\": {" OA_URL
+		     ", \"api_key\": \"sk-zzz-secret\"}}",
 		     SD_EINVAL, "backend.api_key", "api_key_env");
-	expect_error("{" USERS ", \"backend\": {" OA_URL ", \"base_urls\": [\"http://a/v1\"]}}",
+	expect_error("{" USERS ", \"backend\": {" OA_URL
+		     ", \"base_urls\": [\"http://a/v1\"]}}",
 		     SD_EINVAL, "backend.base_url", "not both");
 	expect_error("{" USERS ", \"backend\": {" OA "\"base_urls\": []}}", SD_EINVAL,
 		     "backend.base_urls", "non-empty");
-	expect_error("{" USERS ", \"backend\": {" OA "\"base_urls\": [\"http://a/v1\", 3]}}",
+	expect_error("{" USERS ", \"backend\": {" OA
+		     "\"base_urls\": [\"http://a/v1\", 3]}}",
 		     SD_EINVAL, "backend.base_urls[1]", "URL");
 	expect_error("{" USERS ", \"backend\": {" OA "\"base_url\": \"127.0.0.1:8080\"}}",
 		     SD_EINVAL, "backend.base_url", "http://");
 	expect_error("{" USERS ", \"backend\": {" OA_URL ", \"n_ctx\": 3}}", SD_EINVAL,
 		     "backend.n_ctx", "unknown field");
-	expect_error("{" USERS ", \"backend\": {" OA_URL ", \"extra_body\": [1]}}", SD_EINVAL,
-		     "backend.extra_body", "object");
-	expect_error("{" USERS ", \"backend\": {" OA_URL ", \"grammar_field\": 3}}", SD_EINVAL,
-		     "backend.grammar_field", "null");
+	expect_error("{" USERS ", \"backend\": {" OA_URL ", \"extra_body\": [1]}}",
+		     SD_EINVAL, "backend.extra_body", "object");
+	expect_error("{" USERS ", \"backend\": {" OA_URL ", \"grammar_field\": 3}}",
+		     SD_EINVAL, "backend.grammar_field", "null");
 	expect_error("{" USERS ", \"backend\": {" OA_URL ", \"seed\": 7}}", SD_EINVAL,
 		     "backend.seed", "true");
-	expect_error("{" USERS ", \"backend\": {" OA_URL ", \"request_timeout\": 0}}", SD_EINVAL,
-		     "backend.request_timeout", "between");
-	expect_error("{" USERS ", \"backend\": {" OA_URL ", \"max_in_flight\": -1}}", SD_EINVAL,
-		     "backend.max_in_flight", "between");
+	expect_error("{" USERS ", \"backend\": {" OA_URL ", \"request_timeout\": 0}}",
+		     SD_EINVAL, "backend.request_timeout", "between");
+	expect_error("{" USERS ", \"backend\": {" OA_URL ", \"max_in_flight\": -1}}",
+		     SD_EINVAL, "backend.max_in_flight", "between");
 	expect_error("{" USERS ", \"backend\": {" OA_URL ", \"api_key_env\": \"A\", "
-		     "\"api_key_file\": \"k\"}}", SD_EINVAL, "backend.api_key_env", "not both");
-	expect_error("{" USERS ", \"backend\": {" OA_URL ", \"stop\": [\"\"]}}", SD_EINVAL,
-		     "backend.stop", "non-empty");
+		     "\"api_key_file\": \"k\"}}",
+		     SD_EINVAL, "backend.api_key_env", "not both");
+	expect_error("{" USERS ", \"backend\": {" OA_URL ", \"stop\": [\"\"]}}",
+		     SD_EINVAL, "backend.stop", "non-empty");
 
 	/* issue 13.2: credentials in a URL would be stored in run.json */
-	expect_error("{" USERS ", \"backend\": {" OA "\"base_url\": \"http://u:pw@127.0.0.1:8/v1\"}}",
+	expect_error("{" USERS ", \"backend\": {" OA
+		     "\"base_url\": \"http://u:pw@127.0.0.1:8/v1\"}}",
 		     SD_EINVAL, "backend.base_url", "api_key_env");
-	expect_error("{" USERS ", \"backend\": {" OA "\"base_urls\": [\"http://a/v1\", \"https://tok@b/v1\"]}}",
+	expect_error("{" USERS ", \"backend\": {" OA
+		     "\"base_urls\": [\"http://a/v1\", \"https://tok@b/v1\"]}}",
 		     SD_EINVAL, "backend.base_urls[1]", "credentials");
 	/* issue 13.10: malformed URLs fail at load, not after down_deadline */
-	expect_error("{" USERS ", \"backend\": {" OA "\"base_url\": \"http://127.0.0.1:99999/v1\"}}",
+	expect_error("{" USERS ", \"backend\": {" OA
+		     "\"base_url\": \"http://127.0.0.1:99999/v1\"}}",
 		     SD_EINVAL, "backend.base_url", "port");
-	expect_error("{" USERS ", \"backend\": {" OA "\"base_url\": \"http://127.0.0.1:80 80/v1\"}}",
+	expect_error("{" USERS ", \"backend\": {" OA
+		     "\"base_url\": \"http://127.0.0.1:80 80/v1\"}}",
 		     SD_EINVAL, "backend.base_url", "spaces");
-	expect_error("{" USERS ", \"backend\": {" OA "\"base_url\": \"http://127.0.0.1/v1\\r\\nX: y\"}}",
+	expect_error("{" USERS ", \"backend\": {" OA
+		     "\"base_url\": \"http://127.0.0.1/v1\\r\\nX: y\"}}",
 		     SD_EINVAL, "backend.base_url", "control");
 	expect_error("{" USERS ", \"backend\": {" OA "\"base_url\": \"http://:80/v1\"}}",
 		     SD_EINVAL, "backend.base_url", "no host");
@@ -167,20 +184,25 @@ static void test_config_openai(void **state)
 	static const struct {
 		const char *backend, *field, *needle;
 	} late[] = {
-		{ OA_URL ", \"api_key_env\": \"SD_TEST_NO_SUCH_VAR\"", "backend.api_key_env",
-		  "SD_TEST_NO_SUCH_VAR" },
-		{ OA_URL ", \"api_key_file\": \"nokey.txt\"", "backend.api_key_file", "nokey.txt" },
-		{ OA_URL ", \"api_key_file\": \"twolines.txt\"", "backend.api_key_file", "one line" },
-		{ "\"type\": \"openai\", \"base_url\": \"http://h/v1\"", "backend.model", "missing" },
+	    {OA_URL ", \"api_key_env\": \"SD_TEST_NO_SUCH_VAR\"", "backend.api_key_env",
+	     "SD_TEST_NO_SUCH_VAR"},
+	    {OA_URL ", \"api_key_file\": \"nokey.txt\"", "backend.api_key_file",
+	     "nokey.txt"},
+	    {OA_URL ", \"api_key_file\": \"twolines.txt\"", "backend.api_key_file",
+	     "one line"},
+	    {"\"type\": \"openai\", \"base_url\": \"http://h/v1\"", "backend.model",
+	     "missing"},
 	};
 	write_cfg("twolines.txt", "sk-one\nsk-two\n");
 	for (size_t k = 0; k < sizeof(late) / sizeof(late[0]); k++) {
 		char text[512], buf[1024];
 		sd_discussion_config *c = NULL;
 		sd_error err;
-		snprintf(text, sizeof(text), "{" USERS ", \"backend\": {%s}}", late[k].backend);
-		assert_int_equal(sd_discussion_config_load(write_cfg("late.json", text), &c, &err),
-				 SD_OK);
+		snprintf(text, sizeof(text), "{" USERS ", \"backend\": {%s}}",
+			 late[k].backend);
+		assert_int_equal(
+		    sd_discussion_config_load(write_cfg("late.json", text), &c, &err),
+		    SD_OK);
 		assert_string_equal(sd_discussion_config_backend_type(c), "openai");
 		assert_null(sd_discussion_config_open_backend(c, NULL, &err));
 		sd_error_format(&err, buf, sizeof(buf));
@@ -192,15 +214,18 @@ static void test_config_openai(void **state)
 
 	/* a good one: every field, the key from a file (blanks trimmed) */
 	write_cfg("key.txt", "  sk-from-file\n");
-	const char *path = write_cfg("good.json",
-		"{" USERS ", \"backend\": {\"type\": \"openai\", \"base_urls\": "
-		"[\"http://127.0.0.1:9/v1\", \"https://example.org/api/v1/\"], "
-		"\"model\": \"served\", \"model_name\": \"logged\", \"api_key_file\": \"key.txt\", "
-		"\"max_tokens\": 20, \"temperature\": 0.5, \"top_p\": 0.9, \"seed\": false, "
-		"\"stop\": [\"\\n\\n\"], \"extra_body\": {\"top_k\": 3}, \"grammar_field\": null, "
-		"\"request_timeout\": 30, \"connect_timeout\": 2, \"max_in_flight\": 4, "
-		"\"max_retries\": 2, \"backoff_initial\": 0.1, \"backoff_max\": 1, "
-		"\"down_deadline\": 0}}");
+	const char *path = write_cfg(
+	    "good.json",
+	    "{" USERS ", \"backend\": {\"type\": \"openai\", \"base_urls\": "
+	    "[\"http://127.0.0.1:9/v1\", \"https://example.org/api/v1/\"], "
+	    "\"model\": \"served\", \"model_name\": \"logged\", \"api_key_file\": "
+	    "\"key.txt\", "
+	    "\"max_tokens\": 20, \"temperature\": 0.5, \"top_p\": 0.9, \"seed\": false, "
+	    "\"stop\": [\"\\n\\n\"], \"extra_body\": {\"top_k\": 3}, \"grammar_field\": "
+	    "null, "
+	    "\"request_timeout\": 30, \"connect_timeout\": 2, \"max_in_flight\": 4, "
+	    "\"max_retries\": 2, \"backoff_initial\": 0.1, \"backoff_max\": 1, "
+	    "\"down_deadline\": 0}}");
 	sd_discussion_config *c = NULL;
 	sd_error err;
 	if (sd_discussion_config_load(path, &c, &err)) {
@@ -254,28 +279,33 @@ static void test_config_profiles(void **state)
 	(void)state;
 	expect_error("{" USERS ", \"syndisco\": \"2.1\"}", SD_EINVAL, "syndisco",
 		     "seed, 2.0.8, 2.2.1");
-	expect_error("{" USERS ", \"turn_manager\": {\"type\": \"order\", \"order\": [\"a\", \"zed\"]}}",
-		     SD_EINVAL, "turn_manager.order[1]", "not a user");
-	expect_error("{\"actors\": [{\"name\": \"S\"}, {\"name\": \"S\", \"persona\": {\"x\": 1}}],"
+	expect_error(
+	    "{" USERS
+	    ", \"turn_manager\": {\"type\": \"order\", \"order\": [\"a\", \"zed\"]}}",
+	    SD_EINVAL, "turn_manager.order[1]", "not a user");
+	expect_error("{\"actors\": [{\"name\": \"S\"}, {\"name\": \"S\", \"persona\": "
+		     "{\"x\": 1}}],"
 		     " \"turn_manager\": {\"type\": \"order\", \"order\": [\"S\"]}}",
 		     SD_EINVAL, "turn_manager.order[0]", "several users");
-	expect_error("{" USERS ", \"turn_manager\": {\"type\": \"random\", \"order\": [\"a\"]}}",
+	expect_error("{" USERS
+		     ", \"turn_manager\": {\"type\": \"random\", \"order\": [\"a\"]}}",
 		     SD_EINVAL, "turn_manager.order", "only the");
 	expect_error("{" USERS ", \"remove_strings\": [3]}", SD_EINVAL, "remove_strings",
 		     "must be a string");
 
 	/* 2.2.1 actors: same name twice, a null persona, repeats in users,
 	   an explicit order by position; scripted replies from the config */
-	const char *path = write_cfg("a.json",
-		"{\"actors\": [{\"name\": \"S\", \"persona\": {\"age\": 1}},"
-		" {\"name\": \"S\", \"persona\": null, \"key\": \"s2\", \"instructions\": \"I2\"},"
-		" {\"name\": null}],"
-		" \"users\": [\"S\", \"s2\", \"<Unnamed>\"],"
-		" \"turn_manager\": {\"type\": \"order\", \"order\": [1, 2, 0]},"
-		" \"conv_len\": 3, \"history_ctx_len\": 0,"
-		" \"remove_strings\": [\"!\"],"
-		" \"backend\": {\"type\": \"scripted\", \"model_name\": \"m\","
-		" \"replies\": [\" one! \", \"two\", \"three\"]}}");
+	const char *path = write_cfg(
+	    "a.json", "{\"actors\": [{\"name\": \"S\", \"persona\": {\"age\": 1}},"
+		      " {\"name\": \"S\", \"persona\": null, \"key\": \"s2\", "
+		      "\"instructions\": \"I2\"},"
+		      " {\"name\": null}],"
+		      " \"users\": [\"S\", \"s2\", \"<Unnamed>\"],"
+		      " \"turn_manager\": {\"type\": \"order\", \"order\": [1, 2, 0]},"
+		      " \"conv_len\": 3, \"history_ctx_len\": 0,"
+		      " \"remove_strings\": [\"!\"],"
+		      " \"backend\": {\"type\": \"scripted\", \"model_name\": \"m\","
+		      " \"replies\": [\" one! \", \"two\", \"three\"]}}");
 	sd_discussion_config *c = NULL;
 	sd_error err;
 	if (sd_discussion_config_load(path, &c, &err)) {
@@ -285,7 +315,8 @@ static void test_config_profiles(void **state)
 	sd_backend *b = sd_discussion_config_open_backend(c, NULL, &err);
 	assert_non_null(b);
 	assert_string_equal(sd_backend_model_name(b), "m");
-	sd_discussion *d = sd_discussion_config_instantiate(c, sd_backend_model_name(b), &err);
+	sd_discussion *d =
+	    sd_discussion_config_instantiate(c, sd_backend_model_name(b), &err);
 	assert_non_null(d);
 	assert_int_equal(sd_discussion_run(d, b, NULL, NULL, &err), SD_OK);
 	const sd_logs *l = sd_discussion_logs(d);
@@ -296,7 +327,8 @@ static void test_config_profiles(void **state)
 	assert_non_null(strstr(sd_logs_comment(l, 0).prompt, "\"instructions\": \"I2\""));
 	assert_non_null(strstr(sd_logs_comment(l, 0).prompt, "\"persona\": {}"));
 	assert_string_equal(sd_logs_comment(l, 1).name, "<Unnamed>");
-	assert_non_null(strstr(sd_logs_comment(l, 2).prompt, "\"persona\": {\"age\": 1}"));
+	assert_non_null(
+	    strstr(sd_logs_comment(l, 2).prompt, "\"persona\": {\"age\": 1}"));
 	assert_int_equal(sd_logs_profile(l), SD_PROFILE_2_2_1);
 	sd_discussion_free(d);
 	sd_backend_free(b);
@@ -456,13 +488,13 @@ int main(void)
 	if (!mkdtemp(dir))
 		return 1;
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_config_errors),
-		cmocka_unit_test(test_persona_file_errors),
-		cmocka_unit_test(test_config_scripted_run),
-		cmocka_unit_test(test_config_openai),
-		cmocka_unit_test(test_config_profiles),
-		cmocka_unit_test(test_experiment_role_coin_flip),
-		cmocka_unit_test(test_experiment_distinct_posters),
+	    cmocka_unit_test(test_config_errors),
+	    cmocka_unit_test(test_persona_file_errors),
+	    cmocka_unit_test(test_config_scripted_run),
+	    cmocka_unit_test(test_config_openai),
+	    cmocka_unit_test(test_config_profiles),
+	    cmocka_unit_test(test_experiment_role_coin_flip),
+	    cmocka_unit_test(test_experiment_distinct_posters),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	char cmd[600];

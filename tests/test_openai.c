@@ -341,10 +341,7 @@ static void test_grammar_field(void **state)
 	json_decref(n);
 }
 
-static void backoff_max_2(sd_openai_params *p)
-{
-	p->backoff_max = 2.0;
-}
+static void backoff_max_2(sd_openai_params *p) { p->backoff_max = 2.0; }
 
 static void test_retry_after(void **state)
 {
@@ -381,7 +378,8 @@ static void test_retry_after_capped(void **state)
 	clear_n(r, 1);
 	sd_backend_free(b);
 	assert_true(secs < 3);
-	assert_non_null(strstr(logs(), "asks to wait 100000 s (Retry-After); waiting 0.2 s (backoff_max)"));
+	assert_non_null(strstr(
+	    logs(), "asks to wait 100000 s (Retry-After); waiting 0.2 s (backoff_max)"));
 }
 
 /* A first attempt that fails this way is retried and then succeeds. */
@@ -548,7 +546,8 @@ static void no_key33_piece(const char *what, const char *s)
 		memcpy(piece, KEY33 + i, 12);
 		piece[12] = 0;
 		if (s && strstr(s, piece))
-			fail_msg("%s holds part of the API key (\"%s\"): %s", what, piece, s);
+			fail_msg("%s holds part of the API key (\"%s\"): %s", what, piece,
+				 s);
 	}
 }
 

@@ -1,5 +1,6 @@
 /* Python-exact text primitives (src/util/pytext.c) against values
  * CPython 3.12 gives; the cases follow conformance/BEHAVIOUR.md §0. */
+/* clang-format off */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+/* clang-format on */
 
 #include "syndisco.h"
 #include "util/pytext.h"
@@ -15,7 +17,7 @@
 static void check_fill(const char *in, long width, const char *want)
 {
 	char *out = NULL;
-	assert_int_equal(sd_py_fill(in, width, &out), SD_OK);
+	assert_int_equal(sd__py_fill(in, width, &out), SD_OK);
 	assert_string_equal(out, want);
 	free(out);
 }
@@ -42,35 +44,35 @@ static void test_fill(void **state)
 	    "\xce\x95\xce\xbb\xce\xbb\xce\xb7\xce\xbd\xce\xb9\xce\xba\xce\xac", 3,
 	    "\xce\x95\xce\xbb\xce\xbb\n\xce\xb7\xce\xbd\xce\xb9\n\xce\xba\xce\xac");
 	char *out = NULL;
-	assert_int_equal(sd_py_fill("x", 0, &out), SD_EINVAL);
+	assert_int_equal(sd__py_fill("x", 0, &out), SD_EINVAL);
 }
 
 static void test_space_strip(void **state)
 {
 	(void)state;
-	assert_true(sd_py_isspace(0x3000));
-	assert_true(sd_py_isspace(0x85));
-	assert_true(sd_py_isspace(0x1C));
-	assert_false(sd_py_isspace(0x200B));
-	assert_false(sd_py_isspace(0xFEFF));
-	assert_true(sd_py_is_blank(" \xc2\xa0\xe2\x80\xa8\xe3\x80\x80\n"));
-	assert_false(sd_py_is_blank("\xe2\x80\x8b"));
-	char *s = sd_py_strip("\xc2\x85 hi there\xe3\x80\x80 ");
+	assert_true(sd__py_isspace(0x3000));
+	assert_true(sd__py_isspace(0x85));
+	assert_true(sd__py_isspace(0x1C));
+	assert_false(sd__py_isspace(0x200B));
+	assert_false(sd__py_isspace(0xFEFF));
+	assert_true(sd__py_is_blank(" \xc2\xa0\xe2\x80\xa8\xe3\x80\x80\n"));
+	assert_false(sd__py_is_blank("\xe2\x80\x8b"));
+	char *s = sd__py_strip("\xc2\x85 hi there\xe3\x80\x80 ");
 	assert_string_equal(s, "hi there");
 	free(s);
-	s = sd_py_remove_all("[o<x>k]", "<x>");
+	s = sd__py_remove_all("[o<x>k]", "<x>");
 	assert_string_equal(s, "[ok]");
 	free(s);
-	assert_true(sd_py_isalnum(0x4E2D));
-	assert_true(sd_py_isdecimal(0x663));
-	assert_false(sd_py_isdecimal(0xB2));
+	assert_true(sd__py_isalnum(0x4E2D));
+	assert_true(sd__py_isdecimal(0x663));
+	assert_false(sd__py_isdecimal(0xB2));
 }
 
 static void check_json(const char *in, int indent, const char *want)
 {
 	json_t *v = json_loads(in, JSON_DECODE_ANY, NULL);
 	assert_non_null(v);
-	char *out = sd_py_json_dumps(v, indent);
+	char *out = sd__py_json_dumps(v, indent);
 	assert_string_equal(out, want);
 	free(out);
 	json_decref(v);
@@ -86,11 +88,11 @@ static void test_json(void **state)
 	check_json("{\"a\": [], \"b\": {}, \"c\": [1, {\"d\": \"e\"}]}", 4,
 		   "{\n    \"a\": [],\n    \"b\": {},\n    \"c\": [\n        1,\n"
 		   "        {\n            \"d\": \"e\"\n        }\n    ]\n}");
-	sd_buf b;
-	sd_buf_init(&b, 0);
-	assert_int_equal(sd_py_float_repr(&b, 123456789012345678.0), SD_OK);
+	sd__buf b;
+	sd__buf_init(&b, 0);
+	assert_int_equal(sd__py_float_repr(&b, 123456789012345678.0), SD_OK);
 	assert_string_equal(b.data, "1.2345678901234568e+17");
-	sd_buf_free(&b);
+	sd__buf_free(&b);
 }
 
 static void test_repr(void **state)
@@ -102,18 +104,18 @@ static void test_repr(void **state)
 	    " \"\xce\x95 \xf0\x9f\x99\x82\", 3, null, true, 1.5]",
 	    0, NULL);
 	assert_non_null(v);
-	sd_buf b;
-	sd_buf_init(&b, 0);
-	assert_int_equal(sd_py_str(&b, v), SD_OK);
+	sd__buf b;
+	sd__buf_init(&b, 0);
+	assert_int_equal(sd__py_str(&b, v), SD_OK);
 	assert_string_equal(
 	    b.data, "[\"it's\", 'say \"hi\"', 'both \\' and \"', 'back\\\\slash', "
 		    "'tab\\there', 'zero\\u200bwidth', '', '\\u3000\\xa0\\x01', "
 		    "'\xce\x95 \xf0\x9f\x99\x82', 3, None, True, 1.5]");
-	sd_buf_free(&b);
-	sd_buf_init(&b, 0);
-	assert_int_equal(sd_py_str(&b, json_array_get(v, 0)), SD_OK);
+	sd__buf_free(&b);
+	sd__buf_init(&b, 0);
+	assert_int_equal(sd__py_str(&b, json_array_get(v, 0)), SD_OK);
 	assert_string_equal(b.data, "it's");
-	sd_buf_free(&b);
+	sd__buf_free(&b);
 	json_decref(v);
 }
 

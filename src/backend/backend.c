@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-sd_backend *sd_backend_new(const struct sd_backend_ops *ops,
-			   const char *model_name, void *impl)
+sd_backend *sd__backend_new(const struct sd__backend_ops *ops, const char *model_name,
+			    void *impl)
 {
 	sd_backend *b = calloc(1, sizeof(*b));
 	if (!b)
@@ -21,7 +21,7 @@ sd_backend *sd_backend_new(const struct sd_backend_ops *ops,
 	return b;
 }
 
-void sd_backend_set_error(sd_backend *b, const char *fmt, ...)
+void sd__backend_set_error(sd_backend *b, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -44,10 +44,7 @@ int sd_backend_submit(sd_backend *b, const sd_request *req)
 	return b->ops->submit(b, req);
 }
 
-int sd_backend_step(sd_backend *b)
-{
-	return b ? b->ops->step(b) : SD_EINVAL;
-}
+int sd_backend_step(sd_backend *b) { return b ? b->ops->step(b) : SD_EINVAL; }
 
 int sd_backend_collect(sd_backend *b, sd_reply *out)
 {
@@ -71,15 +68,9 @@ int sd_backend_format_chat(sd_backend *b, const char *system_prompt,
 	return b->ops->format_chat(b, system_prompt, user_prompt, out);
 }
 
-const char *sd_backend_model_name(const sd_backend *b)
-{
-	return b ? b->model_name : "";
-}
+const char *sd_backend_model_name(const sd_backend *b) { return b ? b->model_name : ""; }
 
-const char *sd_backend_last_error(const sd_backend *b)
-{
-	return b ? b->last_error : "";
-}
+const char *sd_backend_last_error(const sd_backend *b) { return b ? b->last_error : ""; }
 
 void sd_backend_free(sd_backend *b)
 {
@@ -103,14 +94,14 @@ void sd_reply_clear(sd_reply *r)
 sd_sampling sd_sampling_default(void)
 {
 	sd_sampling s = {
-		.max_tokens = 256,
-		.temperature = 0.8f,
-		.top_p = 0.95f,
-		.top_k = 40,
-		.min_p = 0.05f,
-		.repeat_penalty = 1.1f,
-		.repeat_last_n = 64,
-		.seed = 0,
+	    .max_tokens = 256,
+	    .temperature = 0.8f,
+	    .top_p = 0.95f,
+	    .top_k = 40,
+	    .min_p = 0.05f,
+	    .repeat_penalty = 1.1f,
+	    .repeat_last_n = 64,
+	    .seed = 0,
 	};
 	return s;
 }

@@ -7,7 +7,7 @@
 
 #include "syndisco.h"
 
-struct sd_backend_ops {
+struct sd__backend_ops {
 	const char *kind;
 	int (*submit)(sd_backend *b, const sd_request *req);
 	int (*step)(sd_backend *b);
@@ -20,19 +20,19 @@ struct sd_backend_ops {
 };
 
 struct sd_backend {
-	const struct sd_backend_ops *ops;
+	const struct sd__backend_ops *ops;
 	char *model_name;
 	char last_error[512];
-	sd_log_fn log_fn;  /* NULL: the backend's lines are dropped */
+	sd_log_fn log_fn; /* NULL: the backend's lines are dropped */
 	void *log_ud;
 	void *impl;
 };
 
 /* Allocate the shell; takes nothing. NULL on allocation failure. */
-sd_backend *sd_backend_new(const struct sd_backend_ops *ops,
-			   const char *model_name, void *impl);
+sd_backend *sd__backend_new(const struct sd__backend_ops *ops, const char *model_name,
+			    void *impl);
 /* Record a message for sd_backend_last_error(). */
-void sd_backend_set_error(sd_backend *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void sd__backend_set_error(sd_backend *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -6,11 +6,11 @@
 #include "backend/grammar_cache.h"
 #include "util/hash.h"
 
-#define GC_SLOTS 4096   /* power of two */
-#define GC_FILL 3072    /* stop memoising beyond this */
+#define GC_SLOTS 4096 /* power of two */
+#define GC_FILL 3072  /* stop memoising beyond this */
 
 typedef struct gc_entry {
-	uint64_t key;       /* 0 = empty */
+	uint64_t key; /* 0 = empty */
 	llama_token *allowed;
 	int32_t n;
 } gc_entry;
@@ -24,18 +24,15 @@ typedef struct gsampler {
 	gcache *cache;
 	struct llama_sampler *inner; /* llama.cpp's grammar sampler */
 	uint64_t grammar_hash;
-	uint64_t key;                /* grammar + accepted tokens so far */
+	uint64_t key; /* grammar + accepted tokens so far */
 	/* scratch for a hit: logits of the allowed tokens */
 	float *keep;
 	int32_t keep_cap;
 } gsampler;
 
-gcache *gcache_new(void)
-{
-	return calloc(1, sizeof(gcache));
-}
+gcache *sd__gcache_new(void) { return calloc(1, sizeof(gcache)); }
 
-void gcache_free(gcache *c)
+void sd__gcache_free(gcache *c)
 {
 	if (!c)
 		return;
@@ -63,7 +60,7 @@ static void g_accept(struct llama_sampler *s, llama_token tok)
 {
 	gsampler *g = s->ctx;
 	llama_sampler_accept(g->inner, tok);
-	g->key = sd_fnv1a64(&tok, sizeof(tok), g->key);
+	g->key = sd__fnv1a64(&tok, sizeof(tok), g->key);
 	if (!g->key)
 		g->key = 1;
 }
@@ -131,12 +128,12 @@ static void g_free(struct llama_sampler *s)
 static struct llama_sampler *g_clone(const struct llama_sampler *s);
 
 static struct llama_sampler_i g_iface = {
-	.name = g_name,
-	.accept = g_accept,
-	.apply = g_apply,
-	.reset = g_reset,
-	.clone = g_clone,
-	.free = g_free,
+    .name = g_name,
+    .accept = g_accept,
+    .apply = g_apply,
+    .reset = g_reset,
+    .clone = g_clone,
+    .free = g_free,
 };
 
 static struct llama_sampler *wrap(gcache *c, struct llama_sampler *inner,
@@ -163,12 +160,12 @@ static struct llama_sampler *g_clone(const struct llama_sampler *s)
 	return inner ? wrap(g->cache, inner, g->grammar_hash, g->key) : NULL;
 }
 
-bool gcache_is_sampler(const struct llama_sampler *s)
+bool sd__gcache_is_sampler(const struct llama_sampler *s)
 {
 	return s && s->iface == &g_iface;
 }
 
-int32_t gcache_allowed(const struct llama_sampler *s, const llama_token **allowed)
+int32_t sd__gcache_allowed(const struct llama_sampler *s, const llama_token **allowed)
 {
 	const gsampler *g = s->ctx;
 	bool found;
@@ -179,13 +176,13 @@ int32_t gcache_allowed(const struct llama_sampler *s, const llama_token **allowe
 	return e->n;
 }
 
-struct llama_sampler *gcache_sampler(gcache *c, const struct llama_vocab *vocab,
-				     const char *grammar)
+struct llama_sampler *sd__gcache_sampler(gcache *c, const struct llama_vocab *vocab,
+					 const char *grammar)
 {
 	struct llama_sampler *inner = llama_sampler_init_grammar(vocab, grammar, "root");
 	if (!inner)
 		return NULL;
-	uint64_t h = sd_fnv1a64(grammar, strlen(grammar), SD_FNV1A64_INIT);
+	uint64_t h = sd__fnv1a64(grammar, strlen(grammar), SD_FNV1A64_INIT);
 	if (!h)
 		h = 1;
 	return wrap(c, inner, h, h);

@@ -15,8 +15,8 @@
 
 typedef struct gcache gcache;
 
-gcache *gcache_new(void);
-void gcache_free(gcache *c);
+gcache *sd__gcache_new(void);
+void sd__gcache_free(gcache *c);
 
 /*
  * A sampler for the chain that enforces grammar (root rule "root"),
@@ -24,18 +24,18 @@ void gcache_free(gcache *c);
  * see the candidates in token order (first in the chain). NULL when the
  * grammar does not parse or on allocation failure.
  */
-struct llama_sampler *gcache_sampler(gcache *c, const struct llama_vocab *vocab,
-				     const char *grammar);
+struct llama_sampler *sd__gcache_sampler(gcache *c, const struct llama_vocab *vocab,
+					 const char *grammar);
 
-/* Is s a sampler made by gcache_sampler? */
-bool gcache_is_sampler(const struct llama_sampler *s);
+/* Is s a sampler made by sd__gcache_sampler? */
+bool sd__gcache_is_sampler(const struct llama_sampler *s);
 
 /*
- * The tokens that the grammar of s (made by gcache_sampler) allows next,
+ * The tokens that the grammar of s (made by sd__gcache_sampler) allows next,
  * in ascending order, when its cache knows them: their count, with
  * *allowed pointing into the cache (valid until c is freed). -1 when
  * not known yet: the next full sampling step fills it in.
  */
-int32_t gcache_allowed(const struct llama_sampler *s, const llama_token **allowed);
+int32_t sd__gcache_allowed(const struct llama_sampler *s, const llama_token **allowed);
 
 #endif

@@ -58,9 +58,6 @@
  * Not covered: weights that the CPU backend repacks (q4_0, q4_K, iq4_nl
  * on AVX2), whose kernels change at four rows, and the GPU backends,
  * which pick kernels by batch size in their own ways.
- *
- * Also home of sd_global_init()/sd_global_free(), the library's only
- * process-wide state (llama.cpp's backend and its log sink).
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
@@ -72,236 +69,31 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "llama.h"
-
-#include "backend/backend.h"
-#include "backend/grammar_cache.h"
-#include "util/buf.h"
+#include "backend/llama_internal.h"
 #include "util/cpu_isa.h"
 #include "util/error.h"
 #include "util/utf8.h"
 
 /* ------------------------------------------------------------------ */
-/* Process-wide set-up                                                */
-/* ------------------------------------------------------------------ */
-
-/*
- * The one global of the library: llama.cpp's backend is process-wide and
- * so is its log callback. Not thread-safe: call sd_global_init() once from
- * the main thread before creating backends.
- */
-static struct {
-	bool initialized;
-	bool quiet;
-	/* level of the last line that was not a continuation, so that
-	 * GGML_LOG_LEVEL_CONT pieces follow the fate of their line */
-	enum ggml_log_level last_level;
-	/* sd_grammar_check: llama.cpp's messages go here, not to stderr */
-	char *capture;
-	size_t capture_size;
-} g_global;
-
-static void log_sink(enum ggml_log_level level, const char *text, void *ud)
-{
-	(void)ud;
-	if (level == GGML_LOG_LEVEL_CONT)
-		level = g_global.last_level;
-	else
-		g_global.last_level = level;
-	if (g_global.capture) {
-		size_t n = strlen(g_global.capture);
-		snprintf(g_global.capture + n, g_global.capture_size - n, "%s", text);
-		return;
-	}
-	if (g_global.quiet && level < GGML_LOG_LEVEL_ERROR)
-		return;
-	/*
-	 * The only place the library writes to stderr: these are llama.cpp's
-	 * own log lines, which the caller asked for (or errors).
-	 */
-	fputs(text, stderr);
-}
-
-void sd_global_init(bool quiet)
-{
-	g_global.quiet = quiet;
-	/* set the sink first so that llama_backend_init's lines obey quiet */
-	llama_log_set(log_sink, NULL);
-	if (g_global.initialized)
-		return;
-	llama_backend_init();
-	g_global.initialized = true;
-}
-
-int sd_grammar_check(const char *gbnf, char *msg, size_t size)
-{
-	char buf[512] = "";
-	if (!gbnf)
-		return SD_EINVAL;
-	/* parsing needs no vocab unless the grammar names tokens (<...>) */
-	g_global.capture = buf;
-	g_global.capture_size = sizeof(buf);
-	llama_log_set(log_sink, NULL);
-	struct llama_sampler *g = llama_sampler_init_grammar(NULL, gbnf, "root");
-	g_global.capture = NULL;
-	if (g) {
-		llama_sampler_free(g);
-		return SD_OK;
-	}
-	/* one line: llama.cpp's reason without its trailing dump */
-	char *nl = strchr(buf, '\n');
-	if (nl)
-		*nl = '\0';
-	if (msg && size)
-		snprintf(msg, size, "%s", buf[0] ? buf : "does not parse");
-	return SD_EPARSE;
-}
-
-void sd_global_free(void)
-{
-	if (!g_global.initialized)
-		return;
-	llama_backend_free();
-	g_global.initialized = false;
-}
-
-/* ------------------------------------------------------------------ */
 /* State                                                              */
 /* ------------------------------------------------------------------ */
-
-/* A submitted request waiting for a free sequence. */
-typedef struct job {
-	uint64_t tag;
-	char *system_prompt;
-	char *user_prompt;
-	char *grammar;        /* GBNF or NULL */
-	sd_sampling sampling;
-	struct job *next;
-} job;
-
-/* A repetition penalty window (see penalty_apply). */
-typedef struct penalty {
-	int32_t last_n;
-	float repeat;
-	llama_token *ring;    /* last_n entries */
-	llama_token *sorted;  /* scratch, last_n entries */
-	int32_t head, n;
-} penalty;
-
-/* What a sequence of the shared context is doing. */
-typedef enum slot_state {
-	SLOT_FREE = 0,        /* may hold a finished prompt as prefix cache */
-	SLOT_PREFILL,         /* prompt tokens still to decode */
-	SLOT_GEN              /* generating: one token per step */
-} slot_state;
-
-/* One sequence of the shared context. */
-typedef struct slot {
-	slot_state state;
-	uint64_t tag;
-	uint64_t admitted;    /* admission number: prompts go oldest first */
-	llama_seq_id seq;
-	struct llama_sampler *smpl;
-	/* fast path (see slot_sample): top-k size, the penalty member of
-	   the chain (or NULL) and where the members after top-k start */
-	int32_t fast_k;
-	penalty *fast_pen;
-	int32_t fast_tail;
-	llama_token_data *cand; /* fast path: top-k candidates */
-	int32_t cand_cap, n_cand;
-	/* the chain's grammar (its first member), or NULL (see sample_allowed) */
-	struct llama_sampler *gram;
-	llama_token *prompt;  /* the rendered prompt's tokens */
-	size_t prompt_cap;
-	int32_t n_prompt;
-	int32_t n_cached;     /* FREE: prompt tokens still in the KV cache */
-	int32_t n_past;       /* tokens of this sequence in the KV cache */
-	int32_t n_reused;     /* prompt tokens taken from a cache */
-	int32_t n_sys;        /* prompt tokens up to the user message */
-	llama_token next;     /* sampled but not yet decoded */
-	int32_t n_gen;
-	int32_t max_tokens;
-	sd_buf text;          /* raw bytes; repaired to UTF-8 at the end */
-	int64_t t_start_us;
-} slot;
-
-/* Fewest prompt tokens worth a whole-stream copy from another sequence. */
-#define MIN_PREFIX_COPY 32
-
-/*
- * A prompt prefix of a finished request (up to its user message: chat
- * header and system prompt), kept in a KV stream of its own after the
- * slots' for later requests to copy (see the top of this file).
- */
-typedef struct centry {
-	llama_seq_id seq;
-	llama_token *tok;     /* the prefix; its cells hold nothing else */
-	size_t cap;
-	int32_t n;            /* 0: empty */
-	uint64_t used;        /* clock of the last insert or hit (LRU) */
-} centry;
-
-typedef struct lbackend {
-	struct llama_model *model;
-	struct llama_context *ctx;
-	const struct llama_vocab *vocab;
-	struct llama_batch batch;
-	int32_t n_batch;
-	int32_t n_seq;        /* slots */
-	int32_t n_stream;     /* sequences of the context: n_seq slots, then
-				 n_cache entries, or a spare when n_seq is 1,
-				 partners need one and there is no entry */
-	centry *cache;        /* the prefix cache, streams n_seq.. */
-	int32_t n_cache;
-	uint64_t clock;
-	bool partner;         /* a lone generating row needs a partner */
-	int32_t seq_budget;   /* context cells available to one sequence */
-	char *tmpl;           /* name or template text for llama.cpp */
-	char **stop;
-	size_t n_stop;
-	size_t max_stop_len;
-	slot *slots;
-	int32_t *order;       /* scratch: prefilling slots, oldest first */
-	int32_t *row;         /* scratch: slot -> logits row, or -1 */
-	float **rowp;         /* scratch: the top-k passes' logits rows */
-	llama_pos *dummy;     /* scratch: sequence -> dummy position, or -1 */
-	uint64_t n_admitted;
-	job *pending_head, *pending_tail;
-	/* finished replies, FIFO (ring grows as needed) */
-	sd_reply *done;
-	size_t done_cap, done_head, done_len;
-	/* scratch for token pieces and a new prompt's tokens */
-	char *piece;
-	size_t piece_cap;
-	llama_token *toks;
-	size_t toks_cap;
-	gcache *gcache;       /* grammars' allowed sets, shared by requests */
-	int32_t n_threads;    /* also those of the top-k pass */
-	/* where the time went, logged at debug level when freed */
-	struct {
-		int64_t n_prompt, n_reused, n_prompt_decodes, n_gen_steps,
-			n_gen_rows, n_copies, n_cache_hits, n_cache_puts,
-			n_cache_evictions, n_user;
-		int64_t us_admit, us_prefill, us_decode, us_sample;
-	} prof;
-} lbackend;
 
 sd_llama_params sd_llama_default_params(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	sd_llama_params p = {
-		.model_path = NULL,
-		.model_name = NULL,
-		.n_ctx = 4096,
-		.n_seq_max = 1,
-		.n_batch = 512,
-		.n_threads = n > 0 ? (int32_t)n : 1,
-		.n_gpu_layers = 0,
-		.chat_template = NULL,
-		.fallback_chat_template = "llama3",
-		.stop = NULL,
-		.n_stop = 0,
-		.n_prefix_cache = -1,
+	    .model_path = NULL,
+	    .model_name = NULL,
+	    .n_ctx = 4096,
+	    .n_seq_max = 1,
+	    .n_batch = 512,
+	    .n_threads = n > 0 ? (int32_t)n : 1,
+	    .n_gpu_layers = 0,
+	    .chat_template = NULL,
+	    .fallback_chat_template = "llama3",
+	    .stop = NULL,
+	    .n_stop = 0,
+	    .n_prefix_cache = -1,
 	};
 	return p;
 }
@@ -358,127 +150,6 @@ static int push_error(lbackend *s, uint64_t tag, int status, const char *msg,
 	return rc;
 }
 
-/* Is name one of llama.cpp's built-in template names? */
-static bool is_builtin_template(const char *name)
-{
-	int32_t n = llama_chat_builtin_templates(NULL, 0);
-	if (n <= 0)
-		return false;
-	const char **names = calloc((size_t)n, sizeof(*names));
-	if (!names)
-		return false;
-	int32_t got = llama_chat_builtin_templates(names, (size_t)n);
-	bool found = false;
-	for (int32_t i = 0; i < got && i < n; i++) {
-		if (strcmp(names[i], name) == 0) {
-			found = true;
-			break;
-		}
-	}
-	free(names);
-	return found;
-}
-
-/*
- * A template for messages: its name when built in, else the start of its
- * text in quotes (a whole template would drown the message).
- */
-static void describe_template(const char *tmpl, char *buf, size_t size)
-{
-	if (is_builtin_template(tmpl)) {
-		snprintf(buf, size, "%s", tmpl);
-		return;
-	}
-	size_t n = strlen(tmpl);
-	size_t cut = n > 40 ? 40 : n;
-	/* do not cut a UTF-8 sequence in two */
-	while (cut < n && cut > 0 && ((unsigned char)tmpl[cut] & 0xC0) == 0x80)
-		cut--;
-	snprintf(buf, size, "\"%.*s%s\"", (int)cut, tmpl, cut < n ? "..." : "");
-}
-
-/*
- * Render (system, user) with template tmpl into a new string (*out,
- * caller frees). Returns SD_OK, SD_ENOMEM, or SD_EBACKEND when llama.cpp
- * does not know the template.
- */
-static int render_chat(const char *tmpl, const char *system_prompt,
-		       const char *user_prompt, char **out)
-{
-	struct llama_chat_message msgs[2] = {
-		{ .role = "system", .content = system_prompt },
-		{ .role = "user", .content = user_prompt },
-	};
-	size_t guess = 2 * (strlen(system_prompt) + strlen(user_prompt)) + 256;
-	if (guess > INT32_MAX - 1)
-		return SD_EINVAL;
-	int32_t cap = (int32_t)guess;
-	char *buf = NULL;
-	int rc = SD_OK;
-	*out = NULL;
-	for (int tries = 0; tries < 2; tries++) {
-		free(buf);
-		/* +1: llama.cpp copies with strncpy and may not terminate */
-		buf = malloc((size_t)cap + 1);
-		if (!buf) {
-			rc = SD_ENOMEM;
-			goto out;
-		}
-		int32_t n = llama_chat_apply_template(tmpl, msgs, 2, true,
-						      buf, cap);
-		if (n < 0) {
-			rc = SD_EBACKEND;
-			goto out;
-		}
-		if (n <= cap) {
-			buf[n] = '\0';
-			*out = buf;
-			buf = NULL;
-			goto out;
-		}
-		/* the buffer was too small: retry with the size it asked for */
-		cap = n;
-	}
-	rc = SD_EBACKEND; /* asked for more twice: give up */
-out:
-	free(buf);
-	return rc;
-}
-
-/*
- * Tokenize text into *toks (*cap entries, grown as needed); *n gets the
- * count. Returns SD_OK, SD_EINVAL, SD_ENOMEM or SD_EBACKEND.
- */
-static int tokenize(const lbackend *s, const char *text, llama_token **toks,
-		    size_t *cap, int32_t *n)
-{
-	size_t len = strlen(text);
-	if (len > INT32_MAX - 8)
-		return SD_EINVAL;
-	/* one token per byte plus BOS/EOS is an upper bound for BPE */
-	size_t want = len + 8;
-	for (int tries = 0; tries < 2; tries++) {
-		if (want > *cap) {
-			llama_token *t = malloc(want * sizeof(*t));
-			if (!t)
-				return SD_ENOMEM;
-			free(*toks);
-			*toks = t;
-			*cap = want;
-		}
-		int32_t r = llama_tokenize(s->vocab, text, (int32_t)len, *toks,
-					   (int32_t)*cap, true, true);
-		if (r >= 0) {
-			*n = r;
-			return SD_OK;
-		}
-		if (r == INT32_MIN)
-			return SD_EBACKEND;
-		want = (size_t)(-(int64_t)r); /* the size it asked for */
-	}
-	return SD_EBACKEND;
-}
-
 /* Append the text of token tok to sl->text. */
 static int append_piece(lbackend *s, slot *sl, llama_token tok)
 {
@@ -492,7 +163,7 @@ static int append_piece(lbackend *s, slot *sl, llama_token tok)
 		int32_t n = llama_token_to_piece(s->vocab, tok, s->piece,
 						 (int32_t)s->piece_cap, 0, false);
 		if (n >= 0)
-			return sd_buf_append(&sl->text, s->piece, (size_t)n);
+			return sd__buf_append(&sl->text, s->piece, (size_t)n);
 		size_t want = (size_t)(-(int64_t)n);
 		char *p = malloc(want);
 		if (!p)
@@ -504,8 +175,7 @@ static int append_piece(lbackend *s, slot *sl, llama_token tok)
 	return SD_EBACKEND;
 }
 
-static const char *find_bytes(const char *hay, size_t n, const char *needle,
-			      size_t m)
+static const char *find_bytes(const char *hay, size_t n, const char *needle, size_t m)
 {
 	if (m == 0 || m > n)
 		return NULL;
@@ -520,7 +190,7 @@ static const char *find_bytes(const char *hay, size_t n, const char *needle,
  * After text grew from old_len, cut it at the earliest stop string that
  * now appears. Only the tail that can hold a new match is searched.
  */
-static bool cut_at_stop(lbackend *s, sd_buf *text, size_t old_len)
+static bool cut_at_stop(lbackend *s, sd__buf *text, size_t old_len)
 {
 	if (s->n_stop == 0)
 		return false;
@@ -537,181 +207,6 @@ static bool cut_at_stop(lbackend *s, sd_buf *text, size_t old_len)
 	text->len = (size_t)(best - text->data);
 	text->data[text->len] = '\0';
 	return true;
-}
-
-/*
- * Repetition penalty over the last last_n sampled tokens: the arithmetic
- * of llama_sampler_init_penalties (repeat only; frequency and presence
- * penalties are 0, which subtract exactly nothing), so the candidates
- * come out bit for bit the same. llama.cpp's version looks every one of
- * the 128k candidates up in a hash map, which took longer than decoding
- * a step of the tiny model; this one touches only the tokens of its
- * window. Coming first in the chain, it sees the candidates in token
- * order and finds a token by its id (with a scan as the fallback).
- */
-
-static const char *penalty_name(const struct llama_sampler *smpl)
-{
-	(void)smpl;
-	return "sd-penalties";
-}
-
-static void penalty_accept(struct llama_sampler *smpl, llama_token tok)
-{
-	penalty *p = smpl->ctx;
-	if (p->n < p->last_n) {
-		p->ring[(p->head + p->n) % p->last_n] = tok;
-		p->n++;
-	} else {
-		p->ring[p->head] = tok;
-		p->head = (p->head + 1) % p->last_n;
-	}
-}
-
-static int cmp_token(const void *a, const void *b)
-{
-	llama_token x = *(const llama_token *)a, y = *(const llama_token *)b;
-	return (x > y) - (x < y);
-}
-
-static void penalty_apply(struct llama_sampler *smpl,
-			  llama_token_data_array *cur_p)
-{
-	penalty *p = smpl->ctx;
-	memcpy(p->sorted, p->ring, (size_t)p->n * sizeof(*p->sorted));
-	qsort(p->sorted, (size_t)p->n, sizeof(*p->sorted), cmp_token);
-	for (int32_t k = 0; k < p->n; k++) {
-		llama_token t = p->sorted[k];
-		if (k > 0 && t == p->sorted[k - 1])
-			continue; /* each distinct token once, like the map */
-		llama_token_data *d = NULL;
-		if (t >= 0 && (size_t)t < cur_p->size && cur_p->data[t].id == t) {
-			d = &cur_p->data[t];
-		} else {
-			for (size_t i = 0; i < cur_p->size && !d; i++) {
-				if (cur_p->data[i].id == t)
-					d = &cur_p->data[i];
-			}
-		}
-		if (!d)
-			continue;
-		if (d->logit <= 0)
-			d->logit *= p->repeat;
-		else
-			d->logit /= p->repeat;
-	}
-	cur_p->sorted = false;
-}
-
-static void penalty_reset(struct llama_sampler *smpl)
-{
-	penalty *p = smpl->ctx;
-	p->head = 0;
-	p->n = 0;
-}
-
-static void penalty_free(struct llama_sampler *smpl)
-{
-	penalty *p = smpl->ctx;
-	if (!p)
-		return;
-	free(p->ring);
-	free(p->sorted);
-	free(p);
-}
-
-static struct llama_sampler *penalty_new(int32_t last_n, float repeat);
-
-static struct llama_sampler *penalty_clone(const struct llama_sampler *smpl)
-{
-	const penalty *p = smpl->ctx;
-	struct llama_sampler *c = penalty_new(p->last_n, p->repeat);
-	if (!c)
-		return NULL;
-	penalty *q = c->ctx;
-	memcpy(q->ring, p->ring, (size_t)p->last_n * sizeof(*q->ring));
-	q->head = p->head;
-	q->n = p->n;
-	return c;
-}
-
-static struct llama_sampler_i penalty_iface = {
-	.name = penalty_name,
-	.accept = penalty_accept,
-	.apply = penalty_apply,
-	.reset = penalty_reset,
-	.clone = penalty_clone,
-	.free = penalty_free,
-};
-
-/* last_n > 0. NULL on allocation failure. */
-static struct llama_sampler *penalty_new(int32_t last_n, float repeat)
-{
-	penalty *p = calloc(1, sizeof(*p));
-	if (!p)
-		return NULL;
-	p->last_n = last_n;
-	p->repeat = repeat;
-	p->ring = malloc((size_t)last_n * sizeof(*p->ring));
-	p->sorted = malloc((size_t)last_n * sizeof(*p->sorted));
-	struct llama_sampler *s = NULL;
-	if (p->ring && p->sorted)
-		s = llama_sampler_init(&penalty_iface, p);
-	if (!s) {
-		free(p->ring);
-		free(p->sorted);
-		free(p);
-	}
-	return s;
-}
-
-/*
- * The request's sampler chain. A grammar comes first, so that top-k and
- * the rest choose among the tokens it allows; *bad_grammar is set when
- * llama.cpp refuses the grammar text.
- */
-static struct llama_sampler *make_sampler(const sd_sampling *sp, lbackend *s,
-					  const char *grammar, bool *bad_grammar)
-{
-	struct llama_sampler_chain_params cp = llama_sampler_chain_default_params();
-	cp.no_perf = true;
-	*bad_grammar = false;
-	struct llama_sampler *c = llama_sampler_chain_init(cp);
-	if (!c)
-		return NULL;
-	if (grammar) {
-		struct llama_sampler *g = gcache_sampler(s->gcache, s->vocab, grammar);
-		if (!g) {
-			*bad_grammar = true;
-			llama_sampler_free(c);
-			return NULL;
-		}
-		llama_sampler_chain_add(c, g);
-	}
-	/* the chain takes ownership of every sampler added to it */
-	if (sp->repeat_penalty != 1.0f && sp->repeat_penalty > 0.0f &&
-	    sp->repeat_last_n > 0) {
-		struct llama_sampler *pen =
-			penalty_new(sp->repeat_last_n, sp->repeat_penalty);
-		if (!pen) {
-			llama_sampler_free(c);
-			return NULL;
-		}
-		llama_sampler_chain_add(c, pen);
-	}
-	if (sp->temperature <= 0.0f) {
-		llama_sampler_chain_add(c, llama_sampler_init_greedy());
-		return c;
-	}
-	if (sp->top_k > 0)
-		llama_sampler_chain_add(c, llama_sampler_init_top_k(sp->top_k));
-	if (sp->top_p > 0.0f && sp->top_p < 1.0f)
-		llama_sampler_chain_add(c, llama_sampler_init_top_p(sp->top_p, 1));
-	if (sp->min_p > 0.0f)
-		llama_sampler_chain_add(c, llama_sampler_init_min_p(sp->min_p, 1));
-	llama_sampler_chain_add(c, llama_sampler_init_temp(sp->temperature));
-	llama_sampler_chain_add(c, llama_sampler_init_dist(sp->seed));
-	return c;
 }
 
 /*
@@ -748,8 +243,8 @@ static void slot_release(lbackend *s, slot *sl, bool keep)
 	if (sl->smpl)
 		llama_sampler_free(sl->smpl);
 	sl->smpl = NULL;
-	sd_buf_free(&sl->text);
-	sd_buf_init(&sl->text, 0);
+	sd__buf_free(&sl->text);
+	sd__buf_init(&sl->text, 0);
 	sl->state = SLOT_FREE;
 	sl->n_cached = n;
 }
@@ -773,7 +268,7 @@ static int slot_finish(lbackend *s, slot *sl)
 	r.n_prompt_cached = sl->n_reused;
 	r.seconds = elapsed(sl);
 	/* pieces can split a multi-byte character; repair once, at the end */
-	r.text = sd_utf8_repair(sl->text.data ? sl->text.data : "", sl->text.len);
+	r.text = sd__utf8_repair(sl->text.data ? sl->text.data : "", sl->text.len);
 	cache_put(s, sl);
 	slot_release(s, sl, true);
 	if (!r.text)
@@ -792,157 +287,6 @@ static int slot_fail(lbackend *s, slot *sl, int status, const char *msg)
 	return rc;
 }
 
-static int cmp_cand(const void *a, const void *b)
-{
-	const llama_token_data *x = a, *y = b;
-	if (x->logit != y->logit)
-		return x->logit > y->logit ? -1 : 1;
-	return (x->id > y->id) - (x->id < y->id);
-}
-
-static void heap_down(llama_token_data *h, int32_t n, int32_t i)
-{
-	for (;;) {
-		int32_t l = 2 * i + 1, m = i;
-		if (l < n && h[l].logit < h[m].logit)
-			m = l;
-		if (l + 1 < n && h[l + 1].logit < h[m].logit)
-			m = l + 1;
-		if (m == i)
-			return;
-		llama_token_data t = h[i];
-		h[i] = h[m];
-		h[m] = t;
-		i = m;
-	}
-}
-
-/* Logits scanned per test in top_k_pass. */
-#define SCAN_BLOCK 64
-
-/* Is any of x[0..SCAN_BLOCK) above floor? Written so that it vectorizes. */
-__attribute__((optimize("tree-vectorize")))
-static bool any_above(const float *x, float floor)
-{
-	int any = 0;
-	for (int i = 0; i < SCAN_BLOCK; i++)
-		any |= x[i] > floor;
-	return any != 0;
-}
-
-/*
- * The fast path's penalty and top-k, done on the logits row itself: the
- * penalty touches only the tokens of its window, and top-k keeps a heap
- * of k while it reads the row once, instead of building and sorting a
- * candidate array of the whole vocabulary (128k for Llama 3), which took
- * as long as a decode step of a small model. Leaves sl->cand sorted, best
- * first. Touches nothing but the slot and its row, so rows of one step
- * run on several threads at once.
- */
-static void top_k_pass(slot *sl, float *logits, int32_t n_vocab)
-{
-	int32_t k = sl->fast_k < n_vocab ? sl->fast_k : n_vocab;
-	llama_token_data *h = sl->cand;
-	penalty *p = sl->fast_pen;
-	if (p) {
-		memcpy(p->sorted, p->ring, (size_t)p->n * sizeof(*p->sorted));
-		qsort(p->sorted, (size_t)p->n, sizeof(*p->sorted), cmp_token);
-		for (int32_t i = 0; i < p->n; i++) {
-			llama_token t = p->sorted[i];
-			if ((i > 0 && t == p->sorted[i - 1]) || t < 0 || t >= n_vocab)
-				continue;
-			logits[t] = logits[t] <= 0 ? logits[t] * p->repeat
-						   : logits[t] / p->repeat;
-		}
-	}
-	int32_t n = 0, t = 0;
-	for (; t < n_vocab && n < k; t++, n++) {
-		h[n].id = t;
-		h[n].logit = logits[t];
-		h[n].p = 0.0f;
-	}
-	for (int32_t i = n / 2 - 1; i >= 0; i--)
-		heap_down(h, n, i);
-	while (t < n_vocab) {
-		int32_t end = t + SCAN_BLOCK <= n_vocab ? t + SCAN_BLOCK : n_vocab;
-		/* the heap's floor only rises: a block with nothing above it
-		 * now would insert nothing, so one vector test skips it */
-		if (end - t == SCAN_BLOCK && !any_above(logits + t, h[0].logit)) {
-			t = end;
-			continue;
-		}
-		for (; t < end; t++) {
-			if (logits[t] > h[0].logit) {
-				h[0].id = t;
-				h[0].logit = logits[t];
-				heap_down(h, n, 0);
-			}
-		}
-	}
-	qsort(h, (size_t)n, sizeof(*h), cmp_cand);
-	sl->n_cand = n;
-}
-
-/* The members after top-k, on the candidates of top_k_pass, as in the chain. */
-static llama_token sample_fast(slot *sl)
-{
-	llama_token_data_array cur = { sl->cand, (size_t)sl->n_cand, -1, true };
-	int32_t members = llama_sampler_chain_n(sl->smpl);
-	for (int32_t i = sl->fast_tail; i < members; i++)
-		llama_sampler_apply(llama_sampler_chain_get(sl->smpl, i), &cur);
-	llama_token tok = cur.selected >= 0 && (size_t)cur.selected < cur.size
-				  ? cur.data[cur.selected].id : cur.data[0].id;
-	llama_sampler_accept(sl->smpl, tok);
-	return tok;
-}
-
-/*
- * With a grammar whose allowed set is known for this state: the chain's
- * members after the grammar, on the allowed tokens only (in token order,
- * as the full array they would see masked). The full path builds and
- * masks an array of the whole vocabulary and sorts it for top-k, for the
- * five tokens of a 1..5 label. -1 when the set is not known yet.
- */
-static llama_token sample_allowed(lbackend *s, slot *sl, int32_t idx)
-{
-	const llama_token *allowed;
-	int32_t n = gcache_allowed(sl->gram, &allowed);
-	if (n <= 0)
-		return -1;
-	if (sl->cand_cap < n) {
-		llama_token_data *c = realloc(sl->cand, (size_t)n * sizeof(*c));
-		if (!c)
-			return -1; /* the full path needs no more memory */
-		sl->cand = c;
-		sl->cand_cap = n;
-	}
-	const float *logits = llama_get_logits_ith(s->ctx, idx);
-	for (int32_t i = 0; i < n; i++) {
-		sl->cand[i].id = allowed[i];
-		sl->cand[i].logit = logits[allowed[i]];
-		sl->cand[i].p = 0.0f;
-	}
-	llama_token_data_array cur = { sl->cand, (size_t)n, -1, false };
-	int32_t members = llama_sampler_chain_n(sl->smpl);
-	for (int32_t i = 1; i < members; i++)
-		llama_sampler_apply(llama_sampler_chain_get(sl->smpl, i), &cur);
-	llama_token tok = cur.selected >= 0 && (size_t)cur.selected < cur.size
-				  ? cur.data[cur.selected].id : cur.data[0].id;
-	llama_sampler_accept(sl->smpl, tok);
-	return tok;
-}
-
-/* Does the grammar allow only end-of-generation tokens now (when known)? */
-static bool grammar_done(const lbackend *s, const slot *sl)
-{
-	const llama_token *allowed;
-	int32_t n = sl->gram ? gcache_allowed(sl->gram, &allowed) : -1;
-	for (int32_t i = 0; i < n; i++)
-		if (!llama_vocab_is_eog(s->vocab, allowed[i]))
-			return false;
-	return n > 0;
-}
-
 /*
  * Sample the slot's next token from logits row idx of the last decode
  * (on the fast path, top_k_pass has run on it) and decide whether the
@@ -953,9 +297,9 @@ static int slot_sample(lbackend *s, slot *sl, int32_t idx)
 {
 	llama_token tok = -1;
 	if (sl->fast_k > 0)
-		tok = sample_fast(sl);
+		tok = sd__llama_sample_fast(sl);
 	else if (sl->gram)
-		tok = sample_allowed(s, sl, idx);
+		tok = sd__llama_sample_allowed(s, sl, idx);
 	if (tok < 0)
 		tok = llama_sampler_sample(sl->smpl, s->ctx, idx);
 	if (llama_vocab_is_eog(s->vocab, tok))
@@ -969,13 +313,13 @@ static int slot_sample(lbackend *s, slot *sl, int32_t idx)
 	sl->n_gen++;
 	sl->next = tok;
 	if (cut_at_stop(s, &sl->text, old_len) || sl->n_gen >= sl->max_tokens ||
-	    sl->n_past + 1 > s->seq_budget || grammar_done(s, sl))
+	    sl->n_past + 1 > s->seq_budget || sd__llama_grammar_done(s, sl))
 		return slot_finish(s, sl);
 	return SD_OK;
 }
 
-static int32_t common_prefix(const llama_token *a, int32_t na,
-			     const llama_token *b, int32_t nb)
+static int32_t common_prefix(const llama_token *a, int32_t na, const llama_token *b,
+			     int32_t nb)
 {
 	int32_t n = na < nb ? na : nb, i = 0;
 	while (i < n && a[i] == b[i])
@@ -1101,12 +445,12 @@ static void cache_put(lbackend *s, const slot *sl)
  * second time (BPE took milliseconds per request). 0 when it cannot be
  * told (the prefix cache then keeps nothing of this prompt).
  */
-static int32_t system_part(lbackend *s, const char *text,
-			   const char *system_prompt, int32_t n)
+static int32_t system_part(lbackend *s, const char *text, const char *system_prompt,
+			   int32_t n)
 {
 	char *sys = NULL;
 	int32_t i = 0;
-	if (render_chat(s->tmpl, system_prompt, "", &sys) != SD_OK)
+	if (sd__llama_render_chat(s->tmpl, system_prompt, "", &sys) != SD_OK)
 		goto out;
 	size_t shared = 0, at = 0;
 	while (text[shared] && text[shared] == sys[shared])
@@ -1141,85 +485,58 @@ static int slot_start(lbackend *s, slot *sl, job *j)
 	char msg[160];
 	int32_t n = 0;
 	int64_t t0 = llama_time_us();
-	int32_t max_tokens = j->sampling.max_tokens > 0 ? j->sampling.max_tokens
-							: 1;
-	int rc = render_chat(s->tmpl, j->system_prompt, j->user_prompt, &prompt);
+	int32_t max_tokens = j->sampling.max_tokens > 0 ? j->sampling.max_tokens : 1;
+	int rc =
+	    sd__llama_render_chat(s->tmpl, j->system_prompt, j->user_prompt, &prompt);
 	if (rc == SD_ENOMEM)
 		goto nomem;
 	if (rc) {
 		char what[64];
-		describe_template(s->tmpl, what, sizeof(what));
-		snprintf(msg, sizeof(msg), "chat template %s is not supported",
-			 what);
+		sd__llama_describe_template(s->tmpl, what, sizeof(what));
+		snprintf(msg, sizeof(msg), "chat template %s is not supported", what);
 		rc = push_error(s, j->tag, SD_EBACKEND, msg, 0, 0.0);
 		goto out;
 	}
-	rc = tokenize(s, prompt, &s->toks, &s->toks_cap, &n);
+	rc = sd__llama_tokenize(s, prompt, &s->toks, &s->toks_cap, &n);
 	if (rc == SD_ENOMEM)
 		goto nomem;
 	if (rc || n == 0) {
-		rc = push_error(s, j->tag, SD_EBACKEND, "tokenization failed",
-				0, 0.0);
+		rc = push_error(s, j->tag, SD_EBACKEND, "tokenization failed", 0, 0.0);
 		goto out;
 	}
 	if ((int64_t)n + max_tokens > s->seq_budget) {
 		snprintf(msg, sizeof(msg),
-			 "prompt of %d tokens does not fit the context of %d per sequence (max_tokens %d)",
+			 "prompt of %d tokens does not fit the context of %d per "
+			 "sequence (max_tokens %d)",
 			 (int)n, (int)s->seq_budget, (int)max_tokens);
 		rc = push_error(s, j->tag, SD_EBACKEND, msg, n, 0.0);
 		goto out;
 	}
-	bool bad_grammar;
-	struct llama_sampler *smpl = make_sampler(&j->sampling, s, j->grammar,
-						  &bad_grammar);
-	if (!smpl && bad_grammar) {
-		rc = push_error(s, j->tag, SD_EINVAL,
-				"the grammar does not parse (llama.cpp GBNF, root rule \"root\")",
-				n, 0.0);
+	sampler_plan plan;
+	int prc = sd__llama_sampler_plan(&j->sampling, s, j->grammar, &plan);
+	if (prc == SD_EINVAL) {
+		rc = push_error(
+		    s, j->tag, SD_EINVAL,
+		    "the grammar does not parse (llama.cpp GBNF, root rule \"root\")", n,
+		    0.0);
 		goto out;
 	}
-	if (!smpl)
+	if (prc)
 		goto nomem;
-	/*
-	 * The fast path, no grammar: [penalty] top-k ... dist, or [penalty]
-	 * greedy, which is a top-1 pass (its heap keeps the first of equal
-	 * maxima, as the greedy sampler does) and the greedy member on that
-	 * one candidate. The full path builds a 128k candidate array per
-	 * token: a 1.5 MB allocation, fresh pages and a scan.
-	 */
-	sl->fast_k = 0;
-	sl->fast_pen = NULL;
-	sl->gram = j->grammar ? llama_sampler_chain_get(smpl, 0) : NULL;
-	if (!gcache_is_sampler(sl->gram))
-		sl->gram = NULL;
-	bool greedy = j->sampling.temperature <= 0.0f;
-	if (!j->grammar && (greedy || j->sampling.top_k > 0)) {
-		int32_t first = 0, k = greedy ? 1 : j->sampling.top_k;
-		struct llama_sampler *m0 = llama_sampler_chain_get(smpl, 0);
-		if (m0 && strcmp(llama_sampler_name(m0), "sd-penalties") == 0) {
-			sl->fast_pen = m0->ctx;
-			first = 1;
+	struct llama_sampler *smpl = plan.chain;
+	if (sl->cand_cap < plan.fast_k) {
+		llama_token_data *c = realloc(sl->cand, (size_t)plan.fast_k * sizeof(*c));
+		if (!c) {
+			llama_sampler_free(smpl);
+			goto nomem;
 		}
-		struct llama_sampler *tk = llama_sampler_chain_get(smpl, first);
-		const char *want = greedy ? "greedy" : "top-k";
-		if (tk && strcmp(llama_sampler_name(tk), want) == 0) {
-			if (sl->cand_cap < k) {
-				llama_token_data *c = realloc(sl->cand,
-					(size_t)k * sizeof(*c));
-				if (!c) {
-					llama_sampler_free(smpl);
-					goto nomem;
-				}
-				sl->cand = c;
-				sl->cand_cap = k;
-			}
-			sl->fast_k = k;
-			/* greedy picks among the one candidate left */
-			sl->fast_tail = greedy ? first : first + 1;
-		} else {
-			sl->fast_pen = NULL;
-		}
+		sl->cand = c;
+		sl->cand_cap = plan.fast_k;
 	}
+	sl->gram = plan.gram;
+	sl->fast_k = plan.fast_k;
+	sl->fast_pen = plan.fast_pen;
+	sl->fast_tail = plan.fast_tail;
 
 	llama_seq_id src;
 	centry *hit;
@@ -1239,8 +556,7 @@ static int slot_start(lbackend *s, slot *sl, job *j)
 		s->prof.n_cache_hits++;
 	}
 	llama_memory_seq_rm(mem, sl->seq, keep, -1);
-	sl->n_sys = s->n_cache > 0 ? system_part(s, prompt, j->system_prompt, n)
-				   : 0;
+	sl->n_sys = s->n_cache > 0 ? system_part(s, prompt, j->system_prompt, n) : 0;
 	if (s->n_cache > 0)
 		s->prof.n_user += n - sl->n_sys;
 
@@ -1252,7 +568,7 @@ static int slot_start(lbackend *s, slot *sl, job *j)
 	s->toks = t;
 	s->toks_cap = cap;
 
-	sd_buf_init(&sl->text, 0);
+	sd__buf_init(&sl->text, 0);
 	sl->state = SLOT_PREFILL;
 	sl->tag = j->tag;
 	sl->admitted = s->n_admitted++;
@@ -1328,7 +644,7 @@ static void batch_add(struct llama_batch *bt, llama_token tok, llama_pos pos,
 /* A failed decode leaves the KV state unknown: fail and clear them all. */
 static int fail_all(sd_backend *b, lbackend *s, int32_t code)
 {
-	sd_backend_set_error(b, "llama_decode failed (code %d)", (int)code);
+	sd__backend_set_error(b, "llama_decode failed (code %d)", (int)code);
 	for (int32_t i = 0; i < s->n_seq; i++) {
 		slot *sl = &s->slots[i];
 		if (sl->state != SLOT_FREE)
@@ -1389,8 +705,8 @@ static void plan_dummies(lbackend *s, bool *partner)
 		int32_t c = k - s->n_seq;
 		if (c < 0) {
 			const slot *sl = &s->slots[k];
-			s->dummy[k] = sl->state == SLOT_PREFILL ? sl->n_past
-								: sl->n_cached;
+			s->dummy[k] =
+			    sl->state == SLOT_PREFILL ? sl->n_past : sl->n_cached;
 		} else {
 			s->dummy[k] = c < s->n_cache ? s->cache[c].n : 0;
 		}
@@ -1451,7 +767,7 @@ static int decode_gen(sd_backend *b, lbackend *s)
 #pragma omp parallel for num_threads(s->n_threads) schedule(dynamic) if (n_fast > 1)
 #endif
 	for (int32_t i = 0; i < n_fast; i++)
-		top_k_pass(&s->slots[s->order[i]], s->rowp[i], n_vocab);
+		sd__llama_top_k_pass(&s->slots[s->order[i]], s->rowp[i], n_vocab);
 	for (int32_t k = 0; k < s->n_seq && rc == SD_OK; k++) {
 		if (s->row[k] < 0)
 			continue;
@@ -1480,8 +796,8 @@ static int prefill(sd_backend *b, lbackend *s)
 			continue;
 		/* insertion sort by admission; n_seq is small */
 		int32_t k = n_pre++;
-		while (k > 0 && s->slots[s->order[k - 1]].admitted >
-					s->slots[i].admitted) {
+		while (k > 0 &&
+		       s->slots[s->order[k - 1]].admitted > s->slots[i].admitted) {
 			s->order[k] = s->order[k - 1];
 			k--;
 		}
@@ -1497,8 +813,7 @@ static int prefill(sd_backend *b, lbackend *s)
 			bt->n_tokens = 0;
 			for (int32_t t = 0; t < n; t++) {
 				int32_t pos = sl->n_past + t;
-				batch_add(bt, sl->prompt[pos], pos, sl->seq,
-					  false);
+				batch_add(bt, sl->prompt[pos], pos, sl->seq, false);
 			}
 			int32_t d = llama_decode(s->ctx, *bt);
 			if (d != 0)
@@ -1600,12 +915,11 @@ static int l_format_chat(sd_backend *b, const char *system_prompt,
 			 const char *user_prompt, char **out)
 {
 	lbackend *s = b->impl;
-	int rc = render_chat(s->tmpl, system_prompt, user_prompt, out);
+	int rc = sd__llama_render_chat(s->tmpl, system_prompt, user_prompt, out);
 	if (rc == SD_EBACKEND) {
 		char what[64];
-		describe_template(s->tmpl, what, sizeof(what));
-		sd_backend_set_error(b, "chat template %s is not supported",
-				     what);
+		sd__llama_describe_template(s->tmpl, what, sizeof(what));
+		sd__backend_set_error(b, "chat template %s is not supported", what);
 	}
 	return rc;
 }
@@ -1623,7 +937,7 @@ static void lbackend_free(lbackend *s)
 		for (int32_t i = 0; i < s->n_seq; i++) {
 			if (s->slots[i].smpl)
 				llama_sampler_free(s->slots[i].smpl);
-			sd_buf_free(&s->slots[i].text);
+			sd__buf_free(&s->slots[i].text);
 			free(s->slots[i].prompt);
 			free(s->slots[i].cand);
 		}
@@ -1638,7 +952,7 @@ static void lbackend_free(lbackend *s)
 	free(s->row);
 	free(s->rowp);
 	free(s->dummy);
-	gcache_free(s->gcache);
+	sd__gcache_free(s->gcache);
 	for (size_t i = 0; i < s->done_len; i++)
 		sd_reply_clear(&s->done[(s->done_head + i) % s->done_cap]);
 	free(s->done);
@@ -1662,35 +976,37 @@ static void l_destroy(sd_backend *b)
 	lbackend *s = b->impl;
 	if (s && b->log_fn && s->prof.n_prompt) {
 		char line[512];
-		snprintf(line, sizeof(line),
-			 "llama: %lld prompt tokens sent, %lld decoded (%lld reused, %lld after the system prompt; "
-			 "prefix cache of %d: %lld hits, %lld puts, %lld evictions; %lld stream copies) "
-			 "in %lld decodes, %.3f s; "
-			 "%lld steps of %lld rows, decode %.3f s, sample %.3f s; admit %.3f s",
-			 (long long)s->prof.n_prompt,
-			 (long long)(s->prof.n_prompt - s->prof.n_reused),
-			 (long long)s->prof.n_reused, (long long)s->prof.n_user,
-			 (int)s->n_cache,
-			 (long long)s->prof.n_cache_hits, (long long)s->prof.n_cache_puts,
-			 (long long)s->prof.n_cache_evictions, (long long)s->prof.n_copies,
-			 (long long)s->prof.n_prompt_decodes, s->prof.us_prefill / 1e6,
-			 (long long)s->prof.n_gen_steps, (long long)s->prof.n_gen_rows,
-			 s->prof.us_decode / 1e6, s->prof.us_sample / 1e6,
-			 s->prof.us_admit / 1e6);
+		snprintf(
+		    line, sizeof(line),
+		    "llama: %lld prompt tokens sent, %lld decoded (%lld reused, %lld "
+		    "after the system prompt; "
+		    "prefix cache of %d: %lld hits, %lld puts, %lld evictions; %lld "
+		    "stream copies) "
+		    "in %lld decodes, %.3f s; "
+		    "%lld steps of %lld rows, decode %.3f s, sample %.3f s; admit %.3f s",
+		    (long long)s->prof.n_prompt,
+		    (long long)(s->prof.n_prompt - s->prof.n_reused),
+		    (long long)s->prof.n_reused, (long long)s->prof.n_user,
+		    (int)s->n_cache, (long long)s->prof.n_cache_hits,
+		    (long long)s->prof.n_cache_puts, (long long)s->prof.n_cache_evictions,
+		    (long long)s->prof.n_copies, (long long)s->prof.n_prompt_decodes,
+		    s->prof.us_prefill / 1e6, (long long)s->prof.n_gen_steps,
+		    (long long)s->prof.n_gen_rows, s->prof.us_decode / 1e6,
+		    s->prof.us_sample / 1e6, s->prof.us_admit / 1e6);
 		b->log_fn(SD_LOG_DEBUG, line, b->log_ud);
 	}
 	lbackend_free(b->impl);
 	b->impl = NULL;
 }
 
-static const struct sd_backend_ops llama_ops = {
-	.kind = "llama",
-	.submit = l_submit,
-	.step = l_step,
-	.collect = l_collect,
-	.cancel = l_cancel,
-	.format_chat = l_format_chat,
-	.destroy = l_destroy,
+static const struct sd__backend_ops llama_ops = {
+    .kind = "llama",
+    .submit = l_submit,
+    .step = l_step,
+    .collect = l_collect,
+    .cancel = l_cancel,
+    .format_chat = l_format_chat,
+    .destroy = l_destroy,
 };
 
 /* ------------------------------------------------------------------ */
@@ -1703,17 +1019,16 @@ static int check_gguf(const char *path, sd_error *err)
 	FILE *f = fopen(path, "rb");
 	if (!f) {
 		if (errno == ENOENT)
-			return sd_error_set(err, SD_ENOTFOUND, path, NULL,
-					    "model file not found");
-		return sd_error_set(err, SD_EIO, path, NULL, "cannot open: %s",
-				    strerror(errno));
+			return sd__error_set(err, SD_ENOTFOUND, path, NULL,
+					     "model file not found");
+		return sd__error_set(err, SD_EIO, path, NULL, "cannot open: %s",
+				     strerror(errno));
 	}
 	char magic[4];
 	size_t got = fread(magic, 1, sizeof(magic), f);
 	fclose(f);
 	if (got != sizeof(magic) || memcmp(magic, "GGUF", 4) != 0)
-		return sd_error_set(err, SD_EPARSE, path, NULL,
-				    "is not a GGUF file");
+		return sd__error_set(err, SD_EPARSE, path, NULL, "is not a GGUF file");
 	return SD_OK;
 }
 
@@ -1739,8 +1054,7 @@ static char *default_model_name(const char *path)
  * template is tried once here so that an unsupported one fails creation
  * instead of every request.
  */
-static int choose_template(lbackend *s, const sd_llama_params *p,
-			   sd_error *err)
+static int choose_template(lbackend *s, const sd_llama_params *p, sd_error *err)
 {
 	const char *cands[3];
 	bool must[3];
@@ -1754,35 +1068,34 @@ static int choose_template(lbackend *s, const sd_llama_params *p,
 			cands[n] = own;
 			must[n++] = false;
 		}
-		cands[n] = p->fallback_chat_template ? p->fallback_chat_template
-						     : "llama3";
+		cands[n] =
+		    p->fallback_chat_template ? p->fallback_chat_template : "llama3";
 		must[n++] = true;
 	}
 	for (int i = 0; i < n; i++) {
 		char *probe = NULL;
-		int rc = render_chat(cands[i], "s", "u", &probe);
+		int rc = sd__llama_render_chat(cands[i], "s", "u", &probe);
 		free(probe);
 		if (rc == SD_ENOMEM)
-			return sd_error_set(err, rc, p->model_path, NULL,
-					    "out of memory");
+			return sd__error_set(err, rc, p->model_path, NULL,
+					     "out of memory");
 		if (rc == SD_OK) {
 			s->tmpl = strdup(cands[i]);
 			if (!s->tmpl)
-				return sd_error_set(err, SD_ENOMEM, p->model_path,
-						    NULL, "out of memory");
+				return sd__error_set(err, SD_ENOMEM, p->model_path, NULL,
+						     "out of memory");
 			return SD_OK;
 		}
 		if (must[i]) {
 			char what[64];
-			describe_template(cands[i], what, sizeof(what));
-			return sd_error_set(err, SD_EBACKEND, p->model_path,
-					    "chat_template",
-					    "chat template %s is not supported",
-					    what);
+			sd__llama_describe_template(cands[i], what, sizeof(what));
+			return sd__error_set(err, SD_EBACKEND, p->model_path,
+					     "chat_template",
+					     "chat template %s is not supported", what);
 		}
 	}
-	return sd_error_set(err, SD_EBACKEND, p->model_path, "chat_template",
-			    "no usable chat template");
+	return sd__error_set(err, SD_EBACKEND, p->model_path, "chat_template",
+			     "no usable chat template");
 }
 
 /*
@@ -1846,8 +1159,7 @@ out:
  * discussions), as far as CACHE_BUDGET of f16 KV cells goes, at least 4.
  */
 #define CACHE_BUDGET ((int64_t)1 << 30)
-static int32_t default_cache(const struct llama_model *m, int32_t n_seq,
-			     int32_t cells)
+static int32_t default_cache(const struct llama_model *m, int32_t n_seq, int32_t cells)
 {
 	int64_t head = llama_model_n_head(m) > 0 ? llama_model_n_head(m) : 1;
 	int64_t kv = (int64_t)llama_model_n_embd(m) / head * llama_model_n_head_kv(m);
@@ -1866,34 +1178,35 @@ sd_backend *sd_backend_llama_create(const sd_llama_params *p, sd_error *err)
 	int rc;
 
 	if (!p || !p->model_path || !p->model_path[0]) {
-		sd_error_set(err, SD_EINVAL, NULL, "model_path",
-			     "a model path is required");
+		sd__error_set(err, SD_EINVAL, NULL, "model_path",
+			      "a model path is required");
 		goto out;
 	}
-	const char *bad = p->n_ctx <= 0 ? "n_ctx"
+	const char *bad = p->n_ctx <= 0	      ? "n_ctx"
 			  : p->n_seq_max <= 0 ? "n_seq_max"
-			  : p->n_batch <= 0 ? "n_batch"
-			  : p->n_threads <= 0 ? "n_threads" : NULL;
+			  : p->n_batch <= 0   ? "n_batch"
+			  : p->n_threads <= 0 ? "n_threads"
+					      : NULL;
 	if (bad) {
-		sd_error_set(err, SD_EINVAL, NULL, bad, "must be positive");
+		sd__error_set(err, SD_EINVAL, NULL, bad, "must be positive");
 		goto out;
 	}
 	if (p->n_seq_max > (int32_t)llama_max_parallel_sequences()) {
-		sd_error_set(err, SD_EINVAL, NULL, "n_seq_max",
-			     "at most %d sequences are supported",
-			     (int)llama_max_parallel_sequences());
+		sd__error_set(err, SD_EINVAL, NULL, "n_seq_max",
+			      "at most %d sequences are supported",
+			      (int)llama_max_parallel_sequences());
 		goto out;
 	}
 	if (p->n_ctx / p->n_seq_max < 8) {
-		sd_error_set(err, SD_EINVAL, NULL, "n_ctx",
-			     "context of %d is too small for %d sequences",
-			     (int)p->n_ctx, (int)p->n_seq_max);
+		sd__error_set(err, SD_EINVAL, NULL, "n_ctx",
+			      "context of %d is too small for %d sequences",
+			      (int)p->n_ctx, (int)p->n_seq_max);
 		goto out;
 	}
 	for (size_t i = 0; i < p->n_stop; i++) {
 		if (!p->stop || !p->stop[i] || !p->stop[i][0]) {
-			sd_error_set(err, SD_EINVAL, NULL, "stop",
-				     "stop strings must be non-empty");
+			sd__error_set(err, SD_EINVAL, NULL, "stop",
+				      "stop strings must be non-empty");
 			goto out;
 		}
 	}
@@ -1904,7 +1217,7 @@ sd_backend *sd_backend_llama_create(const sd_llama_params *p, sd_error *err)
 		goto out;
 
 	s = calloc(1, sizeof(*s));
-	if (!s || !(s->gcache = gcache_new()))
+	if (!s || !(s->gcache = sd__gcache_new()))
 		goto nomem;
 	s->n_seq = p->n_seq_max;
 	/*
@@ -1912,8 +1225,7 @@ sd_backend *sd_backend_llama_create(const sd_llama_params *p, sd_error *err)
 	 * fit a batch, and a step must leave room for a prompt chunk of
 	 * three tokens, so that chunks of two or more always exist.
 	 */
-	s->n_batch = p->n_batch > p->n_seq_max + 3 ? p->n_batch
-						   : p->n_seq_max + 3;
+	s->n_batch = p->n_batch > p->n_seq_max + 3 ? p->n_batch : p->n_seq_max + 3;
 	/*
 	 * llama.cpp pads each stream up (to 256 cells); budget from what
 	 * the caller asked for so that limits do not depend on padding.
@@ -1924,23 +1236,23 @@ sd_backend *sd_backend_llama_create(const sd_llama_params *p, sd_error *err)
 	mp.n_gpu_layers = p->n_gpu_layers;
 	s->model = llama_model_load_from_file(p->model_path, mp);
 	if (!s->model) {
-		sd_error_set(err, SD_EBACKEND, p->model_path, NULL,
-			     "llama.cpp could not load the model");
+		sd__error_set(err, SD_EBACKEND, p->model_path, NULL,
+			      "llama.cpp could not load the model");
 		goto fail;
 	}
 	s->vocab = llama_model_get_vocab(s->model);
 
 	rc = probe_lone_rows(s->model, p->n_threads);
 	if (rc < 0) {
-		sd_error_set(err, rc, p->model_path, NULL, "%s",
-			     rc == SD_ENOMEM ? "out of memory"
-					     : "llama.cpp could not decode a probe");
+		sd__error_set(err, rc, p->model_path, NULL, "%s",
+			      rc == SD_ENOMEM ? "out of memory"
+					      : "llama.cpp could not decode a probe");
 		goto fail;
 	}
 	s->partner = rc == 1;
-	s->n_cache = p->n_prefix_cache >= 0 ? p->n_prefix_cache
-					    : default_cache(s->model, s->n_seq,
-							    s->seq_budget);
+	s->n_cache = p->n_prefix_cache >= 0
+			 ? p->n_prefix_cache
+			 : default_cache(s->model, s->n_seq, s->seq_budget);
 	if (s->n_cache > (int32_t)llama_max_parallel_sequences() - s->n_seq)
 		s->n_cache = (int32_t)llama_max_parallel_sequences() - s->n_seq;
 	s->n_stream = s->n_seq + s->n_cache;
@@ -1960,9 +1272,9 @@ sd_backend *sd_backend_llama_create(const sd_llama_params *p, sd_error *err)
 	cp.no_perf = true;
 	s->ctx = llama_init_from_model(s->model, cp);
 	if (!s->ctx) {
-		sd_error_set(err, SD_EBACKEND, p->model_path, NULL,
-			     "llama.cpp could not create a context (n_ctx %d)",
-			     (int)p->n_ctx);
+		sd__error_set(err, SD_EBACKEND, p->model_path, NULL,
+			      "llama.cpp could not create a context (n_ctx %d)",
+			      (int)p->n_ctx);
 		goto fail;
 	}
 	if (llama_n_ctx_seq(s->ctx) < (uint32_t)s->seq_budget)
@@ -1978,11 +1290,10 @@ sd_backend *sd_backend_llama_create(const sd_llama_params *p, sd_error *err)
 	s->row = calloc((size_t)s->n_seq, sizeof(*s->row));
 	s->rowp = calloc((size_t)s->n_seq, sizeof(*s->rowp));
 	s->dummy = calloc((size_t)s->n_stream, sizeof(*s->dummy));
-	s->cache = calloc(s->n_cache > 0 ? (size_t)s->n_cache : 1,
-			  sizeof(*s->cache));
+	s->cache = calloc(s->n_cache > 0 ? (size_t)s->n_cache : 1, sizeof(*s->cache));
 	s->piece = malloc(64);
-	if (!s->slots || !s->order || !s->row || !s->rowp || !s->dummy ||
-	    !s->cache || !s->piece)
+	if (!s->slots || !s->order || !s->row || !s->rowp || !s->dummy || !s->cache ||
+	    !s->piece)
 		goto nomem;
 	s->piece_cap = 64;
 	for (int32_t i = 0; i < s->n_cache; i++)
@@ -1990,7 +1301,7 @@ sd_backend *sd_backend_llama_create(const sd_llama_params *p, sd_error *err)
 	s->n_threads = p->n_threads;
 	for (int32_t i = 0; i < s->n_seq; i++) {
 		s->slots[i].seq = i;
-		sd_buf_init(&s->slots[i].text, 0);
+		sd__buf_init(&s->slots[i].text, 0);
 	}
 
 	if (p->n_stop) {
@@ -2018,17 +1329,16 @@ sd_backend *sd_backend_llama_create(const sd_llama_params *p, sd_error *err)
 		name = default_model_name(p->model_path);
 	if (!name)
 		goto nomem;
-	b = sd_backend_new(&llama_ops, name, s);
+	b = sd__backend_new(&llama_ops, name, s);
 	if (!b)
 		goto nomem;
 	s = NULL; /* owned by b now */
 	goto out;
 nomem:
-	sd_error_set(err, SD_ENOMEM, p->model_path, NULL, "out of memory");
+	sd__error_set(err, SD_ENOMEM, p->model_path, NULL, "out of memory");
 fail:
 	lbackend_free(s);
 out:
 	free(name);
 	return b;
 }
-

@@ -73,7 +73,7 @@ struct oa_req {
 	CURL *easy;
 	size_t ep;
 	bool probe;
-	sd_buf resp;
+	sd__buf resp;
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -116,7 +116,7 @@ typedef struct oa {
 	sd_reply *done; /* finished replies, FIFO ring */
 	size_t done_cap, done_head, done_len;
 	double all_down_since;
-	sd_rng rng;
+	sd__rng rng;
 	bool curl_ready;
 } oa;
 
@@ -199,8 +199,8 @@ static size_t key_at(const oa *o, const char *s, size_t n)
  */
 static char *scrub_n(const oa *o, const char *s, size_t n, size_t *out_len)
 {
-	sd_buf out;
-	sd_buf_init(&out, 0);
+	sd__buf out;
+	sd__buf_init(&out, 0);
 	size_t p = 0, from = 0;
 	while (o->key_len && p < n) {
 		size_t m = (s[p] == o->api_key[0] || s[p] == '\\' || s[p] == '%')
@@ -210,26 +210,23 @@ static char *scrub_n(const oa *o, const char *s, size_t n, size_t *out_len)
 			p++;
 			continue;
 		}
-		if (sd_buf_append(&out, s + from, p - from) ||
-		    sd_buf_puts(&out, "[REDACTED]"))
+		if (sd__buf_append(&out, s + from, p - from) ||
+		    sd__buf_puts(&out, "[REDACTED]"))
 			goto oom;
 		p += m;
 		from = p;
 	}
-	if (sd_buf_append(&out, s + from, n - from))
+	if (sd__buf_append(&out, s + from, n - from))
 		goto oom;
 	if (out_len)
 		*out_len = out.len;
-	return sd_buf_steal(&out);
+	return sd__buf_steal(&out);
 oom:
-	sd_buf_free(&out);
+	sd__buf_free(&out);
 	return NULL;
 }
 
-static char *scrub(const oa *o, const char *s)
-{
-	return scrub_n(o, s, strlen(s), NULL);
-}
+static char *scrub(const oa *o, const char *s) { return scrub_n(o, s, strlen(s), NULL); }
 
 static char *vformat(const char *fmt, va_list ap)
 {
@@ -283,8 +280,8 @@ static char *clip(const oa *o, const char *s, size_t n, size_t max)
 	if (!t)
 		return NULL;
 	if (sn > max)
-		sn = sd_utf8_complete_prefix(t, max);
-	char *r = sd_utf8_repair(t, sn);
+		sn = sd__utf8_complete_prefix(t, max);
+	char *r = sd__utf8_repair(t, sn);
 	free(t);
 	return r;
 }
@@ -337,7 +334,7 @@ static void req_free(oa_req *r)
 		return;
 	free(r->body);
 	free(r->last_error);
-	sd_buf_free(&r->resp);
+	sd__buf_free(&r->resp);
 	free(r);
 }
 
@@ -380,7 +377,8 @@ static int finish(oa *o, oa_req *r, int status, char *text, char *error, int32_t
 	if (status != SD_OK) {
 		if (!rep.error)
 			rep.error = strdup(sd_strerror(status));
-		sd_backend_set_error(o->b, "%s", rep.error ? rep.error : "out of memory");
+		sd__backend_set_error(o->b, "%s",
+				      rep.error ? rep.error : "out of memory");
 		oa_log(o, SD_LOG_WARN, "request %llu failed: %s",
 		       (unsigned long long)r->tag,
 		       rep.error ? rep.error : "out of memory");
@@ -475,7 +473,7 @@ static json_t *message(const char *role, const char *content)
 {
 	json_t *m = json_object();
 	if (!m || json_object_set_new(m, "role", json_string(role)) ||
-	    json_object_set_new(m, "content", sd_json_string_repair(content))) {
+	    json_object_set_new(m, "content", sd__json_string_repair(content))) {
 		json_decref(m);
 		return NULL;
 	}
@@ -510,7 +508,7 @@ static char *build_body(const oa *o, const sd_request *req)
 		goto out;
 	if (req->grammar && o->grammar_field &&
 	    json_object_set_new(body, o->grammar_field,
-				sd_json_string_repair(req->grammar)))
+				sd__json_string_repair(req->grammar)))
 		goto out;
 	if (o->extra && json_object_update(body, o->extra))
 		goto out;
@@ -528,7 +526,7 @@ static int o_submit(sd_backend *b, const sd_request *req)
 	if (!r)
 		return SD_ENOMEM;
 	r->tag = req->tag;
-	sd_buf_init(&r->resp, OA_MAX_REPLY);
+	sd__buf_init(&r->resp, OA_MAX_REPLY);
 	r->body = build_body(o, req);
 	if (!r->body) {
 		free(r);
@@ -543,7 +541,7 @@ static size_t on_write(char *ptr, size_t size, size_t n, void *ud)
 {
 	oa_req *r = ud;
 	/* a short count makes curl fail the transfer with CURLE_WRITE_ERROR */
-	if (sd_buf_append(&r->resp, ptr, size * n))
+	if (sd__buf_append(&r->resp, ptr, size * n))
 		return 0;
 	return size * n;
 }
@@ -554,7 +552,7 @@ static int start(oa *o, oa_req *r, size_t ep, double now)
 	CURL *c = curl_easy_init();
 	if (!c)
 		return SD_ENOMEM;
-	sd_buf_reset(&r->resp);
+	sd__buf_reset(&r->resp);
 	r->errbuf[0] = '\0';
 	curl_easy_setopt(c, CURLOPT_URL, e->url);
 	curl_easy_setopt(c, CURLOPT_PRIVATE, r);
@@ -617,7 +615,7 @@ static double backoff(oa *o, int retry)
 	double d = o->backoff_initial * ldexp(1.0, retry > 30 ? 30 : retry - 1);
 	d = fmin(d, o->backoff_max);
 	/* "equal jitter": never less than half, so retries still back off */
-	return d * (0.5 + 0.5 * sd_rng_double(&o->rng));
+	return d * (0.5 + 0.5 * sd__rng_double(&o->rng));
 }
 
 /*
@@ -693,19 +691,20 @@ enum { PARSE_OK, PARSE_RETRY, PARSE_FAIL };
  * A 2xx body: the text of choices[0].message.content and the usage
  * counts, or *why (unscrubbed) and whether the failure is worth a retry.
  */
-static int parse_reply(const oa *o, const char *body, size_t len, char **text, int32_t *n_prompt,
-		       int32_t *n_gen, int32_t *n_cached, char **why)
+static int parse_reply(const oa *o, const char *body, size_t len, char **text,
+		       int32_t *n_prompt, int32_t *n_gen, int32_t *n_cached, char **why)
 {
 	char *fixed = NULL;
 	json_error_t je;
 	json_t *j = NULL;
 	int rc = PARSE_FAIL;
-	sd_buf m;
-	sd_buf_init(&m, 0);
+	int mrc = 0; /* the message's append: failed -> *why NULL (out of memory) */
+	sd__buf m;
+	sd__buf_init(&m, 0);
 	*text = NULL;
 	*why = NULL;
-	if (!sd_utf8_valid(body, len)) {
-		fixed = sd_utf8_repair(body, len);
+	if (!sd__utf8_valid(body, len)) {
+		fixed = sd__utf8_repair(body, len);
 		if (!fixed)
 			goto oom;
 		body = fixed;
@@ -714,8 +713,9 @@ static int parse_reply(const oa *o, const char *body, size_t len, char **text, i
 	j = json_loadb(body, len, JSON_ALLOW_NUL, &je);
 	if (!j) {
 		char *head = clip(o, body, len, 80);
-		sd_buf_printf(&m, "reply is not valid JSON (%s at byte %d): \"%s\"",
-			      je.text, je.position, head ? head : "");
+		mrc =
+		    sd__buf_printf(&m, "reply is not valid JSON (%s at byte %d): \"%s\"",
+				   je.text, je.position, head ? head : "");
 		free(head);
 		rc = PARSE_RETRY;
 		goto out;
@@ -726,8 +726,8 @@ static int parse_reply(const oa *o, const char *body, size_t len, char **text, i
 		const char *em = json_is_object(e)
 				     ? json_string_value(json_object_get(e, "message"))
 				     : json_string_value(e);
-		sd_buf_printf(&m, "reply has no \"choices\"%s%s", em ? ": " : "",
-			      em ? em : "");
+		mrc = sd__buf_printf(&m, "reply has no \"choices\"%s%s", em ? ": " : "",
+				     em ? em : "");
 		goto out;
 	}
 	const json_t *c0 = json_array_get(choices, 0);
@@ -735,23 +735,23 @@ static int parse_reply(const oa *o, const char *body, size_t len, char **text, i
 	    json_object_get(json_object_get(c0, "message"), "content");
 	const char *fr = json_string_value(json_object_get(c0, "finish_reason"));
 	if (!content || json_is_null(content)) {
-		sd_buf_printf(&m, "reply content is null (finish_reason: %s)",
-			      fr ? fr : "none");
+		mrc = sd__buf_printf(&m, "reply content is null (finish_reason: %s)",
+				     fr ? fr : "none");
 		goto out;
 	}
 	if (!json_is_string(content)) {
-		sd_buf_printf(&m, "reply content is not a string but %s",
-			      json_is_array(content)	? "an array"
-			      : json_is_object(content) ? "an object"
-							: "a number or boolean");
+		mrc = sd__buf_printf(&m, "reply content is not a string but %s",
+				     json_is_array(content)    ? "an array"
+				     : json_is_object(content) ? "an object"
+							       : "a number or boolean");
 		goto out;
 	}
 	if (json_string_length(content) == 0) {
-		sd_buf_printf(&m, "reply content is empty (finish_reason: %s)",
-			      fr ? fr : "none");
+		mrc = sd__buf_printf(&m, "reply content is empty (finish_reason: %s)",
+				     fr ? fr : "none");
 		goto out;
 	}
-	*text = sd_utf8_repair(json_string_value(content), json_string_length(content));
+	*text = sd__utf8_repair(json_string_value(content), json_string_length(content));
 	if (!*text)
 		goto oom;
 	const json_t *usage = json_object_get(j, "usage");
@@ -768,7 +768,7 @@ static int parse_reply(const oa *o, const char *body, size_t len, char **text, i
 	/* prompt tokens the server took from its cache (OpenAI, vLLM and
 	   llama-server report them here); absent = none known */
 	const json_t *cached = json_object_get(
-		json_object_get(usage, "prompt_tokens_details"), "cached_tokens");
+	    json_object_get(usage, "prompt_tokens_details"), "cached_tokens");
 	*n_cached = json_is_integer(cached) && json_integer_value(cached) >= 0 &&
 			    json_integer_value(cached) <= *n_prompt
 			? (int32_t)json_integer_value(cached)
@@ -776,12 +776,12 @@ static int parse_reply(const oa *o, const char *body, size_t len, char **text, i
 	rc = PARSE_OK;
 	goto out;
 oom:
-	sd_buf_reset(&m);
-	sd_buf_puts(&m, "out of memory reading a reply");
+	sd__buf_reset(&m);
+	mrc = sd__buf_puts(&m, "out of memory reading a reply");
 out:
 	if (rc != PARSE_OK)
-		*why = sd_buf_steal(&m);
-	sd_buf_free(&m);
+		*why = mrc ? NULL : sd__buf_steal(&m);
+	sd__buf_free(&m);
 	json_decref(j);
 	free(fixed);
 	return rc;
@@ -974,7 +974,7 @@ static int o_step(sd_backend *b)
 			goto oom;
 		CURLMcode mc = curl_multi_perform(o->multi, &running);
 		if (mc != CURLM_OK) {
-			sd_backend_set_error(b, "libcurl: %s", curl_multi_strerror(mc));
+			sd__backend_set_error(b, "libcurl: %s", curl_multi_strerror(mc));
 			return SD_EBACKEND;
 		}
 		if (harvest(o) || check_down(o, now_s()))
@@ -992,7 +992,7 @@ static int o_step(sd_backend *b)
 		curl_multi_poll(o->multi, NULL, 0, ms < 1 ? 1 : ms, NULL);
 	}
 oom:
-	sd_backend_set_error(b, "out of memory");
+	sd__backend_set_error(b, "out of memory");
 	return SD_ENOMEM;
 }
 
@@ -1093,7 +1093,7 @@ static void o_destroy(sd_backend *b)
 	free(o);
 }
 
-static const struct sd_backend_ops openai_ops = {
+static const struct sd__backend_ops openai_ops = {
     .kind = "openai",
     .submit = o_submit,
     .step = o_step,
@@ -1114,57 +1114,58 @@ static int make_endpoint(oa_ep *e, const char *base, size_t i, sd_error *err)
 	char field[64];
 	snprintf(field, sizeof(field), "base_urls[%zu]", i);
 	if (!base || (strncmp(base, "http://", 7) && strncmp(base, "https://", 8)))
-		return sd_error_set(err, SD_EINVAL, NULL, field,
-				    "must start with http:// or https://, got \"%.100s\"",
-				    base ? base : "(null)");
+		return sd__error_set(
+		    err, SD_EINVAL, NULL, field,
+		    "must start with http:// or https://, got \"%.100s\"",
+		    base ? base : "(null)");
 	size_t n = strlen(base);
 	while (n > 0 && base[n - 1] == '/')
 		n--;
 	const char *host = strstr(base, "://") + 3;
 	const char *at = memchr(host, '@', (size_t)(base + n - host));
 	const char *slash = memchr(host, '/', (size_t)(base + n - host));
-	sd_buf u, d;
-	sd_buf_init(&u, 0);
-	sd_buf_init(&d, 0);
-	int rc = sd_buf_append(&u, base, n) || sd_buf_puts(&u, "/chat/completions");
+	sd__buf u, d;
+	sd__buf_init(&u, 0);
+	sd__buf_init(&d, 0);
+	int rc = sd__buf_append(&u, base, n) || sd__buf_puts(&u, "/chat/completions");
 	if (at && (!slash || at < slash))
-		rc = rc || sd_buf_append(&d, base, (size_t)(host - base)) ||
-		     sd_buf_append(&d, at + 1, (size_t)(base + n - at - 1));
+		rc = rc || sd__buf_append(&d, base, (size_t)(host - base)) ||
+		     sd__buf_append(&d, at + 1, (size_t)(base + n - at - 1));
 	else
-		rc = rc || sd_buf_append(&d, base, n);
+		rc = rc || sd__buf_append(&d, base, n);
 	if (rc || (host == base + n)) {
-		sd_buf_free(&u);
-		sd_buf_free(&d);
-		return rc ? sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory")
-			  : sd_error_set(err, SD_EINVAL, NULL, field, "no host");
+		sd__buf_free(&u);
+		sd__buf_free(&d);
+		return rc ? sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory")
+			  : sd__error_set(err, SD_EINVAL, NULL, field, "no host");
 	}
-	e->url = sd_buf_steal(&u);
-	e->display = sd_buf_steal(&d);
+	e->url = sd__buf_steal(&u);
+	e->display = sd__buf_steal(&d);
 	return SD_OK;
 }
 
 static int set_params(oa *o, const sd_openai_params *p, sd_error *err)
 {
 	if (!p->base_urls || p->n_base_urls == 0)
-		return sd_error_set(err, SD_EINVAL, NULL, "base_urls",
-				    "at least one base URL is needed");
+		return sd__error_set(err, SD_EINVAL, NULL, "base_urls",
+				     "at least one base URL is needed");
 	if (!p->model || !p->model[0])
-		return sd_error_set(err, SD_EINVAL, NULL, "model",
-				    "the name of the model the server serves is needed");
+		return sd__error_set(err, SD_EINVAL, NULL, "model",
+				     "the name of the model the server serves is needed");
 	if (!(p->request_timeout > 0) || !(p->connect_timeout > 0))
-		return sd_error_set(err, SD_EINVAL, NULL,
-				    p->request_timeout > 0 ? "connect_timeout"
-							   : "request_timeout",
-				    "must be more than 0 seconds");
+		return sd__error_set(err, SD_EINVAL, NULL,
+				     p->request_timeout > 0 ? "connect_timeout"
+							    : "request_timeout",
+				     "must be more than 0 seconds");
 	if (p->max_in_flight < 0 || p->max_retries < 0 || p->backoff_initial < 0 ||
 	    p->backoff_max < 0 || p->down_deadline < 0)
-		return sd_error_set(
+		return sd__error_set(
 		    err, SD_EINVAL, NULL, NULL,
 		    "max_in_flight, max_retries, backoff_* and down_deadline "
 		    "must not be negative");
 	if (p->grammar_field && !p->grammar_field[0])
-		return sd_error_set(err, SD_EINVAL, NULL, "grammar_field",
-				    "must be a field name or null");
+		return sd__error_set(err, SD_EINVAL, NULL, "grammar_field",
+				     "must be a field name or null");
 	o->max_tokens = p->max_tokens;
 	o->temperature = p->temperature;
 	o->top_p = p->top_p;
@@ -1179,36 +1180,36 @@ static int set_params(oa *o, const sd_openai_params *p, sd_error *err)
 	o->down_deadline = p->down_deadline;
 	o->model = strdup(p->model);
 	if (!o->model)
-		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		return sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	if (p->grammar_field && !(o->grammar_field = strdup(p->grammar_field)))
-		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		return sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	if (p->extra_body) {
 		json_error_t je;
 		o->extra = json_loads(p->extra_body, 0, &je);
 		if (!json_is_object(o->extra))
-			return sd_error_set(err, SD_EINVAL, NULL, "extra_body",
-					    "must be a JSON object%s%s",
-					    o->extra ? "" : ": ",
-					    o->extra ? "" : je.text);
+			return sd__error_set(err, SD_EINVAL, NULL, "extra_body",
+					     "must be a JSON object%s%s",
+					     o->extra ? "" : ": ",
+					     o->extra ? "" : je.text);
 	}
 	if (p->n_stop) {
 		o->stop = json_array();
 		if (!o->stop)
-			return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+			return sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 		for (size_t i = 0; i < p->n_stop; i++) {
 			if (!p->stop[i] || !p->stop[i][0])
-				return sd_error_set(
+				return sd__error_set(
 				    err, SD_EINVAL, NULL, "stop",
 				    "entry %zu must be a non-empty string", i);
 			if (json_array_append_new(o->stop,
-						  sd_json_string_repair(p->stop[i])))
-				return sd_error_set(err, SD_ENOMEM, NULL, NULL,
-						    "out of memory");
+						  sd__json_string_repair(p->stop[i])))
+				return sd__error_set(err, SD_ENOMEM, NULL, NULL,
+						     "out of memory");
 		}
 	}
 	o->eps = calloc(p->n_base_urls, sizeof(*o->eps));
 	if (!o->eps)
-		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		return sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	for (size_t i = 0; i < p->n_base_urls; i++) {
 		int rc = make_endpoint(&o->eps[i], p->base_urls[i], i, err);
 		if (rc)
@@ -1229,24 +1230,24 @@ static int set_headers(oa *o, const char *key, sd_error *err)
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
 		struct curl_slist *h = curl_slist_append(o->headers, fixed[i]);
 		if (!h)
-			return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+			return sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 		o->headers = h;
 	}
 	if (!key || !key[0])
 		return SD_OK;
 	if (strpbrk(key, "\r\n"))
-		return sd_error_set(err, SD_EINVAL, NULL, "api_key",
-				    "contains a line break");
+		return sd__error_set(err, SD_EINVAL, NULL, "api_key",
+				     "contains a line break");
 	o->key_len = strlen(key);
 	o->api_key = strdup(key);
-	sd_buf h;
-	sd_buf_init(&h, 0);
-	int rc = !o->api_key || sd_buf_printf(&h, "Authorization: Bearer %s", key);
+	sd__buf h;
+	sd__buf_init(&h, 0);
+	int rc = !o->api_key || sd__buf_printf(&h, "Authorization: Bearer %s", key);
 	struct curl_slist *l = rc ? NULL : curl_slist_append(o->headers, h.data);
 	wipe(h.data, h.len);
-	sd_buf_free(&h);
+	sd__buf_free(&h);
 	if (!l)
-		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		return sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	o->headers = l;
 	return SD_OK;
 }
@@ -1256,36 +1257,36 @@ sd_backend *sd_backend_openai_create(const sd_openai_params *p, sd_error *err)
 	oa *o = NULL;
 	sd_backend *b = NULL;
 	if (!p) {
-		sd_error_set(err, SD_EINVAL, NULL, NULL, "no parameters");
+		sd__error_set(err, SD_EINVAL, NULL, NULL, "no parameters");
 		return NULL;
 	}
 	o = calloc(1, sizeof(*o));
 	if (!o) {
-		sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 		return NULL;
 	}
-	b = sd_backend_new(&openai_ops, p->model_name ? p->model_name : p->model, o);
+	b = sd__backend_new(&openai_ops, p->model_name ? p->model_name : p->model, o);
 	if (!b) {
 		free(o);
-		sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 		return NULL;
 	}
 	o->b = b;
 	if (set_params(o, p, err) || set_headers(o, p->api_key, err))
 		goto fail;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		sd_error_set(err, SD_EBACKEND, NULL, NULL,
-			     "libcurl could not initialize");
+		sd__error_set(err, SD_EBACKEND, NULL, NULL,
+			      "libcurl could not initialize");
 		goto fail;
 	}
 	o->curl_ready = true;
 	o->multi = curl_multi_init();
 	if (!o->multi) {
-		sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 		goto fail;
 	}
 	/* jitter only: the timing of retries never reaches the output */
-	sd_rng_seed(&o->rng, (uint64_t)getpid() ^ (uint64_t)(now_s() * 1e9));
+	sd__rng_seed(&o->rng, (uint64_t)getpid() ^ (uint64_t)(now_s() * 1e9));
 	return b;
 fail:
 	sd_backend_free(b);

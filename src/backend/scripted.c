@@ -35,11 +35,11 @@ typedef struct scripted {
 sd_scripted_params sd_scripted_default_params(void)
 {
 	sd_scripted_params p = {
-		.mode = SD_SCRIPTED_ECHO,
-		.replies = NULL,
-		.n_replies = 0,
-		.model_name = "scripted",
-		.max_active = 64,
+	    .mode = SD_SCRIPTED_ECHO,
+	    .replies = NULL,
+	    .n_replies = 0,
+	    .model_name = "scripted",
+	    .max_active = 64,
 	};
 	return p;
 }
@@ -119,16 +119,16 @@ static char *make_text(scripted *s, const item *it)
 		while (n && ((unsigned char)last[n] & 0xc0) == 0x80)
 			n--; /* never cut a UTF-8 sequence */
 	}
-	sd_buf b;
-	sd_buf_init(&b, 0);
-	uint64_t h = sd_fnv1a64(p, it->prompt_len, SD_FNV1A64_INIT);
-	int rc = sd_buf_printf(&b, "echo %08llx: %.*s", (unsigned long long)(h >> 32),
-			       (int)n, last);
+	sd__buf b;
+	sd__buf_init(&b, 0);
+	uint64_t h = sd__fnv1a64(p, it->prompt_len, SD_FNV1A64_INIT);
+	int rc = sd__buf_printf(&b, "echo %08llx: %.*s", (unsigned long long)(h >> 32),
+				(int)n, last);
 	if (rc) {
-		sd_buf_free(&b);
+		sd__buf_free(&b);
 		return NULL;
 	}
-	return sd_buf_steal(&b);
+	return sd__buf_steal(&b);
 }
 
 static int s_step(sd_backend *b)
@@ -217,25 +217,24 @@ static void s_destroy(sd_backend *b)
 	free(s);
 }
 
-static const struct sd_backend_ops scripted_ops = {
-	.kind = "scripted",
-	.submit = s_submit,
-	.step = s_step,
-	.collect = s_collect,
-	.cancel = s_cancel,
-	.format_chat = NULL,
-	.destroy = s_destroy,
+static const struct sd__backend_ops scripted_ops = {
+    .kind = "scripted",
+    .submit = s_submit,
+    .step = s_step,
+    .collect = s_collect,
+    .cancel = s_cancel,
+    .format_chat = NULL,
+    .destroy = s_destroy,
 };
 
-sd_backend *sd_backend_scripted_create(const sd_scripted_params *p,
-				       sd_error *err)
+sd_backend *sd_backend_scripted_create(const sd_scripted_params *p, sd_error *err)
 {
 	sd_scripted_params def = sd_scripted_default_params();
 	if (!p)
 		p = &def;
 	if (p->mode == SD_SCRIPTED_LIST && p->n_replies == 0) {
-		sd_error_set(err, SD_EINVAL, NULL, "replies",
-			     "the list mode needs at least one reply");
+		sd__error_set(err, SD_EINVAL, NULL, "replies",
+			      "the list mode needs at least one reply");
 		return NULL;
 	}
 	scripted *s = calloc(1, sizeof(*s));
@@ -255,16 +254,15 @@ sd_backend *sd_backend_scripted_create(const sd_scripted_params *p,
 			s->n_replies = i + 1;
 		}
 	}
-	b = sd_backend_new(&scripted_ops,
-			   p->model_name ? p->model_name : "scripted", s);
+	b = sd__backend_new(&scripted_ops, p->model_name ? p->model_name : "scripted", s);
 	if (!b)
 		goto oom;
 	return b;
 oom:
 	if (s) {
-		sd_backend tmp = { .impl = s };
+		sd_backend tmp = {.impl = s};
 		s_destroy(&tmp);
 	}
-	sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+	sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	return NULL;
 }

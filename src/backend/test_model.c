@@ -32,15 +32,15 @@
 sd_test_model_params sd_test_model_default_params(void)
 {
 	sd_test_model_params p = {
-		.vocab_path = NULL,
-		.seed = 42,
-		.n_embd = 64,
-		.n_layer = 2,
-		.n_head = 4,
-		.n_head_kv = 2,
-		.n_ff = 128,
-		.n_ctx_train = 4096,
-		.type = "f32",
+	    .vocab_path = NULL,
+	    .seed = 42,
+	    .n_embd = 64,
+	    .n_layer = 2,
+	    .n_head = 4,
+	    .n_head_kv = 2,
+	    .n_ff = 128,
+	    .n_ctx_train = 4096,
+	    .type = "f32",
 	};
 	return p;
 }
@@ -70,10 +70,10 @@ static uint64_t name_hash(const char *s)
  * used, which halves the cost of filling the 8M-value embedding tables.
  * 1 - u keeps the log argument in (0, 1].
  */
-static void normal_pair(sd_rng *r, float stdev, float out[2])
+static void normal_pair(sd__rng *r, float stdev, float out[2])
 {
-	double u1 = 1.0 - sd_rng_double(r);
-	double u2 = sd_rng_double(r);
+	double u1 = 1.0 - sd__rng_double(r);
+	double u2 = sd__rng_double(r);
 	float rad = stdev * sqrtf(-2.0f * logf((float)u1));
 	float th = (float)(6.283185307179586 * u2);
 	out[0] = rad * cosf(th);
@@ -85,8 +85,8 @@ static void fill_tensor(struct ggml_tensor *t, void *userdata)
 	fill_ud *ud = userdata;
 	int64_t ne = ggml_nelements(t);
 	bool is_norm = strstr(t->name, "_norm") != NULL;
-	sd_rng rng;
-	sd_rng_seed(&rng, sd_seed_mix(ud->seed, name_hash(t->name)));
+	sd__rng rng;
+	sd__rng_seed(&rng, sd__seed_mix(ud->seed, name_hash(t->name)));
 
 	if (t->type != GGML_TYPE_F32 && t->type != GGML_TYPE_F16) {
 		goto fail;
@@ -95,7 +95,7 @@ static void fill_tensor(struct ggml_tensor *t, void *userdata)
 	void *buf = malloc((size_t)ne * esz);
 	if (!buf)
 		goto fail;
-	float pair[2] = { 1.0f, 1.0f };
+	float pair[2] = {1.0f, 1.0f};
 	for (int64_t i = 0; i < ne; i++) {
 		/* RMS norm weights of 1 keep activations at a sane scale */
 		if (!is_norm && (i & 1) == 0)
@@ -148,35 +148,34 @@ static int check_params(const sd_test_model_params *p, sd_error *err)
 		const char *name;
 		int32_t v;
 	} pos[] = {
-		{ "n_embd", p->n_embd },   { "n_layer", p->n_layer },
-		{ "n_head", p->n_head },   { "n_head_kv", p->n_head_kv },
-		{ "n_ff", p->n_ff },       { "n_ctx_train", p->n_ctx_train },
+	    {"n_embd", p->n_embd}, {"n_layer", p->n_layer},
+	    {"n_head", p->n_head}, {"n_head_kv", p->n_head_kv},
+	    {"n_ff", p->n_ff},	   {"n_ctx_train", p->n_ctx_train},
 	};
 	for (size_t i = 0; i < sizeof(pos) / sizeof(pos[0]); i++) {
 		if (pos[i].v <= 0)
-			return sd_error_set(err, SD_EINVAL, NULL, pos[i].name,
-					    "must be positive (got %d)",
-					    (int)pos[i].v);
+			return sd__error_set(err, SD_EINVAL, NULL, pos[i].name,
+					     "must be positive (got %d)", (int)pos[i].v);
 	}
 	if (p->n_embd % p->n_head != 0)
-		return sd_error_set(err, SD_EINVAL, NULL, "n_embd",
-				    "%d is not a multiple of n_head %d",
-				    (int)p->n_embd, (int)p->n_head);
+		return sd__error_set(err, SD_EINVAL, NULL, "n_embd",
+				     "%d is not a multiple of n_head %d", (int)p->n_embd,
+				     (int)p->n_head);
 	if (p->n_head % p->n_head_kv != 0)
-		return sd_error_set(err, SD_EINVAL, NULL, "n_head",
-				    "%d is not a multiple of n_head_kv %d",
-				    (int)p->n_head, (int)p->n_head_kv);
+		return sd__error_set(err, SD_EINVAL, NULL, "n_head",
+				     "%d is not a multiple of n_head_kv %d",
+				     (int)p->n_head, (int)p->n_head_kv);
 	/* RoPE rotates pairs of dimensions */
 	if ((p->n_embd / p->n_head) % 2 != 0)
-		return sd_error_set(err, SD_EINVAL, NULL, "n_embd",
-				    "head size n_embd/n_head = %d must be even",
-				    (int)(p->n_embd / p->n_head));
+		return sd__error_set(err, SD_EINVAL, NULL, "n_embd",
+				     "head size n_embd/n_head = %d must be even",
+				     (int)(p->n_embd / p->n_head));
 	enum llama_ftype ft;
 	bool q;
 	if (parse_type(p->type, &ft, &q))
-		return sd_error_set(err, SD_EINVAL, NULL, "type",
-				    "unknown type \"%s\" (valid: f32, f16, q8_0, q4_k)",
-				    p->type);
+		return sd__error_set(err, SD_EINVAL, NULL, "type",
+				     "unknown type \"%s\" (valid: f32, f16, q8_0, q4_k)",
+				     p->type);
 	return SD_OK;
 }
 
@@ -197,34 +196,33 @@ static int build_meta(const sd_test_model_params *p, struct gguf_context **out,
 	FILE *f = fopen(p->vocab_path, "rb");
 	if (!f) {
 		if (errno == ENOENT)
-			rc = sd_error_set(err, SD_ENOTFOUND, p->vocab_path,
-					  NULL, "vocab file not found");
+			rc = sd__error_set(err, SD_ENOTFOUND, p->vocab_path, NULL,
+					   "vocab file not found");
 		else
-			rc = sd_error_set(err, SD_EIO, p->vocab_path, NULL,
-					  "cannot open: %s", strerror(errno));
+			rc = sd__error_set(err, SD_EIO, p->vocab_path, NULL,
+					   "cannot open: %s", strerror(errno));
 		goto out;
 	}
 	char magic[4];
 	size_t got = fread(magic, 1, sizeof(magic), f);
 	fclose(f);
 	if (got != sizeof(magic) || memcmp(magic, "GGUF", 4) != 0) {
-		rc = sd_error_set(err, SD_EPARSE, p->vocab_path, NULL,
-				  "is not a GGUF file");
+		rc = sd__error_set(err, SD_EPARSE, p->vocab_path, NULL,
+				   "is not a GGUF file");
 		goto out;
 	}
-	struct gguf_init_params gp = { .no_alloc = true, .ctx = NULL };
+	struct gguf_init_params gp = {.no_alloc = true, .ctx = NULL};
 	vocab = gguf_init_from_file(p->vocab_path, gp);
 	if (!vocab) {
-		rc = sd_error_set(err, SD_EPARSE, p->vocab_path, NULL,
-				  "malformed GGUF file");
+		rc = sd__error_set(err, SD_EPARSE, p->vocab_path, NULL,
+				   "malformed GGUF file");
 		goto out;
 	}
 	int64_t k = gguf_find_key(vocab, "tokenizer.ggml.tokens");
 	if (k < 0 || gguf_get_kv_type(vocab, k) != GGUF_TYPE_ARRAY ||
 	    gguf_get_arr_n(vocab, k) == 0 || gguf_get_arr_n(vocab, k) > INT32_MAX) {
-		rc = sd_error_set(err, SD_EPARSE, p->vocab_path,
-				  "tokenizer.ggml.tokens",
-				  "no token list in this file");
+		rc = sd__error_set(err, SD_EPARSE, p->vocab_path, "tokenizer.ggml.tokens",
+				   "no token list in this file");
 		goto out;
 	}
 	*n_vocab = (uint32_t)gguf_get_arr_n(vocab, k);
@@ -263,8 +261,7 @@ static int build_meta(const sd_test_model_params *p, struct gguf_context **out,
 	gguf_set_val_u32(meta, "llama.block_count", (uint32_t)p->n_layer);
 	gguf_set_val_u32(meta, "llama.feed_forward_length", (uint32_t)p->n_ff);
 	gguf_set_val_u32(meta, "llama.attention.head_count", (uint32_t)p->n_head);
-	gguf_set_val_u32(meta, "llama.attention.head_count_kv",
-			 (uint32_t)p->n_head_kv);
+	gguf_set_val_u32(meta, "llama.attention.head_count_kv", (uint32_t)p->n_head_kv);
 	/* must equal the head size, or llama.cpp rejects the model */
 	gguf_set_val_u32(meta, "llama.rope.dimension_count",
 			 (uint32_t)(p->n_embd / p->n_head));
@@ -274,7 +271,7 @@ static int build_meta(const sd_test_model_params *p, struct gguf_context **out,
 	meta = NULL;
 	goto out;
 nomem:
-	rc = sd_error_set(err, SD_ENOMEM, p->vocab_path, NULL, "out of memory");
+	rc = sd__error_set(err, SD_ENOMEM, p->vocab_path, NULL, "out of memory");
 out:
 	for (size_t i = 0; i < n_drop; i++)
 		free(drop[i]);
@@ -295,27 +292,26 @@ static bool file_exists(const char *path)
 	return true;
 }
 
-int sd_make_test_model(const sd_test_model_params *p, const char *out_path,
-		       sd_error *err)
+int sd_make_test_model(const sd_test_model_params *p, const char *out_path, sd_error *err)
 {
 	struct gguf_context *meta = NULL;
 	struct llama_model *model = NULL;
-	sd_buf tmp_f32, tmp_q;
+	sd__buf tmp_f32, tmp_q;
 	uint32_t n_vocab = 0;
 	enum llama_ftype ftype = LLAMA_FTYPE_ALL_F32;
 	bool quantize = false;
 	int rc;
 
-	sd_buf_init(&tmp_f32, 0);
-	sd_buf_init(&tmp_q, 0);
+	sd__buf_init(&tmp_f32, 0);
+	sd__buf_init(&tmp_q, 0);
 	if (!p || !p->vocab_path || !p->vocab_path[0]) {
-		rc = sd_error_set(err, SD_EINVAL, NULL, "vocab_path",
-				  "a vocab GGUF path is required");
+		rc = sd__error_set(err, SD_EINVAL, NULL, "vocab_path",
+				   "a vocab GGUF path is required");
 		goto out;
 	}
 	if (!out_path || !out_path[0]) {
-		rc = sd_error_set(err, SD_EINVAL, NULL, "out_path",
-				  "an output path is required");
+		rc = sd__error_set(err, SD_EINVAL, NULL, "out_path",
+				   "an output path is required");
 		goto out;
 	}
 	rc = check_params(p, err);
@@ -328,9 +324,9 @@ int sd_make_test_model(const sd_test_model_params *p, const char *out_path,
 
 	/* temp files next to out_path, so the final rename() is atomic */
 	long pid = (long)getpid();
-	if (sd_buf_printf(&tmp_f32, "%s.tmp.%ld", out_path, pid) ||
-	    sd_buf_printf(&tmp_q, "%s.q.tmp.%ld", out_path, pid)) {
-		rc = sd_error_set(err, SD_ENOMEM, out_path, NULL, "out of memory");
+	if (sd__buf_printf(&tmp_f32, "%s.tmp.%ld", out_path, pid) ||
+	    sd__buf_printf(&tmp_q, "%s.q.tmp.%ld", out_path, pid)) {
+		rc = sd__error_set(err, SD_ENOMEM, out_path, NULL, "out of memory");
 		goto out;
 	}
 
@@ -338,19 +334,19 @@ int sd_make_test_model(const sd_test_model_params *p, const char *out_path,
 	if (rc)
 		goto out;
 
-	fill_ud ud = { .seed = p->seed, .failed = false };
+	fill_ud ud = {.seed = p->seed, .failed = false};
 	struct llama_model_params mp = llama_model_default_params();
 	mp.n_gpu_layers = 0; /* built on the CPU: it is written straight out */
 	mp.progress_callback = silent_progress;
 	model = llama_model_init_from_user(meta, fill_tensor, &ud, mp);
 	if (!model) {
-		rc = sd_error_set(err, SD_EBACKEND, out_path, NULL,
-				  "llama.cpp could not build the model");
+		rc = sd__error_set(err, SD_EBACKEND, out_path, NULL,
+				   "llama.cpp could not build the model");
 		goto out;
 	}
 	if (ud.failed) {
-		rc = sd_error_set(err, SD_EBACKEND, out_path, NULL,
-				  "cannot fill tensor %s", ud.failed_name);
+		rc = sd__error_set(err, SD_EBACKEND, out_path, NULL,
+				   "cannot fill tensor %s", ud.failed_name);
 		goto out;
 	}
 	/* returns nothing: success is checked by loading the file below */
@@ -358,21 +354,20 @@ int sd_make_test_model(const sd_test_model_params *p, const char *out_path,
 	llama_model_free(model);
 	model = NULL;
 	if (!file_exists(tmp_f32.data)) {
-		rc = sd_error_set(err, SD_EIO, tmp_f32.data, NULL,
-				  "llama.cpp could not write the model");
+		rc = sd__error_set(err, SD_EIO, tmp_f32.data, NULL,
+				   "llama.cpp could not write the model");
 		goto out;
 	}
 
 	const char *final_tmp = tmp_f32.data;
 	if (quantize) {
 		struct llama_model_quantize_params qp =
-			llama_model_quantize_default_params();
+		    llama_model_quantize_default_params();
 		qp.ftype = ftype;
 		qp.nthread = 1; /* the model is tiny; threads cost more */
 		if (llama_model_quantize(tmp_f32.data, tmp_q.data, &qp) != 0) {
-			rc = sd_error_set(err, SD_EBACKEND, out_path, "type",
-					  "llama.cpp could not quantize to %s",
-					  p->type);
+			rc = sd__error_set(err, SD_EBACKEND, out_path, "type",
+					   "llama.cpp could not quantize to %s", p->type);
 			goto out;
 		}
 		final_tmp = tmp_q.data;
@@ -385,21 +380,20 @@ int sd_make_test_model(const sd_test_model_params *p, const char *out_path,
 	mp.progress_callback = silent_progress;
 	model = llama_model_load_from_file(final_tmp, mp);
 	if (!model) {
-		rc = sd_error_set(err, SD_EBACKEND, out_path, NULL,
-				  "the written model does not load");
+		rc = sd__error_set(err, SD_EBACKEND, out_path, NULL,
+				   "the written model does not load");
 		goto out;
 	}
 	int32_t got = llama_vocab_n_tokens(llama_model_get_vocab(model));
 	if (got < 0 || (uint32_t)got != n_vocab) {
-		rc = sd_error_set(err, SD_EBACKEND, out_path, NULL,
-				  "reloaded model has %d tokens, expected %u",
-				  (int)got, (unsigned)n_vocab);
+		rc = sd__error_set(err, SD_EBACKEND, out_path, NULL,
+				   "reloaded model has %d tokens, expected %u", (int)got,
+				   (unsigned)n_vocab);
 		goto out;
 	}
 	if (rename(final_tmp, out_path) != 0) {
-		rc = sd_error_set(err, SD_EIO, out_path, NULL,
-				  "cannot rename %s: %s", final_tmp,
-				  strerror(errno));
+		rc = sd__error_set(err, SD_EIO, out_path, NULL, "cannot rename %s: %s",
+				   final_tmp, strerror(errno));
 		goto out;
 	}
 	rc = SD_OK;
@@ -413,7 +407,7 @@ out:
 		remove(tmp_f32.data);
 	if (tmp_q.data)
 		remove(tmp_q.data);
-	sd_buf_free(&tmp_f32);
-	sd_buf_free(&tmp_q);
+	sd__buf_free(&tmp_f32);
+	sd__buf_free(&tmp_q);
 	return rc;
 }

@@ -120,43 +120,43 @@ sd_actor *sd_actor_create(const sd_actor_params *params, sd_error *err)
 {
 	sd_actor *a = NULL;
 	if (!params) {
-		sd_error_set(err, SD_EINVAL, NULL, NULL, "no actor parameters");
+		sd__error_set(err, SD_EINVAL, NULL, NULL, "no actor parameters");
 		return NULL;
 	}
 	if (params->kind != SD_ACTOR_USER && params->kind != SD_ACTOR_ANNOTATOR) {
-		sd_error_set(err, SD_EINVAL, NULL, "kind", "unknown actor kind");
+		sd__error_set(err, SD_EINVAL, NULL, "kind", "unknown actor kind");
 		return NULL;
 	}
 	if (params->profile != SD_PROFILE_SEED && params->profile != SD_PROFILE_2_0_8 &&
 	    params->profile != SD_PROFILE_2_2_1) {
-		sd_error_set(err, SD_EINVAL, NULL, "syndisco",
-			     "unknown profile %d (known: " SD_PROFILE_NAMES ")",
-			     (int)params->profile);
+		sd__error_set(err, SD_EINVAL, NULL, "syndisco",
+			      "unknown profile %d (known: " SD_PROFILE_NAMES ")",
+			      (int)params->profile);
 		return NULL;
 	}
 	if (!params->persona && params->profile != SD_PROFILE_2_2_1) {
-		sd_error_set(err, SD_EINVAL, NULL, "persona",
-			     "an actor of profile %s needs a persona",
-			     sd_profile_name(params->profile));
+		sd__error_set(err, SD_EINVAL, NULL, "persona",
+			      "an actor of profile %s needs a persona",
+			      sd_profile_name(params->profile));
 		return NULL;
 	}
 	/* the seed's LlmPersona has nine required fields */
 	if (params->profile == SD_PROFILE_SEED) {
-		const json_t *o = sd_persona_json(params->persona);
+		const json_t *o = sd__persona_json(params->persona);
 		for (size_t i = 0; i < N_PERSONA_FIELDS; i++) {
 			if (!json_object_get(o, persona_fields[i])) {
-				sd_error_set(err, SD_EINVAL, NULL, "persona",
-					     "the seed profile needs the persona field "
-					     "\"%s\" (it has nine required fields)",
-					     persona_fields[i]);
+				sd__error_set(err, SD_EINVAL, NULL, "persona",
+					      "the seed profile needs the persona field "
+					      "\"%s\" (it has nine required fields)",
+					      persona_fields[i]);
 				return NULL;
 			}
 		}
 	}
 	for (size_t i = 0; i < params->n_remove_strings; i++) {
 		if (!params->remove_strings[i] || !params->remove_strings[i][0]) {
-			sd_error_set(err, SD_EINVAL, NULL, "remove_strings",
-				     "entry %zu must be a non-empty string", i);
+			sd__error_set(err, SD_EINVAL, NULL, "remove_strings",
+				      "entry %zu must be a non-empty string", i);
 			return NULL;
 		}
 	}
@@ -200,7 +200,7 @@ sd_actor *sd_actor_create(const sd_actor_params *params, sd_error *err)
 	return a;
 oom:
 	sd_actor_free(a);
-	sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+	sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	return NULL;
 }
 
@@ -229,17 +229,17 @@ const char *sd_actor_model_name(const sd_actor *a) { return a ? a->model_name : 
 
 const sd_persona *sd_actor_persona(const sd_actor *a) { return a ? a->persona : NULL; }
 
-sd_profile sd_actor_profile(const sd_actor *a)
+sd_profile sd__actor_profile(const sd_actor *a)
 {
 	return a ? a->profile : SD_PROFILE_DEFAULT;
 }
 
-sd_actor_kind sd_actor_kind_of(const sd_actor *a) { return a ? a->kind : SD_ACTOR_USER; }
+sd_actor_kind sd__actor_kind_of(const sd_actor *a) { return a ? a->kind : SD_ACTOR_USER; }
 
 /* The persona as the profile puts it into the JSON system prompt. */
 static json_t *persona_object(const sd_actor *a)
 {
-	const json_t *src = a->persona ? sd_persona_json(a->persona) : NULL;
+	const json_t *src = a->persona ? sd__persona_json(a->persona) : NULL;
 	if (a->profile == SD_PROFILE_2_2_1)
 		return src ? json_deep_copy(src) : json_object();
 	/* 2.0.8: the dataclass fields in their order; missing ones get the
@@ -266,24 +266,24 @@ static json_t *persona_object(const sd_actor *a)
 
 static int seed_system_prompt(const sd_actor *a, char **out)
 {
-	const json_t *o = sd_persona_json(a->persona);
-	sd_buf b;
+	const json_t *o = sd__persona_json(a->persona);
+	sd__buf b;
 	int rc;
-	sd_buf_init(&b, 0);
-	rc = sd_buf_printf(&b, "%s Your name is %s. Your traits: ", a->context, a->name);
+	sd__buf_init(&b, 0);
+	rc = sd__buf_printf(&b, "%s Your name is %s. Your traits: ", a->context, a->name);
 	for (size_t i = 0; i < N_PERSONA_FIELDS && !rc; i++) {
 		if (i)
-			rc = sd_buf_puts(&b, ", ");
+			rc = sd__buf_puts(&b, ", ");
 		if (!rc)
-			rc = sd_buf_printf(&b, "%s: ", persona_fields[i]);
+			rc = sd__buf_printf(&b, "%s: ", persona_fields[i]);
 		if (!rc)
-			rc = sd_py_str(&b, json_object_get(o, persona_fields[i]));
+			rc = sd__py_str(&b, json_object_get(o, persona_fields[i]));
 	}
 	if (!rc)
-		rc = sd_buf_printf(&b, " Your instructions: %s", a->instructions);
-	if (!rc && !(*out = sd_buf_steal(&b)))
+		rc = sd__buf_printf(&b, " Your instructions: %s", a->instructions);
+	if (!rc && !(*out = sd__buf_steal(&b)))
 		rc = SD_ENOMEM;
-	sd_buf_free(&b);
+	sd__buf_free(&b);
 	return rc;
 }
 
@@ -306,13 +306,13 @@ int sd_actor_system_prompt(const sd_actor *a, char **out)
 		goto out;
 	/* key order is the contract: context, instructions, type, persona;
 	 * json_object_set_new takes the value even when it fails */
-	if (json_object_set_new(o, "context", sd_json_string_repair(a->context)) ||
+	if (json_object_set_new(o, "context", sd__json_string_repair(a->context)) ||
 	    json_object_set_new(o, "instructions",
-				sd_json_string_repair(a->instructions)) ||
+				sd__json_string_repair(a->instructions)) ||
 	    json_object_set_new(o, "type", json_string(type)) ||
 	    json_object_set_new(o, "persona", persona_object(a)))
 		goto out;
-	*out = sd_py_json_dumps(o, -1);
+	*out = sd__py_json_dumps(o, -1);
 	if (*out)
 		rc = SD_OK;
 out:
@@ -320,7 +320,7 @@ out:
 	return rc;
 }
 
-int sd_profile_bare_system_prompt(sd_profile p, char **out)
+int sd__profile_bare_system_prompt(sd_profile p, char **out)
 {
 	sd_actor_params ap = sd_actor_default_params();
 	sd_error err;
@@ -340,48 +340,48 @@ int sd_profile_bare_system_prompt(sd_profile p, char **out)
  * unknown placeholder is copied as it is, so user templates with braces
  * of their own keep working.
  */
-static int expand(sd_buf *b, const char *tmpl, const char *name, const char *text,
+static int expand(sd__buf *b, const char *tmpl, const char *name, const char *text,
 		  const char *history)
 {
-	int rc = sd_buf_append(b, "", 0);
+	int rc = sd__buf_append(b, "", 0);
 	for (const char *p = tmpl; *p && rc == SD_OK;) {
 		if (p[0] == '{' && p[1] == '{') {
-			rc = sd_buf_append(b, "{", 1);
+			rc = sd__buf_append(b, "{", 1);
 			p += 2;
 		} else if (name && strncmp(p, "{name}", 6) == 0) {
-			rc = sd_buf_puts(b, name);
+			rc = sd__buf_puts(b, name);
 			p += 6;
 		} else if (text && strncmp(p, "{text}", 6) == 0) {
-			rc = sd_buf_puts(b, text);
+			rc = sd__buf_puts(b, text);
 			p += 6;
 		} else if (history && strncmp(p, "{history}", 9) == 0) {
-			rc = sd_buf_puts(b, history);
+			rc = sd__buf_puts(b, history);
 			p += 9;
 		} else {
 			size_t n = strcspn(p + 1, "{") + 1;
-			rc = sd_buf_append(b, p, n);
+			rc = sd__buf_append(b, p, n);
 			p += n;
 		}
 	}
 	return rc;
 }
 
-int sd_actor_format_entry(const sd_actor *a, const char *name, const char *text,
-			  char **out)
+int sd__actor_format_entry(const sd_actor *a, const char *name, const char *text,
+			   char **out)
 {
 	char *filled = NULL;
-	sd_buf b;
+	sd__buf b;
 	int rc;
 	*out = NULL;
 	if (!a || !name || !text)
 		return SD_EINVAL;
 	/* a blank comment is an empty entry in every version */
-	if (sd_py_is_blank(text)) {
+	if (sd__py_is_blank(text)) {
 		*out = strdup("");
 		return *out ? SD_OK : SD_ENOMEM;
 	}
-	rc = sd_py_fill(text, a->profile == SD_PROFILE_2_2_1 ? a->textwrap_len : 70,
-			&filled);
+	rc = sd__py_fill(text, a->profile == SD_PROFILE_2_2_1 ? a->textwrap_len : 70,
+			 &filled);
 	if (rc)
 		return rc;
 	const char *tmpl = a->history_entry;
@@ -389,11 +389,11 @@ int sd_actor_format_entry(const sd_actor *a, const char *name, const char *text,
 		tmpl = a->profile == SD_PROFILE_2_2_1
 			   ? "Comment by user {name}: \"\n{text}\""
 			   : "User {name} posted:\n{text}";
-	sd_buf_init(&b, 0);
+	sd__buf_init(&b, 0);
 	rc = expand(&b, tmpl, name, filled, NULL);
-	if (!rc && !(*out = sd_buf_steal(&b)))
+	if (!rc && !(*out = sd__buf_steal(&b)))
 		rc = SD_ENOMEM;
-	sd_buf_free(&b);
+	sd__buf_free(&b);
 	free(filled);
 	return rc;
 }
@@ -405,22 +405,22 @@ static bool wraps_json(const sd_actor *a)
 	return a->profile != SD_PROFILE_SEED;
 }
 
-int sd_actor_prompt_from_entries(const sd_actor *a, const char *const *entries, size_t n,
-				 char **out)
+int sd__actor_prompt_from_entries(const sd_actor *a, const char *const *entries, size_t n,
+				  char **out)
 {
-	sd_buf hist, text;
+	sd__buf hist, text;
 	int rc;
 	if (!a || !out || (n && !entries))
 		return SD_EINVAL;
 	*out = NULL;
-	sd_buf_init(&hist, 0);
-	sd_buf_init(&text, 0);
-	rc = sd_buf_append(&hist, "", 0);
+	sd__buf_init(&hist, 0);
+	sd__buf_init(&text, 0);
+	rc = sd__buf_append(&hist, "", 0);
 	for (size_t i = 0; i < n && rc == SD_OK; i++) {
 		if (i > 0)
-			rc = sd_buf_puts(&hist, a->history_sep ? a->history_sep : "\n");
+			rc = sd__buf_puts(&hist, a->history_sep ? a->history_sep : "\n");
 		if (rc == SD_OK)
-			rc = sd_buf_puts(&hist, entries[i] ? entries[i] : "");
+			rc = sd__buf_puts(&hist, entries[i] ? entries[i] : "");
 	}
 	const char *tmpl;
 	if (a->kind == SD_ACTOR_ANNOTATOR) {
@@ -446,18 +446,18 @@ int sd_actor_prompt_from_entries(const sd_actor *a, const char *const *entries, 
 		json_t *o = json_object();
 		rc = SD_ENOMEM;
 		if (o && !json_object_set_new(o, "role", json_string("user")) &&
-		    !json_object_set_new(o, "content", sd_json_string_repair(text.data)))
-			*out = sd_py_json_dumps(o, -1);
+		    !json_object_set_new(o, "content", sd__json_string_repair(text.data)))
+			*out = sd__py_json_dumps(o, -1);
 		json_decref(o);
 		if (*out)
 			rc = SD_OK;
 	} else {
-		*out = sd_buf_steal(&text);
+		*out = sd__buf_steal(&text);
 		rc = *out ? SD_OK : SD_ENOMEM;
 	}
 out:
-	sd_buf_free(&hist);
-	sd_buf_free(&text);
+	sd__buf_free(&hist);
+	sd__buf_free(&text);
 	return rc;
 }
 
@@ -471,24 +471,24 @@ int sd_actor_user_prompt(const sd_actor *a, const sd_comment_view *history,
 	if (n_history && !(entries = calloc(n_history, sizeof(char *))))
 		return SD_ENOMEM;
 	for (size_t i = 0; i < n_history && rc == SD_OK; i++)
-		rc = sd_actor_format_entry(a, history[i].name ? history[i].name : "",
-					   history[i].text ? history[i].text : "",
-					   &entries[i]);
+		rc = sd__actor_format_entry(a, history[i].name ? history[i].name : "",
+					    history[i].text ? history[i].text : "",
+					    &entries[i]);
 	if (rc == SD_OK)
-		rc = sd_actor_prompt_from_entries(a, (const char *const *)entries,
-						  n_history, out);
+		rc = sd__actor_prompt_from_entries(a, (const char *const *)entries,
+						   n_history, out);
 	for (size_t i = 0; i < n_history; i++)
 		free(entries[i]);
 	free(entries);
 	return rc;
 }
 
-int sd_actor_postprocess(const sd_actor *a, const char *raw, char **out)
+int sd__actor_postprocess(const sd_actor *a, const char *raw, char **out)
 {
-	char *s = a->profile == SD_PROFILE_SEED ? strdup(raw) : sd_py_strip(raw);
+	char *s = a->profile == SD_PROFILE_SEED ? strdup(raw) : sd__py_strip(raw);
 	/* sequential and non-recursive, in list order, as str.replace */
 	for (size_t i = 0; s && i < a->n_remove; i++) {
-		char *t = sd_py_remove_all(s, a->remove[i]);
+		char *t = sd__py_remove_all(s, a->remove[i]);
 		free(s);
 		s = t;
 	}

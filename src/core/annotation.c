@@ -26,8 +26,8 @@ typedef struct target {
 	char *entry;  /* its history entry */
 	char message_id[17];
 	char *prompt;
-	char *annotation;      /* the last reply, repaired */
-	char *label;           /* JSON text, or NULL */
+	char *annotation; /* the last reply, repaired */
+	char *label;	  /* JSON text, or NULL */
 	int32_t attempts;
 	target_state state;
 } target;
@@ -80,7 +80,7 @@ static int build_prompt(sd_annotation *a, size_t k, const char **window)
 	size_t n = 0;
 	for (size_t j = first; j <= k && n < w; j++)
 		window[n++] = a->t[j].entry;
-	return sd_actor_prompt_from_entries(a->annotator, window, n, &a->t[k].prompt);
+	return sd__actor_prompt_from_entries(a->annotator, window, n, &a->t[k].prompt);
 }
 
 /* Whether comment c is annotated: seed and 2.0.8 skip, without
@@ -90,27 +90,26 @@ static bool eligible_comment(const sd_annotation *a, const sd_log_comment *c)
 {
 	if (a->p.include_moderator)
 		return true;
-	if (sd_actor_profile(a->annotator) != SD_PROFILE_2_2_1)
+	if (sd__actor_profile(a->annotator) != SD_PROFILE_2_2_1)
 		return !(c->name && strstr(c->name, "moderator"));
 	return !c->is_moderator;
 }
 
-sd_annotation *sd_annotation_create(const sd_actor *annotator,
-				    const sd_logs *log,
-				    const sd_annotation_params *params,
-				    sd_error *err)
+sd_annotation *sd_annotation_create(const sd_actor *annotator, const sd_logs *log,
+				    const sd_annotation_params *params, sd_error *err)
 {
 	sd_annotation *a = NULL;
 	size_t *eligible = NULL;
 	const char **views = NULL;
 	int rc;
 	if (!annotator || !log || !params) {
-		sd_error_set(err, SD_EINVAL, NULL, NULL, "annotator, log and params are needed");
+		sd__error_set(err, SD_EINVAL, NULL, NULL,
+			      "annotator, log and params are needed");
 		return NULL;
 	}
 	if (params->history_ctx_len < 0 || params->max_retries < 0) {
-		sd_error_set(err, SD_EINVAL, NULL, "history_ctx_len",
-			     "history_ctx_len and max_retries must be >= 0");
+		sd__error_set(err, SD_EINVAL, NULL, "history_ctx_len",
+			      "history_ctx_len and max_retries must be >= 0");
 		return NULL;
 	}
 	size_t total = sd_logs_comment_count(log);
@@ -142,11 +141,11 @@ sd_annotation *sd_annotation_create(const sd_actor *annotator,
 			snprintf(num, sizeof(num), "\n%zu", eligible[k]);
 			snprintf(a->t[k].message_id, sizeof(a->t[k].message_id),
 				 "%016llx",
-				 (unsigned long long)sd_fnv1a64(num, strlen(num),
-								SD_FNV1A64_INIT));
+				 (unsigned long long)sd__fnv1a64(num, strlen(num),
+								 SD_FNV1A64_INIT));
 		}
-		if ((rc = sd_actor_format_entry(annotator, c.name ? c.name : "",
-						c.text ? c.text : "", &a->t[k].entry)) ||
+		if ((rc = sd__actor_format_entry(annotator, c.name ? c.name : "",
+						 c.text ? c.text : "", &a->t[k].entry)) ||
 		    (rc = build_prompt(a, k, views)))
 			goto fail;
 	}
@@ -156,7 +155,7 @@ sd_annotation *sd_annotation_create(const sd_actor *annotator,
 oom:
 	rc = SD_ENOMEM;
 fail:
-	sd_error_set(err, rc, NULL, NULL, "%s", sd_strerror(rc));
+	sd__error_set(err, rc, NULL, NULL, "%s", sd_strerror(rc));
 	free(eligible);
 	free(views);
 	sd_annotation_free(a);
@@ -178,9 +177,9 @@ int sd_annotation_next(sd_annotation *a, sd_request *req)
 		req->system_prompt = a->system_prompt;
 		req->user_prompt = t->prompt;
 		req->sampling = a->p.sampling;
-		uint64_t h = sd_fnv1a64(t->message_id, 16, SD_FNV1A64_INIT);
-		req->sampling.seed = (uint32_t)sd_seed_mix(sd_seed_mix(a->p.seed, h),
-							   (uint64_t)t->attempts);
+		uint64_t h = sd__fnv1a64(t->message_id, 16, SD_FNV1A64_INIT);
+		req->sampling.seed = (uint32_t)sd__seed_mix(sd__seed_mix(a->p.seed, h),
+							    (uint64_t)t->attempts);
 		req->grammar = a->p.label ? sd_label_spec_grammar(a->p.label) : NULL;
 		/* a label cut by max_tokens never parses: its grammar's own
 		   length ends the reply */
@@ -200,12 +199,12 @@ int sd_annotation_accept(sd_annotation *a, uint64_t tag, const char *text,
 	if (!a || tag >= a->n || a->t[tag].state != T_ASKED)
 		return SD_ESTATE;
 	target *t = &a->t[tag];
-	char *raw = sd_utf8_repair(text ? text : "", strlen(text ? text : ""));
+	char *raw = sd__utf8_repair(text ? text : "", strlen(text ? text : ""));
 	char *fixed = NULL;
 	if (!raw)
 		return SD_ENOMEM;
 	/* the profile's post-processing: 2.x strip, then remove_strings */
-	int prc = sd_actor_postprocess(a->annotator, raw, &fixed);
+	int prc = sd__actor_postprocess(a->annotator, raw, &fixed);
 	free(raw);
 	if (prc)
 		return prc;
@@ -228,33 +227,30 @@ int sd_annotation_accept(sd_annotation *a, uint64_t tag, const char *text,
 	return SD_OK;
 }
 
-size_t sd_annotation_target_count(const sd_annotation *a)
-{
-	return a ? a->n : 0;
-}
+size_t sd_annotation_target_count(const sd_annotation *a) { return a ? a->n : 0; }
 
 int sd_annotation_printed(const sd_annotation *a, char **out)
 {
-	sd_buf b;
+	sd__buf b;
 	int rc = SD_OK;
 	if (!a || !out)
 		return SD_EINVAL;
 	*out = NULL;
 	if (a->n_done != a->n)
 		return SD_ESTATE;
-	sd_buf_init(&b, 0);
-	rc = sd_buf_append(&b, "", 0);
+	sd__buf_init(&b, 0);
+	rc = sd__buf_append(&b, "", 0);
 	/* print(textwrap.fill(entry, 70)) then print(annotation) */
 	for (size_t k = 0; k < a->n && !rc; k++) {
 		char *filled = NULL;
-		rc = sd_py_fill(a->t[k].entry, 70, &filled);
+		rc = sd__py_fill(a->t[k].entry, 70, &filled);
 		if (!rc)
-			rc = sd_buf_printf(&b, "%s\n%s\n", filled, a->t[k].annotation);
+			rc = sd__buf_printf(&b, "%s\n%s\n", filled, a->t[k].annotation);
 		free(filled);
 	}
-	if (!rc && !(*out = sd_buf_steal(&b)))
+	if (!rc && !(*out = sd__buf_steal(&b)))
 		rc = SD_ENOMEM;
-	sd_buf_free(&b);
+	sd__buf_free(&b);
 	return rc;
 }
 
@@ -272,7 +268,7 @@ int sd_annotation_to_json(const sd_annotation *a, const sd_annotation_meta *m, c
 	*out = NULL;
 	if (!a || !m || a->n_done != a->n)
 		return SD_ESTATE;
-	sd_profile prof = sd_actor_profile(a->annotator);
+	sd_profile prof = sd__actor_profile(a->annotator);
 	bool v221 = prof == SD_PROFILE_2_2_1;
 	const char *id = sd_logs_id(a->log);
 	const char *model = m->model ? m->model : "unknown";
@@ -297,14 +293,14 @@ int sd_annotation_to_json(const sd_annotation *a, const sd_annotation_meta *m, c
 			json_string(m->timestamp ? m->timestamp : "")) ||
 		    json_object_set(root, "logs", logs) ||
 		    set(root, "conv_id", json_string(id ? id : "")) ||
-		    set(root, "annotator_model", sd_json_string_repair(model)) ||
+		    set(root, "annotator_model", sd__json_string_repair(model)) ||
 		    set(root, "ctx_length", json_integer(a->p.history_ctx_len)))
 			goto out;
 	} else {
 		if (set(root, "conv_id", json_string(id ? id : "")) ||
 		    set(root, "timestamp",
 			json_string(m->timestamp ? m->timestamp : "")) ||
-		    set(root, "annotator_model", sd_json_string_repair(model)) ||
+		    set(root, "annotator_model", sd__json_string_repair(model)) ||
 		    set(root, "annotator_prompt", json_string(a->system_prompt)) ||
 		    set(root, "ctx_length", json_integer(a->p.history_ctx_len)) ||
 		    json_object_set(root, "logs", logs))
@@ -314,10 +310,10 @@ int sd_annotation_to_json(const sd_annotation *a, const sd_annotation_meta *m, c
 	json_t *spec = a->p.label ? json_loads(sd_label_spec_json(a->p.label), 0, NULL)
 				  : json_null();
 	if (set(root, "annotator",
-		sd_json_string_repair(m->annotator ? m->annotator : "")) ||
+		sd__json_string_repair(m->annotator ? m->annotator : "")) ||
 	    set(root, "include_moderator", json_boolean(a->p.include_moderator)) ||
 	    set(root, "source",
-		m->source ? sd_json_string_repair(m->source) : json_null()) ||
+		m->source ? sd__json_string_repair(m->source) : json_null()) ||
 	    set(root, "seed", json_integer((json_int_t)a->p.seed))) {
 		json_decref(spec);
 		goto out;
@@ -332,7 +328,8 @@ int sd_annotation_to_json(const sd_annotation *a, const sd_annotation_meta *m, c
 		/* append_new takes e (or drops it) whatever happens */
 		if (!e || json_array_append_new(meta, e))
 			goto out;
-		json_t *label = t->label ? json_loads(t->label, JSON_DECODE_ANY, NULL) : json_null();
+		json_t *label =
+		    t->label ? json_loads(t->label, JSON_DECODE_ANY, NULL) : json_null();
 		if (!label || set(e, "message_id", json_string(t->message_id)) ||
 		    set(e, "message_order", json_integer((json_int_t)t->order)) ||
 		    set(e, "name", json_string(c.name)) ||
@@ -345,7 +342,7 @@ int sd_annotation_to_json(const sd_annotation *a, const sd_annotation_meta *m, c
 	if (json_object_set(root, "annotation_meta", meta) ||
 	    set(root, "syndisco_profile", json_string(sd_profile_name(prof))))
 		goto out;
-	*out = sd_py_json_dumps(root, 4);
+	*out = sd__py_json_dumps(root, 4);
 	rc = *out ? SD_OK : SD_ENOMEM;
 out:
 	json_decref(logs);

@@ -8,51 +8,51 @@
 #include "util/rng.h"
 
 /* Borrowed persona object. */
-const json_t *sd_persona_json(const sd_persona *p);
+const json_t *sd__persona_json(const sd_persona *p);
 /* A persona from any JSON object (copied; NULL = {}), no username
  * needed: SynDisco 2.2.1 personas are any dict. NULL on OOM. */
-sd_persona *sd_persona_from_object(const json_t *obj);
+sd_persona *sd__persona_from_object(const json_t *obj);
 /* New reference: the persona without empty fields. */
-json_t *sd_persona_prompt_object(const sd_persona *p);
+json_t *sd__persona_prompt_object(const sd_persona *p);
 
 /*
  * Append a comment to a log (copies; text repaired to valid UTF-8).
  * prompt is SynDisco 2.2.1's (the speaker's system prompt), user_prompt
  * ours; both may be NULL.
  */
-int sd_logs_append(sd_logs *l, const char *name, const char *text, const char *model,
-		   const char *prompt, const char *user_prompt, bool is_moderator,
-		   int32_t n_prompt_tokens, int32_t n_gen_tokens);
+int sd__logs_append(sd_logs *l, const char *name, const char *text, const char *model,
+		    const char *prompt, const char *user_prompt, bool is_moderator,
+		    int32_t n_prompt_tokens, int32_t n_gen_tokens);
 /* An empty log with the discussion's metadata. users are names. */
-sd_logs *sd_logs_new(sd_profile profile);
-int sd_logs_set_participants(sd_logs *l, const char *const *users,
-			     const char *const *user_prompts, size_t n_users,
-			     const char *moderator, const char *moderator_prompt,
-			     int32_t ctx_length, uint64_t seed);
+sd_logs *sd__logs_new(sd_profile profile);
+int sd__logs_set_participants(sd_logs *l, const char *const *users,
+			      const char *const *user_prompts, size_t n_users,
+			      const char *moderator, const char *moderator_prompt,
+			      int32_t ctx_length, uint64_t seed);
 
 /* Borrowed top-level field of a log (NULL if absent). */
-const json_t *sd_logs_get(const sd_logs *l, const char *key);
+const json_t *sd__logs_get(const sd_logs *l, const char *key);
 
 /*
  * n distinct "adjective-noun" usernames from rng into out[0..n) (caller
  * frees each). SD_EINVAL if n exceeds the number of combinations.
  */
-int sd_random_usernames(sd_rng *rng, size_t n, char **out);
+int sd__random_usernames(sd__rng *rng, size_t n, char **out);
 
 /* ---- actors and profiles (actor.c) ---- */
 
-sd_profile sd_actor_profile(const sd_actor *a);
-sd_actor_kind sd_actor_kind_of(const sd_actor *a);
+sd_profile sd__actor_profile(const sd_actor *a);
+sd_actor_kind sd__actor_kind_of(const sd_actor *a);
 /* One history entry as the actor's profile formats it ("" when blank). */
-int sd_actor_format_entry(const sd_actor *a, const char *name, const char *text,
-			  char **out);
+int sd__actor_format_entry(const sd_actor *a, const char *name, const char *text,
+			   char **out);
 /* The user (or annotator) prompt over already formatted entries. */
-int sd_actor_prompt_from_entries(const sd_actor *a, const char *const *entries, size_t n,
-				 char **out);
+int sd__actor_prompt_from_entries(const sd_actor *a, const char *const *entries, size_t n,
+				  char **out);
 /* The profile's reply post-processing: 2.x strip, then remove_strings. */
-int sd_actor_postprocess(const sd_actor *a, const char *raw, char **out);
+int sd__actor_postprocess(const sd_actor *a, const char *raw, char **out);
 /* 2.2.1's bare Actor() system prompt (seed opinions' "prompt"). */
-int sd_profile_bare_system_prompt(sd_profile p, char **out);
+int sd__profile_bare_system_prompt(sd_profile p, char **out);
 
 /*
  * Check a prompt template: every {identifier} must be one of known[0..n)
@@ -60,7 +60,13 @@ int sd_profile_bare_system_prompt(sd_profile p, char **out);
  * SD_OK, or SD_EINVAL with *bad and *bad_len the first unknown placeholder
  * (borrowed from tmpl).
  */
-int sd_template_check(const char *tmpl, const char *const *known, size_t n_known,
-		      const char **bad, size_t *bad_len);
+int sd__template_check(const char *tmpl, const char *const *known, size_t n_known,
+		       const char **bad, size_t *bad_len);
+
+/* ---- discussions (discussion.c) ---- */
+
+/* Hand the comments logged since the last call to on_comment (if not
+ * NULL), in order; run/discussion_run.c calls it after every turn. */
+void sd__discussion_report(sd_discussion *d, sd_comment_cb on_comment, void *ud);
 
 #endif

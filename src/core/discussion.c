@@ -19,14 +19,14 @@ struct sd_discussion {
 	sd_discussion_params p;
 	sd_actor *const *users; /* borrowed */
 	size_t n_users;
-	sd_actor *moderator;    /* borrowed; may be NULL */
-	sd_turn_manager *tm;    /* borrowed */
-	char **system_prompts;  /* per user; computed once */
+	sd_actor *moderator;   /* borrowed; may be NULL */
+	sd_turn_manager *tm;   /* borrowed */
+	char **system_prompts; /* per user; computed once */
 	char *moderator_system;
 	sd_logs *logs;
 
-	int32_t turns_done;     /* prompted user turns so far */
-	uint64_t n_requests;    /* requests offered; drives sampler seeds */
+	int32_t turns_done;  /* prompted user turns so far */
+	uint64_t n_requests; /* requests offered; drives sampler seeds */
 	bool moderator_due;
 	bool done;
 	enum pending_kind pending;
@@ -48,12 +48,12 @@ struct sd_discussion {
 sd_discussion_params sd_discussion_default_params(void)
 {
 	sd_discussion_params p = {
-		.conv_len = 5,
-		.history_ctx_len = 5,
-		.seed = 0,
-		.sampling = sd_sampling_default(),
-		.seed_opinions = NULL,
-		.n_seed_opinions = 0,
+	    .conv_len = 5,
+	    .history_ctx_len = 5,
+	    .seed = 0,
+	    .sampling = sd_sampling_default(),
+	    .seed_opinions = NULL,
+	    .n_seed_opinions = 0,
 	};
 	return p;
 }
@@ -81,11 +81,11 @@ static int archive(sd_discussion *d, const char *name, const char *text,
 		d->printed = p;
 		d->cap_entries = cap;
 	}
-	if ((rc = sd_actor_format_entry(d->users[0], name, text, &entry)))
+	if ((rc = sd__actor_format_entry(d->users[0], name, text, &entry)))
 		return rc;
-	rc = sd_logs_append(d->logs, name, text, model, prompt, user_prompt, is_moderator,
-			    reply ? reply->n_prompt_tokens : -1,
-			    reply ? reply->n_gen_tokens : -1);
+	rc = sd__logs_append(d->logs, name, text, model, prompt, user_prompt,
+			     is_moderator, reply ? reply->n_prompt_tokens : -1,
+			     reply ? reply->n_gen_tokens : -1);
 	if (rc) {
 		free(entry);
 		return rc;
@@ -95,44 +95,43 @@ static int archive(sd_discussion *d, const char *name, const char *text,
 	return SD_OK;
 }
 
-sd_discussion *sd_discussion_create(const sd_discussion_params *p,
-				    sd_actor *const *users, size_t n_users,
-				    sd_actor *moderator, sd_turn_manager *tm,
-				    sd_error *err)
+sd_discussion *sd_discussion_create(const sd_discussion_params *p, sd_actor *const *users,
+				    size_t n_users, sd_actor *moderator,
+				    sd_turn_manager *tm, sd_error *err)
 {
 	sd_discussion *d = NULL;
 	const char **names = NULL;
 	int rc;
 
 	if (!p || !users || n_users == 0 || !tm) {
-		sd_error_set(err, SD_EINVAL, NULL, "users",
-			     "a discussion needs users and a turn manager");
+		sd__error_set(err, SD_EINVAL, NULL, "users",
+			      "a discussion needs users and a turn manager");
 		return NULL;
 	}
 	if (p->conv_len < 0) {
-		sd_error_set(err, SD_EINVAL, NULL, "conv_len",
-			     "must be >= 0, got %d", (int)p->conv_len);
+		sd__error_set(err, SD_EINVAL, NULL, "conv_len", "must be >= 0, got %d",
+			      (int)p->conv_len);
 		return NULL;
 	}
 	if (p->history_ctx_len < 0) {
-		sd_error_set(err, SD_EINVAL, NULL, "history_ctx_len",
-			     "must be >= 0, got %d", (int)p->history_ctx_len);
+		sd__error_set(err, SD_EINVAL, NULL, "history_ctx_len",
+			      "must be >= 0, got %d", (int)p->history_ctx_len);
 		return NULL;
 	}
 	for (size_t i = 0; i < n_users; i++) {
 		if (!users[i]) {
-			sd_error_set(err, SD_EINVAL, NULL, "users", "NULL user");
+			sd__error_set(err, SD_EINVAL, NULL, "users", "NULL user");
 			return NULL;
 		}
-		if (sd_actor_kind_of(users[i]) != SD_ACTOR_USER) {
-			sd_error_set(err, SD_EINVAL, NULL, "users",
-				     "user %zu is an annotator", i);
+		if (sd__actor_kind_of(users[i]) != SD_ACTOR_USER) {
+			sd__error_set(err, SD_EINVAL, NULL, "users",
+				      "user %zu is an annotator", i);
 			return NULL;
 		}
-		if (sd_actor_profile(users[i]) != sd_actor_profile(users[0]) ||
+		if (sd__actor_profile(users[i]) != sd__actor_profile(users[0]) ||
 		    (moderator &&
-		     sd_actor_profile(moderator) != sd_actor_profile(users[0]))) {
-			sd_error_set(
+		     sd__actor_profile(moderator) != sd__actor_profile(users[0]))) {
+			sd__error_set(
 			    err, SD_EINVAL, NULL, "syndisco",
 			    "every actor of a discussion needs the same profile");
 			return NULL;
@@ -142,28 +141,28 @@ sd_discussion *sd_discussion_create(const sd_discussion_params *p,
 		   with one name are ambiguous in the seed and 2.0.8 logs */
 		for (size_t k = 0; k < i; k++) {
 			if (users[i] != users[k] &&
-			    sd_actor_profile(users[0]) != SD_PROFILE_2_2_1 &&
+			    sd__actor_profile(users[0]) != SD_PROFILE_2_2_1 &&
 			    strcmp(sd_actor_name(users[i]), sd_actor_name(users[k])) ==
 				0) {
-				sd_error_set(err, SD_EINVAL, NULL, "users",
-					     "username \"%s\" appears twice",
-					     sd_actor_name(users[i]));
+				sd__error_set(err, SD_EINVAL, NULL, "users",
+					      "username \"%s\" appears twice",
+					      sd_actor_name(users[i]));
 				return NULL;
 			}
 		}
 		if (moderator && users[i] != moderator &&
 		    strcmp(sd_actor_name(users[i]), sd_actor_name(moderator)) == 0) {
-			sd_error_set(err, SD_EINVAL, NULL, "moderator",
-				     "the moderator's username \"%s\" is also a user's",
-				     sd_actor_name(moderator));
+			sd__error_set(err, SD_EINVAL, NULL, "moderator",
+				      "the moderator's username \"%s\" is also a user's",
+				      sd_actor_name(moderator));
 			return NULL;
 		}
 	}
 	for (size_t i = 0; i < p->n_seed_opinions; i++) {
 		const sd_seed_opinion *s = &p->seed_opinions[i];
 		if (!s->username || !s->text) {
-			sd_error_set(err, SD_EINVAL, NULL, "seed_opinions",
-				     "seed opinion %zu needs a username and a text", i);
+			sd__error_set(err, SD_EINVAL, NULL, "seed_opinions",
+				      "seed opinion %zu needs a username and a text", i);
 			return NULL;
 		}
 	}
@@ -177,8 +176,8 @@ sd_discussion *sd_discussion_create(const sd_discussion_params *p,
 	d->n_users = n_users;
 	d->moderator = moderator;
 	d->tm = tm;
-	d->profile = sd_actor_profile(users[0]);
-	d->logs = sd_logs_new(d->profile);
+	d->profile = sd__actor_profile(users[0]);
+	d->logs = sd__logs_new(d->profile);
 	d->system_prompts = calloc(n_users, sizeof(char *));
 	names = calloc(n_users, sizeof(char *));
 	const char **prompts = calloc(n_users, sizeof(char *));
@@ -206,14 +205,14 @@ sd_discussion *sd_discussion_create(const sd_discussion_params *p,
 		free(prompts);
 		goto oom;
 	}
-	rc = sd_logs_set_participants(d->logs, names, prompts, n_names,
-				      moderator ? sd_actor_name(moderator) : NULL,
-				      d->moderator_system, p->history_ctx_len, p->seed);
+	rc = sd__logs_set_participants(d->logs, names, prompts, n_names,
+				       moderator ? sd_actor_name(moderator) : NULL,
+				       d->moderator_system, p->history_ctx_len, p->seed);
 	free(prompts);
 	if (rc)
 		goto oom;
 	if (d->profile == SD_PROFILE_2_2_1 &&
-	    sd_profile_bare_system_prompt(d->profile, &d->bare_prompt))
+	    sd__profile_bare_system_prompt(d->profile, &d->bare_prompt))
 		goto oom;
 	/* seed opinions open the thread; they are hard-coded, not prompted.
 	   seed and 2.0.8 skip blank ones and print the others; 2.2.1 logs
@@ -221,7 +220,7 @@ sd_discussion *sd_discussion_create(const sd_discussion_params *p,
 	for (size_t i = 0; i < p->n_seed_opinions; i++) {
 		const sd_seed_opinion *s = &p->seed_opinions[i];
 		bool v221 = d->profile == SD_PROFILE_2_2_1;
-		if (!v221 && sd_py_is_blank(s->text))
+		if (!v221 && sd__py_is_blank(s->text))
 			continue;
 		if (archive(d, s->username, s->text, "hardcoded",
 			    v221 ? d->bare_prompt : NULL, NULL, false, !v221, NULL))
@@ -232,7 +231,7 @@ sd_discussion *sd_discussion_create(const sd_discussion_params *p,
 oom:
 	free(names);
 	sd_discussion_free(d);
-	sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+	sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	return NULL;
 }
 
@@ -261,8 +260,8 @@ static int render_prompt(sd_discussion *d, const sd_actor *a, char **out)
 	size_t n = d->n_entries;
 	size_t w = (size_t)d->p.history_ctx_len;
 	size_t first = n > w ? n - w : 0;
-	return sd_actor_prompt_from_entries(a, (const char *const *)d->entries + first,
-					    n - first, out);
+	return sd__actor_prompt_from_entries(a, (const char *const *)d->entries + first,
+					     n - first, out);
 }
 
 int sd_discussion_next(sd_discussion *d, sd_request *req)
@@ -301,7 +300,8 @@ int sd_discussion_next(sd_discussion *d, sd_request *req)
 					      : d->system_prompts[d->pending_user];
 			r.user_prompt = d->pending_prompt;
 			r.sampling = d->p.sampling;
-			r.sampling.seed = (uint32_t)sd_seed_mix(d->p.seed, d->n_requests);
+			r.sampling.seed =
+			    (uint32_t)sd__seed_mix(d->p.seed, d->n_requests);
 			d->hook(sd_actor_name(speaker),
 				d->pending == PENDING_MODERATOR ? "moderator" : "turn",
 				&r, d->hook_ud);
@@ -310,38 +310,37 @@ int sd_discussion_next(sd_discussion *d, sd_request *req)
 	memset(req, 0, sizeof(*req));
 	req->tag = d->n_requests;
 	req->system_prompt = d->pending == PENDING_MODERATOR
-				     ? d->moderator_system
-				     : d->system_prompts[d->pending_user];
+				 ? d->moderator_system
+				 : d->system_prompts[d->pending_user];
 	req->user_prompt = d->pending_prompt;
 	req->sampling = d->p.sampling;
 	/* each request gets its own seed so a retry or a reorder by the
 	 * scheduler cannot change what a given turn samples */
-	req->sampling.seed = (uint32_t)sd_seed_mix(d->p.seed, d->n_requests);
+	req->sampling.seed = (uint32_t)sd__seed_mix(d->p.seed, d->n_requests);
 	return 1;
 }
 
-int sd_discussion_accept(sd_discussion *d, const char *text,
-			 const sd_reply *reply)
+int sd_discussion_accept(sd_discussion *d, const char *text, const sd_reply *reply)
 {
 	if (!d || !text)
 		return SD_EINVAL;
 	if (d->pending == PENDING_NONE)
 		return SD_ESTATE;
-	const sd_actor *a = d->pending == PENDING_MODERATOR
-				    ? d->moderator : d->users[d->pending_user];
+	const sd_actor *a =
+	    d->pending == PENDING_MODERATOR ? d->moderator : d->users[d->pending_user];
 	bool was_user = d->pending == PENDING_USER;
 	char *fixed = NULL, *post = NULL;
 	int rc = SD_OK;
 	size_t n = strlen(text);
-	if (!sd_utf8_valid(text, n)) {
-		fixed = sd_utf8_repair(text, n);
+	if (!sd__utf8_valid(text, n)) {
+		fixed = sd__utf8_repair(text, n);
 		if (!fixed)
 			return SD_ENOMEM;
 		text = fixed;
 	}
-	if ((rc = sd_actor_postprocess(a, text, &post)))
+	if ((rc = sd__actor_postprocess(a, text, &post)))
 		goto out;
-	bool blank = sd_py_is_blank(post);
+	bool blank = sd__py_is_blank(post);
 	/* seed and 2.0.8 archive the moderator's reply whatever it is */
 	bool keep = !blank || (!was_user && d->profile != SD_PROFILE_2_2_1);
 	if (keep) {
@@ -385,7 +384,7 @@ void sd_discussion_set_request_hook(sd_discussion *d, sd_request_hook hook, void
 	d->hook_ud = ud;
 }
 
-static void report(sd_discussion *d, sd_comment_cb on_comment, void *ud)
+void sd__discussion_report(sd_discussion *d, sd_comment_cb on_comment, void *ud)
 {
 	size_t n = sd_logs_comment_count(d->logs);
 	for (; d->n_reported < n; d->n_reported++) {
@@ -402,75 +401,10 @@ const char *sd_discussion_pending_speaker(const sd_discussion *d)
 {
 	if (!d || d->pending == PENDING_NONE)
 		return NULL;
-	return sd_actor_name(d->pending == PENDING_MODERATOR
-				     ? d->moderator : d->users[d->pending_user]);
+	return sd_actor_name(d->pending == PENDING_MODERATOR ? d->moderator
+							     : d->users[d->pending_user]);
 }
 
-const sd_logs *sd_discussion_logs(const sd_discussion *d)
-{
-	return d ? d->logs : NULL;
-}
+const sd_logs *sd_discussion_logs(const sd_discussion *d) { return d ? d->logs : NULL; }
 
-sd_logs *sd_discussion_logs_mut(sd_discussion *d)
-{
-	return d ? d->logs : NULL;
-}
-
-int sd_discussion_run(sd_discussion *d, sd_backend *b,
-		      sd_comment_cb on_comment, void *ud, sd_error *err)
-{
-	sd_request req;
-	sd_reply reply;
-	int rc;
-	memset(&reply, 0, sizeof(reply));
-	if (!d || !b)
-		return sd_error_set(err, SD_EINVAL, NULL, NULL,
-				    "a discussion and a backend are needed");
-	for (;;) {
-		report(d, on_comment, ud);
-		rc = sd_discussion_next(d, &req);
-		if (rc == 0)
-			break;
-		if (rc < 0)
-			return sd_error_set(err, rc, NULL, NULL,
-					    "could not prepare the next turn: %s",
-					    sd_strerror(rc));
-		rc = sd_backend_submit(b, &req);
-		if (rc)
-			return sd_error_set(err, rc, NULL, NULL,
-					    "backend refused the request: %s",
-					    sd_backend_last_error(b));
-		while ((rc = sd_backend_collect(b, &reply)) == 0) {
-			int active = sd_backend_step(b);
-			if (active < 0)
-				return sd_error_set(err, SD_EBACKEND, NULL, NULL,
-						    "%s", sd_backend_last_error(b));
-			if (active > 0)
-				continue;
-			/* idle and still no reply: it was lost, do not spin */
-			if ((rc = sd_backend_collect(b, &reply)) == 0)
-				return sd_error_set(err, SD_EBACKEND, NULL, NULL,
-						    "the backend dropped a request");
-			break;
-		}
-		if (rc < 0)
-			return sd_error_set(err, rc, NULL, NULL,
-					    "could not collect a reply");
-		if (reply.status != SD_OK) {
-			rc = sd_error_set(err, reply.status, NULL, NULL,
-					  "generation failed for %s: %s",
-					  sd_discussion_pending_speaker(d),
-					  reply.error ? reply.error : "unknown");
-			sd_reply_clear(&reply);
-			return rc;
-		}
-		rc = sd_discussion_accept(d, reply.text, &reply);
-		sd_reply_clear(&reply);
-		if (rc)
-			return sd_error_set(err, rc, NULL, NULL,
-					    "could not record the reply: %s",
-					    sd_strerror(rc));
-	}
-	report(d, on_comment, ud);
-	return SD_OK;
-}
+sd_logs *sd_discussion_logs_mut(sd_discussion *d) { return d ? d->logs : NULL; }

@@ -22,56 +22,66 @@ typedef enum label_type { TYPE_STRING, TYPE_INTEGER, TYPE_NUMBER, TYPE_JSON } la
 
 struct sd_label_spec {
 	label_kind kind;
-	label_type type;   /* grammar only */
-	bool json_shape;   /* reply is {"label": V} */
+	label_type type; /* grammar only */
+	bool json_shape; /* reply is {"label": V} */
 	char **values;
 	size_t n_values;
 	long long lo, hi;
 	char *grammar;
-	char *json;        /* the spec, compact */
+	char *json; /* the spec, compact */
 };
 
-static int bad(sd_error *err, const char *source, const char *field,
-	       const char *key, const char *msg)
+static int bad(sd_error *err, const char *source, const char *field, const char *key,
+	       const char *msg)
 {
 	char f[256];
 	snprintf(f, sizeof(f), "%s%s%s", field ? field : "", field && key ? "." : "",
 		 key ? key : "");
-	return sd_error_set(err, SD_EINVAL, source, f, "%s", msg);
+	return sd__error_set(err, SD_EINVAL, source, f, "%s", msg);
 }
 
-/* A GBNF string literal for s. */
-static void gbnf_literal(sd_buf *b, const char *s)
+/* A GBNF string literal for s. Returns 0 or the buffer's error. */
+static int gbnf_literal(sd__buf *b, const char *s)
 {
-	sd_buf_append(b, "\"", 1);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+	int rc = sd__buf_append(b, "\"", 1);
+	for (const unsigned char *p = (const unsigned char *)s; *p && !rc; p++) {
 		switch (*p) {
-		case '"': sd_buf_append(b, "\\\"", 2); break;
-		case '\\': sd_buf_append(b, "\\\\", 2); break;
-		case '\n': sd_buf_append(b, "\\n", 2); break;
-		case '\r': sd_buf_append(b, "\\r", 2); break;
-		case '\t': sd_buf_append(b, "\\t", 2); break;
+		case '"':
+			rc = sd__buf_append(b, "\\\"", 2);
+			break;
+		case '\\':
+			rc = sd__buf_append(b, "\\\\", 2);
+			break;
+		case '\n':
+			rc = sd__buf_append(b, "\\n", 2);
+			break;
+		case '\r':
+			rc = sd__buf_append(b, "\\r", 2);
+			break;
+		case '\t':
+			rc = sd__buf_append(b, "\\t", 2);
+			break;
 		default:
 			if (*p < 0x20)
-				sd_buf_printf(b, "\\x%02X", *p);
+				rc = sd__buf_printf(b, "\\x%02X", *p);
 			else
-				sd_buf_append(b, (const char *)p, 1);
+				rc = sd__buf_append(b, (const char *)p, 1);
 		}
 	}
-	sd_buf_append(b, "\"", 1);
+	return rc ? rc : sd__buf_append(b, "\"", 1);
 }
 
 /* A JSON string literal as GBNF: the JSON text of s, quoted for GBNF. */
-static int gbnf_json_string(sd_buf *b, const char *s)
+static int gbnf_json_string(sd__buf *b, const char *s)
 {
 	json_t *v = json_string(s);
 	char *t = v ? json_dumps(v, JSON_ENCODE_ANY) : NULL;
 	json_decref(v);
 	if (!t)
 		return SD_ENOMEM;
-	gbnf_literal(b, t);
+	int rc = gbnf_literal(b, t);
 	free(t);
-	return SD_OK;
+	return rc;
 }
 
 #define GBNF_MAX_BYTES (64 * 1024)
@@ -110,7 +120,8 @@ static const char *gbnf_bounds(const char *g)
 
 static int digits(long long v)
 {
-	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	unsigned long long u =
+	    v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
 	int d = 1;
 	while (u >= 10)
 		u /= 10, d++;
@@ -147,35 +158,42 @@ size_t sd_label_spec_max_bytes(const sd_label_spec *s)
 
 static int build_grammar(sd_label_spec *s)
 {
-	sd_buf b;
+	sd__buf b;
+	int rc;
 	if (s->kind == LABEL_GRAMMAR)
 		return SD_OK; /* given */
-	sd_buf_init(&b, 0);
+	sd__buf_init(&b, 0);
 	if (s->json_shape)
-		sd_buf_printf(&b, "root ::= \"{\\\"label\\\": \" value \"}\"\nvalue ::= ");
+		rc = sd__buf_printf(
+		    &b, "root ::= \"{\\\"label\\\": \" value \"}\"\nvalue ::= ");
 	else
-		sd_buf_printf(&b, "root ::= ");
+		rc = sd__buf_printf(&b, "root ::= ");
 	if (s->kind == LABEL_VALUES) {
-		for (size_t i = 0; i < s->n_values; i++) {
-			if (i)
-				sd_buf_printf(&b, " | ");
-			if (s->json_shape)
-				gbnf_json_string(&b, s->values[i]);
-			else
-				gbnf_literal(&b, s->values[i]);
+		for (size_t i = 0; i < s->n_values && !rc; i++) {
+			if (i && (rc = sd__buf_printf(&b, " | ")))
+				break;
+			/* a value that failed to convert must fail the grammar,
+			   not leave an alternative out of it */
+			rc = s->json_shape ? gbnf_json_string(&b, s->values[i])
+					   : gbnf_literal(&b, s->values[i]);
 		}
 	} else if ((unsigned long long)(s->hi - s->lo) < RANGE_ENUM_MAX) {
-		for (long long v = s->lo; v <= s->hi; v++)
-			sd_buf_printf(&b, "%s\"%lld\"", v > s->lo ? " | " : "", v);
+		for (long long v = s->lo; v <= s->hi && !rc; v++)
+			rc = sd__buf_printf(&b, "%s\"%lld\"", v > s->lo ? " | " : "", v);
 	} else {
 		/* too many to spell out: digits, checked by the parser; at most
 		   as many as the bounds have, so that every reply ends */
-		sd_buf_printf(&b, "%s[0-9]", s->lo < 0 ? "\"-\"? " : "");
-		for (int d = 1; d < max_digits(s); d++)
-			sd_buf_printf(&b, " [0-9]?");
+		rc = sd__buf_printf(&b, "%s[0-9]", s->lo < 0 ? "\"-\"? " : "");
+		for (int d = 1; d < max_digits(s) && !rc; d++)
+			rc = sd__buf_printf(&b, " [0-9]?");
 	}
-	sd_buf_printf(&b, "\n");
-	s->grammar = sd_buf_steal(&b);
+	if (!rc)
+		rc = sd__buf_printf(&b, "\n");
+	if (rc) {
+		sd__buf_free(&b);
+		return rc;
+	}
+	s->grammar = sd__buf_steal(&b);
 	return s->grammar ? SD_OK : SD_ENOMEM;
 }
 
@@ -191,8 +209,8 @@ void sd_label_spec_free(sd_label_spec *s)
 	free(s);
 }
 
-int sd_label_spec_parse(const char *json_text, const char *source,
-			const char *field, sd_label_spec **out, sd_error *err)
+int sd_label_spec_parse(const char *json_text, const char *source, const char *field,
+			sd_label_spec **out, sd_error *err)
 {
 	json_error_t jerr;
 	json_t *o = json_text ? json_loads(json_text, 0, &jerr) : NULL;
@@ -207,11 +225,14 @@ int sd_label_spec_parse(const char *json_text, const char *source,
 	}
 	const char *key;
 	json_t *v;
-	json_object_foreach(o, key, v) {
-		if (strcmp(key, "values") && strcmp(key, "range") && strcmp(key, "grammar") &&
-		    strcmp(key, "type") && strcmp(key, "json")) {
-			rc = bad(err, source, field, key,
-				 "unknown key (expected values, range, grammar, type, json)");
+	json_object_foreach(o, key, v)
+	{
+		if (strcmp(key, "values") && strcmp(key, "range") &&
+		    strcmp(key, "grammar") && strcmp(key, "type") &&
+		    strcmp(key, "json")) {
+			rc = bad(
+			    err, source, field, key,
+			    "unknown key (expected values, range, grammar, type, json)");
 			goto out;
 		}
 	}
@@ -227,7 +248,7 @@ int sd_label_spec_parse(const char *json_text, const char *source,
 	}
 	s = calloc(1, sizeof(*s));
 	if (!s) {
-		rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		rc = sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 		goto out;
 	}
 	if (shape && !json_is_boolean(shape)) {
@@ -238,12 +259,13 @@ int sd_label_spec_parse(const char *json_text, const char *source,
 	if (values) {
 		s->kind = LABEL_VALUES;
 		if (!json_is_array(values) || json_array_size(values) == 0) {
-			rc = bad(err, source, field, "values", "must be a non-empty list of strings");
+			rc = bad(err, source, field, "values",
+				 "must be a non-empty list of strings");
 			goto out;
 		}
 		s->values = calloc(json_array_size(values), sizeof(*s->values));
 		if (!s->values) {
-			rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+			rc = sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 			goto out;
 		}
 		for (size_t i = 0; i < json_array_size(values); i++) {
@@ -256,7 +278,8 @@ int sd_label_spec_parse(const char *json_text, const char *source,
 				goto out;
 			}
 			if (!(s->values[s->n_values++] = strdup(t))) {
-				rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+				rc = sd__error_set(err, SD_ENOMEM, NULL, NULL,
+						   "out of memory");
 				goto out;
 			}
 		}
@@ -266,7 +289,7 @@ int sd_label_spec_parse(const char *json_text, const char *source,
 		    !json_is_integer(json_array_get(range, 0)) ||
 		    !json_is_integer(json_array_get(range, 1)) ||
 		    json_integer_value(json_array_get(range, 0)) >
-			    json_integer_value(json_array_get(range, 1))) {
+			json_integer_value(json_array_get(range, 1))) {
 			rc = bad(err, source, field, "range",
 				 "must be [lo, hi] with integers lo <= hi");
 			goto out;
@@ -294,7 +317,7 @@ int sd_label_spec_parse(const char *json_text, const char *source,
 		}
 		s->grammar = strdup(g);
 		if (!s->grammar) {
-			rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+			rc = sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 			goto out;
 		}
 		const char *t = type ? json_string_value(type) : "string";
@@ -311,8 +334,9 @@ int sd_label_spec_parse(const char *json_text, const char *source,
 		else if (!strcmp(t, "json"))
 			s->type = TYPE_JSON;
 		else {
-			rc = bad(err, source, field, "type",
-				 "must be \"string\", \"integer\", \"number\" or \"json\"");
+			rc = bad(
+			    err, source, field, "type",
+			    "must be \"string\", \"integer\", \"number\" or \"json\"");
 			goto out;
 		}
 	}
@@ -322,7 +346,7 @@ int sd_label_spec_parse(const char *json_text, const char *source,
 	}
 	if ((rc = build_grammar(s)) ||
 	    !(s->json = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS))) {
-		rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		rc = sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 		goto out;
 	}
 	*out = s;
@@ -338,10 +362,7 @@ const char *sd_label_spec_grammar(const sd_label_spec *s)
 	return s ? s->grammar : NULL;
 }
 
-const char *sd_label_spec_json(const sd_label_spec *s)
-{
-	return s ? s->json : NULL;
-}
+const char *sd_label_spec_json(const sd_label_spec *s) { return s ? s->json : NULL; }
 
 /* s without surrounding whitespace, as a new string. */
 static char *trimmed(const char *s)

@@ -47,7 +47,7 @@ static json_t *tokens_obj(json_int_t prompt, json_int_t gen)
 	return json_pack("{s:I,s:I}", "prompt", prompt, "generated", gen);
 }
 
-sd_logs *sd_logs_new(sd_profile profile)
+sd_logs *sd__logs_new(sd_profile profile)
 {
 	sd_logs *l = calloc(1, sizeof(*l));
 	if (!l)
@@ -76,7 +76,7 @@ static json_t *string_array(const char *const *v, size_t n)
 {
 	json_t *a = json_array();
 	for (size_t i = 0; a && i < n; i++) {
-		if (json_array_append_new(a, sd_json_string_repair(v[i] ? v[i] : ""))) {
+		if (json_array_append_new(a, sd__json_string_repair(v[i] ? v[i] : ""))) {
 			json_decref(a);
 			return NULL;
 		}
@@ -86,13 +86,13 @@ static json_t *string_array(const char *const *v, size_t n)
 
 static json_t *string_or_null(const char *s)
 {
-	return s ? sd_json_string_repair(s) : json_null();
+	return s ? sd__json_string_repair(s) : json_null();
 }
 
-int sd_logs_set_participants(sd_logs *l, const char *const *users,
-			     const char *const *user_prompts, size_t n_users,
-			     const char *moderator, const char *moderator_prompt,
-			     int32_t ctx_length, uint64_t seed)
+int sd__logs_set_participants(sd_logs *l, const char *const *users,
+			      const char *const *user_prompts, size_t n_users,
+			      const char *moderator, const char *moderator_prompt,
+			      int32_t ctx_length, uint64_t seed)
 {
 	if (json_object_set_new(l->root, "users", string_array(users, n_users)) ||
 	    json_object_set_new(l->root, "moderator", string_or_null(moderator)) ||
@@ -112,23 +112,26 @@ static void add_tokens(json_t *root, int32_t p, int32_t g)
 	if (!json_is_object(t))
 		return;
 	if (p > 0)
-		json_object_set_new(t, "prompt",
-				    json_integer(json_integer_value(json_object_get(t, "prompt")) + p));
+		json_object_set_new(
+		    t, "prompt",
+		    json_integer(json_integer_value(json_object_get(t, "prompt")) + p));
 	if (g > 0)
-		json_object_set_new(t, "generated",
-				    json_integer(json_integer_value(json_object_get(t, "generated")) + g));
+		json_object_set_new(
+		    t, "generated",
+		    json_integer(json_integer_value(json_object_get(t, "generated")) +
+				 g));
 }
 
-int sd_logs_append(sd_logs *l, const char *name, const char *text, const char *model,
-		   const char *prompt, const char *user_prompt, bool is_moderator,
-		   int32_t n_prompt_tokens, int32_t n_gen_tokens)
+int sd__logs_append(sd_logs *l, const char *name, const char *text, const char *model,
+		    const char *prompt, const char *user_prompt, bool is_moderator,
+		    int32_t n_prompt_tokens, int32_t n_gen_tokens)
 {
 	json_t *e = json_object();
 	if (!e)
 		return SD_ENOMEM;
-	if (json_object_set_new(e, "name", sd_json_string_repair(name)) ||
-	    json_object_set_new(e, "text", sd_json_string_repair(text)) ||
-	    json_object_set_new(e, "model", sd_json_string_repair(model)) ||
+	if (json_object_set_new(e, "name", sd__json_string_repair(name)) ||
+	    json_object_set_new(e, "text", sd__json_string_repair(text)) ||
+	    json_object_set_new(e, "model", sd__json_string_repair(model)) ||
 	    json_object_set_new(e, "prompt", string_or_null(prompt)) ||
 	    json_object_set_new(e, "user_prompt", string_or_null(user_prompt)) ||
 	    json_object_set_new(e, "is_moderator", json_boolean(is_moderator)) ||
@@ -146,15 +149,14 @@ int sd_logs_append(sd_logs *l, const char *name, const char *text, const char *m
 
 /* ---- reading ---- */
 
-static int bad(sd_error *err, const char *source, const char *field,
-	       const char *what)
+static int bad(sd_error *err, const char *source, const char *field, const char *what)
 {
-	return sd_error_set(err, SD_EINVAL, source, field, "%s", what);
+	return sd__error_set(err, SD_EINVAL, source, field, "%s", what);
 }
 
 /* Copy an optional string-or-null field, checking its type. */
-static int take_opt_string(json_t *dst, json_t *src, const char *key,
-			   const char *source, sd_error *err)
+static int take_opt_string(json_t *dst, json_t *src, const char *key, const char *source,
+			   sd_error *err)
 {
 	json_t *v = json_object_get(src, key);
 	if (!v || json_is_null(v))
@@ -193,7 +195,7 @@ static int take_comment(json_t *logs, json_t *c, size_t i, const char *mod,
 		return bad(err, source, field,
 			   "must be an object with \"name\" and \"text\"");
 	}
-	static const char *const req[] = { "name", "text" };
+	static const char *const req[] = {"name", "text"};
 	for (size_t k = 0; k < 2; k++) {
 		if (!json_is_string(json_object_get(c, req[k]))) {
 			snprintf(field, sizeof(field), "logs[%zu].%s", i, req[k]);
@@ -209,21 +211,22 @@ static int take_comment(json_t *logs, json_t *c, size_t i, const char *mod,
 		goto out;
 	if (json_object_set(e, "name", json_object_get(c, "name")) ||
 	    json_object_set(e, "text", json_object_get(c, "text")) ||
-	    json_object_set_new(e, "model", json_is_string(model)
-						     ? json_incref(model)
-						     : json_string("unknown")) ||
-	    json_object_set_new(e, "prompt", json_is_string(prompt)
-						      ? json_incref(prompt)
-						      : json_null()) ||
+	    json_object_set_new(e, "model",
+				json_is_string(model) ? json_incref(model)
+						      : json_string("unknown")) ||
+	    json_object_set_new(e, "prompt",
+				json_is_string(prompt) ? json_incref(prompt)
+						       : json_null()) ||
 	    json_object_set_new(e, "is_moderator",
 				json_is_boolean(ismod)
-					? json_incref(ismod)
-					: json_boolean(mod && strcmp(mod, name) == 0)))
+				    ? json_incref(ismod)
+				    : json_boolean(mod && strcmp(mod, name) == 0)))
 		goto out;
 	/* keep whatever else the writer put there (tokens, timings, ...) */
 	const char *key;
 	json_t *v;
-	json_object_foreach(c, key, v) {
+	json_object_foreach(c, key, v)
+	{
 		if (!json_object_get(e, key) && json_object_set(e, key, v))
 			goto out;
 	}
@@ -233,8 +236,8 @@ out:
 	return rc;
 }
 
-sd_logs *sd_logs_from_json(const char *json_text, const char *source,
-			   sd_error *err)
+int sd_logs_from_json(const char *json_text, const char *source, sd_logs **out,
+		      sd_error *err)
 {
 	json_error_t jerr;
 	json_t *in = NULL;
@@ -242,15 +245,15 @@ sd_logs *sd_logs_from_json(const char *json_text, const char *source,
 	int rc = SD_ENOMEM;
 	if (!source)
 		source = "<logs>";
-	if (!json_text) {
-		sd_error_set(err, SD_EINVAL, source, NULL, "no text");
-		return NULL;
-	}
+	if (!out)
+		return sd__error_set(err, SD_EINVAL, source, NULL, "no output argument");
+	*out = NULL;
+	if (!json_text)
+		return sd__error_set(err, SD_EINVAL, source, NULL, "no text");
 	in = json_loads(json_text, 0, &jerr);
 	if (!in) {
-		sd_error_set_at(err, SD_EPARSE, source, jerr.line, jerr.column,
-				"%s", jerr.text);
-		return NULL;
+		return sd__error_set_at(err, SD_EPARSE, source, jerr.line, jerr.column,
+					"%s", jerr.text);
 	}
 	if (!json_is_object(in)) {
 		rc = bad(err, source, NULL,
@@ -304,8 +307,7 @@ sd_logs *sd_logs_from_json(const char *json_text, const char *source,
 		goto out;
 	const char *mod = json_string_value(json_object_get(l->root, "moderator"));
 	for (size_t i = 0; i < json_array_size(logs_in); i++) {
-		rc = take_comment(logs, json_array_get(logs_in, i), i, mod,
-				  source, err);
+		rc = take_comment(logs, json_array_get(logs_in, i), i, mod, source, err);
 		if (rc)
 			goto out;
 	}
@@ -352,11 +354,12 @@ out:
 	json_decref(in);
 	if (rc) {
 		if (rc == SD_ENOMEM)
-			sd_error_set(err, SD_ENOMEM, source, NULL, "out of memory");
+			sd__error_set(err, SD_ENOMEM, source, NULL, "out of memory");
 		sd_logs_free(l);
-		return NULL;
+		return rc;
 	}
-	return l;
+	*out = l;
+	return SD_OK;
 }
 
 static int put(json_t *o, const char *key, json_t *v)
@@ -447,11 +450,12 @@ int sd_logs_to_json(const sd_logs *l, char **out)
 		goto out;
 	const char *key;
 	json_t *v;
-	json_object_foreach(l->root, key, v) {
+	json_object_foreach(l->root, key, v)
+	{
 		if (!is_known(key) && json_object_set(o, key, v))
 			goto out;
 	}
-	*out = sd_py_json_dumps(o, 4);
+	*out = sd__py_json_dumps(o, 4);
 	if (*out)
 		rc = SD_OK;
 out:
@@ -537,14 +541,11 @@ static int set_string(sd_logs *l, const char *key, const char *v)
 {
 	if (!l || !v)
 		return SD_EINVAL;
-	return json_object_set_new(l->root, key, sd_json_string_repair(v))
-		       ? SD_ENOMEM : SD_OK;
+	return json_object_set_new(l->root, key, sd__json_string_repair(v)) ? SD_ENOMEM
+									    : SD_OK;
 }
 
-int sd_logs_set_id(sd_logs *l, const char *id)
-{
-	return set_string(l, "id", id);
-}
+int sd_logs_set_id(sd_logs *l, const char *id) { return set_string(l, "id", id); }
 
 int sd_logs_set_timestamp(sd_logs *l, const char *timestamp)
 {
@@ -561,7 +562,7 @@ int sd_logs_set_extra(sd_logs *l, const char *key, const char *json_text)
 	return json_object_set_new(l->root, key, v) ? SD_ENOMEM : SD_OK;
 }
 
-const json_t *sd_logs_get(const sd_logs *l, const char *key)
+const json_t *sd__logs_get(const sd_logs *l, const char *key)
 {
 	return l && key ? json_object_get(l->root, key) : NULL;
 }
@@ -591,8 +592,8 @@ int sd_logs_message_id(const sd_logs *l, size_t order, char buf[17])
 	if (rc)
 		return rc;
 	snprintf(num, sizeof(num), "\n%zu", order);
-	uint64_t h = sd_fnv1a64(key, strlen(key), SD_FNV1A64_INIT);
-	h = sd_fnv1a64(num, strlen(num), h);
+	uint64_t h = sd__fnv1a64(key, strlen(key), SD_FNV1A64_INIT);
+	h = sd__fnv1a64(num, strlen(num), h);
 	snprintf(buf, 17, "%016llx", (unsigned long long)h);
 	return SD_OK;
 }

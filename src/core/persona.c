@@ -3,31 +3,30 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/core.h"
 #include "syndisco.h"
 #include "util/error.h"
-#include "core/core.h"
 #include "util/json.h"
 
 struct sd_persona {
 	json_t *obj; /* owned; always an object with a string "username" */
 };
 
-static int check_persona(const json_t *obj, const char *source,
-			 const char *where, sd_error *err)
+static int check_persona(const json_t *obj, const char *source, const char *where,
+			 sd_error *err)
 {
 	char field[128];
 	if (!json_is_object(obj))
-		return sd_error_set(err, SD_EINVAL, source, where,
-				    "a persona must be a JSON object");
+		return sd__error_set(err, SD_EINVAL, source, where,
+				     "a persona must be a JSON object");
 	const json_t *u = json_object_get(obj, "username");
-	snprintf(field, sizeof(field), "%s%susername", where,
-		 where[0] ? "." : "");
+	snprintf(field, sizeof(field), "%s%susername", where, where[0] ? "." : "");
 	if (!u)
-		return sd_error_set(err, SD_EINVAL, source, field,
-				    "missing; every persona needs a username");
+		return sd__error_set(err, SD_EINVAL, source, field,
+				     "missing; every persona needs a username");
 	/* SynDisco accepts any string, "" included (persona_empty_fields) */
 	if (!json_is_string(u))
-		return sd_error_set(err, SD_EINVAL, source, field, "must be a string");
+		return sd__error_set(err, SD_EINVAL, source, field, "must be a string");
 	return SD_OK;
 }
 
@@ -42,14 +41,13 @@ static sd_persona *wrap(json_t *obj)
 	return p;
 }
 
-static int parse_json(const char *text, const char *source, json_t **out,
-		      sd_error *err)
+static int parse_json(const char *text, const char *source, json_t **out, sd_error *err)
 {
 	json_error_t jerr;
 	*out = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
 	if (!*out)
-		return sd_error_set_at(err, SD_EPARSE, source, jerr.line,
-				       jerr.column, "%s", jerr.text);
+		return sd__error_set_at(err, SD_EPARSE, source, jerr.line, jerr.column,
+					"%s", jerr.text);
 	return SD_OK;
 }
 
@@ -57,7 +55,7 @@ sd_persona *sd_persona_from_json(const char *json_text, sd_error *err)
 {
 	json_t *obj = NULL;
 	if (!json_text) {
-		sd_error_set(err, SD_EINVAL, NULL, NULL, "no persona text");
+		sd__error_set(err, SD_EINVAL, NULL, NULL, "no persona text");
 		return NULL;
 	}
 	if (parse_json(json_text, "<persona>", &obj, err))
@@ -68,7 +66,7 @@ sd_persona *sd_persona_from_json(const char *json_text, sd_error *err)
 	}
 	sd_persona *p = wrap(obj);
 	if (!p)
-		sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	return p;
 }
 
@@ -88,18 +86,18 @@ int sd_persona_array_from_json(const char *json_text, const char *source,
 	if (rc)
 		goto out;
 	if (!json_is_array(arr)) {
-		rc = sd_error_set(err, SD_EINVAL, source, NULL,
-				  "expected a JSON array of personas");
+		rc = sd__error_set(err, SD_EINVAL, source, NULL,
+				   "expected a JSON array of personas");
 		goto out;
 	}
 	if (json_array_size(arr) == 0) {
-		rc = sd_error_set(err, SD_EINVAL, source, NULL,
-				  "the persona array is empty");
+		rc = sd__error_set(err, SD_EINVAL, source, NULL,
+				   "the persona array is empty");
 		goto out;
 	}
 	list = calloc(json_array_size(arr), sizeof(*list));
 	if (!list) {
-		rc = sd_error_set(err, SD_ENOMEM, source, NULL, "out of memory");
+		rc = sd__error_set(err, SD_ENOMEM, source, NULL, "out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < json_array_size(arr); i++) {
@@ -115,16 +113,15 @@ int sd_persona_array_from_json(const char *json_text, const char *source,
 			if (strcmp(sd_persona_username(list[k]), name) == 0) {
 				char field[64];
 				snprintf(field, sizeof(field), "[%zu].username", i);
-				rc = sd_error_set(err, SD_EINVAL, source, field,
-						  "duplicate username \"%s\" (also at [%zu])",
-						  name, k);
+				rc = sd__error_set(
+				    err, SD_EINVAL, source, field,
+				    "duplicate username \"%s\" (also at [%zu])", name, k);
 				goto out;
 			}
 		}
 		list[count] = wrap(json_incref(obj));
 		if (!list[count]) {
-			rc = sd_error_set(err, SD_ENOMEM, source, NULL,
-					  "out of memory");
+			rc = sd__error_set(err, SD_ENOMEM, source, NULL, "out of memory");
 			goto out;
 		}
 		count++;
@@ -158,13 +155,13 @@ int sd_persona_set_username(sd_persona *p, const char *username)
 {
 	if (!p || !username || !username[0])
 		return SD_EINVAL;
-	json_t *s = sd_json_string_repair(username);
+	json_t *s = sd__json_string_repair(username);
 	if (!s)
 		return SD_ENOMEM;
 	return json_object_set_new(p->obj, "username", s) ? SD_ENOMEM : SD_OK;
 }
 
-sd_persona *sd_persona_from_object(const json_t *obj)
+sd_persona *sd__persona_from_object(const json_t *obj)
 {
 	json_t *o = obj ? json_deep_copy(obj) : json_object();
 	if (!o || !json_is_object(o)) {
@@ -174,17 +171,18 @@ sd_persona *sd_persona_from_object(const json_t *obj)
 	return wrap(o);
 }
 
-const json_t *sd_persona_json(const sd_persona *p) { return p ? p->obj : NULL; }
+const json_t *sd__persona_json(const sd_persona *p) { return p ? p->obj : NULL; }
 
-json_t *sd_persona_prompt_object(const sd_persona *p)
+json_t *sd__persona_prompt_object(const sd_persona *p)
 {
 	json_t *o = json_object();
 	const char *key;
 	json_t *v;
 	if (!o)
 		return NULL;
-	json_object_foreach(p->obj, key, v) {
-		if (sd_json_is_empty(v))
+	json_object_foreach(p->obj, key, v)
+	{
+		if (sd__json_is_empty(v))
 			continue;
 		if (json_object_set(o, key, v)) {
 			json_decref(o);
@@ -198,10 +196,10 @@ char *sd_persona_to_prompt_json(const sd_persona *p)
 {
 	if (!p)
 		return NULL;
-	json_t *o = sd_persona_prompt_object(p);
+	json_t *o = sd__persona_prompt_object(p);
 	if (!o)
 		return NULL;
-	char *s = sd_json_dumps_python(o);
+	char *s = sd__json_dumps_python(o);
 	json_decref(o);
 	return s;
 }

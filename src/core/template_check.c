@@ -13,8 +13,8 @@ static bool ident_char(char c, bool first)
 	       (!first && c >= '0' && c <= '9');
 }
 
-int sd_template_check(const char *tmpl, const char *const *known, size_t n_known,
-		      const char **bad, size_t *bad_len)
+int sd__template_check(const char *tmpl, const char *const *known, size_t n_known,
+		       const char **bad, size_t *bad_len)
 {
 	for (const char *p = tmpl; p && *p; p++) {
 		if (p[0] == '{' && p[1] == '{') {

@@ -10,9 +10,9 @@
 struct sd_turn_manager {
 	sd_turn_params p;
 	size_t n;
-	sd_rng rng;
-	size_t turn;            /* round robin: next index */
-	size_t last;            /* NONE before the first turn */
+	sd__rng rng;
+	size_t turn; /* round robin: next index */
+	size_t last; /* NONE before the first turn */
 	size_t second_last;
 	size_t *order; /* order: owned copy */
 };
@@ -74,49 +74,49 @@ const char *sd_turn_kind_name(sd_turn_kind kind)
 	return "unknown";
 }
 
-sd_turn_manager *sd_turn_manager_create(const sd_turn_params *p,
-					size_t n_users, sd_error *err)
+sd_turn_manager *sd_turn_manager_create(const sd_turn_params *p, size_t n_users,
+					sd_error *err)
 {
 	if (!p) {
-		sd_error_set(err, SD_EINVAL, NULL, NULL, "no parameters");
+		sd__error_set(err, SD_EINVAL, NULL, NULL, "no parameters");
 		return NULL;
 	}
 	if (p->kind != SD_TURN_ROUND_ROBIN && p->kind != SD_TURN_RANDOM &&
 	    p->kind != SD_TURN_RESPOND && p->kind != SD_TURN_ORDER) {
-		sd_error_set(err, SD_EINVAL, NULL, "turn_manager",
-			     "unknown turn manager kind %d", (int)p->kind);
+		sd__error_set(err, SD_EINVAL, NULL, "turn_manager",
+			      "unknown turn manager kind %d", (int)p->kind);
 		return NULL;
 	}
 	/* !(x >= 0 && x <= 1) also rejects NaN */
 	if (p->kind == SD_TURN_RESPOND && !(p->p_respond >= 0.0 && p->p_respond <= 1.0)) {
-		sd_error_set(err, SD_EINVAL, NULL, "p_respond",
-			     "must be between 0 and 1, got %g", p->p_respond);
+		sd__error_set(err, SD_EINVAL, NULL, "p_respond",
+			      "must be between 0 and 1, got %g", p->p_respond);
 		return NULL;
 	}
 	if (p->kind == SD_TURN_ORDER) {
 		if (!p->order || p->n_order == 0 || n_users < 1) {
-			sd_error_set(err, SD_EINVAL, NULL, "order",
-				     "an explicit order needs at least one speaker");
+			sd__error_set(err, SD_EINVAL, NULL, "order",
+				      "an explicit order needs at least one speaker");
 			return NULL;
 		}
 		for (size_t i = 0; i < p->n_order; i++) {
 			if (p->order[i] >= n_users) {
-				sd_error_set(err, SD_EINVAL, NULL, "order",
-					     "entry %zu is user %zu of %zu", i,
-					     p->order[i], n_users);
+				sd__error_set(err, SD_EINVAL, NULL, "order",
+					      "entry %zu is user %zu of %zu", i,
+					      p->order[i], n_users);
 				return NULL;
 			}
 		}
 	} else if (n_users < 1 || (p->kind != SD_TURN_ROUND_ROBIN && n_users < 2)) {
-		sd_error_set(err, SD_EINVAL, NULL, "users",
-			     "the %s turn manager needs at least %d users, got %zu",
-			     sd_turn_kind_name(p->kind),
-			     p->kind == SD_TURN_ROUND_ROBIN ? 1 : 2, n_users);
+		sd__error_set(err, SD_EINVAL, NULL, "users",
+			      "the %s turn manager needs at least %d users, got %zu",
+			      sd_turn_kind_name(p->kind),
+			      p->kind == SD_TURN_ROUND_ROBIN ? 1 : 2, n_users);
 		return NULL;
 	}
 	sd_turn_manager *tm = calloc(1, sizeof(*tm));
 	if (!tm) {
-		sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 		return NULL;
 	}
 	tm->p = *p;
@@ -126,15 +126,15 @@ sd_turn_manager *sd_turn_manager_create(const sd_turn_params *p,
 		tm->order = malloc(p->n_order * sizeof(*tm->order));
 		if (!tm->order) {
 			free(tm);
-			sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+			sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 			return NULL;
 		}
 		memcpy(tm->order, p->order, p->n_order * sizeof(*tm->order));
 	}
-	sd_rng_seed(&tm->rng, p->seed);
+	sd__rng_seed(&tm->rng, p->seed);
 	tm->last = tm->second_last = NONE;
 	if (p->kind == SD_TURN_ROUND_ROBIN && p->random_first)
-		tm->turn = (size_t)sd_rng_below(&tm->rng, n_users);
+		tm->turn = (size_t)sd__rng_below(&tm->rng, n_users);
 	return tm;
 }
 
@@ -142,8 +142,8 @@ sd_turn_manager *sd_turn_manager_create(const sd_turn_params *p,
 static size_t pick_other(sd_turn_manager *tm, size_t exclude)
 {
 	if (exclude == NONE)
-		return (size_t)sd_rng_below(&tm->rng, tm->n);
-	size_t k = (size_t)sd_rng_below(&tm->rng, tm->n - 1);
+		return (size_t)sd__rng_below(&tm->rng, tm->n);
+	size_t k = (size_t)sd__rng_below(&tm->rng, tm->n - 1);
 	return k >= exclude ? k + 1 : k;
 }
 
@@ -162,7 +162,7 @@ size_t sd_turn_manager_next(sd_turn_manager *tm)
 	case SD_TURN_RESPOND:
 		/* the draw happens only once there is someone to answer */
 		if (tm->second_last != NONE &&
-		    sd_rng_double(&tm->rng) < tm->p.p_respond) {
+		    sd__rng_double(&tm->rng) < tm->p.p_respond) {
 			next = tm->second_last;
 			break;
 		}

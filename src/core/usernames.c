@@ -9,28 +9,25 @@
 #include "core/core.h"
 
 static const char *const adjectives[] = {
-	"quiet", "brave", "lucky", "salty", "sunny", "grumpy", "witty",
-	"sleepy", "bold", "calm", "eager", "fuzzy", "gentle", "jolly",
-	"keen", "lively", "mellow", "nimble", "odd", "proud", "rapid",
-	"shy", "tidy", "vivid", "wild", "zesty", "humble", "curious",
-	"silent", "crimson", "golden", "frosty", "rusty", "dusty",
-	"cosmic", "urban", "rural", "lazy", "noisy", "polite",
+    "quiet",  "brave",	"lucky",  "salty",   "sunny",  "grumpy",  "witty",  "sleepy",
+    "bold",   "calm",	"eager",  "fuzzy",   "gentle", "jolly",	  "keen",   "lively",
+    "mellow", "nimble", "odd",	  "proud",   "rapid",  "shy",	  "tidy",   "vivid",
+    "wild",   "zesty",	"humble", "curious", "silent", "crimson", "golden", "frosty",
+    "rusty",  "dusty",	"cosmic", "urban",   "rural",  "lazy",	  "noisy",  "polite",
 };
 
 static const char *const nouns[] = {
-	"lantern", "otter", "falcon", "pebble", "harbor", "maple",
-	"comet", "badger", "canyon", "meadow", "walrus", "kettle",
-	"piano", "beacon", "cactus", "dune", "ember", "fjord", "glacier",
-	"heron", "island", "jackal", "koala", "lagoon", "magnet",
-	"nebula", "orchid", "parrot", "quarry", "raven", "saddle",
-	"tundra", "violin", "willow", "yak", "zephyr", "anchor",
-	"bramble", "cobalt", "drizzle",
+    "lantern", "otter",	 "falcon",  "pebble", "harbor", "maple",   "comet",  "badger",
+    "canyon",  "meadow", "walrus",  "kettle", "piano",	"beacon",  "cactus", "dune",
+    "ember",   "fjord",	 "glacier", "heron",  "island", "jackal",  "koala",  "lagoon",
+    "magnet",  "nebula", "orchid",  "parrot", "quarry", "raven",   "saddle", "tundra",
+    "violin",  "willow", "yak",	    "zephyr", "anchor", "bramble", "cobalt", "drizzle",
 };
 
 #define N_ADJ (sizeof(adjectives) / sizeof(adjectives[0]))
 #define N_NOUN (sizeof(nouns) / sizeof(nouns[0]))
 
-int sd_random_usernames(sd_rng *rng, size_t n, char **out)
+int sd__random_usernames(sd__rng *rng, size_t n, char **out)
 {
 	if (n > N_ADJ * N_NOUN)
 		return SD_EINVAL;
@@ -40,8 +37,8 @@ int sd_random_usernames(sd_rng *rng, size_t n, char **out)
 		char name[64];
 		for (;;) {
 			snprintf(name, sizeof(name), "%s-%s",
-				 adjectives[sd_rng_below(rng, N_ADJ)],
-				 nouns[sd_rng_below(rng, N_NOUN)]);
+				 adjectives[sd__rng_below(rng, N_ADJ)],
+				 nouns[sd__rng_below(rng, N_NOUN)]);
 			size_t k;
 			for (k = 0; k < i; k++)
 				if (strcmp(out[k], name) == 0)

@@ -16,16 +16,16 @@
  * caller's business (it never has more requests out than that) and the
  * API key is read from the environment or the file here.
  */
-sd_backend *run_backend_open(const cfg_backend *cb, const char *source,
-			     int32_t parallel, const char *default_model,
-			     sd_error *err);
+sd_backend *sd__run_backend_open(const sd__cfg_backend *cb, const char *source,
+				 int32_t parallel, const char *default_model,
+				 sd_error *err);
 
 /*
- * What run_backend_open() would refuse and can be known without loading
+ * What sd__run_backend_open() would refuse and can be known without loading
  * anything: an openai model name and its API key (read, then wiped), a
  * llama model. Called before an output directory is touched.
  */
-int run_backend_check(const cfg_backend *cb, const char *source,
-		      const char *default_model, sd_error *err);
+int sd__run_backend_check(const sd__cfg_backend *cb, const char *source,
+			  const char *default_model, sd_error *err);
 
 #endif

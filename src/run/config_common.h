@@ -11,36 +11,35 @@
 
 #include "syndisco.h"
 
-int cfg_check_keys(const json_t *o, const char *const *keys, size_t n,
-		   const char *source, const char *prefix, sd_error *err);
+int sd__cfg_check_keys(const json_t *o, const char *const *keys, size_t n,
+		       const char *source, const char *prefix, sd_error *err);
 /* Absent or null keeps *out; a wrong type is an error. */
-int cfg_get_str(const json_t *o, const char *key, const char *field,
-		const char *source, char **out, sd_error *err);
-int cfg_get_int(const json_t *o, const char *key, const char *field,
-		const char *source, long long lo, long long hi, long long *out,
-		sd_error *err);
-int cfg_get_num(const json_t *o, const char *key, const char *field,
-		const char *source, double lo, double hi, double *out,
-		sd_error *err);
+int sd__cfg_get_str(const json_t *o, const char *key, const char *field,
+		    const char *source, char **out, sd_error *err);
+int sd__cfg_get_int(const json_t *o, const char *key, const char *field,
+		    const char *source, long long lo, long long hi, long long *out,
+		    sd_error *err);
+int sd__cfg_get_num(const json_t *o, const char *key, const char *field,
+		    const char *source, double lo, double hi, double *out, sd_error *err);
 /* err->field = prefix + sep + err->field */
-void cfg_prefix_field(sd_error *err, const char *prefix, const char *sep);
+void sd__cfg_prefix_field(sd_error *err, const char *prefix, const char *sep);
 /* p relative to dir (unless absolute). Caller frees. */
-char *cfg_resolve(const char *dir, const char *p);
+char *sd__cfg_resolve(const char *dir, const char *p);
 /* Directory part of path. Caller frees. */
-char *cfg_dirname(const char *path);
+char *sd__cfg_dirname(const char *path);
 
 /*
  * Text from "key" (a string) or "key_file" (a path read as it is). Both
  * given is an error; neither keeps *out.
  */
-int cfg_text(const json_t *o, const char *key, const char *prefix,
-	     const char *source, const char *dir, char **out, sd_error *err);
+int sd__cfg_text(const json_t *o, const char *key, const char *prefix, const char *source,
+		 const char *dir, char **out, sd_error *err);
 
 /* Personas from "personas" (inline) or "personas_file", then "users". */
-int cfg_personas(const json_t *root, const char *source, const char *dir,
-		 bool allow_missing, sd_persona ***out, size_t *n, sd_error *err);
+int sd__cfg_personas(const json_t *root, const char *source, const char *dir,
+		     bool allow_missing, sd_persona ***out, size_t *n, sd_error *err);
 
-typedef struct cfg_moderator {
+typedef struct sd__cfg_moderator {
 	sd_persona *persona; /* NULL: no moderator */
 	char *instructions;
 	char *context;		     /* NULL: the users' context */
@@ -49,31 +48,31 @@ typedef struct cfg_moderator {
 	const char **remove_strings; /* borrowed strings; owned array */
 	size_t n_remove_strings;
 	bool has_remove; /* remove_strings given (else the users') */
-} cfg_moderator;
-int cfg_moderator_parse(const json_t *m, const char *source, const char *dir,
-			cfg_moderator *out, sd_error *err);
-void cfg_moderator_clear(cfg_moderator *m);
+} sd__cfg_moderator;
+int sd__cfg_moderator_parse(const json_t *m, const char *source, const char *dir,
+			    sd__cfg_moderator *out, sd_error *err);
+void sd__cfg_moderator_clear(sd__cfg_moderator *m);
 /* Set the moderator's persona, instructions, context (its own, else
  * shared_context), model name and removals on actor params that already
  * hold the shared ones. Strings stay borrowed from m. */
-void cfg_moderator_actor_params(const cfg_moderator *m, const char *shared_context,
-				sd_actor_params *ap);
+void sd__cfg_moderator_actor_params(const sd__cfg_moderator *m,
+				    const char *shared_context, sd_actor_params *ap);
 
-int cfg_turn_manager(const json_t *t, const char *source, sd_turn_params *out,
+int sd__cfg_turn_manager(const json_t *t, const char *source, sd_turn_params *out,
+			 sd_error *err);
+int sd__cfg_sampling(const json_t *s, const char *source, sd_sampling *out,
 		     sd_error *err);
-int cfg_sampling(const json_t *s, const char *source, sd_sampling *out,
-		 sd_error *err);
-int cfg_templates(const json_t *t, const char *source,
-		  sd_prompt_templates *out, sd_error *err);
+int sd__cfg_templates(const json_t *t, const char *source, sd_prompt_templates *out,
+		      sd_error *err);
 
-typedef struct cfg_backend {
-	char *type;          /* "llama", "scripted" or "openai" */
-	char *model;         /* llama: resolved path; openai: the served
-				model's name; NULL when not configured */
+typedef struct sd__cfg_backend {
+	char *type;	       /* "llama", "scripted" or "openai" */
+	char *model;	       /* llama: resolved path; openai: the served
+				  model's name; NULL when not configured */
 	sd_llama_params llama; /* strings borrowed from the JSON */
 	const char **stop;
 	/* openai: strings borrow from the JSON and the fields below; the
-	   API key is not here: cfg_backend_api_key() reads it when needed */
+	   API key is not here: sd__cfg_backend_api_key() reads it when needed */
 	sd_openai_params openai;
 	const char **base_urls;
 	char *extra_body;     /* JSON text of backend.extra_body */
@@ -81,27 +80,28 @@ typedef struct cfg_backend {
 	char *api_key_file;   /* resolved path of the file holding it */
 	const char **replies; /* scripted: canned replies (borrowed strings) */
 	size_t n_replies;
-} cfg_backend;
+} sd__cfg_backend;
 /* b may be NULL (defaults). Strings in out->llama borrow from b. */
-int cfg_backend_parse(const json_t *b, const char *source, const char *dir,
-		      cfg_backend *out, sd_error *err);
-void cfg_backend_clear(cfg_backend *b);
+int sd__cfg_backend_parse(const json_t *b, const char *source, const char *dir,
+			  sd__cfg_backend *out, sd_error *err);
+void sd__cfg_backend_clear(sd__cfg_backend *b);
 
 /*
  * The API key an openai backend section names (api_key_env or
  * api_key_file), or *out = NULL when it names none. Errors name the
- * field, never the key. Caller wipes and frees *out (cfg_secret_free).
+ * field, never the key. Caller wipes and frees *out (sd__cfg_secret_free).
  */
-int cfg_backend_api_key(const cfg_backend *b, const char *source, char **out,
-			sd_error *err);
-void cfg_secret_free(char *s);
+int sd__cfg_backend_api_key(const sd__cfg_backend *b, const char *source, char **out,
+			    sd_error *err);
+void sd__cfg_secret_free(char *s);
 
 /* "syndisco": the profile (default SD_PROFILE_DEFAULT); an unknown one
  * is an error listing the known ones. */
-int cfg_profile(const json_t *root, const char *source, sd_profile *out, sd_error *err);
+int sd__cfg_profile(const json_t *root, const char *source, sd_profile *out,
+		    sd_error *err);
 /* An optional array of strings, borrowed from o into a new array (caller
  * frees the array only). Absent or null: *out = NULL, *n = 0. */
-int cfg_string_list(const json_t *o, const char *key, const char *field,
-		    const char *source, const char ***out, size_t *n, sd_error *err);
+int sd__cfg_string_list(const json_t *o, const char *key, const char *field,
+			const char *source, const char ***out, size_t *n, sd_error *err);
 
 #endif

@@ -42,7 +42,7 @@ struct sd_discussion_config {
 	int32_t textwrap_len;
 	size_t *order; /* turn_manager.order resolved to users */
 	size_t n_order;
-	cfg_moderator mod;
+	sd__cfg_moderator mod;
 	char *context;
 	char *instructions;
 	sd_turn_params turn;
@@ -50,7 +50,7 @@ struct sd_discussion_config {
 	sd_seed_opinion *seeds;
 	size_t n_seeds;
 	sd_prompt_templates templates;
-	cfg_backend backend;
+	sd__cfg_backend backend;
 	char *model_file; /* JSON of the opened model file's identity, or NULL */
 	/* built by instantiate */
 	sd_actor **actors; /* one per def */
@@ -82,23 +82,23 @@ static int load_actors(sd_discussion_config *c, const json_t *a, sd_error *err)
 	char field[64];
 	int rc;
 	if (!json_is_array(a) || json_array_size(a) == 0)
-		return sd_error_set(err, SD_EINVAL, c->path, "actors",
-				    "must be a non-empty array of {name, persona, ...}");
+		return sd__error_set(err, SD_EINVAL, c->path, "actors",
+				     "must be a non-empty array of {name, persona, ...}");
 	if (json_object_get(c->root, "personas") ||
 	    json_object_get(c->root, "personas_file"))
-		return sd_error_set(err, SD_EINVAL, c->path, "actors",
-				    "give either \"actors\" or personas, not both");
+		return sd__error_set(err, SD_EINVAL, c->path, "actors",
+				     "give either \"actors\" or personas, not both");
 	c->defs = calloc(json_array_size(a), sizeof(*c->defs));
 	if (!c->defs)
-		return sd_error_set(err, SD_ENOMEM, c->path, NULL, "out of memory");
+		return sd__error_set(err, SD_ENOMEM, c->path, NULL, "out of memory");
 	for (size_t i = 0; i < json_array_size(a); i++) {
 		const json_t *e = json_array_get(a, i);
 		cfg_actor *d = &c->defs[c->n_defs];
 		snprintf(field, sizeof(field), "actors[%zu].", i);
 		if (!json_is_object(e))
-			return sd_error_set(err, SD_EINVAL, c->path, "actors",
-					    "entry %zu must be an object", i);
-		if ((rc = cfg_check_keys(e, keys, 5, c->path, field, err)))
+			return sd__error_set(err, SD_EINVAL, c->path, "actors",
+					     "entry %zu must be an object", i);
+		if ((rc = sd__cfg_check_keys(e, keys, 5, c->path, field, err)))
 			return rc;
 		static const char *const strs[] = {"name", "instructions", "context",
 						   "key"};
@@ -108,8 +108,8 @@ static int load_actors(sd_discussion_config *c, const json_t *a, sd_error *err)
 			if (v && !json_is_null(v) && !json_is_string(v)) {
 				snprintf(field, sizeof(field), "actors[%zu].%s", i,
 					 strs[k]);
-				return sd_error_set(err, SD_EINVAL, c->path, field,
-						    "must be a string");
+				return sd__error_set(err, SD_EINVAL, c->path, field,
+						     "must be a string");
 			}
 			*dst[k] = json_string_value(v);
 		}
@@ -119,22 +119,22 @@ static int load_actors(sd_discussion_config *c, const json_t *a, sd_error *err)
 		const json_t *p = json_object_get(e, "persona");
 		if (p && !json_is_null(p) && !json_is_object(p)) {
 			snprintf(field, sizeof(field), "actors[%zu].persona", i);
-			return sd_error_set(err, SD_EINVAL, c->path, field,
-					    "must be an object or null");
+			return sd__error_set(err, SD_EINVAL, c->path, field,
+					     "must be an object or null");
 		}
-		if (!(d->persona = sd_persona_from_object(json_is_object(p) ? p : NULL)))
-			return sd_error_set(err, SD_ENOMEM, c->path, NULL,
-					    "out of memory");
+		if (!(d->persona = sd__persona_from_object(json_is_object(p) ? p : NULL)))
+			return sd__error_set(err, SD_ENOMEM, c->path, NULL,
+					     "out of memory");
 		c->n_defs++;
 	}
 	const json_t *users = json_object_get(c->root, "users");
 	size_t n = users ? json_array_size(users) : c->n_defs;
 	if (users && (!json_is_array(users) || n == 0))
-		return sd_error_set(err, SD_EINVAL, c->path, "users",
-				    "must be a non-empty array of actor keys");
+		return sd__error_set(err, SD_EINVAL, c->path, "users",
+				     "must be a non-empty array of actor keys");
 	c->user_def = calloc(n + 1, sizeof(size_t));
 	if (!c->user_def)
-		return sd_error_set(err, SD_ENOMEM, c->path, NULL, "out of memory");
+		return sd__error_set(err, SD_ENOMEM, c->path, NULL, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		if (!users) {
 			c->user_def[c->n_users++] = i;
@@ -147,9 +147,9 @@ static int load_actors(sd_discussion_config *c, const json_t *a, sd_error *err)
 			j++;
 		if (!k || j == c->n_defs) {
 			snprintf(field, sizeof(field), "users[%zu]", i);
-			return sd_error_set(err, SD_EINVAL, c->path, field,
-					    "no actor with key (or name) \"%s\"",
-					    k ? k : "(not a string)");
+			return sd__error_set(err, SD_EINVAL, c->path, field,
+					     "no actor with key (or name) \"%s\"",
+					     k ? k : "(not a string)");
 		}
 		c->user_def[c->n_users++] = j;
 	}
@@ -163,7 +163,7 @@ static int personas_as_actors(sd_discussion_config *c, sd_error *err)
 	c->defs = calloc(c->n_personas + 1, sizeof(*c->defs));
 	c->user_def = calloc(c->n_personas + 1, sizeof(size_t));
 	if (!c->defs || !c->user_def)
-		return sd_error_set(err, SD_ENOMEM, c->path, NULL, "out of memory");
+		return sd__error_set(err, SD_ENOMEM, c->path, NULL, "out of memory");
 	for (size_t i = 0; i < c->n_personas; i++) {
 		c->defs[i].persona = c->personas[i];
 		c->personas[i] = NULL;
@@ -192,18 +192,18 @@ static int load_order(sd_discussion_config *c, sd_error *err)
 	char field[64];
 	if (c->turn.kind != SD_TURN_ORDER) {
 		if (o)
-			return sd_error_set(
+			return sd__error_set(
 			    err, SD_EINVAL, c->path, "turn_manager.order",
 			    "only the \"order\" turn manager takes an order");
 		return SD_OK;
 	}
 	if (!json_is_array(o) || json_array_size(o) == 0)
-		return sd_error_set(
+		return sd__error_set(
 		    err, SD_EINVAL, c->path, "turn_manager.order",
 		    "must be a non-empty array of user names or positions");
 	c->order = calloc(json_array_size(o), sizeof(size_t));
 	if (!c->order)
-		return sd_error_set(err, SD_ENOMEM, c->path, NULL, "out of memory");
+		return sd__error_set(err, SD_ENOMEM, c->path, NULL, "out of memory");
 	for (size_t i = 0; i < json_array_size(o); i++) {
 		const json_t *v = json_array_get(o, i);
 		size_t found = SIZE_MAX;
@@ -211,7 +211,7 @@ static int load_order(sd_discussion_config *c, sd_error *err)
 		if (json_is_integer(v)) {
 			if (json_integer_value(v) < 0 ||
 			    (size_t)json_integer_value(v) >= c->n_users)
-				return sd_error_set(
+				return sd__error_set(
 				    err, SD_EINVAL, c->path, field,
 				    "position %lld is not a user (0..%zu)",
 				    (long long)json_integer_value(v), c->n_users - 1);
@@ -222,7 +222,7 @@ static int load_order(sd_discussion_config *c, sd_error *err)
 					continue;
 				if (found != SIZE_MAX &&
 				    c->user_def[found] != c->user_def[k])
-					return sd_error_set(
+					return sd__error_set(
 					    err, SD_EINVAL, c->path, field,
 					    "\"%s\" names several users; give a position",
 					    json_string_value(v));
@@ -230,12 +230,12 @@ static int load_order(sd_discussion_config *c, sd_error *err)
 					found = k;
 			}
 			if (found == SIZE_MAX)
-				return sd_error_set(err, SD_EINVAL, c->path, field,
-						    "\"%s\" is not a user",
-						    json_string_value(v));
+				return sd__error_set(err, SD_EINVAL, c->path, field,
+						     "\"%s\" is not a user",
+						     json_string_value(v));
 		} else {
-			return sd_error_set(err, SD_EINVAL, c->path, field,
-					    "must be a user name or a position");
+			return sd__error_set(err, SD_EINVAL, c->path, field,
+					     "must be a user name or a position");
 		}
 		c->order[c->n_order++] = found;
 	}
@@ -250,11 +250,11 @@ static int load_seeds(sd_discussion_config *c, sd_error *err)
 	if (!s || json_is_null(s))
 		return SD_OK;
 	if (!json_is_array(s))
-		return sd_error_set(err, SD_EINVAL, c->path, "seed_opinions",
-				    "must be an array of {username, text}");
+		return sd__error_set(err, SD_EINVAL, c->path, "seed_opinions",
+				     "must be an array of {username, text}");
 	c->seeds = calloc(json_array_size(s) + 1, sizeof(*c->seeds));
 	if (!c->seeds)
-		return sd_error_set(err, SD_ENOMEM, c->path, NULL, "out of memory");
+		return sd__error_set(err, SD_ENOMEM, c->path, NULL, "out of memory");
 	for (size_t i = 0; i < json_array_size(s); i++) {
 		const json_t *e = json_array_get(s, i);
 		char field[64];
@@ -262,8 +262,9 @@ static int load_seeds(sd_discussion_config *c, sd_error *err)
 		const char *t = json_string_value(json_object_get(e, "text"));
 		snprintf(field, sizeof(field), "seed_opinions[%zu]", i);
 		if (!json_is_object(e) || !u || !t)
-			return sd_error_set(err, SD_EINVAL, c->path, field,
-					    "needs a \"username\" and a \"text\" string");
+			return sd__error_set(
+			    err, SD_EINVAL, c->path, field,
+			    "needs a \"username\" and a \"text\" string");
 		/* borrowed from root, which lives as long as the config */
 		c->seeds[c->n_seeds].username = u;
 		c->seeds[c->n_seeds].text = t;
@@ -272,8 +273,7 @@ static int load_seeds(sd_discussion_config *c, sd_error *err)
 	return SD_OK;
 }
 
-int sd_discussion_config_load(const char *path, sd_discussion_config **out,
-			      sd_error *err)
+int sd_discussion_config_load(const char *path, sd_discussion_config **out, sd_error *err)
 {
 	char *text = NULL;
 	json_error_t jerr;
@@ -286,23 +286,24 @@ int sd_discussion_config_load(const char *path, sd_discussion_config **out,
 	if (rc)
 		return rc;
 	c = calloc(1, sizeof(*c));
-	if (!c || !(c->path = strdup(path)) || !(c->dir = cfg_dirname(path))) {
-		rc = sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
+	if (!c || !(c->path = strdup(path)) || !(c->dir = sd__cfg_dirname(path))) {
+		rc = sd__error_set(err, SD_ENOMEM, path, NULL, "out of memory");
 		goto out;
 	}
 	c->root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
 	if (!c->root) {
-		rc = sd_error_set_at(err, SD_EPARSE, path, jerr.line, jerr.column,
-				     "%s", jerr.text);
+		rc = sd__error_set_at(err, SD_EPARSE, path, jerr.line, jerr.column, "%s",
+				      jerr.text);
 		goto out;
 	}
 	if (!json_is_object(c->root)) {
-		rc = sd_error_set(err, SD_EINVAL, path, NULL,
-				  "a discussion config must be a JSON object");
+		rc = sd__error_set(err, SD_EINVAL, path, NULL,
+				   "a discussion config must be a JSON object");
 		goto out;
 	}
-	if ((rc = cfg_check_keys(c->root, top_keys,
-				 sizeof(top_keys) / sizeof(top_keys[0]), path, "", err)))
+	if ((rc = sd__cfg_check_keys(c->root, top_keys,
+				     sizeof(top_keys) / sizeof(top_keys[0]), path, "",
+				     err)))
 		goto out;
 	c->turn = sd_turn_default_params();
 	c->disc = sd_discussion_default_params();
@@ -314,75 +315,77 @@ int sd_discussion_config_load(const char *path, sd_discussion_config **out,
 	c->context = strdup("");
 	c->instructions = strdup("");
 	if (!c->context || !c->instructions) {
-		rc = sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
+		rc = sd__error_set(err, SD_ENOMEM, path, NULL, "out of memory");
 		goto out;
 	}
-	if ((rc = cfg_get_str(c->root, "context", "context", path, &c->context, err)) ||
-	    (rc = cfg_text(c->root, "instructions", "", path, c->dir, &c->instructions,
-			   err)) ||
-	    (rc = cfg_profile(c->root, path, &c->profile, err)) ||
-	    (rc = cfg_string_list(c->root, "remove_strings", "remove_strings", path,
-				  &c->remove, &c->n_remove, err)) ||
-	    (rc = cfg_moderator_parse(json_object_get(c->root, "moderator"), path, c->dir,
-				      &c->mod, err)))
+	if ((rc = sd__cfg_get_str(c->root, "context", "context", path, &c->context,
+				  err)) ||
+	    (rc = sd__cfg_text(c->root, "instructions", "", path, c->dir,
+			       &c->instructions, err)) ||
+	    (rc = sd__cfg_profile(c->root, path, &c->profile, err)) ||
+	    (rc = sd__cfg_string_list(c->root, "remove_strings", "remove_strings", path,
+				      &c->remove, &c->n_remove, err)) ||
+	    (rc = sd__cfg_moderator_parse(json_object_get(c->root, "moderator"), path,
+					  c->dir, &c->mod, err)))
 		goto out;
 	if (json_object_get(c->root, "actors")) {
 		if ((rc = load_actors(c, json_object_get(c->root, "actors"), err)))
 			goto out;
 		if (c->mod.in_users) {
-			rc = sd_error_set(
+			rc = sd__error_set(
 			    err, SD_EINVAL, path, "moderator.in_users",
 			    "with \"actors\", list the moderator among them");
 			goto out;
 		}
-	} else if ((rc = cfg_personas(c->root, path, c->dir, false, &c->personas,
-				      &c->n_personas, err)) ||
+	} else if ((rc = sd__cfg_personas(c->root, path, c->dir, false, &c->personas,
+					  &c->n_personas, err)) ||
 		   (rc = personas_as_actors(c, err))) {
 		goto out;
 	}
-	if ((rc = cfg_turn_manager(json_object_get(c->root, "turn_manager"), path,
-				   &c->turn, err)) ||
+	if ((rc = sd__cfg_turn_manager(json_object_get(c->root, "turn_manager"), path,
+				       &c->turn, err)) ||
 	    (rc = load_order(c, err)) || (rc = load_seeds(c, err)) ||
-	    (rc = cfg_sampling(json_object_get(c->root, "sampling"), path,
-			       &c->disc.sampling, err)) ||
-	    (rc = cfg_backend_parse(json_object_get(c->root, "backend"), path,
-				    c->dir, &c->backend, err)) ||
-	    (rc = cfg_templates(json_object_get(c->root, "templates"), path,
-				&c->templates, err)))
+	    (rc = sd__cfg_sampling(json_object_get(c->root, "sampling"), path,
+				   &c->disc.sampling, err)) ||
+	    (rc = sd__cfg_backend_parse(json_object_get(c->root, "backend"), path, c->dir,
+					&c->backend, err)) ||
+	    (rc = sd__cfg_templates(json_object_get(c->root, "templates"), path,
+				    &c->templates, err)))
 		goto out;
 	i = c->disc.conv_len;
-	if ((rc = cfg_get_int(c->root, "conv_len", "conv_len", path, 0, 1000000, &i, err)))
+	if ((rc = sd__cfg_get_int(c->root, "conv_len", "conv_len", path, 0, 1000000, &i,
+				  err)))
 		goto out;
 	c->disc.conv_len = (int32_t)i;
 	i = c->disc.history_ctx_len;
-	if ((rc = cfg_get_int(c->root, "history_ctx_len", "history_ctx_len", path, 0,
-			      1000000, &i, err)))
+	if ((rc = sd__cfg_get_int(c->root, "history_ctx_len", "history_ctx_len", path, 0,
+				  1000000, &i, err)))
 		goto out;
 	c->disc.history_ctx_len = (int32_t)i;
 	i = c->textwrap_len;
-	if ((rc = cfg_get_int(c->root, "textwrap_len", "textwrap_len", path, 1, INT32_MAX,
-			      &i, err)))
+	if ((rc = sd__cfg_get_int(c->root, "textwrap_len", "textwrap_len", path, 1,
+				  INT32_MAX, &i, err)))
 		goto out;
 	c->textwrap_len = (int32_t)i;
 	i = 42;
-	if ((rc = cfg_get_int(c->root, "seed", "seed", path, 0, INT64_MAX, &i, err)))
+	if ((rc = sd__cfg_get_int(c->root, "seed", "seed", path, 0, INT64_MAX, &i, err)))
 		goto out;
 	c->disc.seed = (uint64_t)i;
 	/* the turn manager must be able to run with these users */
 	if (c->turn.kind != SD_TURN_ROUND_ROBIN && c->turn.kind != SD_TURN_ORDER &&
 	    c->n_users < 2) {
-		rc = sd_error_set(err, SD_EINVAL, path, "users",
-				  "the %s turn manager needs at least 2 users, got %zu",
-				  sd_turn_kind_name(c->turn.kind), c->n_users);
+		rc = sd__error_set(err, SD_EINVAL, path, "users",
+				   "the %s turn manager needs at least 2 users, got %zu",
+				   sd_turn_kind_name(c->turn.kind), c->n_users);
 		goto out;
 	}
 	for (size_t k = 0; c->mod.persona && k < c->n_users; k++) {
 		if (c->user_def[k] != SIZE_MAX &&
 		    strcmp(user_name(c, k), sd_persona_username(c->mod.persona)) == 0) {
-			rc = sd_error_set(err, SD_EINVAL, path,
-					  "moderator.persona.username",
-					  "\"%s\" is also a user's username",
-					  sd_persona_username(c->mod.persona));
+			rc = sd__error_set(err, SD_EINVAL, path,
+					   "moderator.persona.username",
+					   "\"%s\" is also a user's username",
+					   sd_persona_username(c->mod.persona));
 			goto out;
 		}
 	}
@@ -413,12 +416,12 @@ void sd_discussion_config_free(sd_discussion_config *c)
 	free(c->user_def);
 	free(c->remove);
 	free(c->order);
-	cfg_moderator_clear(&c->mod);
+	sd__cfg_moderator_clear(&c->mod);
 	free(c->context);
 	free(c->instructions);
 	free(c->model_file);
 	free(c->seeds);
-	cfg_backend_clear(&c->backend);
+	sd__cfg_backend_clear(&c->backend);
 	free(c->path);
 	free(c->dir);
 	json_decref(c->root);
@@ -466,46 +469,44 @@ sd_llama_params sd_discussion_config_llama_params(const sd_discussion_config *c)
 }
 
 sd_backend *sd_discussion_config_open_backend(sd_discussion_config *c,
-					      const char *default_model,
-					      sd_error *err)
+					      const char *default_model, sd_error *err)
 {
 	if (!c) {
-		sd_error_set(err, SD_EINVAL, NULL, NULL, "no config");
+		sd__error_set(err, SD_EINVAL, NULL, NULL, "no config");
 		return NULL;
 	}
 	/* which model file writes this log (a path says nothing of its bytes) */
 	json_t *id = NULL;
-	if (run_model_identity(&c->backend, c->path, default_model, &id, err))
+	if (sd__run_model_identity(&c->backend, c->path, default_model, &id, err))
 		return NULL;
 	free(c->model_file);
 	c->model_file = id ? json_dumps(id, JSON_COMPACT) : NULL;
 	json_decref(id);
 	if (id && !c->model_file) {
-		sd_error_set(err, SD_ENOMEM, c->path, NULL, "out of memory");
+		sd__error_set(err, SD_ENOMEM, c->path, NULL, "out of memory");
 		return NULL;
 	}
-	return run_backend_open(&c->backend, c->path, 1, default_model, err);
+	return sd__run_backend_open(&c->backend, c->path, 1, default_model, err);
 }
 
 sd_discussion *sd_discussion_config_instantiate(sd_discussion_config *c,
-						const char *model_name,
-						sd_error *err)
+						const char *model_name, sd_error *err)
 {
 	sd_actor_params ap = sd_actor_default_params();
 	if (!c) {
-		sd_error_set(err, SD_EINVAL, NULL, NULL, "no config");
+		sd__error_set(err, SD_EINVAL, NULL, NULL, "no config");
 		return NULL;
 	}
 	if (c->instantiated) {
-		sd_error_set(err, SD_ESTATE, c->path, NULL,
-			     "a config builds one discussion; load it again");
+		sd__error_set(err, SD_ESTATE, c->path, NULL,
+			      "a config builds one discussion; load it again");
 		return NULL;
 	}
 	c->instantiated = true;
 	c->actors = calloc(c->n_defs, sizeof(*c->actors));
 	c->users = calloc(c->n_users, sizeof(*c->users));
 	if (!c->actors || !c->users) {
-		sd_error_set(err, SD_ENOMEM, c->path, NULL, "out of memory");
+		sd__error_set(err, SD_ENOMEM, c->path, NULL, "out of memory");
 		return NULL;
 	}
 	ap.model_name = model_name;
@@ -525,7 +526,7 @@ sd_discussion *sd_discussion_config_instantiate(sd_discussion_config *c,
 			return NULL;
 	}
 	if (c->mod.persona) {
-		cfg_moderator_actor_params(&c->mod, c->context, &ap);
+		sd__cfg_moderator_actor_params(&c->mod, c->context, &ap);
 		ap.name = NULL;
 		c->mod_actor = sd_actor_create(&ap, err);
 		if (!c->mod_actor)
@@ -536,19 +537,19 @@ sd_discussion *sd_discussion_config_instantiate(sd_discussion_config *c,
 		    c->user_def[i] == SIZE_MAX ? c->mod_actor : c->actors[c->user_def[i]];
 	sd_turn_params tp = c->turn;
 	/* the turn order has its own stream, apart from the sampler seeds */
-	tp.seed = sd_seed_mix(c->disc.seed, 0x7475726e /* "turn" */);
+	tp.seed = sd__seed_mix(c->disc.seed, 0x7475726e /* "turn" */);
 	c->tm = sd_turn_manager_create(&tp, c->n_users, err);
 	if (!c->tm)
 		return NULL;
 	sd_discussion_params dp = c->disc;
 	dp.seed_opinions = c->seeds;
 	dp.n_seed_opinions = c->n_seeds;
-	sd_discussion *d = sd_discussion_create(&dp, c->users, c->n_users, c->mod_actor,
-						c->tm, err);
+	sd_discussion *d =
+	    sd_discussion_create(&dp, c->users, c->n_users, c->mod_actor, c->tm, err);
 	if (d && c->model_file &&
 	    sd_logs_set_extra(sd_discussion_logs_mut(d), "model_file", c->model_file)) {
 		sd_discussion_free(d);
-		sd_error_set(err, SD_ENOMEM, c->path, NULL, "out of memory");
+		sd__error_set(err, SD_ENOMEM, c->path, NULL, "out of memory");
 		return NULL;
 	}
 	return d;

@@ -8,18 +8,18 @@
 #include "run/logcompat.h"
 #include "util/md5.h"
 
-static void md5_str(sd_md5 *m, const char *s)
+static void md5_str(sd__md5 *m, const char *s)
 {
 	/* the NUL ends each field: JSON text cannot hold one (jansson
 	   refuses \u0000 by default), so fields cannot run together */
-	sd_md5_update(m, s ? s : "", strlen(s ? s : "") + 1);
+	sd__md5_update(m, s ? s : "", strlen(s ? s : "") + 1);
 }
 
-void lc_derived_id(const sd_logs *l, char out[LC_DERIVED_ID_SIZE])
+void sd__lc_derived_id(const sd_logs *l, char out[LC_DERIVED_ID_SIZE])
 {
-	sd_md5 m;
+	sd__md5 m;
 	char hex[33];
-	sd_md5_init(&m);
+	sd__md5_init(&m);
 	md5_str(&m, "syndisco-log-v1");
 	md5_str(&m, sd_logs_timestamp(l));
 	for (size_t i = 0; i < sd_logs_comment_count(l); i++) {
@@ -27,31 +27,31 @@ void lc_derived_id(const sd_logs *l, char out[LC_DERIVED_ID_SIZE])
 		md5_str(&m, c.name);
 		md5_str(&m, c.text);
 	}
-	sd_md5_hex(&m, hex);
+	sd__md5_hex(&m, hex);
 	snprintf(out, LC_DERIVED_ID_SIZE, "sd-%s", hex);
 }
 
-int lc_ensure_id(sd_logs *l)
+int sd__lc_ensure_id(sd_logs *l)
 {
 	const char *id = sd_logs_id(l);
 	char derived[LC_DERIVED_ID_SIZE];
 	if (id && *id)
 		return SD_OK;
-	lc_derived_id(l, derived);
+	sd__lc_derived_id(l, derived);
 	return sd_logs_set_id(l, derived) ? SD_ENOMEM : SD_OK;
 }
 
-void lc_syndisco_message_id(const char *conv_id, const char *message, char out[33])
+void sd__lc_syndisco_message_id(const char *conv_id, const char *message, char out[33])
 {
-	sd_md5 m;
-	sd_md5_init(&m);
-	sd_md5_update(&m, conv_id, strlen(conv_id));
-	sd_md5_update(&m, "_", 1);
-	sd_md5_update(&m, message, strlen(message));
-	sd_md5_hex(&m, out);
+	sd__md5 m;
+	sd__md5_init(&m);
+	sd__md5_update(&m, conv_id, strlen(conv_id));
+	sd__md5_update(&m, "_", 1);
+	sd__md5_update(&m, message, strlen(message));
+	sd__md5_hex(&m, out);
 }
 
-bool lc_is_annotation(const json_t *root)
+bool sd__lc_is_annotation(const json_t *root)
 {
 	if (!json_is_object(root))
 		return false;
@@ -76,7 +76,7 @@ bool lc_is_annotation(const json_t *root)
 	return false;
 }
 
-int lc_prompt_info(const char *prompt, json_t **persona, json_t **instructions)
+int sd__lc_prompt_info(const char *prompt, json_t **persona, json_t **instructions)
 {
 	json_error_t jerr;
 	*persona = *instructions = NULL;

@@ -24,18 +24,18 @@
  * formatting; the prompts are left out because SynDisco's Logs.from_file
  * drops them.
  */
-void lc_derived_id(const sd_logs *l, char out[LC_DERIVED_ID_SIZE]);
+void sd__lc_derived_id(const sd_logs *l, char out[LC_DERIVED_ID_SIZE]);
 
 /* Give l its derived id when its "id" is missing or empty. SD_OK, or
  * SD_ENOMEM. */
-int lc_ensure_id(sd_logs *l);
+int sd__lc_ensure_id(sd_logs *l);
 
 /*
  * The message id SynDisco's postprocessing (import_discussions,
  * import_annotations) computes: the MD5 hex digest of the UTF-8 text
  * conv_id + "_" + message.
  */
-void lc_syndisco_message_id(const char *conv_id, const char *message, char out[33]);
+void sd__lc_syndisco_message_id(const char *conv_id, const char *message, char out[33]);
 
 /*
  * Whether a parsed JSON file is an annotation file of any version: ours
@@ -43,7 +43,7 @@ void lc_syndisco_message_id(const char *conv_id, const char *message, char out[3
  * shaped like a discussion log but its entries' prompt is an annotator's
  * system prompt ("type": "annotator").
  */
-bool lc_is_annotation(const json_t *root);
+bool sd__lc_is_annotation(const json_t *root);
 
 /*
  * What a system prompt says about its speaker: the "persona" object and
@@ -52,6 +52,6 @@ bool lc_is_annotation(const json_t *root);
  * only. *persona and *instructions get new references or NULL. SD_OK, or
  * SD_ENOMEM (which must not pass for "nothing there").
  */
-int lc_prompt_info(const char *prompt, json_t **persona, json_t **instructions);
+int sd__lc_prompt_info(const char *prompt, json_t **persona, json_t **instructions);
 
 #endif

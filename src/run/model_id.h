@@ -13,7 +13,7 @@
 #include "util/error.h"
 
 /* The llama.cpp version this library was built with (static string). */
-const char *run_llama_version(void);
+const char *sd__run_llama_version(void);
 
 /*
  * {"path", "size", "sha256", "llama_cpp"} of the model file a backend
@@ -21,23 +21,23 @@ const char *run_llama_version(void);
  * file (openai, scripted). The SHA-256 is computed once per path, size
  * and mtime and cached under $SYNDISCO_CACHE_DIR, $XDG_CACHE_HOME/syndisco
  * or ~/.cache/syndisco (model-sha256/). Errors name source (the config)
- * and the model file. Also checks what run_backend_check() checks.
+ * and the model file. Also checks what sd__run_backend_check() checks.
  */
-int run_model_identity(const cfg_backend *cb, const char *source,
-		       const char *default_model, json_t **out, sd_error *err);
+int sd__run_model_identity(const sd__cfg_backend *cb, const char *source,
+			   const char *default_model, json_t **out, sd_error *err);
 
 /*
  * A manifest's "model_files" is [{"name": cell or annotator, "model_file":
  * identity or null}]. The sha256 recorded for name, or NULL.
  */
-const char *run_model_sha_of(const json_t *manifest, const char *name);
+const char *sd__run_model_sha_of(const json_t *manifest, const char *name);
 
 /*
  * SD_OK when every cell or annotator of new_manifest that the old one
  * records uses a model file with the same SHA-256; else SD_ESTATE with a
  * message naming it and the way out (--force).
  */
-int run_model_files_check(const json_t *old_manifest, const json_t *new_manifest,
-			  const char *manifest_path, sd_error *err);
+int sd__run_model_files_check(const json_t *old_manifest, const json_t *new_manifest,
+			      const char *manifest_path, sd_error *err);
 
 #endif

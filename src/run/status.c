@@ -14,87 +14,39 @@
 #include "util/buf.h"
 #include "util/error.h"
 
-char *run_manifest_digest(const char *out_dir, const char *manifest,
-			  const char *name, char **model_sha)
-{
-	sd_buf b;
-	char *text = NULL, *d = NULL;
-	sd_buf_init(&b, 0);
-	if (!sd_buf_printf(&b, "%s/%s", out_dir, manifest) &&
-	    sd_file_read(b.data, &text, NULL, NULL) == SD_OK) {
-		json_t *m = json_loads(text, 0, NULL);
-		const char *s = json_string_value(json_object_get(m, "config_digest"));
-		d = s ? strdup(s) : NULL;
-		const char *h = name ? run_model_sha_of(m, name) : NULL;
-		if (model_sha)
-			*model_sha = h ? strdup(h) : NULL;
-		json_decref(m);
-	}
-	free(text);
-	sd_buf_free(&b);
-	return d;
-}
-
-bool run_file_complete(const char *path, const char *cell, size_t index,
-		       const char *digest, const char *model_sha)
-{
-	sd_logs *l = NULL;
-	struct stat st;
-	if (stat(path, &st) != 0)
-		return false;
-	if (sd_logs_load(path, &l, NULL) != SD_OK)
-		return false;
-	const json_t *c = sd_logs_get(l, "cell");
-	const json_t *i = sd_logs_get(l, "index");
-	bool ok = json_is_string(c) && strcmp(json_string_value(c), cell) == 0 &&
-		  json_is_integer(i) && json_integer_value(i) >= 0 &&
-		  (size_t)json_integer_value(i) == index;
-	/* a file of another config (a foreign run, or the one before --force)
-	   is not this run's discussion, however complete */
-	if (ok && digest) {
-		const json_t *d = sd_logs_get(l, "config_digest");
-		ok = json_is_string(d) && strcmp(json_string_value(d), digest) == 0;
-	}
-	if (ok && model_sha) {
-		const json_t *h = json_object_get(sd_logs_get(l, "model_file"), "sha256");
-		ok = json_is_string(h) && strcmp(json_string_value(h), model_sha) == 0;
-	}
-	sd_logs_free(l);
-	return ok;
-}
-
-int sd_run_missing(const char *out_dir, const char *cell, size_t total,
-		   size_t **missing, size_t *n_missing, sd_error *err)
+int sd_run_missing(const char *out_dir, const char *cell, size_t total, size_t **missing,
+		   size_t *n_missing, sd_error *err)
 {
 	size_t *res = NULL, n = 0;
 	char *sha = NULL;
-	sd_buf path;
+	sd__buf path;
 	int rc = SD_OK;
 	if (!missing || !n_missing)
-		return sd_error_set(err, SD_EINVAL, NULL, NULL, "no output arguments");
+		return sd__error_set(err, SD_EINVAL, NULL, NULL, "no output arguments");
 	*missing = NULL;
 	*n_missing = 0;
 	if (!out_dir || !cell)
-		return sd_error_set(err, SD_EINVAL, NULL, NULL, "no output dir or cell");
+		return sd__error_set(err, SD_EINVAL, NULL, NULL, "no output dir or cell");
 	if (total > RUN_MAX_DISCUSSIONS)
-		return sd_error_set(err, SD_EINVAL, out_dir, cell,
-				    "%zu discussions is more than a run may have (%d)",
-				    total, RUN_MAX_DISCUSSIONS);
-	char *digest = run_manifest_digest(out_dir, "run.json", cell, &sha);
-	sd_buf_init(&path, 0);
+		return sd__error_set(err, SD_EINVAL, out_dir, cell,
+				     "%zu discussions is more than a run may have (%d)",
+				     total, RUN_MAX_DISCUSSIONS);
+	char *digest = sd__run_manifest_digest(out_dir, "run.json", cell, &sha);
+	sd__buf_init(&path, 0);
 	for (size_t k = 0; k < total; k++) {
-		sd_buf_reset(&path);
-		if (sd_buf_printf(&path, "%s/%s/%zu.json", out_dir, cell, k)) {
-			rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		sd__buf_reset(&path);
+		if (sd__buf_printf(&path, "%s/%s/%zu.json", out_dir, cell, k)) {
+			rc = sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 			goto out;
 		}
-		if (run_file_complete(path.data, cell, k, digest, sha))
+		if (sd__run_file_complete(path.data, cell, k, digest, sha))
 			continue;
 		if (!res) {
 			/* at most total - k more are missing */
 			res = malloc((total - k) * sizeof(*res));
 			if (!res) {
-				rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+				rc = sd__error_set(err, SD_ENOMEM, NULL, NULL,
+						   "out of memory");
 				goto out;
 			}
 		}
@@ -107,7 +59,7 @@ out:
 	free(res);
 	free(digest);
 	free(sha);
-	sd_buf_free(&path);
+	sd__buf_free(&path);
 	return rc;
 }
 
@@ -127,7 +79,7 @@ int sd_run_status_json(const char *out_dir, uint32_t shard_count, char **out,
 	json_t *root = NULL, *arr = NULL;
 	int rc;
 	if (!out)
-		return sd_error_set(err, SD_EINVAL, NULL, NULL, "no output argument");
+		return sd__error_set(err, SD_EINVAL, NULL, NULL, "no output argument");
 	*out = NULL;
 	if (complete)
 		*complete = false;
@@ -195,11 +147,98 @@ int sd_run_status_json(const char *out_dir, uint32_t shard_count, char **out,
 	rc = SD_OK;
 	goto out;
 nomem:
-	rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+	rc = sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 out:
 	json_decref(arr);
 	json_decref(root);
 	free(shard_flags);
 	sd_run_status_free(cells, n_cells);
 	return rc;
+}
+
+int sd_run_status(const char *out_dir, sd_cell_status **cells, size_t *n, sd_error *err)
+{
+	char *path = sd__cell_path(out_dir, "run.json", (size_t)-1);
+	char *text = NULL;
+	json_t *m = NULL;
+	sd_cell_status *res = NULL;
+	size_t count = 0;
+	int rc;
+	*cells = NULL;
+	*n = 0;
+	if (!path)
+		return sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+	if ((rc = sd_file_read(path, &text, NULL, err))) {
+		if (rc == SD_ENOTFOUND)
+			sd__error_set(
+			    err, rc, out_dir, NULL,
+			    "no run.json: not an output directory of syndisco run");
+		goto out;
+	}
+	json_error_t jerr;
+	m = json_loads(text, 0, &jerr);
+	const json_t *arr = json_object_get(m, "cells");
+	const char *digest = json_string_value(json_object_get(m, "config_digest"));
+	if (!m || !json_is_array(arr)) {
+		rc = sd__error_set(err, SD_EPARSE, path, "cells", "missing or malformed");
+		goto out;
+	}
+	res = calloc(json_array_size(arr) + 1, sizeof(*res));
+	if (!res) {
+		rc = sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < json_array_size(arr); i++) {
+		const json_t *c = json_array_get(arr, i);
+		const char *name = json_string_value(json_object_get(c, "name"));
+		json_int_t total =
+		    json_integer_value(json_object_get(c, "num_discussions"));
+		if (total > RUN_MAX_DISCUSSIONS) {
+			rc = sd__error_set(
+			    err, SD_EPARSE, path, "cells",
+			    "entry %zu claims %lld discussions, more than a "
+			    "config may ask for (%d)",
+			    i, (long long)total, RUN_MAX_DISCUSSIONS);
+			goto out;
+		}
+		if (!name || total < 0) {
+			rc = sd__error_set(err, SD_EPARSE, path, "cells",
+					   "entry %zu is malformed", i);
+			goto out;
+		}
+		res[count].name = strdup(name);
+		if (!res[count].name) {
+			rc = sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+			goto out;
+		}
+		res[count].total = (size_t)total;
+		for (size_t k = 0; k < (size_t)total; k++) {
+			char *f = sd__cell_path(out_dir, name, k);
+			if (f && sd__run_file_complete(f, name, k, digest,
+						       sd__run_model_sha_of(m, name)))
+				res[count].done++;
+			free(f);
+		}
+		count++;
+	}
+	*cells = res;
+	*n = count;
+	res = NULL;
+	rc = SD_OK;
+out:
+	if (res)
+		sd_run_status_free(res, count);
+	json_decref(m);
+	free(text);
+	free(path);
+	return rc;
+}
+
+void sd_run_status_free(sd_cell_status *cells, size_t n)
+{
+	if (!cells)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free((char *)cells[i].name);
+	free(cells);
 }

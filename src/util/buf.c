@@ -8,15 +8,24 @@
 
 #define SD_BUF_DEFAULT_MAX ((size_t)256 << 20)
 
-void sd_buf_init(sd_buf *b, size_t max)
+void sd__buf_init(sd__buf *b, size_t max)
 {
 	b->data = NULL;
 	b->len = 0;
 	b->cap = 0;
 	b->max = max ? max : SD_BUF_DEFAULT_MAX;
+	b->failed = 0;
 }
 
-static int grow(sd_buf *b, size_t need)
+/* Mark the buffer failed (the first code wins) and return the code. */
+static int fail(sd__buf *b, int rc)
+{
+	if (!b->failed)
+		b->failed = rc;
+	return b->failed;
+}
+
+static int grow(sd__buf *b, size_t need)
 {
 	if (need > b->max)
 		return SD_ENOMEM;
@@ -34,13 +43,15 @@ static int grow(sd_buf *b, size_t need)
 	return SD_OK;
 }
 
-int sd_buf_append(sd_buf *b, const char *s, size_t n)
+int sd__buf_append(sd__buf *b, const char *s, size_t n)
 {
+	if (b->failed)
+		return b->failed;
 	if (b->len + n < b->len)
-		return SD_ENOMEM;
+		return fail(b, SD_ENOMEM);
 	int rc = grow(b, b->len + n);
 	if (rc)
-		return rc;
+		return fail(b, rc);
 	if (n)
 		memcpy(b->data + b->len, s, n);
 	b->len += n;
@@ -48,14 +59,13 @@ int sd_buf_append(sd_buf *b, const char *s, size_t n)
 	return SD_OK;
 }
 
-int sd_buf_puts(sd_buf *b, const char *s)
-{
-	return sd_buf_append(b, s, strlen(s));
-}
+int sd__buf_puts(sd__buf *b, const char *s) { return sd__buf_append(b, s, strlen(s)); }
 
-int sd_buf_printf(sd_buf *b, const char *fmt, ...)
+int sd__buf_printf(sd__buf *b, const char *fmt, ...)
 {
 	va_list ap;
+	if (b->failed)
+		return b->failed;
 	va_start(ap, fmt);
 	va_list ap2;
 	va_copy(ap2, ap);
@@ -72,11 +82,18 @@ int sd_buf_printf(sd_buf *b, const char *fmt, ...)
 	rc = SD_OK;
 out:
 	va_end(ap2);
-	return rc;
+	return rc ? fail(b, rc) : SD_OK;
 }
 
-char *sd_buf_steal(sd_buf *b)
+int sd__buf_status(const sd__buf *b) { return b->failed; }
+
+char *sd__buf_steal(sd__buf *b)
 {
+	if (b->failed) {
+		sd__buf_free(b);
+		b->failed = 0;
+		return NULL;
+	}
 	if (!b->data && grow(b, 0))
 		return NULL;
 	if (b->len == 0)
@@ -87,16 +104,18 @@ char *sd_buf_steal(sd_buf *b)
 	return p;
 }
 
-void sd_buf_reset(sd_buf *b)
+void sd__buf_reset(sd__buf *b)
 {
 	b->len = 0;
+	b->failed = 0;
 	if (b->data)
 		b->data[0] = '\0';
 }
 
-void sd_buf_free(sd_buf *b)
+void sd__buf_free(sd__buf *b)
 {
 	free(b->data);
 	b->data = NULL;
 	b->len = b->cap = 0;
+	b->failed = 0;
 }

@@ -260,11 +260,12 @@ int sd__cpu_isa_check(const char *required, const char *source, sd_error *err)
 			break;
 		len += (size_t)w;
 	}
-	return sd_error_set(err, SD_EBACKEND, source, NULL,
-			    "this build of llama.cpp uses %s, which this machine cannot "
-			    "run (the CPU lacks it or the OS has not enabled it); build "
-			    "syndisco on this machine (scripts/build.sh: the llama.cpp "
-			    "cache is kept per instruction set) or on the oldest node it "
-			    "must run on",
-			    names);
+	return sd__error_set(
+	    err, SD_EBACKEND, source, NULL,
+	    "this build of llama.cpp uses %s, which this machine cannot "
+	    "run (the CPU lacks it or the OS has not enabled it); build "
+	    "syndisco on this machine (scripts/build.sh: the llama.cpp "
+	    "cache is kept per instruction set) or on the oldest node it "
+	    "must run on",
+	    names);
 }

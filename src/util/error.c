@@ -8,15 +8,24 @@
 const char *sd_strerror(int status)
 {
 	switch (status) {
-	case SD_OK: return "ok";
-	case SD_EINVAL: return "invalid input";
-	case SD_ENOMEM: return "out of memory";
-	case SD_EIO: return "input/output error";
-	case SD_EPARSE: return "parse error";
-	case SD_EBACKEND: return "generation backend error";
-	case SD_ESTATE: return "not allowed in this state";
-	case SD_ENOTFOUND: return "not found";
-	default: return "unknown error";
+	case SD_OK:
+		return "ok";
+	case SD_EINVAL:
+		return "invalid input";
+	case SD_ENOMEM:
+		return "out of memory";
+	case SD_EIO:
+		return "input/output error";
+	case SD_EPARSE:
+		return "parse error";
+	case SD_EBACKEND:
+		return "generation backend error";
+	case SD_ESTATE:
+		return "not allowed in this state";
+	case SD_ENOTFOUND:
+		return "not found";
+	default:
+		return "unknown error";
 	}
 }
 
@@ -35,8 +44,8 @@ static void copy_str(char *dst, size_t size, const char *src)
 	snprintf(dst, size, "%s", src);
 }
 
-int sd_error_set(sd_error *err, int code, const char *source,
-		 const char *field, const char *fmt, ...)
+int sd__error_set(sd_error *err, int code, const char *source, const char *field,
+		  const char *fmt, ...)
 {
 	if (!err)
 		return code;
@@ -51,8 +60,8 @@ int sd_error_set(sd_error *err, int code, const char *source,
 	return code;
 }
 
-int sd_error_set_at(sd_error *err, int code, const char *source, int line,
-		    int column, const char *fmt, ...)
+int sd__error_set_at(sd_error *err, int code, const char *source, int line, int column,
+		     const char *fmt, ...)
 {
 	if (!err)
 		return code;
@@ -76,13 +85,13 @@ const char *sd_error_format(const sd_error *err, char *buf, size_t size)
 	if (!err)
 		return buf;
 	size_t o = 0;
-#define PUT(...)                                                        \
-	do {                                                            \
-		if (o < size) {                                         \
-			int n_ = snprintf(buf + o, size - o, __VA_ARGS__); \
-			if (n_ > 0)                                     \
-				o += (size_t)n_;                        \
-		}                                                       \
+#define PUT(...)                                                                         \
+	do {                                                                             \
+		if (o < size) {                                                          \
+			int n_ = snprintf(buf + o, size - o, __VA_ARGS__);               \
+			if (n_ > 0)                                                      \
+				o += (size_t)n_;                                         \
+		}                                                                        \
 	} while (0)
 	if (err->source[0]) {
 		PUT("%s", err->source);
@@ -100,7 +109,4 @@ const char *sd_error_format(const sd_error *err, char *buf, size_t size)
 	return buf;
 }
 
-void sd_free(void *p)
-{
-	free(p);
-}
+void sd_free(void *p) { free(p); }

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-uint64_t sd_fnv1a64(const void *data, size_t n, uint64_t h);
+uint64_t sd__fnv1a64(const void *data, size_t n, uint64_t h);
 #define SD_FNV1A64_INIT 0xcbf29ce484222325ULL
 
 #endif

@@ -6,7 +6,7 @@
 
 #include "util/utf8.h"
 
-char *sd_json_dumps_python(const json_t *v)
+char *sd__json_dumps_python(const json_t *v)
 {
 	/* jansson's default (no indent, not compact) already uses ", " and
 	 * ": "; only its \u escapes are upper-case where Python's are not. */
@@ -26,12 +26,12 @@ char *sd_json_dumps_python(const json_t *v)
 	return s;
 }
 
-json_t *sd_json_string_repair(const char *s)
+json_t *sd__json_string_repair(const char *s)
 {
 	size_t n = strlen(s);
-	if (sd_utf8_valid(s, n))
+	if (sd__utf8_valid(s, n))
 		return json_stringn(s, n);
-	char *fixed = sd_utf8_repair(s, n);
+	char *fixed = sd__utf8_repair(s, n);
 	if (!fixed)
 		return NULL;
 	json_t *j = json_string(fixed);
@@ -39,7 +39,7 @@ json_t *sd_json_string_repair(const char *s)
 	return j;
 }
 
-int sd_json_is_empty(const json_t *v)
+int sd__json_is_empty(const json_t *v)
 {
 	if (!v || json_is_null(v))
 		return 1;

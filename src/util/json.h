@@ -9,12 +9,12 @@
  * ", " and ": " separators, non-ASCII as lowercase \uXXXX escapes.
  * Caller frees. NULL on allocation failure.
  */
-char *sd_json_dumps_python(const json_t *v);
+char *sd__json_dumps_python(const json_t *v);
 
 /* A JSON string from possibly invalid UTF-8 (repaired). New reference. */
-json_t *sd_json_string_repair(const char *s);
+json_t *sd__json_string_repair(const char *s);
 
 /* True for "", null, [] and {} (fields left out of prompts). */
-int sd_json_is_empty(const json_t *v);
+int sd__json_is_empty(const json_t *v);
 
 #endif

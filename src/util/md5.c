@@ -26,7 +26,7 @@ static const unsigned char S[64] = {
 
 static uint32_t rotl(uint32_t x, unsigned n) { return (x << n) | (x >> (32 - n)); }
 
-static void block(sd_md5 *m, const unsigned char *p)
+static void block(sd__md5 *m, const unsigned char *p)
 {
 	uint32_t w[16];
 	for (int i = 0; i < 16; i++) /* little-endian words */
@@ -61,7 +61,7 @@ static void block(sd_md5 *m, const unsigned char *p)
 	m->h[3] += d;
 }
 
-void sd_md5_init(sd_md5 *m)
+void sd__md5_init(sd__md5 *m)
 {
 	m->h[0] = 0x67452301;
 	m->h[1] = 0xefcdab89;
@@ -70,7 +70,7 @@ void sd_md5_init(sd_md5 *m)
 	m->len = 0;
 }
 
-void sd_md5_update(sd_md5 *m, const void *data, size_t n)
+void sd__md5_update(sd__md5 *m, const void *data, size_t n)
 {
 	const unsigned char *p = data;
 	size_t have = (size_t)(m->len % 64);
@@ -89,7 +89,7 @@ void sd_md5_update(sd_md5 *m, const void *data, size_t n)
 	memcpy(m->buf, p, n);
 }
 
-void sd_md5_hex(sd_md5 *m, char hex[33])
+void sd__md5_hex(sd__md5 *m, char hex[33])
 {
 	unsigned char pad[72] = {0x80};
 	uint64_t bits = m->len * 8;
@@ -97,7 +97,7 @@ void sd_md5_hex(sd_md5 *m, char hex[33])
 	size_t padlen = have < 56 ? 56 - have : 120 - have;
 	for (int i = 0; i < 8; i++)
 		pad[padlen + (size_t)i] = (unsigned char)(bits >> (8 * i));
-	sd_md5_update(m, pad, padlen + 8);
+	sd__md5_update(m, pad, padlen + 8);
 	for (int i = 0; i < 16; i++)
 		snprintf(hex + 2 * i, 3, "%02x",
 			 (unsigned)(m->h[i / 4] >> (8 * (i % 4))) & 0xffu);

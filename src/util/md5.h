@@ -9,15 +9,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct sd_md5 {
+typedef struct sd__md5 {
 	uint32_t h[4];
 	uint64_t len;	       /* bytes hashed so far */
 	unsigned char buf[64]; /* a partial block */
-} sd_md5;
+} sd__md5;
 
-void sd_md5_init(sd_md5 *m);
-void sd_md5_update(sd_md5 *m, const void *data, size_t n);
+void sd__md5_init(sd__md5 *m);
+void sd__md5_update(sd__md5 *m, const void *data, size_t n);
 /* Finish and write 32 lowercase hex digits and a NUL into hex. */
-void sd_md5_hex(sd_md5 *m, char hex[33]);
+void sd__md5_hex(sd__md5 *m, char hex[33]);
 
 #endif

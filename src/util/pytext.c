@@ -12,13 +12,13 @@
 
 #include "syndisco.h"
 
-typedef struct sd_cp_range {
+typedef struct sd__cp_range {
 	uint32_t lo, hi;
-} sd_cp_range;
+} sd__cp_range;
 
 #include "util/pyunicode_tables.h"
 
-static bool in_ranges(const sd_cp_range *r, size_t n, uint32_t cp)
+static bool in_ranges(const sd__cp_range *r, size_t n, uint32_t cp)
 {
 	size_t lo = 0, hi = n;
 	while (lo < hi) {
@@ -35,7 +35,7 @@ static bool in_ranges(const sd_cp_range *r, size_t n, uint32_t cp)
 
 #define IN(tab, cp) in_ranges(tab, sizeof(tab) / sizeof(tab[0]), cp)
 
-bool sd_py_isspace(uint32_t cp)
+bool sd__py_isspace(uint32_t cp)
 {
 	return (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x20) || cp == 0x85 ||
 	       cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) ||
@@ -43,11 +43,11 @@ bool sd_py_isspace(uint32_t cp)
 	       cp == 0x3000;
 }
 
-bool sd_py_isalnum(uint32_t cp) { return IN(py_alnum, cp); }
+bool sd__py_isalnum(uint32_t cp) { return IN(py_alnum, cp); }
 
-bool sd_py_isdecimal(uint32_t cp) { return IN(py_decimal, cp); }
+bool sd__py_isdecimal(uint32_t cp) { return IN(py_decimal, cp); }
 
-bool sd_py_isprintable(uint32_t cp) { return IN(py_printable, cp); }
+bool sd__py_isprintable(uint32_t cp) { return IN(py_printable, cp); }
 
 /* One code point from s[*i..n); invalid or truncated bytes give U+FFFD. */
 static uint32_t next_cp(const unsigned char *s, size_t n, size_t *i)
@@ -88,7 +88,7 @@ bad:
 	return 0xFFFD;
 }
 
-int sd_py_decode(const char *s, size_t n, uint32_t **out, size_t *n_out)
+int sd__py_decode(const char *s, size_t n, uint32_t **out, size_t *n_out)
 {
 	*out = NULL;
 	*n_out = 0;
@@ -105,7 +105,7 @@ int sd_py_decode(const char *s, size_t n, uint32_t **out, size_t *n_out)
 	return SD_OK;
 }
 
-static int put_cp(sd_buf *b, uint32_t cp)
+static int put_cp(sd__buf *b, uint32_t cp)
 {
 	char u[4];
 	size_t len;
@@ -130,12 +130,12 @@ static int put_cp(sd_buf *b, uint32_t cp)
 		u[3] = (char)(0x80 | (cp & 0x3F));
 		len = 4;
 	}
-	return sd_buf_append(b, u, len);
+	return sd__buf_append(b, u, len);
 }
 
-int sd_py_encode(sd_buf *b, const uint32_t *cp, size_t n)
+int sd__py_encode(sd__buf *b, const uint32_t *cp, size_t n)
 {
-	int rc = sd_buf_append(b, "", 0);
+	int rc = sd__buf_append(b, "", 0);
 	for (size_t i = 0; i < n && rc == SD_OK; i++)
 		rc = put_cp(b, cp[i]);
 	return rc;
@@ -148,7 +148,7 @@ static void strip_bounds(const char *s, size_t *lo, size_t *hi)
 	while (i < n) {
 		size_t at = i;
 		uint32_t cp = next_cp((const unsigned char *)s, n, &i);
-		if (!sd_py_isspace(cp)) {
+		if (!sd__py_isspace(cp)) {
 			if (first == n)
 				first = at;
 			last = i;
@@ -158,7 +158,7 @@ static void strip_bounds(const char *s, size_t *lo, size_t *hi)
 	*hi = first == n ? n : last;
 }
 
-bool sd_py_is_blank(const char *s)
+bool sd__py_is_blank(const char *s)
 {
 	size_t lo, hi;
 	if (!s)
@@ -167,7 +167,7 @@ bool sd_py_is_blank(const char *s)
 	return lo >= hi;
 }
 
-char *sd_py_strip(const char *s)
+char *sd__py_strip(const char *s)
 {
 	size_t lo, hi;
 	strip_bounds(s, &lo, &hi);
@@ -181,27 +181,27 @@ char *sd_py_strip(const char *s)
 	return r;
 }
 
-char *sd_py_remove_all(const char *s, const char *old)
+char *sd__py_remove_all(const char *s, const char *old)
 {
-	sd_buf b;
+	sd__buf b;
 	size_t k = strlen(old);
-	sd_buf_init(&b, 0);
-	if (sd_buf_append(&b, "", 0))
+	sd__buf_init(&b, 0);
+	if (sd__buf_append(&b, "", 0))
 		return NULL;
 	for (const char *p = s; *p;) {
 		const char *q = k ? strstr(p, old) : NULL;
 		if (!q) {
-			if (sd_buf_puts(&b, p))
+			if (sd__buf_puts(&b, p))
 				goto oom;
 			break;
 		}
-		if (sd_buf_append(&b, p, (size_t)(q - p)))
+		if (sd__buf_append(&b, p, (size_t)(q - p)))
 			goto oom;
 		p = q + k;
 	}
-	return sd_buf_steal(&b);
+	return sd__buf_steal(&b);
 oom:
-	sd_buf_free(&b);
+	sd__buf_free(&b);
 	return NULL;
 }
 
@@ -212,10 +212,10 @@ static bool is_ascii_ws(uint32_t c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
 }
 
-static bool is_word(uint32_t c) { return c == '_' || sd_py_isalnum(c); }
+static bool is_word(uint32_t c) { return c == '_' || sd__py_isalnum(c); }
 
 /* textwrap's "letter": a \w character that is not a \d digit. */
-static bool is_letter(uint32_t c) { return is_word(c) && !sd_py_isdecimal(c); }
+static bool is_letter(uint32_t c) { return is_word(c) && !sd__py_isdecimal(c); }
 
 static bool is_word_punct(uint32_t c)
 {
@@ -282,25 +282,25 @@ static size_t chunk_end(const uint32_t *t, size_t n, size_t i)
 static bool chunk_blank(const uint32_t *t, const chunk *c)
 {
 	for (size_t k = 0; k < c->len; k++)
-		if (!sd_py_isspace(t[c->off + k]))
+		if (!sd__py_isspace(t[c->off + k]))
 			return false;
 	return true;
 }
 
-int sd_py_fill(const char *s, long width, char **out)
+int sd__py_fill(const char *s, long width, char **out)
 {
 	uint32_t *in = NULL, *t = NULL;
 	size_t n_in = 0, n = 0, n_chunks = 0, col = 0;
 	chunk *chunks = NULL, *line = NULL;
-	sd_buf b;
+	sd__buf b;
 	int rc;
 
 	*out = NULL;
 	if (!s || width < 1)
 		return SD_EINVAL;
-	sd_buf_init(&b, 0);
-	if ((rc = sd_py_decode(s, strlen(s), &in, &n_in)) ||
-	    (rc = sd_buf_append(&b, "", 0)))
+	sd__buf_init(&b, 0);
+	if ((rc = sd__py_decode(s, strlen(s), &in, &n_in)) ||
+	    (rc = sd__buf_append(&b, "", 0)))
 		goto out;
 	rc = SD_ENOMEM;
 	/* expand tabs (size 8, by column; \n and \r restart it), then every
@@ -371,17 +371,18 @@ int sd_py_fill(const char *s, long width, char **out)
 		if (n_line && chunk_blank(t, &line[n_line - 1]))
 			n_line--;
 		if (n_line) {
-			if (n_lines++ && (rc = sd_buf_append(&b, "\n", 1)))
+			if (n_lines++ && (rc = sd__buf_append(&b, "\n", 1)))
 				goto out;
 			for (size_t k = 0; k < n_line; k++)
-				if ((rc = sd_py_encode(&b, t + line[k].off, line[k].len)))
+				if ((rc =
+					 sd__py_encode(&b, t + line[k].off, line[k].len)))
 					goto out;
 		}
 	}
-	*out = sd_buf_steal(&b);
+	*out = sd__buf_steal(&b);
 	rc = *out ? SD_OK : SD_ENOMEM;
 out:
-	sd_buf_free(&b);
+	sd__buf_free(&b);
 	free(in);
 	free(t);
 	free(chunks);
@@ -391,61 +392,61 @@ out:
 
 /* ---- json.dumps ---- */
 
-static int json_string_esc(sd_buf *b, const char *s, size_t n)
+static int json_string_esc(sd__buf *b, const char *s, size_t n)
 {
-	int rc = sd_buf_append(b, "\"", 1);
+	int rc = sd__buf_append(b, "\"", 1);
 	size_t i = 0;
 	while (i < n && rc == SD_OK) {
 		uint32_t c = next_cp((const unsigned char *)s, n, &i);
 		switch (c) {
 		case '"':
-			rc = sd_buf_puts(b, "\\\"");
+			rc = sd__buf_puts(b, "\\\"");
 			break;
 		case '\\':
-			rc = sd_buf_puts(b, "\\\\");
+			rc = sd__buf_puts(b, "\\\\");
 			break;
 		case '\n':
-			rc = sd_buf_puts(b, "\\n");
+			rc = sd__buf_puts(b, "\\n");
 			break;
 		case '\r':
-			rc = sd_buf_puts(b, "\\r");
+			rc = sd__buf_puts(b, "\\r");
 			break;
 		case '\t':
-			rc = sd_buf_puts(b, "\\t");
+			rc = sd__buf_puts(b, "\\t");
 			break;
 		case '\b':
-			rc = sd_buf_puts(b, "\\b");
+			rc = sd__buf_puts(b, "\\b");
 			break;
 		case '\f':
-			rc = sd_buf_puts(b, "\\f");
+			rc = sd__buf_puts(b, "\\f");
 			break;
 		default:
 			if (c >= 0x20 && c < 0x7F) {
 				char ch = (char)c;
-				rc = sd_buf_append(b, &ch, 1);
+				rc = sd__buf_append(b, &ch, 1);
 			} else if (c < 0x10000) {
-				rc = sd_buf_printf(b, "\\u%04x", (unsigned)c);
+				rc = sd__buf_printf(b, "\\u%04x", (unsigned)c);
 			} else {
 				uint32_t v = c - 0x10000;
-				rc = sd_buf_printf(b, "\\u%04x\\u%04x",
-						   (unsigned)(0xD800 | (v >> 10)),
-						   (unsigned)(0xDC00 | (v & 0x3FF)));
+				rc = sd__buf_printf(b, "\\u%04x\\u%04x",
+						    (unsigned)(0xD800 | (v >> 10)),
+						    (unsigned)(0xDC00 | (v & 0x3FF)));
 			}
 		}
 	}
-	return rc ? rc : sd_buf_append(b, "\"", 1);
+	return rc ? rc : sd__buf_append(b, "\"", 1);
 }
 
-int sd_py_float_repr(sd_buf *b, double x)
+int sd__py_float_repr(sd__buf *b, double x)
 {
 	char digits[40], tmp[48];
 	int exp10 = 0;
 	if (isnan(x))
-		return sd_buf_puts(b, "NaN");
+		return sd__buf_puts(b, "NaN");
 	if (isinf(x))
-		return sd_buf_puts(b, x < 0 ? "-Infinity" : "Infinity");
+		return sd__buf_puts(b, x < 0 ? "-Infinity" : "Infinity");
 	if (x == 0)
-		return sd_buf_puts(b, signbit(x) ? "-0.0" : "0.0");
+		return sd__buf_puts(b, signbit(x) ? "-0.0" : "0.0");
 	/* the shortest digits that read back as x */
 	for (int p = 1; p <= 17; p++) {
 		snprintf(tmp, sizeof(tmp), "%.*e", p - 1, x);
@@ -466,45 +467,45 @@ int sd_py_float_repr(sd_buf *b, double x)
 	digits[nd] = '\0';
 	exp10 = atoi(p + 1);
 	int decpt = exp10 + 1; /* x = 0.digits * 10^decpt */
-	int rc = neg ? sd_buf_puts(b, "-") : SD_OK;
+	int rc = neg ? sd__buf_puts(b, "-") : SD_OK;
 	if (rc)
 		return rc;
 	if (decpt <= -4 || decpt > 16) {
-		rc = sd_buf_append(b, digits, 1);
+		rc = sd__buf_append(b, digits, 1);
 		if (!rc && nd > 1)
-			rc = sd_buf_printf(b, ".%s", digits + 1);
+			rc = sd__buf_printf(b, ".%s", digits + 1);
 		if (!rc)
-			rc = sd_buf_printf(b, "e%c%02d", exp10 < 0 ? '-' : '+',
-					   exp10 < 0 ? -exp10 : exp10);
+			rc = sd__buf_printf(b, "e%c%02d", exp10 < 0 ? '-' : '+',
+					    exp10 < 0 ? -exp10 : exp10);
 	} else if (decpt <= 0) {
-		rc = sd_buf_puts(b, "0.");
+		rc = sd__buf_puts(b, "0.");
 		for (int k = 0; k < -decpt && !rc; k++)
-			rc = sd_buf_puts(b, "0");
+			rc = sd__buf_puts(b, "0");
 		if (!rc)
-			rc = sd_buf_puts(b, digits);
+			rc = sd__buf_puts(b, digits);
 	} else if ((size_t)decpt >= nd) {
-		rc = sd_buf_puts(b, digits);
+		rc = sd__buf_puts(b, digits);
 		for (size_t k = nd; k < (size_t)decpt && !rc; k++)
-			rc = sd_buf_puts(b, "0");
+			rc = sd__buf_puts(b, "0");
 		if (!rc)
-			rc = sd_buf_puts(b, ".0");
+			rc = sd__buf_puts(b, ".0");
 	} else {
-		rc = sd_buf_append(b, digits, (size_t)decpt);
+		rc = sd__buf_append(b, digits, (size_t)decpt);
 		if (!rc)
-			rc = sd_buf_printf(b, ".%s", digits + decpt);
+			rc = sd__buf_printf(b, ".%s", digits + decpt);
 	}
 	return rc;
 }
 
-static int newline_indent(sd_buf *b, int indent, int level)
+static int newline_indent(sd__buf *b, int indent, int level)
 {
-	int rc = sd_buf_append(b, "\n", 1);
+	int rc = sd__buf_append(b, "\n", 1);
 	for (int k = 0; k < indent * level && !rc; k++)
-		rc = sd_buf_append(b, " ", 1);
+		rc = sd__buf_append(b, " ", 1);
 	return rc;
 }
 
-static int dump(sd_buf *b, const json_t *v, int indent, int level)
+static int dump(sd__buf *b, const json_t *v, int indent, int level)
 {
 	int rc = SD_OK;
 	const char *item_sep = indent < 0 ? ", " : ",";
@@ -514,32 +515,32 @@ static int dump(sd_buf *b, const json_t *v, int indent, int level)
 		json_t *val;
 		size_t i = 0;
 		if (json_object_size(v) == 0)
-			return sd_buf_puts(b, "{}");
-		rc = sd_buf_puts(b, "{");
+			return sd__buf_puts(b, "{}");
+		rc = sd__buf_puts(b, "{");
 		json_object_foreach((json_t *)v, key, val)
 		{
 			if (!rc && i++)
-				rc = sd_buf_puts(b, item_sep);
+				rc = sd__buf_puts(b, item_sep);
 			if (!rc && indent >= 0)
 				rc = newline_indent(b, indent, level + 1);
 			if (!rc)
 				rc = json_string_esc(b, key, strlen(key));
 			if (!rc)
-				rc = sd_buf_puts(b, ": ");
+				rc = sd__buf_puts(b, ": ");
 			if (!rc)
 				rc = dump(b, val, indent, level + 1);
 		}
 		if (!rc && indent >= 0)
 			rc = newline_indent(b, indent, level);
-		return rc ? rc : sd_buf_puts(b, "}");
+		return rc ? rc : sd__buf_puts(b, "}");
 	}
 	case JSON_ARRAY:
 		if (json_array_size(v) == 0)
-			return sd_buf_puts(b, "[]");
-		rc = sd_buf_puts(b, "[");
+			return sd__buf_puts(b, "[]");
+		rc = sd__buf_puts(b, "[");
 		for (size_t i = 0; i < json_array_size(v) && !rc; i++) {
 			if (i)
-				rc = sd_buf_puts(b, item_sep);
+				rc = sd__buf_puts(b, item_sep);
 			if (!rc && indent >= 0)
 				rc = newline_indent(b, indent, level + 1);
 			if (!rc)
@@ -547,76 +548,76 @@ static int dump(sd_buf *b, const json_t *v, int indent, int level)
 		}
 		if (!rc && indent >= 0)
 			rc = newline_indent(b, indent, level);
-		return rc ? rc : sd_buf_puts(b, "]");
+		return rc ? rc : sd__buf_puts(b, "]");
 	case JSON_STRING:
 		return json_string_esc(b, json_string_value(v), json_string_length(v));
 	case JSON_INTEGER:
-		return sd_buf_printf(b, "%lld", (long long)json_integer_value(v));
+		return sd__buf_printf(b, "%lld", (long long)json_integer_value(v));
 	case JSON_REAL:
-		return sd_py_float_repr(b, json_real_value(v));
+		return sd__py_float_repr(b, json_real_value(v));
 	case JSON_TRUE:
-		return sd_buf_puts(b, "true");
+		return sd__buf_puts(b, "true");
 	case JSON_FALSE:
-		return sd_buf_puts(b, "false");
+		return sd__buf_puts(b, "false");
 	case JSON_NULL:
-		return sd_buf_puts(b, "null");
+		return sd__buf_puts(b, "null");
 	}
 	return SD_EINVAL;
 }
 
-int sd_py_json_dump(sd_buf *b, const json_t *v, int indent)
+int sd__py_json_dump(sd__buf *b, const json_t *v, int indent)
 {
 	if (!b || !v)
 		return SD_EINVAL;
-	int rc = sd_buf_append(b, "", 0);
+	int rc = sd__buf_append(b, "", 0);
 	return rc ? rc : dump(b, v, indent, 0);
 }
 
-char *sd_py_json_dumps(const json_t *v, int indent)
+char *sd__py_json_dumps(const json_t *v, int indent)
 {
-	sd_buf b;
-	sd_buf_init(&b, 0);
-	if (sd_py_json_dump(&b, v, indent)) {
-		sd_buf_free(&b);
+	sd__buf b;
+	sd__buf_init(&b, 0);
+	if (sd__py_json_dump(&b, v, indent)) {
+		sd__buf_free(&b);
 		return NULL;
 	}
-	return sd_buf_steal(&b);
+	return sd__buf_steal(&b);
 }
 
 /* ---- repr / str ---- */
 
-static int repr_string(sd_buf *b, const char *s, size_t n)
+static int repr_string(sd__buf *b, const char *s, size_t n)
 {
 	bool has_sq = memchr(s, '\'', n) != NULL;
 	bool has_dq = memchr(s, '"', n) != NULL;
 	char q = (has_sq && !has_dq) ? '"' : '\'';
-	int rc = sd_buf_append(b, &q, 1);
+	int rc = sd__buf_append(b, &q, 1);
 	size_t i = 0;
 	while (i < n && !rc) {
 		uint32_t c = next_cp((const unsigned char *)s, n, &i);
 		if (c == (uint32_t)q || c == '\\') {
 			char e[2] = {'\\', (char)c};
-			rc = sd_buf_append(b, e, 2);
+			rc = sd__buf_append(b, e, 2);
 		} else if (c == '\t') {
-			rc = sd_buf_puts(b, "\\t");
+			rc = sd__buf_puts(b, "\\t");
 		} else if (c == '\n') {
-			rc = sd_buf_puts(b, "\\n");
+			rc = sd__buf_puts(b, "\\n");
 		} else if (c == '\r') {
-			rc = sd_buf_puts(b, "\\r");
-		} else if (c == ' ' || sd_py_isprintable(c)) {
+			rc = sd__buf_puts(b, "\\r");
+		} else if (c == ' ' || sd__py_isprintable(c)) {
 			rc = put_cp(b, c);
 		} else if (c <= 0xFF) {
-			rc = sd_buf_printf(b, "\\x%02x", (unsigned)c);
+			rc = sd__buf_printf(b, "\\x%02x", (unsigned)c);
 		} else if (c <= 0xFFFF) {
-			rc = sd_buf_printf(b, "\\u%04x", (unsigned)c);
+			rc = sd__buf_printf(b, "\\u%04x", (unsigned)c);
 		} else {
-			rc = sd_buf_printf(b, "\\U%08x", (unsigned)c);
+			rc = sd__buf_printf(b, "\\U%08x", (unsigned)c);
 		}
 	}
-	return rc ? rc : sd_buf_append(b, &q, 1);
+	return rc ? rc : sd__buf_append(b, &q, 1);
 }
 
-int sd_py_repr(sd_buf *b, const json_t *v)
+int sd__py_repr(sd__buf *b, const json_t *v)
 {
 	int rc = SD_OK;
 	switch (json_typeof(v)) {
@@ -624,54 +625,54 @@ int sd_py_repr(sd_buf *b, const json_t *v)
 		const char *key;
 		json_t *val;
 		size_t i = 0;
-		rc = sd_buf_puts(b, "{");
+		rc = sd__buf_puts(b, "{");
 		json_object_foreach((json_t *)v, key, val)
 		{
 			if (!rc && i++)
-				rc = sd_buf_puts(b, ", ");
+				rc = sd__buf_puts(b, ", ");
 			if (!rc)
 				rc = repr_string(b, key, strlen(key));
 			if (!rc)
-				rc = sd_buf_puts(b, ": ");
+				rc = sd__buf_puts(b, ": ");
 			if (!rc)
-				rc = sd_py_repr(b, val);
+				rc = sd__py_repr(b, val);
 		}
-		return rc ? rc : sd_buf_puts(b, "}");
+		return rc ? rc : sd__buf_puts(b, "}");
 	}
 	case JSON_ARRAY:
-		rc = sd_buf_puts(b, "[");
+		rc = sd__buf_puts(b, "[");
 		for (size_t i = 0; i < json_array_size(v) && !rc; i++) {
 			if (i)
-				rc = sd_buf_puts(b, ", ");
+				rc = sd__buf_puts(b, ", ");
 			if (!rc)
-				rc = sd_py_repr(b, json_array_get(v, i));
+				rc = sd__py_repr(b, json_array_get(v, i));
 		}
-		return rc ? rc : sd_buf_puts(b, "]");
+		return rc ? rc : sd__buf_puts(b, "]");
 	case JSON_STRING:
 		return repr_string(b, json_string_value(v), json_string_length(v));
 	case JSON_INTEGER:
-		return sd_buf_printf(b, "%lld", (long long)json_integer_value(v));
+		return sd__buf_printf(b, "%lld", (long long)json_integer_value(v));
 	case JSON_REAL: {
 		double x = json_real_value(v);
 		if (isnan(x))
-			return sd_buf_puts(b, "nan");
+			return sd__buf_puts(b, "nan");
 		if (isinf(x))
-			return sd_buf_puts(b, x < 0 ? "-inf" : "inf");
-		return sd_py_float_repr(b, x);
+			return sd__buf_puts(b, x < 0 ? "-inf" : "inf");
+		return sd__py_float_repr(b, x);
 	}
 	case JSON_TRUE:
-		return sd_buf_puts(b, "True");
+		return sd__buf_puts(b, "True");
 	case JSON_FALSE:
-		return sd_buf_puts(b, "False");
+		return sd__buf_puts(b, "False");
 	case JSON_NULL:
-		return sd_buf_puts(b, "None");
+		return sd__buf_puts(b, "None");
 	}
 	return SD_EINVAL;
 }
 
-int sd_py_str(sd_buf *b, const json_t *v)
+int sd__py_str(sd__buf *b, const json_t *v)
 {
 	if (json_is_string(v))
-		return sd_buf_append(b, json_string_value(v), json_string_length(v));
-	return sd_py_repr(b, v);
+		return sd__buf_append(b, json_string_value(v), json_string_length(v));
+	return sd__py_repr(b, v);
 }

@@ -19,31 +19,31 @@
 #include "util/buf.h"
 
 /* Python's str.isspace() of one code point. */
-bool sd_py_isspace(uint32_t cp);
+bool sd__py_isspace(uint32_t cp);
 /* str.isalnum(), str.isdecimal(), str.isprintable() of one code point. */
-bool sd_py_isalnum(uint32_t cp);
-bool sd_py_isdecimal(uint32_t cp);
-bool sd_py_isprintable(uint32_t cp);
+bool sd__py_isalnum(uint32_t cp);
+bool sd__py_isdecimal(uint32_t cp);
+bool sd__py_isprintable(uint32_t cp);
 
 /*
  * s[0..n) as code points. *out is caller-freed (free()); NULL when n is 0.
  */
-int sd_py_decode(const char *s, size_t n, uint32_t **out, size_t *n_out);
+int sd__py_decode(const char *s, size_t n, uint32_t **out, size_t *n_out);
 /* Append code points as UTF-8. */
-int sd_py_encode(sd_buf *b, const uint32_t *cp, size_t n);
+int sd__py_encode(sd__buf *b, const uint32_t *cp, size_t n);
 
 /* s.strip() == "" (NULL counts as blank). */
-bool sd_py_is_blank(const char *s);
+bool sd__py_is_blank(const char *s);
 /* s.strip(). Caller frees; NULL on allocation failure. */
-char *sd_py_strip(const char *s);
+char *sd__py_strip(const char *s);
 /* s.replace(old, "") for a non-empty old. Caller frees; NULL on OOM. */
-char *sd_py_remove_all(const char *s, const char *old);
+char *sd__py_remove_all(const char *s, const char *old);
 
 /*
  * textwrap.fill(s, width) with the default options. width >= 1 (Python
  * raises otherwise: SD_EINVAL). Caller frees *out.
  */
-int sd_py_fill(const char *s, long width, char **out);
+int sd__py_fill(const char *s, long width, char **out);
 
 /*
  * Append json.dumps(v) (indent < 0: one line with ", " and ": ") or
@@ -51,18 +51,18 @@ int sd_py_fill(const char *s, long width, char **out);
  * surrogate pairs, numbers as Python prints them, keys in insertion
  * order, no final newline.
  */
-int sd_py_json_dump(sd_buf *b, const json_t *v, int indent);
+int sd__py_json_dump(sd__buf *b, const json_t *v, int indent);
 /* The same into a new string. Caller frees; NULL on allocation failure. */
-char *sd_py_json_dumps(const json_t *v, int indent);
+char *sd__py_json_dumps(const json_t *v, int indent);
 
 /* Python's repr(float), e.g. "1.7", "1e+20", "1e-05". */
-int sd_py_float_repr(sd_buf *b, double x);
+int sd__py_float_repr(sd__buf *b, double x);
 /*
  * Python's repr() / str() of a value parsed from JSON: strings quoted as
  * repr does (str() leaves a top-level string as it is), None, True,
  * False, ints, floats, lists and dicts.
  */
-int sd_py_repr(sd_buf *b, const json_t *v);
-int sd_py_str(sd_buf *b, const json_t *v);
+int sd__py_repr(sd__buf *b, const json_t *v);
+int sd__py_str(sd__buf *b, const json_t *v);
 
 #endif

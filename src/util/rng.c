@@ -8,19 +8,16 @@ static uint64_t splitmix64(uint64_t *x)
 	return z ^ (z >> 31);
 }
 
-void sd_rng_seed(sd_rng *r, uint64_t seed)
+void sd__rng_seed(sd__rng *r, uint64_t seed)
 {
 	uint64_t x = seed;
 	for (int i = 0; i < 4; i++)
 		r->s[i] = splitmix64(&x);
 }
 
-static uint64_t rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
-uint64_t sd_rng_next(sd_rng *r)
+uint64_t sd__rng_next(sd__rng *r)
 {
 	uint64_t *s = r->s;
 	uint64_t result = rotl(s[1] * 5, 7) * 9;
@@ -34,23 +31,20 @@ uint64_t sd_rng_next(sd_rng *r)
 	return result;
 }
 
-uint64_t sd_rng_below(sd_rng *r, uint64_t n)
+uint64_t sd__rng_below(sd__rng *r, uint64_t n)
 {
 	/* reject the top sliver so every value is equally likely */
 	uint64_t limit = UINT64_MAX - (UINT64_MAX % n);
 	uint64_t v;
 	do
-		v = sd_rng_next(r);
+		v = sd__rng_next(r);
 	while (v >= limit);
 	return v % n;
 }
 
-double sd_rng_double(sd_rng *r)
-{
-	return (double)(sd_rng_next(r) >> 11) * 0x1.0p-53;
-}
+double sd__rng_double(sd__rng *r) { return (double)(sd__rng_next(r) >> 11) * 0x1.0p-53; }
 
-uint64_t sd_seed_mix(uint64_t a, uint64_t b)
+uint64_t sd__seed_mix(uint64_t a, uint64_t b)
 {
 	uint64_t x = a ^ (b * 0x9e3779b97f4a7c15ULL);
 	return splitmix64(&x);

@@ -5,17 +5,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct sd_rng {
+typedef struct sd__rng {
 	uint64_t s[4];
-} sd_rng;
+} sd__rng;
 
-void sd_rng_seed(sd_rng *r, uint64_t seed);
-uint64_t sd_rng_next(sd_rng *r);
+void sd__rng_seed(sd__rng *r, uint64_t seed);
+uint64_t sd__rng_next(sd__rng *r);
 /* Uniform in [0, n); n > 0. Unbiased (rejection). */
-uint64_t sd_rng_below(sd_rng *r, uint64_t n);
+uint64_t sd__rng_below(sd__rng *r, uint64_t n);
 /* Uniform in [0, 1). */
-double sd_rng_double(sd_rng *r);
+double sd__rng_double(sd__rng *r);
 /* Mix several values into one seed (order matters). */
-uint64_t sd_seed_mix(uint64_t a, uint64_t b);
+uint64_t sd__seed_mix(uint64_t a, uint64_t b);
 
 #endif

@@ -5,16 +5,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct sd_sha256 {
+typedef struct sd__sha256 {
 	uint32_t h[8];
-	uint64_t len;        /* bytes hashed so far */
+	uint64_t len; /* bytes hashed so far */
 	unsigned char buf[64];
-	size_t n;            /* bytes in buf */
-} sd_sha256;
+	size_t n; /* bytes in buf */
+} sd__sha256;
 
-void sd_sha256_init(sd_sha256 *s);
-void sd_sha256_update(sd_sha256 *s, const void *data, size_t n);
+void sd__sha256_init(sd__sha256 *s);
+void sd__sha256_update(sd__sha256 *s, const void *data, size_t n);
 /* The digest as 64 lowercase hex digits and a NUL into hex[65]. */
-void sd_sha256_hex(sd_sha256 *s, char hex[65]);
+void sd__sha256_hex(sd__sha256 *s, char hex[65]);
 
 #endif

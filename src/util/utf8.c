@@ -18,11 +18,17 @@ static int seq_len(const unsigned char *s, size_t i, size_t n)
 	if (c < 0x80)
 		return 1;
 	if (c >= 0xC2 && c <= 0xDF) {
-		len = 2; min = 0x80; cp = c & 0x1F;
+		len = 2;
+		min = 0x80;
+		cp = c & 0x1F;
 	} else if (c >= 0xE0 && c <= 0xEF) {
-		len = 3; min = 0x800; cp = c & 0x0F;
+		len = 3;
+		min = 0x800;
+		cp = c & 0x0F;
 	} else if (c >= 0xF0 && c <= 0xF4) {
-		len = 4; min = 0x10000; cp = c & 0x07;
+		len = 4;
+		min = 0x10000;
+		cp = c & 0x07;
 	} else {
 		return 0;
 	}
@@ -35,10 +41,14 @@ static int seq_len(const unsigned char *s, size_t i, size_t n)
 		cp = (cp << 6) | (cc & 0x3F);
 		/* reject overlongs, surrogates and > U+10FFFF as soon as known */
 		if (k == 1) {
-			if (len == 3 && c == 0xE0 && cc < 0xA0) return 0;
-			if (len == 3 && c == 0xED && cc > 0x9F) return 0;
-			if (len == 4 && c == 0xF0 && cc < 0x90) return 0;
-			if (len == 4 && c == 0xF4 && cc > 0x8F) return 0;
+			if (len == 3 && c == 0xE0 && cc < 0xA0)
+				return 0;
+			if (len == 3 && c == 0xED && cc > 0x9F)
+				return 0;
+			if (len == 4 && c == 0xF0 && cc < 0x90)
+				return 0;
+			if (len == 4 && c == 0xF4 && cc > 0x8F)
+				return 0;
 		}
 	}
 	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
@@ -46,7 +56,7 @@ static int seq_len(const unsigned char *s, size_t i, size_t n)
 	return len;
 }
 
-size_t sd_utf8_valid_prefix(const char *s, size_t n)
+size_t sd__utf8_valid_prefix(const char *s, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	size_t i = 0;
@@ -59,7 +69,7 @@ size_t sd_utf8_valid_prefix(const char *s, size_t n)
 	return i;
 }
 
-bool sd_utf8_valid(const char *s, size_t n)
+bool sd__utf8_valid(const char *s, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	for (size_t i = 0; i < n;) {
@@ -71,7 +81,7 @@ bool sd_utf8_valid(const char *s, size_t n)
 	return true;
 }
 
-char *sd_utf8_repair(const char *s, size_t n)
+char *sd__utf8_repair(const char *s, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	/* worst case: every byte becomes 3 bytes of U+FFFD */
@@ -100,7 +110,7 @@ char *sd_utf8_repair(const char *s, size_t n)
 	return out;
 }
 
-size_t sd_utf8_complete_prefix(const char *s, size_t n)
+size_t sd__utf8_complete_prefix(const char *s, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	/* look back at most 3 bytes for a lead byte that wants more */

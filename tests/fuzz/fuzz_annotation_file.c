@@ -4,7 +4,8 @@
 static const char LOG[] =
     "{\"id\": \"c1\", \"timestamp\": \"26-01-01-00-00\", \"users\": [\"a\", \"b\"],"
     " \"moderator\": null, \"user_prompts\": [\"p\", \"q\"], \"moderator_prompt\": null,"
-    " \"ctx_length\": 3, \"logs\": [{\"name\": \"a\", \"text\": \"hi\", \"model\": \"m\"},"
+    " \"ctx_length\": 3, \"logs\": [{\"name\": \"a\", \"text\": \"hi\", \"model\": "
+    "\"m\"},"
     " {\"name\": \"b\", \"text\": \"yo\", \"model\": \"m\"}]}";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -14,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char ann[512];
 	snprintf(ann, sizeof(ann), "%s/ann", fuzz_dir());
 	sd_dataset_params dp = sd_dataset_default_params();
-	const char *logs[] = { log }, *anns[] = { ann };
+	const char *logs[] = {log}, *anns[] = {ann};
 	dp.log_paths = logs;
 	dp.n_log_paths = 1;
 	dp.annotation_paths = anns;

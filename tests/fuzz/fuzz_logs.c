@@ -10,7 +10,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (sd_logs_load(p, &l, &err) == SD_OK)
 		sd_logs_free(l);
 	sd_dataset_params dp = sd_dataset_default_params();
-	const char *paths[] = { p };
+	const char *paths[] = {p};
 	dp.log_paths = paths;
 	dp.n_log_paths = 1;
 	sd_dataset *d = NULL;

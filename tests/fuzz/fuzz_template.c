@@ -1,11 +1,12 @@
 /* Prompt templates: the placeholder check, then rendering what passed:
  * "USER_PROMPT\nHISTORY_ENTRY". */
-#include "fuzz_util.h"
 #include "core/core.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char *const entry_known[] = { "name", "text" }, *const prompt_known[] = { "history" };
+	static const char *const entry_known[] = {"name", "text"}, *const prompt_known[] =
+								       {"history"};
 	char *text = malloc(size + 1);
 	if (!text)
 		return 0;
@@ -18,8 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *bad;
 	size_t bl;
 	fuzz_dir();
-	if (sd_template_check(text, prompt_known, 1, &bad, &bl) == SD_OK &&
-	    sd_template_check(entry, entry_known, 2, &bad, &bl) == SD_OK) {
+	if (sd__template_check(text, prompt_known, 1, &bad, &bl) == SD_OK &&
+	    sd__template_check(entry, entry_known, 2, &bad, &bl) == SD_OK) {
 		sd_error err;
 		sd_persona *p = sd_persona_from_json("{\"username\": \"u\"}", &err);
 		sd_actor_params ap = sd_actor_default_params();
@@ -27,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ap.templates.user_prompt = text;
 		ap.templates.history_entry = entry;
 		sd_actor *a = p ? sd_actor_create(&ap, &err) : NULL;
-		sd_comment_view h[2] = { { 0 }, { 0 } };
+		sd_comment_view h[2] = {{0}, {0}};
 		h[0].name = "a", h[0].text = "{history} {{ }";
 		h[1].name = "b{", h[1].text = "x";
 		char *out = NULL;

@@ -44,7 +44,8 @@ static const char *fuzz_dir(void)
 }
 
 /* Write data to <dir>/<name> (subdirectories made); returns a static path. */
-__attribute__((unused)) static const char *fuzz_write(const char *name, const void *data, size_t n)
+__attribute__((unused)) static const char *fuzz_write(const char *name, const void *data,
+						      size_t n)
 {
 	static char path[4][512];
 	static int k;

@@ -1,6 +1,6 @@
 /*
  * Experiment runs: the discussion workload of the scheduler loop
- * (run/sched.c), which keeps up to `parallel` discussions in flight on
+ * (run/loop.c), which keeps up to `parallel` discussions in flight on
  * one backend and feeds every pending turn to it at once. Each finished
  * discussion goes to OUT/<cell>/<index>.json atomically. Because the
  * files are the only state, a killed run resumes by skipping what is on
@@ -15,8 +15,8 @@
 #include "core/core.h"
 #include "run/backend_open.h"
 #include "run/experiment.h"
-#include "run/sched.h"
 #include "run/files.h"
+#include "run/loop.h"
 #include "run/model_id.h"
 #include "util/buf.h"
 #include "util/error.h"
@@ -24,14 +24,15 @@
 typedef struct exp_work {
 	sd_experiment *e;
 	const sd_run_params *p;
-	sched_groups g;   /* cells by backend config */
+	sd__groups g;	     /* cells by backend config */
 	json_t *model_files; /* [{name, model_file}] per cell (model_id.h) */
 } exp_work;
 
 /* The identity of cell c's model file, or NULL (borrowed). */
 static const json_t *cell_model(const exp_work *w, size_t c)
 {
-	const json_t *m = json_object_get(json_array_get(w->model_files, c), "model_file");
+	const json_t *m =
+	    json_object_get(json_array_get(w->model_files, c), "model_file");
 	return json_is_object(m) ? m : NULL;
 }
 
@@ -51,20 +52,6 @@ sd_run_params sd_run_default_params(void)
 	return p;
 }
 
-static char *cell_path(const char *out, const char *cell, size_t index)
-{
-	sd_buf b;
-	sd_buf_init(&b, 0);
-	if (index == (size_t)-1)
-		sd_buf_printf(&b, "%s/%s", out, cell);
-	else
-		sd_buf_printf(&b, "%s/%s/%zu.json", out, cell, index);
-	return sd_buf_steal(&b);
-}
-
-
-
-
 static bool in_shard(const sd_run_params *p, size_t index)
 {
 	return index % p->shard_count == p->shard_index;
@@ -75,38 +62,33 @@ static bool in_shard(const sd_run_params *p, size_t index)
 #define ITEM_INDEX(x) ((size_t)((uint64_t)(x) & ((1ULL << ITEM_SHIFT) - 1)))
 #define ITEM(c, i) ((size_t)(((uint64_t)(c) << ITEM_SHIFT) | (uint64_t)(i)))
 
-static size_t w_n_groups(void *wp)
-{
-	return ((exp_work *)wp)->g.n;
-}
+static size_t w_n_groups(void *wp) { return ((exp_work *)wp)->g.n; }
 
-static sd_backend *w_open_backend(void *wp, size_t g, int32_t parallel,
-				  sd_error *err)
+static sd_backend *w_open_backend(void *wp, size_t g, int32_t parallel, sd_error *err)
 {
 	exp_work *w = wp;
-	const exp_cell *c = &w->e->cells[w->g.first[g]];
-	return run_backend_open(&c->backend, w->e->path, parallel,
-				w->p->default_model, err);
+	const sd__exp_cell *c = &w->e->cells[w->g.first[g]];
+	return sd__run_backend_open(&c->backend, w->e->path, parallel,
+				    w->p->default_model, err);
 }
 
 /* Cells of group g in order, indices of the shard, skipping done files. */
-static bool w_next_item(void *wp, size_t g, size_t *cursor, size_t *item,
-			size_t *skipped)
+static bool w_next_item(void *wp, size_t g, size_t *cursor, size_t *item, size_t *skipped)
 {
 	exp_work *w = wp;
 	size_t c = ITEM_CELL(*cursor), i = ITEM_INDEX(*cursor);
 	for (; c < w->e->n_cells; c++, i = 0) {
 		if (w->g.of[c] != g)
 			continue;
-		const exp_cell *cell = &w->e->cells[c];
+		const sd__exp_cell *cell = &w->e->cells[c];
 		for (; i < cell->num_discussions; i++) {
 			if (!in_shard(w->p, i))
 				continue;
-			char *path = cell_path(w->p->out_dir, cell->name, i);
-			bool done = path && run_file_complete(
-						    path, cell->name, i, w->e->digest,
-						    json_string_value(json_object_get(
-							cell_model(w, c), "sha256")));
+			char *path = sd__cell_path(w->p->out_dir, cell->name, i);
+			bool done = path && sd__run_file_complete(
+						path, cell->name, i, w->e->digest,
+						json_string_value(json_object_get(
+						    cell_model(w, c), "sha256")));
 			free(path);
 			if (done) {
 				(*skipped)++;
@@ -133,7 +115,7 @@ static void *w_job_create(void *wp, size_t item, sd_backend *b, sd_error *err)
 	exp_work *w = wp;
 	exp_job *j = calloc(1, sizeof(*j));
 	if (!j) {
-		sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 		return NULL;
 	}
 	j->job = sd_experiment_job_create(w->e, ITEM_CELL(item), ITEM_INDEX(item),
@@ -149,11 +131,11 @@ static int w_job_next(void *jp, sd_request *req)
 {
 	exp_job *j = jp;
 	if (j->busy)
-		return SCHED_WAIT;
+		return SD__LOOP_WAIT;
 	int k = sd_discussion_next(sd_job_discussion(j->job), req);
 	if (k > 0) {
 		j->busy = true;
-		return SCHED_OFFER;
+		return SD__LOOP_OFFER;
 	}
 	return k; /* 0 = done, or an error */
 }
@@ -179,7 +161,7 @@ static int w_job_save(void *wp, void *jp, size_t item, sd_error *err)
 {
 	exp_work *w = wp;
 	exp_job *j = jp;
-	const exp_cell *c = &w->e->cells[ITEM_CELL(item)];
+	const sd__exp_cell *c = &w->e->cells[ITEM_CELL(item)];
 	size_t index = ITEM_INDEX(item);
 	sd_logs *l = sd_discussion_logs_mut(sd_job_discussion(j->job));
 	char id[40], ts[32], num[32];
@@ -195,13 +177,13 @@ static int w_job_save(void *wp, void *jp, size_t item, sd_error *err)
 	const json_t *mf = cell_model(w, ITEM_CELL(item));
 	char *mfq = mf ? json_dumps(mf, JSON_COMPACT) : NULL;
 	int rc;
-	char *path = cell_path(w->p->out_dir, c->name, index);
+	char *path = sd__cell_path(w->p->out_dir, c->name, index);
 	if (!cellq || !dgq || !path || sd_logs_set_id(l, id) ||
 	    sd_logs_set_timestamp(l, ts) || sd_logs_set_extra(l, "cell", cellq) ||
 	    sd_logs_set_extra(l, "index", num) ||
 	    sd_logs_set_extra(l, "config_digest", dgq) ||
 	    (mf && (!mfq || sd_logs_set_extra(l, "model_file", mfq))))
-		rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		rc = sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	else
 		rc = sd_logs_save(l, path, err);
 	free(cellq);
@@ -211,16 +193,16 @@ static int w_job_save(void *wp, void *jp, size_t item, sd_error *err)
 	return rc;
 }
 
-static const sched_ops exp_ops = {
-	.n_groups = w_n_groups,
-	.open_backend = w_open_backend,
-	.next_item = w_next_item,
-	.job_create = w_job_create,
-	.job_next = w_job_next,
-	.job_accept = w_job_accept,
-	.job_save = w_job_save,
-	.job_free = w_job_free,
-	.item_name = w_item_name,
+static const sd__loop_ops exp_ops = {
+    .n_groups = w_n_groups,
+    .open_backend = w_open_backend,
+    .next_item = w_next_item,
+    .job_create = w_job_create,
+    .job_next = w_job_next,
+    .job_accept = w_job_accept,
+    .job_save = w_job_save,
+    .job_free = w_job_free,
+    .item_name = w_item_name,
 };
 
 static const char *cell_backend_key(const void *e, size_t c)
@@ -233,15 +215,16 @@ static int model_files(const sd_experiment *e, const sd_run_params *p, json_t **
 		       sd_error *err)
 {
 	json_t *a = json_array();
-	int rc = a ? SD_OK : sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+	int rc = a ? SD_OK : sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	for (size_t c = 0; !rc && c < e->n_cells; c++) {
 		json_t *id = NULL;
-		if ((rc = run_model_identity(&e->cells[c].backend, e->path,
-					     p->default_model, &id, err)))
+		if ((rc = sd__run_model_identity(&e->cells[c].backend, e->path,
+						 p->default_model, &id, err)))
 			break;
-		if (json_array_append_new(a, json_pack("{s:s,s:o}", "name", e->cells[c].name,
-						       "model_file", id ? id : json_null())))
-			rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		if (json_array_append_new(a,
+					  json_pack("{s:s,s:o}", "name", e->cells[c].name,
+						    "model_file", id ? id : json_null())))
+			rc = sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	}
 	if (rc) {
 		json_decref(a);
@@ -251,8 +234,8 @@ static int model_files(const sd_experiment *e, const sd_run_params *p, json_t **
 	return rc;
 }
 
-int sd_experiment_run(sd_experiment *e, const sd_run_params *p,
-		      sd_run_progress *progress, sd_error *err)
+int sd_experiment_run(sd_experiment *e, const sd_run_params *p, sd_run_progress *progress,
+		      sd_error *err)
 {
 	exp_work w;
 	sd_run_progress local;
@@ -262,7 +245,8 @@ int sd_experiment_run(sd_experiment *e, const sd_run_params *p,
 		progress = &local;
 	memset(progress, 0, sizeof(*progress));
 	if (!e || !p)
-		return sd_error_set(err, SD_EINVAL, NULL, NULL, "no experiment or run parameters");
+		return sd__error_set(err, SD_EINVAL, NULL, NULL,
+				     "no experiment or run parameters");
 	memset(&w, 0, sizeof(w));
 	w.e = e;
 	w.p = p;
@@ -273,26 +257,27 @@ int sd_experiment_run(sd_experiment *e, const sd_run_params *p,
 	json_t *mj = manifest ? json_loads(manifest, 0, NULL) : NULL;
 	free(manifest);
 	manifest = mj && !json_object_set(mj, "model_files", w.model_files)
-			   ? json_dumps(mj, JSON_INDENT(2))
-			   : NULL;
+		       ? json_dumps(mj, JSON_INDENT(2))
+		       : NULL;
 	json_decref(mj);
 	if (!manifest) {
 		json_decref(w.model_files);
-		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		return sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	}
 	int created;
-	rc = sched_prepare(p, "run.json", e->digest, manifest, "a run", &created, err);
+	rc =
+	    sd__store_prepare(p, "run.json", e->digest, manifest, "a run", &created, err);
 	free(manifest);
 	if (rc) {
 		json_decref(w.model_files);
 		return rc;
 	}
 	for (size_t c = 0; c < e->n_cells; c++) {
-		char *dir = cell_path(p->out_dir, e->cells[c].name, (size_t)-1);
-		rc = sched_out_subdir(dir, err);
+		char *dir = sd__cell_path(p->out_dir, e->cells[c].name, (size_t)-1);
+		rc = sd__store_subdir(dir, err);
 		free(dir);
 		if (rc) {
-			sched_unprepare(p, "run.json", created);
+			sd__store_unprepare(p, "run.json", created);
 			json_decref(w.model_files);
 			return rc;
 		}
@@ -301,102 +286,20 @@ int sd_experiment_run(sd_experiment *e, const sd_run_params *p,
 				progress->total++;
 	}
 
-	if ((rc = sched_groups_build(&w.g, e->n_cells, cell_backend_key, e, err))) {
-		sched_unprepare(p, "run.json", created);
+	if ((rc = sd__groups_build(&w.g, e->n_cells, cell_backend_key, e, err))) {
+		sd__store_unprepare(p, "run.json", created);
 		json_decref(w.model_files);
 		return rc;
 	}
-	rc = sched_run(&exp_ops, &w, p, progress, err);
+	rc = sd__loop_run(&exp_ops, &w, p, progress, err);
 	if (rc && progress->done == 0)
-		sched_unprepare(p, "run.json", created);
-	sched_groups_free(&w.g);
+		sd__store_unprepare(p, "run.json", created);
+	sd__groups_free(&w.g);
 	json_decref(w.model_files);
 	if (rc == SD_OK && progress->failed > 0)
-		rc = sd_error_set(err, SD_EBACKEND, NULL, NULL,
-				  "%zu discussion(s) failed; run the same command again to retry them",
-				  progress->failed);
+		rc = sd__error_set(
+		    err, SD_EBACKEND, NULL, NULL,
+		    "%zu discussion(s) failed; run the same command again to retry them",
+		    progress->failed);
 	return rc;
-}
-
-int sd_run_status(const char *out_dir, sd_cell_status **cells, size_t *n,
-		  sd_error *err)
-{
-	char *path = cell_path(out_dir, "run.json", (size_t)-1);
-	char *text = NULL;
-	json_t *m = NULL;
-	sd_cell_status *res = NULL;
-	size_t count = 0;
-	int rc;
-	*cells = NULL;
-	*n = 0;
-	if (!path)
-		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
-	if ((rc = sd_file_read(path, &text, NULL, err))) {
-		if (rc == SD_ENOTFOUND)
-			sd_error_set(err, rc, out_dir, NULL,
-				     "no run.json: not an output directory of syndisco run");
-		goto out;
-	}
-	json_error_t jerr;
-	m = json_loads(text, 0, &jerr);
-	const json_t *arr = json_object_get(m, "cells");
-	const char *digest = json_string_value(json_object_get(m, "config_digest"));
-	if (!m || !json_is_array(arr)) {
-		rc = sd_error_set(err, SD_EPARSE, path, "cells", "missing or malformed");
-		goto out;
-	}
-	res = calloc(json_array_size(arr) + 1, sizeof(*res));
-	if (!res) {
-		rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < json_array_size(arr); i++) {
-		const json_t *c = json_array_get(arr, i);
-		const char *name = json_string_value(json_object_get(c, "name"));
-		json_int_t total = json_integer_value(json_object_get(c, "num_discussions"));
-		if (total > RUN_MAX_DISCUSSIONS) {
-			rc = sd_error_set(err, SD_EPARSE, path, "cells",
-					  "entry %zu claims %lld discussions, more than a "
-					  "config may ask for (%d)",
-					  i, (long long)total, RUN_MAX_DISCUSSIONS);
-			goto out;
-		}
-		if (!name || total < 0) {
-			rc = sd_error_set(err, SD_EPARSE, path, "cells", "entry %zu is malformed", i);
-			goto out;
-		}
-		res[count].name = strdup(name);
-		if (!res[count].name) {
-			rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
-			goto out;
-		}
-		res[count].total = (size_t)total;
-		for (size_t k = 0; k < (size_t)total; k++) {
-			char *f = cell_path(out_dir, name, k);
-			if (f && run_file_complete(f, name, k, digest, run_model_sha_of(m, name)))
-				res[count].done++;
-			free(f);
-		}
-		count++;
-	}
-	*cells = res;
-	*n = count;
-	res = NULL;
-	rc = SD_OK;
-out:
-	if (res)
-		sd_run_status_free(res, count);
-	json_decref(m);
-	free(text);
-	free(path);
-	return rc;
-}
-
-void sd_run_status_free(sd_cell_status *cells, size_t n)
-{
-	if (!cells)
-		return;
-	for (size_t i = 0; i < n; i++)
-		free((char *)cells[i].name);
-	free(cells);
 }

@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 #include "run/files.h"
+#include "run/loop.h"
 #include "run/model_id.h"
-#include "run/sched.h"
 #include "util/buf.h"
 #include "util/error.h"
 
@@ -32,11 +32,11 @@ typedef struct slot {
 	size_t item;
 	pending *out; /* requests in flight */
 	size_t n_out, cap_out;
-	bool waiting; /* job said SCHED_WAIT: ask again after a reply */
+	bool waiting; /* job said SD__LOOP_WAIT: ask again after a reply */
 } slot;
 
 typedef struct loop {
-	const sched_ops *ops;
+	const sd__loop_ops *ops;
 	void *w;
 	const sd_run_params *p;
 	sd_run_progress *prog;
@@ -58,7 +58,7 @@ static double now_seconds(void)
 	return clock_seconds(CLOCK_MONOTONIC);
 }
 
-void sched_log(const sd_run_params *p, sd_log_level lvl, const char *fmt, ...)
+void sd__run_log(const sd_run_params *p, sd_log_level lvl, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -68,122 +68,6 @@ void sched_log(const sd_run_params *p, sd_log_level lvl, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	p->on_log(lvl, msg, p->ud);
-}
-
-int sched_mkdir_p(const char *path)
-{
-	char *tmp = strdup(path);
-	int rc = 0;
-	if (!tmp)
-		return -1;
-	for (char *s = tmp + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-			rc = -1;
-		*s = '/';
-	}
-	if (rc == 0 && mkdir(tmp, 0755) != 0 && errno != EEXIST)
-		rc = -1;
-	free(tmp);
-	return rc;
-}
-
-int sched_prepare(const sd_run_params *p, const char *manifest,
-		  const char *digest, const char *manifest_json,
-		  const char *what, int *created, sd_error *err)
-{
-	struct stat dst;
-	*created = 0;
-	if (!p || !p->out_dir)
-		return sd_error_set(err, SD_EINVAL, NULL, NULL, "no output directory");
-	if (p->parallel < 1 || p->parallel > 4096)
-		return sd_error_set(err, SD_EINVAL, NULL, "parallel",
-				    "must be between 1 and 4096, got %d", (int)p->parallel);
-	if (p->shard_count < 1 || p->shard_index >= p->shard_count)
-		return sd_error_set(err, SD_EINVAL, NULL, "shard",
-				    "shard %u/%u: need 0 <= K < N", p->shard_index,
-				    p->shard_count);
-	bool dir_existed = stat(p->out_dir, &dst) == 0;
-	if (sched_mkdir_p(p->out_dir) != 0)
-		return sd_error_set(err, SD_EIO, p->out_dir, NULL, "cannot create: %s",
-				    strerror(errno));
-	sd_buf b;
-	char *text = NULL;
-	int rc = SD_OK;
-	sd_buf_init(&b, 0);
-	if (sd_buf_printf(&b, "%s/%s", p->out_dir, manifest))
-		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
-	/*
-	 * Create the manifest exclusively: two runs of different configs
-	 * started together on a new directory both read "no manifest"; only
-	 * one may then create it, the other reads it and is refused.
-	 */
-	for (int attempt = 0;; attempt++) {
-		if (sd_file_read(b.data, &text, NULL, NULL) == SD_OK) {
-			json_t *m = json_loads(text, 0, NULL);
-			const char *old = json_string_value(json_object_get(m, "config_digest"));
-			bool same = old && strcmp(old, digest) == 0;
-			if (!same && !p->force)
-				rc = sd_error_set(err, SD_ESTATE, b.data, NULL,
-						  "%s holds %s of a different config (digest %s, "
-						  "this config %s); use a new output directory, or "
-						  "--force to continue it with this config",
-						  p->out_dir, what, old ? old : "unreadable", digest);
-			if (!rc && same) {
-				/* the digest covers a model's path, not its bytes */
-				json_t *nm = json_loads(manifest_json, 0, NULL);
-				rc = run_model_files_check(m, nm, b.data, err);
-				json_decref(nm);
-				if (rc && p->force)
-					rc = SD_OK, same = false;
-			}
-			json_decref(m);
-			if (rc || same)
-				goto out;
-			rc = sd_file_write_atomic(b.data, manifest_json, strlen(manifest_json), err);
-			goto out;
-		}
-		rc = run_file_create_excl(b.data, manifest_json, strlen(manifest_json), err);
-		*created = rc == SD_OK ? SCHED_MADE_MANIFEST | (dir_existed ? 0 : SCHED_MADE_DIR) : 0;
-		if (rc != RUN_EXISTS || attempt == 3)
-			break;
-		rc = SD_OK;
-	}
-	if (rc == RUN_EXISTS)
-		rc = sd_error_set(err, SD_EIO, b.data, NULL, "exists but cannot be read");
-out:
-	free(text);
-	sd_buf_free(&b);
-	return rc;
-}
-
-void sched_unprepare(const sd_run_params *p, const char *manifest, int created)
-{
-	if (!(created & SCHED_MADE_MANIFEST))
-		return;
-	DIR *d = opendir(p->out_dir);
-	struct dirent *de;
-	bool left = false;
-	sd_buf b;
-	sd_buf_init(&b, 0);
-	while (d && (de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
-		    !strcmp(de->d_name, manifest))
-			continue;
-		sd_buf_reset(&b);
-		/* rmdir() removes empty directories only: never anyone's data */
-		if (sd_buf_printf(&b, "%s/%s", p->out_dir, de->d_name) || rmdir(b.data) != 0)
-			left = true;
-	}
-	if (d)
-		closedir(d);
-	sd_buf_reset(&b);
-	if (d && !left && !sd_buf_printf(&b, "%s/%s", p->out_dir, manifest) &&
-	    unlink(b.data) == 0 && (created & SCHED_MADE_DIR))
-		rmdir(p->out_dir); /* fails, harmlessly, if it holds more */
-	sd_buf_free(&b);
 }
 
 static void report(loop *L, bool force)
@@ -213,7 +97,7 @@ static void fail(loop *L, slot *s, sd_backend *b, const char *why)
 {
 	char name[256];
 	L->ops->item_name(L->w, s->item, name, sizeof(name));
-	sched_log(L->p, SD_LOG_ERROR, "%s failed: %s", name, why);
+	sd__run_log(L->p, SD_LOG_ERROR, "%s failed: %s", name, why);
 	L->prog->failed++;
 	drop(L, s, b);
 }
@@ -241,11 +125,11 @@ static void feed(loop *L, slot *s, sd_backend *b, size_t parallel)
 		sd_request req;
 		memset(&req, 0, sizeof(req));
 		int k = L->ops->job_next(s->job, &req);
-		if (k == SCHED_WAIT) {
+		if (k == SD__LOOP_WAIT) {
 			s->waiting = true;
 			return;
 		}
-		if (k == SCHED_DONE) {
+		if (k == SD__LOOP_DONE) {
 			if (s->n_out > 0) { /* a job bug; do not save it half done */
 				fail(L, s, b, "finished with replies outstanding");
 				return;
@@ -322,15 +206,17 @@ static int run_group(loop *L, size_t g, sd_backend *b, sd_error *err)
 			for (size_t i = 0; i < parallel; i++)
 				if (L->slots[i].job)
 					drop(L, &L->slots[i], b);
-			return sd_error_set(err, SD_ESTATE, NULL, NULL,
-					    "stopped; run the same command again to resume");
+			return sd__error_set(
+			    err, SD_ESTATE, NULL, NULL,
+			    "stopped; run the same command again to resume");
 		}
 		for (size_t i = 0; i < parallel && !exhausted; i++) {
 			slot *s = &L->slots[i];
 			if (s->job)
 				continue;
 			size_t item;
-			if (!L->ops->next_item(L->w, g, &cursor, &item, &L->prog->skipped)) {
+			if (!L->ops->next_item(L->w, g, &cursor, &item,
+					       &L->prog->skipped)) {
 				exhausted = true;
 				break;
 			}
@@ -341,8 +227,8 @@ static int run_group(loop *L, size_t g, sd_backend *b, sd_error *err)
 			if (!s->job) {
 				char name[256], buf[1024];
 				L->ops->item_name(L->w, item, name, sizeof(name));
-				sched_log(p, SD_LOG_ERROR, "%s: %s", name,
-					  sd_error_format(&jerr, buf, sizeof(buf)));
+				sd__run_log(p, SD_LOG_ERROR, "%s: %s", name,
+					    sd_error_format(&jerr, buf, sizeof(buf)));
 				L->prog->failed++;
 				continue;
 			}
@@ -360,8 +246,8 @@ static int run_group(loop *L, size_t g, sd_backend *b, sd_error *err)
 		}
 		int st = sd_backend_step(b);
 		if (st < 0)
-			sched_log(p, SD_LOG_ERROR, "backend step failed: %s",
-				  sd_backend_last_error(b));
+			sd__run_log(p, SD_LOG_ERROR, "backend step failed: %s",
+				    sd_backend_last_error(b));
 		sd_reply rep;
 		while (sd_backend_collect(b, &rep) == 1) {
 			deliver(L, b, &rep, parallel);
@@ -371,14 +257,15 @@ static int run_group(loop *L, size_t g, sd_backend *b, sd_error *err)
 		if (st < 0) {
 			for (size_t i = 0; i < parallel; i++)
 				if (L->slots[i].job && L->slots[i].n_out)
-					fail(L, &L->slots[i], b, sd_backend_last_error(b));
+					fail(L, &L->slots[i], b,
+					     sd_backend_last_error(b));
 		}
 		report(L, false);
 	}
 }
 
-int sched_run(const sched_ops *ops, void *w, const sd_run_params *p,
-	      sd_run_progress *prog, sd_error *err)
+int sd__loop_run(const sd__loop_ops *ops, void *w, const sd_run_params *p,
+		 sd_run_progress *prog, sd_error *err)
 {
 	loop L;
 	int rc = SD_OK;
@@ -390,7 +277,7 @@ int sched_run(const sched_ops *ops, void *w, const sd_run_params *p,
 	L.t0 = now_seconds();
 	L.slots = calloc((size_t)p->parallel, sizeof(*L.slots));
 	if (!L.slots)
-		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		return sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	size_t n = ops->n_groups(w);
 	for (size_t g = 0; g < n && rc == SD_OK; g++) {
 		/* open the model only if something of this group is left */
@@ -409,8 +296,8 @@ int sched_run(const sched_ops *ops, void *w, const sd_run_params *p,
 			break;
 		}
 		sd_backend_set_log(b, p->on_log, p->ud);
-		sched_log(p, SD_LOG_INFO, "model %s: up to %d in flight",
-			  sd_backend_model_name(b), (int)p->parallel);
+		sd__run_log(p, SD_LOG_INFO, "model %s: up to %d in flight",
+			    sd_backend_model_name(b), (int)p->parallel);
 		rc = run_group(&L, g, b, err);
 		sd_backend_free(b);
 	}
@@ -422,72 +309,15 @@ int sched_run(const sched_ops *ops, void *w, const sd_run_params *p,
 	return rc;
 }
 
-/*
- * Whether the temp file `name` (in a cell directory, stat'ed as st) was
- * left by a writer that is gone. The directory may be shared by many
- * hosts (a Slurm job array on a network file system), and a pid only
- * says something on the host that issued it: a temp of this host is
- * stale when its pid is dead; a temp of any host (or an old-style name
- * without a host) only once it is older than RUN_TEMP_MAX_AGE_S, since
- * a live writer holds its temp for one write + fsync.
- */
-static bool temp_is_stale(const char *name, const struct stat *st, const char *self,
-			  time_t now)
-{
-	char host[RUN_TEMP_HOST_MAX + 1];
-	long pid;
-	if (run_temp_parse(name, host, sizeof(host), &pid) && strcmp(host, self) == 0 &&
-	    kill((pid_t)pid, 0) != 0 && errno == ESRCH)
-		return true;
-	return now - st->st_mtime > RUN_TEMP_MAX_AGE_S;
-}
-
-/* Remove temp files of writers that are gone (see temp_is_stale). */
-static void clean_stale_temps(const char *dir)
-{
-	char self[RUN_TEMP_HOST_MAX + 1];
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	if (!d)
-		return;
-	run_temp_host(self, sizeof(self));
-	time_t now = time(NULL);
-	while ((de = readdir(d))) {
-		if (!run_temp_like(de->d_name))
-			continue;
-		sd_buf p;
-		sd_buf_init(&p, 0);
-		struct stat st;
-		if (sd_buf_printf(&p, "%s/%s", dir, de->d_name) == SD_OK &&
-		    lstat(p.data, &st) == 0 && S_ISREG(st.st_mode) &&
-		    temp_is_stale(de->d_name, &st, self, now))
-			unlink(p.data);
-		sd_buf_free(&p);
-	}
-	closedir(d);
-}
-
-int sched_out_subdir(const char *dir, sd_error *err)
-{
-	if (!dir)
-		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
-	if (sched_mkdir_p(dir) != 0)
-		return sd_error_set(err, SD_EIO, dir, NULL, "cannot create: %s",
-				    strerror(errno));
-	clean_stale_temps(dir);
-	return SD_OK;
-}
-
-int sched_groups_build(sched_groups *g, size_t n,
-		       const char *(*key)(const void *w, size_t i), const void *w,
-		       sd_error *err)
+int sd__groups_build(sd__groups *g, size_t n, const char *(*key)(const void *w, size_t i),
+		     const void *w, sd_error *err)
 {
 	memset(g, 0, sizeof(*g));
 	g->of = calloc(n + 1, sizeof(*g->of));
 	g->first = calloc(n + 1, sizeof(*g->first));
 	if (!g->of || !g->first) {
-		sched_groups_free(g);
-		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		sd__groups_free(g);
+		return sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	}
 	for (size_t i = 0; i < n; i++) {
 		size_t k = 0;
@@ -500,7 +330,7 @@ int sched_groups_build(sched_groups *g, size_t n,
 	return SD_OK;
 }
 
-void sched_groups_free(sched_groups *g)
+void sd__groups_free(sd__groups *g)
 {
 	free(g->of);
 	free(g->first);

@@ -11,14 +11,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "analysis/dataset.h"
 #include "core/core.h"
-#include "run/dataset.h"
 #include "util/buf.h"
 #include "util/error.h"
 
-/* generated at build time from src/run/report_template.html */
-extern const char sd_report_template[];
-extern const size_t sd_report_template_len;
+/* generated at build time from src/analysis/report_template.html */
+extern const char sd__report_template[];
+extern const size_t sd__report_template_len;
 
 sd_report_params sd_report_default_params(void)
 {
@@ -31,7 +31,7 @@ sd_report_params sd_report_default_params(void)
 /* ---- output: a buffer handed to the caller's writer in chunks ---- */
 
 typedef struct out {
-	sd_buf b;
+	sd__buf b;
 	sd_write_fn write;
 	void *ud;
 	int rc; /* first failure; later writes are skipped */
@@ -41,23 +41,20 @@ static void flush(out *o)
 {
 	if (!o->rc && o->b.len && o->write(o->b.data, o->b.len, o->ud))
 		o->rc = SD_EIO;
-	sd_buf_reset(&o->b);
+	sd__buf_reset(&o->b);
 }
 
 static void put(out *o, const char *s, size_t n)
 {
 	if (o->rc)
 		return;
-	if (sd_buf_append(&o->b, s, n))
+	if (sd__buf_append(&o->b, s, n))
 		o->rc = SD_ENOMEM;
 	else if (o->b.len >= 1 << 16)
 		flush(o);
 }
 
-static void puts_(out *o, const char *s)
-{
-	put(o, s, strlen(s));
-}
+static void puts_(out *o, const char *s) { put(o, s, strlen(s)); }
 
 static void printf_(out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -82,11 +79,21 @@ static void esc(out *o, const char *s)
 	for (const char *p = s; p && *p; p++) {
 		const char *r = NULL;
 		switch (*p) {
-		case '&': r = "&amp;"; break;
-		case '<': r = "&lt;"; break;
-		case '>': r = "&gt;"; break;
-		case '"': r = "&quot;"; break;
-		case '\'': r = "&#39;"; break;
+		case '&':
+			r = "&amp;";
+			break;
+		case '<':
+			r = "&lt;";
+			break;
+		case '>':
+			r = "&gt;";
+			break;
+		case '"':
+			r = "&quot;";
+			break;
+		case '\'':
+			r = "&#39;";
+			break;
 		}
 		if (r) {
 			put(o, s, (size_t)(p - s));
@@ -146,21 +153,25 @@ static void summary_table(out *o, const sd_dataset *d)
 		printf_(o, "</td><td>%zu", s[i].discussions);
 		if (s[i].expected)
 			printf_(o, " / %zu", s[i].expected);
-		printf_(o, "</td><td>%zu</td><td>%.1f</td><td>%.2f</td><td>%zu</td><td>%zu</td>",
-			s[i].comments, s[i].mean_length, s[i].moderator_per_discussion,
-			s[i].seed_comments, s[i].blank_comments);
+		printf_(
+		    o,
+		    "</td><td>%zu</td><td>%.1f</td><td>%.2f</td><td>%zu</td><td>%zu</td>",
+		    s[i].comments, s[i].mean_length, s[i].moderator_per_discussion,
+		    s[i].seed_comments, s[i].blank_comments);
 		if (s[i].silent_turns >= 0)
 			printf_(o, "<td>%ld</td>", s[i].silent_turns);
 		else
 			puts_(o, "<td title=\"unknown: no run.json\">&ndash;</td>");
 		if (s[i].expected)
-			printf_(o, "<td>%zu</td>", s[i].expected > s[i].discussions
-							   ? s[i].expected - s[i].discussions
-							   : 0);
+			printf_(o, "<td>%zu</td>",
+				s[i].expected > s[i].discussions
+				    ? s[i].expected - s[i].discussions
+				    : 0);
 		else
 			puts_(o, "<td title=\"unknown: no run.json\">&ndash;</td>");
 		if (s[i].generated_tokens)
-			printf_(o, "<td>%llu</td></tr>", (unsigned long long)s[i].generated_tokens);
+			printf_(o, "<td>%llu</td></tr>",
+				(unsigned long long)s[i].generated_tokens);
 		else
 			puts_(o, "<td>&ndash;</td></tr>");
 	}
@@ -235,7 +246,7 @@ static size_t cp_offset(const char *s, size_t k)
 static void short_label(out *o, const char *s)
 {
 	enum { MAX = 16, HEAD = 6, TAIL = 9 };
-	size_t n = ds_utf8_length(s);
+	size_t n = sd__ds_utf8_length(s);
 	if (n <= MAX) {
 		esc(o, s);
 		return;
@@ -266,14 +277,19 @@ static void svg_bars(out *o, const char *id, const char *title, const char *xlab
 	size_t top = step * ticks;
 	printf_(o, "<figure class=\"chart\" id=\"%s\"><figcaption>", id);
 	esc(o, title);
-	printf_(o, "</figcaption><svg xmlns=\"http://www.w3.org/2000/svg\" "
-		   "viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"", W, H);
+	printf_(o,
+		"</figcaption><svg xmlns=\"http://www.w3.org/2000/svg\" "
+		"viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"",
+		W, H);
 	esc(o, title);
 	puts_(o, "\">");
 	for (size_t k = 0; k <= ticks; k++) {
 		double y = T + ph - ph * (double)k / (double)ticks;
-		printf_(o, "<line class=\"grid\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>"
-			   "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%zu</text>",
+		printf_(o,
+			"<line class=\"grid\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" "
+			"y2=\"%.1f\"/>"
+			"<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" "
+			"text-anchor=\"end\">%zu</text>",
 			L, W - R, y, y, L - 6, y + 4, step * k);
 	}
 	double slot = b->n ? pw / (double)b->n : pw;
@@ -281,27 +297,32 @@ static void svg_bars(out *o, const char *id, const char *title, const char *xlab
 	for (size_t i = 0; i < b->n; i++) {
 		double h = ph * (double)b->counts[i] / (double)top;
 		double x = L + slot * (double)i + slot * 0.1;
-		printf_(o, "<rect class=\"bar\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
-			   "height=\"%.1f\"><title>",
+		printf_(o,
+			"<rect class=\"bar\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+			"height=\"%.1f\"><title>",
 			x, T + ph - h, slot * 0.8, h);
 		esc(o, b->labels[i]);
 		printf_(o, ": %zu</title></rect>", b->counts[i]);
 		if (i % every == 0) {
 			double cx = L + slot * ((double)i + 0.5);
-			printf_(o, "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" "
-				   "text-anchor=\"end\" transform=\"rotate(-40 %.1f %.1f)\">",
-				cx, T + ph + 14, cx, T + ph + 14);
+			printf_(
+			    o,
+			    "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" "
+			    "text-anchor=\"end\" transform=\"rotate(-40 %.1f %.1f)\">",
+			    cx, T + ph + 14, cx, T + ph + 14);
 			short_label(o, b->labels[i]);
 			puts_(o, "</text>");
 		}
 	}
-	printf_(o, "<line class=\"axis\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>",
+	printf_(o,
+		"<line class=\"axis\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>",
 		L, W - R, T + ph, T + ph);
 	printf_(o, "<text class=\"label\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">",
 		L + pw / 2, H - 4);
 	esc(o, xlabel);
-	printf_(o, "</text><text class=\"label\" x=\"12\" y=\"%.1f\" text-anchor=\"middle\" "
-		   "transform=\"rotate(-90 12 %.1f)\">count</text></svg></figure>",
+	printf_(o,
+		"</text><text class=\"label\" x=\"12\" y=\"%.1f\" text-anchor=\"middle\" "
+		"transform=\"rotate(-90 12 %.1f)\">count</text></svg></figure>",
 		T + ph / 2, T + ph / 2);
 }
 
@@ -309,7 +330,7 @@ static int length_histogram(const sd_dataset *d, bars *b)
 {
 	size_t max = 0;
 	for (size_t r = 0; r < d->n_rows; r++) {
-		size_t n = ds_utf8_length(d->rows[r].c.text);
+		size_t n = sd__ds_utf8_length(d->rows[r].c.text);
 		if (n > max)
 			max = n;
 	}
@@ -324,7 +345,7 @@ static int length_histogram(const sd_dataset *d, bars *b)
 			return SD_ENOMEM;
 	}
 	for (size_t r = 0; r < d->n_rows; r++)
-		b->counts[ds_utf8_length(d->rows[r].c.text) / width]++;
+		b->counts[sd__ds_utf8_length(d->rows[r].c.text) / width]++;
 	return SD_OK;
 }
 
@@ -332,7 +353,7 @@ static int length_histogram(const sd_dataset *d, bars *b)
 static int participant_histogram(const sd_dataset *d, bars *b)
 {
 	enum { CAP = 40 };
-	size_t counts[CAP + 1] = { 0 }, max = 0;
+	size_t counts[CAP + 1] = {0}, max = 0;
 	for (size_t i = 0; i < d->n_discs; i++) {
 		const ds_disc *dd = &d->discs[i];
 		for (size_t u = 0; u < sd_logs_user_count(dd->logs); u++) {
@@ -340,7 +361,8 @@ static int participant_histogram(const sd_dataset *d, bars *b)
 			size_t n = 0;
 			for (size_t k = 0; k < dd->n_rows; k++) {
 				const sd_log_comment *c = &d->rows[dd->first_row + k].c;
-				if (!c->is_moderator && c->name && name && !strcmp(c->name, name))
+				if (!c->is_moderator && c->name && name &&
+				    !strcmp(c->name, name))
 					n++;
 			}
 			if (n > CAP)
@@ -368,7 +390,7 @@ static char *label_key(const json_t *a)
 	const json_t *label = json_object_get(a, "label");
 	const char *status = json_string_value(json_object_get(a, "label_status"));
 	if (label && !json_is_null(label))
-		return ds_flatten_value(label);
+		return sd__ds_flatten_value(label);
 	if (status && !strcmp(status, "unparsed"))
 		return strdup("(unparsed)");
 	const char *t = json_string_value(json_object_get(a, "annotation"));
@@ -405,8 +427,8 @@ static int key_cmp(const void *x, const void *y)
 static int label_histogram(const sd_dataset *d, size_t who, bars *b)
 {
 	enum { MAXB = 30 };
-	char *keys[MAXB + 1] = { NULL };
-	size_t counts[MAXB + 1] = { 0 }, nk = 0, other = 0;
+	char *keys[MAXB + 1] = {NULL};
+	size_t counts[MAXB + 1] = {0}, nk = 0, other = 0;
 	int rc = SD_ENOMEM;
 	for (size_t r = 0; r < d->n_rows; r++) {
 		const json_t *a = ds_annot(d, r, who);
@@ -457,11 +479,12 @@ out:
 
 static void charts(out *o, const sd_dataset *d)
 {
-	bars b = { 0 };
+	bars b = {0};
 	if (length_histogram(d, &b))
 		o->rc = SD_ENOMEM;
 	else
-		svg_bars(o, "chart-length", "Comment length", "characters per comment", &b);
+		svg_bars(o, "chart-length", "Comment length", "characters per comment",
+			 &b);
 	bars_free(&b);
 	if (participant_histogram(d, &b))
 		o->rc = SD_ENOMEM;
@@ -491,9 +514,11 @@ static json_t *annotation_json(const json_t *a)
 	const json_t *label = json_object_get(a, "label");
 	const json_t *text = json_object_get(a, "annotation");
 	const json_t *status = json_object_get(a, "label_status");
-	if (!o || json_object_set_new(o, "l", label ? json_incref((json_t *)label)
-						    : json_null()) ||
-	    json_object_set_new(o, "t", text ? json_incref((json_t *)text) : json_null()) ||
+	if (!o ||
+	    json_object_set_new(o, "l",
+				label ? json_incref((json_t *)label) : json_null()) ||
+	    json_object_set_new(o, "t",
+				text ? json_incref((json_t *)text) : json_null()) ||
 	    (status && json_object_set_new(o, "s", json_incref((json_t *)status)))) {
 		json_decref(o);
 		return NULL;
@@ -519,31 +544,28 @@ static json_t *discussion_json(const sd_dataset *d, size_t i)
 		if (!ann)
 			goto fail;
 		for (size_t a = 0; a < d->n_annotators; a++)
-			if (json_array_append_new(ann, annotation_json(ds_annot(d, r, a)))) {
+			if (json_array_append_new(ann,
+						  annotation_json(ds_annot(d, r, a)))) {
 				json_decref(ann);
 				goto fail;
 			}
 		const char *kind = row->c.is_moderator ? "mod"
-				   : row->c.model && !strcmp(row->c.model, "hardcoded") ? "seed"
-				   : "user";
-		json_t *c = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o}", "u",
-				      row->c.name ? row->c.name : "", "t",
-				      row->c.text ? row->c.text : "", "m",
-				      row->c.model ? row->c.model : "", "k", kind, "id",
-				      row->message_id, "a", ann);
+				   : row->c.model && !strcmp(row->c.model, "hardcoded")
+				       ? "seed"
+				       : "user";
+		json_t *c = json_pack(
+		    "{s:s,s:s,s:s,s:s,s:s,s:o}", "u", row->c.name ? row->c.name : "", "t",
+		    row->c.text ? row->c.text : "", "m", row->c.model ? row->c.model : "",
+		    "k", kind, "id", row->message_id, "a", ann);
 		if (!c || json_array_append_new(comments, c))
 			goto fail;
 	}
-	o = json_pack("{s:s,s:s?,s:I,s:s,s:s?,s:s?,s:O,s:O,s:o}",
-		      "id", dd->conv_id ? dd->conv_id : "",
-		      "cell", dd->cell,
-		      "index", (json_int_t)dd->index,
-		      "file", dd->path,
-		      "timestamp", sd_logs_timestamp(dd->logs),
-		      "moderator", sd_logs_moderator(dd->logs),
-		      "users", users,
-		      "personas", dd->personas,
-		      "comments", comments);
+	o = json_pack("{s:s,s:s?,s:I,s:s,s:s?,s:s?,s:O,s:O,s:o}", "id",
+		      dd->conv_id ? dd->conv_id : "", "cell", dd->cell, "index",
+		      (json_int_t)dd->index, "file", dd->path, "timestamp",
+		      sd_logs_timestamp(dd->logs), "moderator",
+		      sd_logs_moderator(dd->logs), "users", users, "personas",
+		      dd->personas, "comments", comments);
 	json_decref(users);
 	return o;
 fail:
@@ -606,8 +628,10 @@ static void warnings(out *o, const sd_dataset *d)
 {
 	if (!d->n_warnings)
 		return;
-	printf_(o, "<details class=\"warnings\"><summary>%zu warning%s while loading"
-		   "</summary><ul>", d->n_warnings, d->n_warnings == 1 ? "" : "s");
+	printf_(o,
+		"<details class=\"warnings\"><summary>%zu warning%s while loading"
+		"</summary><ul>",
+		d->n_warnings, d->n_warnings == 1 ? "" : "s");
 	for (size_t i = 0; i < d->n_warnings; i++) {
 		puts_(o, "<li>");
 		esc(o, d->warnings[i]);
@@ -620,15 +644,15 @@ int sd_dataset_report_html(const sd_dataset *d, const sd_report_params *p,
 			   sd_write_fn write, void *ud, sd_error *err)
 {
 	if (!d || !write)
-		return sd_error_set(err, SD_EINVAL, NULL, NULL, "no dataset or writer");
+		return sd__error_set(err, SD_EINVAL, NULL, NULL, "no dataset or writer");
 	sd_report_params def = sd_report_default_params();
 	if (!p)
 		p = &def;
 	const char *title = p->title ? p->title : def.title;
-	out o = { .write = write, .ud = ud };
-	sd_buf_init(&o.b, 0);
+	out o = {.write = write, .ud = ud};
+	sd__buf_init(&o.b, 0);
 	/* the template's @@NAME@@ markers say where each part goes */
-	const char *s = sd_report_template, *end = s + sd_report_template_len;
+	const char *s = sd__report_template, *end = s + sd__report_template_len;
 	while (s < end && !o.rc) {
 		const char *m = strstr(s, "@@");
 		if (!m) {
@@ -659,10 +683,10 @@ int sd_dataset_report_html(const sd_dataset *d, const sd_report_params *p,
 		s = close + 2;
 	}
 	flush(&o);
-	sd_buf_free(&o.b);
+	sd__buf_free(&o.b);
 	if (o.rc == SD_EIO)
-		return sd_error_set(err, SD_EIO, NULL, NULL, "write failed");
+		return sd__error_set(err, SD_EIO, NULL, NULL, "write failed");
 	if (o.rc)
-		return sd_error_set(err, o.rc, NULL, NULL, "out of memory");
+		return sd__error_set(err, o.rc, NULL, NULL, "out of memory");
 	return SD_OK;
 }

@@ -11,15 +11,15 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "analysis/dataset.h"
 #include "core/core.h"
-#include "run/dataset.h"
-#include "run/logcompat.h"
 #include "run/files.h"
+#include "run/log_walk.h"
+#include "run/logcompat.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/hash.h"
 
-#define MAX_DEPTH 64
 #define MAX_WARNINGS 200
 
 /* ---- small helpers ---- */
@@ -31,7 +31,7 @@ sd_dataset_params sd_dataset_default_params(void)
 	return p;
 }
 
-size_t ds_utf8_length(const char *s)
+size_t sd__ds_utf8_length(const char *s)
 {
 	size_t n = 0;
 	for (; s && *s; s++)
@@ -40,15 +40,15 @@ size_t ds_utf8_length(const char *s)
 	return n;
 }
 
-static int append_flat(sd_buf *b, const json_t *v)
+static int append_flat(sd__buf *b, const json_t *v)
 {
 	if (!v || json_is_null(v))
 		return SD_OK;
 	if (json_is_string(v))
-		return sd_buf_append(b, json_string_value(v), json_string_length(v));
+		return sd__buf_append(b, json_string_value(v), json_string_length(v));
 	if (json_is_array(v)) {
 		for (size_t i = 0; i < json_array_size(v); i++) {
-			if ((i && sd_buf_puts(b, "; ")) ||
+			if ((i && sd__buf_puts(b, "; ")) ||
 			    append_flat(b, json_array_get(v, i)))
 				return SD_ENOMEM;
 		}
@@ -67,68 +67,26 @@ static int append_flat(sd_buf *b, const json_t *v)
 		size_t len = strlen(num);
 		if (!strpbrk(num, ".eEni") && len + 3 <= sizeof(num))
 			memcpy(num + len, ".0", 3); /* 3.0, not 3: it was a real */
-		return sd_buf_puts(b, num);
+		return sd__buf_puts(b, num);
 	}
 	/* integers, booleans and objects as JSON writes them */
 	char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
 	if (!s)
 		return SD_ENOMEM;
-	int rc = sd_buf_puts(b, s);
+	int rc = sd__buf_puts(b, s);
 	free(s);
 	return rc;
 }
 
-char *ds_flatten_value(const json_t *v)
+char *sd__ds_flatten_value(const json_t *v)
 {
-	sd_buf b;
-	sd_buf_init(&b, 0);
+	sd__buf b;
+	sd__buf_init(&b, 0);
 	if (append_flat(&b, v)) {
-		sd_buf_free(&b);
+		sd__buf_free(&b);
 		return NULL;
 	}
-	return sd_buf_steal(&b);
-}
-
-/* Compare names so that "2.json" sorts before "10.json". */
-static int natural_cmp(const char *a, const char *b)
-{
-	while (*a && *b) {
-		if (*a >= '0' && *a <= '9' && *b >= '0' && *b <= '9') {
-			while (*a == '0' && a[1] >= '0' && a[1] <= '9')
-				a++;
-			while (*b == '0' && b[1] >= '0' && b[1] <= '9')
-				b++;
-			size_t la = 0, lb = 0;
-			while (a[la] >= '0' && a[la] <= '9')
-				la++;
-			while (b[lb] >= '0' && b[lb] <= '9')
-				lb++;
-			if (la != lb)
-				return la < lb ? -1 : 1;
-			int c = strncmp(a, b, la);
-			if (c)
-				return c;
-			a += la;
-			b += lb;
-			continue;
-		}
-		if (*a != *b)
-			return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
-		a++;
-		b++;
-	}
-	return *a ? 1 : (*b ? -1 : 0);
-}
-
-static int path_cmp(const void *x, const void *y)
-{
-	return natural_cmp(*(char *const *)x, *(char *const *)y);
-}
-
-static bool ends_with(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), m = strlen(suffix);
-	return n >= m && strcmp(s + n - m, suffix) == 0;
+	return sd__buf_steal(&b);
 }
 
 static const char *base_name(const char *path)
@@ -138,7 +96,7 @@ static const char *base_name(const char *path)
 }
 
 static void warn(sd_dataset *d, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void warn(sd_dataset *d, const char *fmt, ...)
 {
@@ -242,8 +200,7 @@ static size_t u64map_get(const u64map *m, uint64_t key)
 {
 	if (!m->cap)
 		return (size_t)-1;
-	for (size_t i = mix64(key) & (m->cap - 1); m->vals[i];
-	     i = (i + 1) & (m->cap - 1))
+	for (size_t i = mix64(key) & (m->cap - 1); m->vals[i]; i = (i + 1) & (m->cap - 1))
 		if (m->keys[i] == key)
 			return m->vals[i] - 1;
 	return (size_t)-1;
@@ -251,74 +208,12 @@ static size_t u64map_get(const u64map *m, uint64_t key)
 
 static uint64_t str_key(const char *s)
 {
-	return sd_fnv1a64(s, strlen(s), SD_FNV1A64_INIT);
+	return sd__fnv1a64(s, strlen(s), SD_FNV1A64_INIT);
 }
 
 /* ---- finding files ---- */
 
-static int walk(const char *dir, int depth, strlist *out, run_dirset *seen,
-		sd_error *err)
-{
-	int r = run_dirset_add(seen, dir);
-	if (r == 1)
-		return SD_OK; /* a link back to a directory walked already */
-	if (r < 0)
-		return sd_error_set(err, SD_EIO, dir, NULL, "cannot read directory: %s",
-				    strerror(errno));
-	DIR *dh = opendir(dir);
-	struct dirent *de;
-	strlist names = { 0 };
-	int rc = SD_OK;
-	sd_buf p;
-	sd_buf_init(&p, 0);
-	if (!dh)
-		return sd_error_set(err, errno == ENOENT ? SD_ENOTFOUND : SD_EIO, dir,
-				    NULL, "cannot open directory: %s", strerror(errno));
-	if (depth > MAX_DEPTH) {
-		closedir(dh);
-		return sd_error_set(err, SD_EINVAL, dir, NULL,
-				    "directories nested too deeply (a link loop?)");
-	}
-	while ((de = readdir(dh))) {
-		if (de->d_name[0] == '.')
-			continue; /* ., .., hidden files */
-		if ((rc = strlist_push(&names, de->d_name)))
-			goto out;
-	}
-	if (names.n) /* qsort(NULL, 0, ...) is undefined */
-		qsort(names.v, names.n, sizeof(*names.v), path_cmp);
-	for (size_t i = 0; i < names.n; i++) {
-		struct stat st;
-		sd_buf_reset(&p);
-		if (sd_buf_printf(&p, "%s/%s", dir, names.v[i])) {
-			rc = SD_ENOMEM;
-			goto out;
-		}
-		if (stat(p.data, &st) != 0) {
-			/* a dangling link that looks like a log is a real problem */
-			if (ends_with(names.v[i], ".json")) {
-				rc = sd_error_set(err, SD_EIO, p.data, NULL,
-						  "cannot read: %s", strerror(errno));
-				goto out;
-			}
-			continue;
-		}
-		if (S_ISDIR(st.st_mode)) {
-			if ((rc = walk(p.data, depth + 1, out, seen, err)))
-				goto out;
-		} else if (S_ISREG(st.st_mode) && ends_with(names.v[i], ".json")) {
-			if ((rc = strlist_push(out, p.data)))
-				goto out;
-		}
-	}
-out:
-	if (rc == SD_ENOMEM)
-		sd_error_set(err, SD_ENOMEM, dir, NULL, "out of memory");
-	closedir(dh);
-	strlist_free(&names);
-	sd_buf_free(&p);
-	return rc;
-}
+static int push_found(const char *path, void *ud) { return strlist_push(ud, path); }
 
 /*
  * Expand the given paths into files. *explicit_n gets, for each file,
@@ -329,31 +224,32 @@ static int collect(const char *const *paths, size_t n, strlist *files,
 {
 	bool *ex = NULL;
 	int rc = SD_OK;
-	run_dirset seen = { 0 };
+	sd__dirset seen = {0};
 	for (size_t i = 0; i < n; i++) {
 		struct stat st;
 		size_t before = files->n;
 		if (!paths[i] || !paths[i][0]) {
-			rc = sd_error_set(err, SD_EINVAL, NULL, NULL, "empty path");
+			rc = sd__error_set(err, SD_EINVAL, NULL, NULL, "empty path");
 			goto out;
 		}
 		if (stat(paths[i], &st) != 0) {
-			rc = sd_error_set(err, errno == ENOENT ? SD_ENOTFOUND : SD_EIO,
-					  paths[i], NULL, "%s", strerror(errno));
+			rc = sd__error_set(err, errno == ENOENT ? SD_ENOTFOUND : SD_EIO,
+					   paths[i], NULL, "%s", strerror(errno));
 			goto out;
 		}
 		if (S_ISDIR(st.st_mode))
-			rc = walk(paths[i], 0, files, &seen, err);
+			rc = sd__log_walk(paths[i], NULL, &seen, push_found, files, err);
 		else
 			rc = strlist_push(files, paths[i]);
 		if (rc) {
 			if (rc == SD_ENOMEM)
-				sd_error_set(err, rc, paths[i], NULL, "out of memory");
+				sd__error_set(err, rc, paths[i], NULL, "out of memory");
 			goto out;
 		}
 		bool *nex = realloc(ex, (files->n ? files->n : 1) * sizeof(*ex));
 		if (!nex) {
-			rc = sd_error_set(err, SD_ENOMEM, paths[i], NULL, "out of memory");
+			rc = sd__error_set(err, SD_ENOMEM, paths[i], NULL,
+					   "out of memory");
 			goto out;
 		}
 		ex = nex;
@@ -361,7 +257,7 @@ static int collect(const char *const *paths, size_t n, strlist *files,
 			ex[k] = !S_ISDIR(st.st_mode);
 	}
 out:
-	run_dirset_free(&seen);
+	sd__run_dirset_free(&seen);
 	if (rc) {
 		free(ex);
 		ex = NULL;
@@ -378,7 +274,7 @@ static int classify(const json_t *root)
 {
 	if (!json_is_object(root))
 		return KIND_OTHER;
-	if (lc_is_annotation(root))
+	if (sd__lc_is_annotation(root))
 		return KIND_ANNOTATION;
 	if (json_is_array(json_object_get(root, "cells")) &&
 	    !json_object_get(root, "logs"))
@@ -399,9 +295,9 @@ static int read_json(const char *path, char **text, json_t **root, sd_error *err
 		free(*text);
 		*text = NULL;
 		if (json_error_code(&jerr) == json_error_out_of_memory)
-			return sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
-		return sd_error_set_at(err, SD_EPARSE, path, jerr.line, jerr.column,
-				       "not valid JSON: %s", jerr.text);
+			return sd__error_set(err, SD_ENOMEM, path, NULL, "out of memory");
+		return sd__error_set_at(err, SD_EPARSE, path, jerr.line, jerr.column,
+					"not valid JSON: %s", jerr.text);
 	}
 	return SD_OK;
 }
@@ -417,7 +313,8 @@ static int add_manifest(sd_dataset *d, const json_t *root)
 		const json_t *c = json_array_get(cells, i);
 		const char *name = json_string_value(json_object_get(c, "name"));
 		const json_t *nd = json_object_get(c, "num_discussions");
-		const json_t *nt = json_object_get(json_object_get(c, "config"), "num_turns");
+		const json_t *nt =
+		    json_object_get(json_object_get(c, "config"), "num_turns");
 		if (!name || !json_is_integer(nd))
 			continue;
 		bool seen = false;
@@ -452,7 +349,7 @@ static int add_speaker(ds_disc *dd, const char *name, const json_t *prompt,
 	json_t *p, *ins;
 	if (!name)
 		return SD_OK;
-	if (lc_prompt_info(json_string_value(prompt), &p, &ins))
+	if (sd__lc_prompt_info(json_string_value(prompt), &p, &ins))
 		return SD_ENOMEM;
 	if (!p)
 		(*missing)++;
@@ -471,7 +368,7 @@ static int add_speaker(ds_disc *dd, const char *name, const json_t *prompt,
 static int disc_personas(sd_dataset *d, ds_disc *dd)
 {
 	const sd_logs *l = dd->logs;
-	const json_t *prompts = sd_logs_get(l, "user_prompts");
+	const json_t *prompts = sd__logs_get(l, "user_prompts");
 	size_t missing = 0, n = sd_logs_comment_count(l), with_prompt = 0;
 	if (!(dd->personas = json_object()) || !(dd->instructions = json_object()) ||
 	    !(dd->entry_info = json_array()))
@@ -481,7 +378,7 @@ static int disc_personas(sd_dataset *d, ds_disc *dd)
 				&missing))
 			return SD_ENOMEM;
 	if (sd_logs_moderator(l) &&
-	    add_speaker(dd, sd_logs_moderator(l), sd_logs_get(l, "moderator_prompt"),
+	    add_speaker(dd, sd_logs_moderator(l), sd__logs_get(l, "moderator_prompt"),
 			&missing))
 		return SD_ENOMEM;
 	for (size_t i = 0; i < n; i++) {
@@ -491,7 +388,7 @@ static int disc_personas(sd_dataset *d, ds_disc *dd)
 		   user prompt (history), which may quote anything */
 		if (prompt && prompt[0] != '{')
 			prompt = NULL;
-		if (lc_prompt_info(prompt, &p, &ins))
+		if (sd__lc_prompt_info(prompt, &p, &ins))
 			return SD_ENOMEM;
 		with_prompt += p || ins;
 		if (json_array_append_new(
@@ -525,17 +422,18 @@ static char *dir_name_of(const char *path, const char *fallback)
 static int load_discussion(sd_dataset *d, const char *path, const char *text,
 			   sd_error *err)
 {
-	sd_logs *l = sd_logs_from_json(text, path, err);
-	if (!l)
-		return err ? err->code : SD_EPARSE;
-	if (lc_ensure_id(l)) {
+	sd_logs *l = NULL;
+	int rc = sd_logs_from_json(text, path, &l, err);
+	if (rc)
+		return rc;
+	if (sd__lc_ensure_id(l)) {
 		sd_logs_free(l);
-		return sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
+		return sd__error_set(err, SD_ENOMEM, path, NULL, "out of memory");
 	}
 	ds_disc *v = realloc(d->discs, (d->n_discs + 1) * sizeof(*v));
 	if (!v) {
 		sd_logs_free(l);
-		return sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
+		return sd__error_set(err, SD_ENOMEM, path, NULL, "out of memory");
 	}
 	d->discs = v;
 	ds_disc *dd = &v[d->n_discs];
@@ -544,32 +442,33 @@ static int load_discussion(sd_dataset *d, const char *path, const char *text,
 	dd->num_turns = -1;
 	d->n_discs++;
 	if (!(dd->path = strdup(path)) || !(dd->condition = dir_name_of(path, "")))
-		return sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
+		return sd__error_set(err, SD_ENOMEM, path, NULL, "out of memory");
 	dd->conv_id = sd_logs_id(l);
-	dd->cell = json_string_value(sd_logs_get(l, "cell"));
-	const json_t *idx = sd_logs_get(l, "index");
+	dd->cell = json_string_value(sd__logs_get(l, "cell"));
+	const json_t *idx = sd__logs_get(l, "index");
 	dd->has_index = json_is_integer(idx);
-	dd->index = dd->has_index ? json_integer_value(idx) : (json_int_t)(d->n_discs - 1);
-	const json_t *seed = sd_logs_get(l, "seed");
+	dd->index =
+	    dd->has_index ? json_integer_value(idx) : (json_int_t)(d->n_discs - 1);
+	const json_t *seed = sd__logs_get(l, "seed");
 	dd->has_seed = json_is_integer(seed);
 	dd->seed = dd->has_seed ? json_integer_value(seed) : 0;
 	if (disc_personas(d, dd))
-		return sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
+		return sd__error_set(err, SD_ENOMEM, path, NULL, "out of memory");
 	return SD_OK;
 }
 
 static int load_logs(sd_dataset *d, const sd_dataset_params *p, sd_error *err)
 {
-	strlist files = { 0 }, real = { 0 };
+	strlist files = {0}, real = {0};
 	bool *ex = NULL;
 	char *text = NULL;
 	json_t *root = NULL;
-	u64map seen = { 0 };
+	u64map seen = {0};
 	int rc = collect(p->log_paths, p->n_log_paths, &files, &ex, err);
 	if (rc)
 		goto out;
 	if (u64map_init(&seen, files.n)) {
-		rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		rc = sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < files.n; i++) {
@@ -579,7 +478,7 @@ static int load_logs(sd_dataset *d, const sd_dataset_params *p, sd_error *err)
 		rc = strlist_push(&real, rp ? rp : path);
 		free(rp);
 		if (rc) {
-			sd_error_set(err, rc, path, NULL, "out of memory");
+			sd__error_set(err, rc, path, NULL, "out of memory");
 			goto out;
 		}
 		size_t first = u64map_put(&seen, str_key(real.v[i]), i);
@@ -590,24 +489,25 @@ static int load_logs(sd_dataset *d, const sd_dataset_params *p, sd_error *err)
 		int kind = classify(root);
 		if (!ex[i] && !strcmp(base_name(path), "run.json")) {
 			if (kind == KIND_MANIFEST && (rc = add_manifest(d, root))) {
-				sd_error_set(err, rc, path, NULL, "out of memory");
+				sd__error_set(err, rc, path, NULL, "out of memory");
 				goto out;
 			}
 		} else if (kind == KIND_LOG) {
 			if ((rc = load_discussion(d, path, text, err)))
 				goto out;
 		} else if (ex[i] || (kind != KIND_ANNOTATION && kind != KIND_MANIFEST)) {
-			rc = sd_error_set(err, SD_EPARSE, path, NULL, "%s",
-					  kind == KIND_ANNOTATION
-						  ? "an annotation file, not a discussion log "
-						    "(pass it with --annotations)"
-					  : kind == KIND_MANIFEST
-						  ? "a run manifest, not a discussion log"
-						  : "not a discussion log: expected a JSON "
-						    "object with a \"logs\" array");
+			rc = sd__error_set(
+			    err, SD_EPARSE, path, NULL, "%s",
+			    kind == KIND_ANNOTATION
+				? "an annotation file, not a discussion log "
+				  "(pass it with --annotations)"
+			    : kind == KIND_MANIFEST
+				? "a run manifest, not a discussion log"
+				: "not a discussion log: expected a JSON "
+				  "object with a \"logs\" array");
 			goto out;
 		} else if (kind == KIND_MANIFEST && (rc = add_manifest(d, root))) {
-			sd_error_set(err, rc, path, NULL, "out of memory");
+			sd__error_set(err, rc, path, NULL, "out of memory");
 			goto out;
 		}
 		json_decref(root);
@@ -616,13 +516,14 @@ static int load_logs(sd_dataset *d, const sd_dataset_params *p, sd_error *err)
 		text = NULL;
 	}
 	if (d->n_discs == 0) {
-		sd_buf b;
-		sd_buf_init(&b, 4096);
+		sd__buf b;
+		sd__buf_init(&b, 4096);
 		for (size_t i = 0; i < p->n_log_paths; i++)
-			sd_buf_printf(&b, "%s%s", i ? ", " : "", p->log_paths[i]);
-		rc = sd_error_set(err, SD_ENOTFOUND, b.data ? b.data : "", NULL,
-				  "no discussion logs found");
-		sd_buf_free(&b);
+			if (sd__buf_printf(&b, "%s%s", i ? ", " : "", p->log_paths[i]))
+				break; /* the message names the paths that fit */
+		rc = sd__error_set(err, SD_ENOTFOUND, b.data ? b.data : "", NULL,
+				   "no discussion logs found");
+		sd__buf_free(&b);
 	}
 out:
 	json_decref(root);
@@ -639,10 +540,10 @@ out:
 static int build_rows(sd_dataset *d, sd_error *err)
 {
 	json_t *fields = json_object();
-	strlist names = { 0 };
+	strlist names = {0};
 	int rc = SD_ENOMEM;
 	size_t n = 0;
-	u64map keys = { 0 };
+	u64map keys = {0};
 	if (!fields)
 		goto out;
 	for (size_t i = 0; i < d->n_discs; i++)
@@ -656,13 +557,15 @@ static int build_rows(sd_dataset *d, sd_error *err)
 		if (sd_logs_discussion_key(dd->logs, key, sizeof(key)) == SD_OK) {
 			size_t first = u64map_put(&keys, str_key(key), i);
 			if (first != i)
-				warn(d, "%s and %s are the same discussion (%s); "
-				     "annotations join to the first", d->discs[first].path,
-				     dd->path, key);
+				warn(d,
+				     "%s and %s are the same discussion (%s); "
+				     "annotations join to the first",
+				     d->discs[first].path, dd->path, key);
 		}
 		for (size_t k = 0; k < d->n_run_cells; k++) {
 			const ds_run_cell *rcl = &d->run_cells[k];
-			const char *dg = json_string_value(sd_logs_get(dd->logs, "config_digest"));
+			const char *dg =
+			    json_string_value(sd__logs_get(dd->logs, "config_digest"));
 			if (dd->cell && dg && !strcmp(rcl->cell, dd->cell) &&
 			    !strcmp(rcl->digest, dg))
 				dd->num_turns = rcl->num_turns;
@@ -675,12 +578,12 @@ static int build_rows(sd_dataset *d, sd_error *err)
 			r->order = o;
 			r->c = sd_logs_comment(dd->logs, o);
 			if (sd_logs_message_id(dd->logs, o, r->message_id)) {
-				rc = sd_error_set(err, SD_EPARSE, dd->path, "id",
-						  "cannot derive message ids");
+				rc = sd__error_set(err, SD_EPARSE, dd->path, "id",
+						   "cannot derive message ids");
 				goto out;
 			}
-			lc_syndisco_message_id(dd->conv_id, r->c.text ? r->c.text : "",
-					       r->syndisco_id);
+			sd__lc_syndisco_message_id(
+			    dd->conv_id, r->c.text ? r->c.text : "", r->syndisco_id);
 			/* SynDisco numbers from 1 and gives a comment that repeats
 			   the one before it the same number */
 			r->syndisco_order =
@@ -700,7 +603,8 @@ static int build_rows(sd_dataset *d, sd_error *err)
 						      : NULL;
 			const char *f;
 			json_t *v;
-			json_object_foreach((json_t *)r->persona, f, v) {
+			json_object_foreach((json_t *)r->persona, f, v)
+			{
 				if (json_object_get(fields, f))
 					continue;
 				if (json_object_set_new(fields, f, json_true()) ||
@@ -715,7 +619,7 @@ static int build_rows(sd_dataset *d, sd_error *err)
 	rc = SD_OK;
 out:
 	if (rc == SD_ENOMEM)
-		sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	u64map_free(&keys);
 	strlist_free(&names);
 	json_decref(fields);
@@ -727,7 +631,7 @@ out:
 typedef struct pending_annot {
 	size_t annotator; /* index into the unsorted name list */
 	size_t row;
-	json_t *entry;    /* owned */
+	json_t *entry;	  /* owned */
 	const char *file; /* borrowed from the file list */
 } pending_annot;
 
@@ -767,7 +671,7 @@ static int annot_add(annot_ctx *a, size_t who, size_t row, json_t *entry,
 		a->v = v;
 		a->cap = cap;
 	}
-	a->v[a->n++] = (pending_annot){ who, row, entry, file };
+	a->v[a->n++] = (pending_annot){who, row, entry, file};
 	return SD_OK;
 }
 
@@ -848,9 +752,9 @@ static int load_positional(annot_ctx *a, size_t who, const char *path, const jso
 		snprintf(field, sizeof(field), "logs[%zu]", i);
 		if (!json_is_string(json_object_get(e, "name")) ||
 		    !json_is_string(json_object_get(e, "text")))
-			return sd_error_set(err, SD_EPARSE, path, field,
-					    "needs \"name\" and \"text\" strings (or a "
-					    "\"message_id\")");
+			return sd__error_set(err, SD_EPARSE, path, field,
+					     "needs \"name\" and \"text\" strings (or a "
+					     "\"message_id\")");
 	}
 	if (!json_array_size(logs))
 		return SD_OK;
@@ -873,7 +777,7 @@ static int load_positional(annot_ctx *a, size_t who, const char *path, const jso
 		}
 		json_t *o = json_pack("{s:O}", "annotation", json_object_get(e, "text"));
 		if (!o || annot_add(a, who, dd->first_row + i, o, path))
-			return sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
+			return sd__error_set(err, SD_ENOMEM, path, NULL, "out of memory");
 	}
 	if (unmatched)
 		warn(d, "%s: %zu annotation(s) match no comment of %s", path, unmatched,
@@ -891,7 +795,7 @@ static int load_annotation_logs(annot_ctx *a, const char *path, const json_t *ro
 	int rc = name ? annot_name(a, name, &who) : SD_ENOMEM;
 	free(name);
 	if (rc)
-		return sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
+		return sd__error_set(err, SD_ENOMEM, path, NULL, "out of memory");
 	const json_t *first = json_array_get(logs, 0);
 	if (json_is_object(first) && !json_object_get(first, "message_id"))
 		return load_positional(a, who, path, root, logs, err);
@@ -902,13 +806,15 @@ static int load_annotation_logs(annot_ctx *a, const char *path, const json_t *ro
 		snprintf(field, sizeof(field), "logs[%zu]", i);
 		if (json_is_object(e)) {
 			/* ours: joined on the stable message id */
-			const char *mid = json_string_value(json_object_get(e, "message_id"));
+			const char *mid =
+			    json_string_value(json_object_get(e, "message_id"));
 			char *end = NULL;
 			if (!mid || strlen(mid) != 16)
-				return sd_error_set(err, SD_EPARSE, path, field,
-						    "needs a 16-digit \"message_id\"");
+				return sd__error_set(err, SD_EPARSE, path, field,
+						     "needs a 16-digit \"message_id\"");
 			uint64_t k = strtoull(mid, &end, 16);
-			size_t row = end && !*end ? u64map_get(&a->by_message, k) : (size_t)-1;
+			size_t row =
+			    end && !*end ? u64map_get(&a->by_message, k) : (size_t)-1;
 			if (row == (size_t)-1) {
 				unmatched++;
 				continue;
@@ -926,20 +832,23 @@ static int load_annotation_logs(annot_ctx *a, const char *path, const json_t *ro
 				o = NULL;
 			}
 			if (!o || annot_add(a, who, row, o, path))
-				return sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
+				return sd__error_set(err, SD_ENOMEM, path, NULL,
+						     "out of memory");
 		} else if (json_is_array(e) && json_array_size(e) == 2 &&
 			   json_is_string(json_array_get(e, 0))) {
 			/* SynDisco's [message, annotation]: the next comment with
 			   the same text, walking the discussion in order */
 			if (disc == (size_t)-1) {
 				if (!conv)
-					return sd_error_set(err, SD_EPARSE, path, "conv_id",
-							    "SynDisco annotation pairs need "
-							    "\"conv_id\"");
+					return sd__error_set(
+					    err, SD_EPARSE, path, "conv_id",
+					    "SynDisco annotation pairs need "
+					    "\"conv_id\"");
 				size_t c = u64map_get(&a->by_conv, str_key(conv));
-				if (c == (size_t)-1 || strcmp(d->discs[c].conv_id, conv)) {
-					warn(d, "%s: conv_id %s matches no discussion", path,
-					     conv);
+				if (c == (size_t)-1 ||
+				    strcmp(d->discs[c].conv_id, conv)) {
+					warn(d, "%s: conv_id %s matches no discussion",
+					     path, conv);
 					return SD_OK;
 				}
 				disc = c;
@@ -955,18 +864,22 @@ static int load_annotation_logs(annot_ctx *a, const char *path, const json_t *ro
 				continue;
 			}
 			next = j + 1;
-			json_t *o = json_pack("{s:O}", "annotation", json_array_get(e, 1));
+			json_t *o =
+			    json_pack("{s:O}", "annotation", json_array_get(e, 1));
 			if (!o || annot_add(a, who, dd->first_row + j, o, path))
-				return sd_error_set(err, SD_ENOMEM, path, NULL, "out of memory");
+				return sd__error_set(err, SD_ENOMEM, path, NULL,
+						     "out of memory");
 		} else {
-			return sd_error_set(err, SD_EPARSE, path, field,
-					    "must be an object with \"message_id\" or a "
-					    "[message, annotation] pair");
+			return sd__error_set(err, SD_EPARSE, path, field,
+					     "must be an object with \"message_id\" or a "
+					     "[message, annotation] pair");
 		}
 	}
 	if (unmatched)
-		warn(d, "%s: %zu annotation(s) match no comment of the loaded "
-		     "discussions", path, unmatched);
+		warn(d,
+		     "%s: %zu annotation(s) match no comment of the loaded "
+		     "discussions",
+		     path, unmatched);
 	return SD_OK;
 }
 
@@ -982,19 +895,20 @@ static int load_annotation_file(annot_ctx *a, const char *path, const json_t *ro
 	const json_t *logs = json_object_get(root, "logs");
 	const json_t *meta = json_object_get(root, "annotation_meta");
 	if (!json_is_array(logs))
-		return sd_error_set(err, SD_EPARSE, path, "logs",
-				    "an annotation file needs a \"logs\" array");
+		return sd__error_set(err, SD_EPARSE, path, "logs",
+				     "an annotation file needs a \"logs\" array");
 	if (!meta)
 		return load_annotation_logs(a, path, root, logs, err);
 	if (!json_is_array(meta) || json_array_size(meta) != json_array_size(logs))
-		return sd_error_set(err, SD_EPARSE, path, "annotation_meta",
-				    "needs one object per entry of \"logs\"");
+		return sd__error_set(err, SD_EPARSE, path, "annotation_meta",
+				     "needs one object per entry of \"logs\"");
 	json_t *merged = json_array();
 	int rc = merged ? SD_OK : SD_ENOMEM;
 	for (size_t i = 0; rc == SD_OK && i < json_array_size(meta); i++) {
 		const json_t *l = json_array_get(logs, i);
 		const json_t *m = json_array_get(meta, i);
-		json_t *text = json_is_array(l) ? json_array_get(l, 1) : json_object_get(l, "text");
+		json_t *text =
+		    json_is_array(l) ? json_array_get(l, 1) : json_object_get(l, "text");
 		if (!json_is_object(m)) {
 			rc = SD_EPARSE;
 			break;
@@ -1012,9 +926,10 @@ static int load_annotation_file(annot_ctx *a, const char *path, const json_t *ro
 	if (rc == SD_OK)
 		rc = load_annotation_logs(a, path, root, merged, err);
 	else if (rc == SD_EPARSE)
-		sd_error_set(err, rc, path, "annotation_meta", "entries must be objects");
+		sd__error_set(err, rc, path, "annotation_meta",
+			      "entries must be objects");
 	else
-		sd_error_set(err, rc, path, NULL, "out of memory");
+		sd__error_set(err, rc, path, NULL, "out of memory");
 	json_decref(merged);
 	return rc;
 }
@@ -1049,8 +964,8 @@ static int annot_cmp(const void *x, const void *y)
 
 static int load_annotations(sd_dataset *d, const sd_dataset_params *p, sd_error *err)
 {
-	annot_ctx a = { .d = d };
-	strlist files = { 0 };
+	annot_ctx a = {.d = d};
+	strlist files = {0};
 	bool *ex = NULL;
 	char *text = NULL;
 	json_t *root = NULL;
@@ -1082,11 +997,11 @@ static int load_annotations(sd_dataset *d, const sd_dataset_params *p, sd_error 
 			if ((rc = load_annotation_file(&a, files.v[i], root, err)))
 				goto out;
 		} else if (ex[i]) {
-			rc =
-			    sd_error_set(err, SD_EPARSE, files.v[i], NULL,
-					 "not an annotation file: expected a JSON object "
-					 "with \"conv_id\" and \"logs\", or SynDisco "
-					 "2.2.1's \"logs\" written by an annotator");
+			rc = sd__error_set(
+			    err, SD_EPARSE, files.v[i], NULL,
+			    "not an annotation file: expected a JSON object "
+			    "with \"conv_id\" and \"logs\", or SynDisco "
+			    "2.2.1's \"logs\" written by an annotator");
 			goto out;
 		}
 		/* else: a discussion log or manifest next to the annotations */
@@ -1113,10 +1028,12 @@ static int load_annotations(sd_dataset *d, const sd_dataset_params *p, sd_error 
 		goto oom;
 	for (size_t i = 0; i < a.n; i++) {
 		pending_annot *pa = &a.v[i];
-		json_t **slot = &d->annots[pa->row * d->n_annotators + remap[pa->annotator]];
+		json_t **slot =
+		    &d->annots[pa->row * d->n_annotators + remap[pa->annotator]];
 		if (*slot) {
 			warn(d, "%s: message %s already annotated by %s; kept the first",
-			     pa->file, d->rows[pa->row].message_id, a.names.v[pa->annotator]);
+			     pa->file, d->rows[pa->row].message_id,
+			     a.names.v[pa->annotator]);
 			continue;
 		}
 		*slot = pa->entry;
@@ -1125,7 +1042,7 @@ static int load_annotations(sd_dataset *d, const sd_dataset_params *p, sd_error 
 	rc = SD_OK;
 	goto out;
 oom:
-	rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+	rc = sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 out:
 	for (size_t i = 0; i < a.n; i++)
 		json_decref(a.v[i].entry);
@@ -1148,11 +1065,11 @@ out:
 int sd_dataset_load(const sd_dataset_params *p, sd_dataset **out, sd_error *err)
 {
 	if (!p || !out || !p->n_log_paths || !p->log_paths)
-		return sd_error_set(err, SD_EINVAL, NULL, NULL, "no log paths given");
+		return sd__error_set(err, SD_EINVAL, NULL, NULL, "no log paths given");
 	*out = NULL;
 	sd_dataset *d = calloc(1, sizeof(*d));
 	if (!d)
-		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		return sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	int rc;
 	if ((rc = load_logs(d, p, err)) || (rc = build_rows(d, err)) ||
 	    (rc = load_annotations(d, p, err))) {
@@ -1200,30 +1117,18 @@ void sd_dataset_free(sd_dataset *d)
 	free(d);
 }
 
-size_t sd_dataset_discussion_count(const sd_dataset *d)
-{
-	return d ? d->n_discs : 0;
-}
+size_t sd_dataset_discussion_count(const sd_dataset *d) { return d ? d->n_discs : 0; }
 
-size_t sd_dataset_comment_count(const sd_dataset *d)
-{
-	return d ? d->n_rows : 0;
-}
+size_t sd_dataset_comment_count(const sd_dataset *d) { return d ? d->n_rows : 0; }
 
-size_t sd_dataset_annotator_count(const sd_dataset *d)
-{
-	return d ? d->n_annotators : 0;
-}
+size_t sd_dataset_annotator_count(const sd_dataset *d) { return d ? d->n_annotators : 0; }
 
 const char *sd_dataset_annotator(const sd_dataset *d, size_t i)
 {
 	return d && i < d->n_annotators ? d->annotators[i] : NULL;
 }
 
-size_t sd_dataset_warning_count(const sd_dataset *d)
-{
-	return d ? d->n_warnings : 0;
-}
+size_t sd_dataset_warning_count(const sd_dataset *d) { return d ? d->n_warnings : 0; }
 
 const char *sd_dataset_warning(const sd_dataset *d, size_t i)
 {

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/dataset.h"
 #include "core/core.h"
-#include "run/dataset.h"
 
 static bool is_blank(const char *s)
 {
@@ -14,10 +14,7 @@ static bool is_blank(const char *s)
 	return true;
 }
 
-static const char *cell_of(const ds_disc *dd)
-{
-	return dd->cell ? dd->cell : "";
-}
+static const char *cell_of(const ds_disc *dd) { return dd->cell ? dd->cell : ""; }
 
 typedef struct acc {
 	sd_cell_summary s;
@@ -33,7 +30,7 @@ static void add_disc(acc *a, const sd_dataset *d, const ds_disc *dd)
 		const sd_log_comment *c = &d->rows[dd->first_row + k].c;
 		bool seed = c->model && !strcmp(c->model, "hardcoded");
 		a->s.comments++;
-		a->chars += ds_utf8_length(c->text);
+		a->chars += sd__ds_utf8_length(c->text);
 		if (c->is_moderator)
 			a->s.moderator_comments++;
 		else if (seed)
@@ -50,7 +47,7 @@ static void add_disc(acc *a, const sd_dataset *d, const ds_disc *dd)
 		if ((size_t)dd->num_turns > prompted)
 			a->s.silent_turns += dd->num_turns - (long)prompted;
 	}
-	const json_t *t = json_object_get(sd_logs_get(dd->logs, "tokens"), "generated");
+	const json_t *t = json_object_get(sd__logs_get(dd->logs, "tokens"), "generated");
 	if (json_is_integer(t) && json_integer_value(t) > 0)
 		a->s.generated_tokens += (uint64_t)json_integer_value(t);
 }
@@ -59,8 +56,8 @@ static void finish(acc *a)
 {
 	a->s.mean_length = a->s.comments ? (double)a->chars / (double)a->s.comments : 0;
 	a->s.moderator_per_discussion =
-		a->s.discussions ? (double)a->s.moderator_comments / (double)a->s.discussions
-				 : 0;
+	    a->s.discussions ? (double)a->s.moderator_comments / (double)a->s.discussions
+			     : 0;
 }
 
 int sd_dataset_summary(const sd_dataset *d, sd_cell_summary **out, size_t *n)
@@ -83,7 +80,8 @@ int sd_dataset_summary(const sd_dataset *d, sd_cell_summary **out, size_t *n)
 			v[nc].s.silent_turns = -1;
 			for (size_t r = 0; r < d->n_run_cells; r++)
 				if (!strcmp(d->run_cells[r].cell, cell))
-					v[nc].s.expected += d->run_cells[r].num_discussions;
+					v[nc].s.expected +=
+					    d->run_cells[r].num_discussions;
 			nc++;
 		}
 		add_disc(&v[k], d, &d->discs[i]);
@@ -116,8 +114,9 @@ int sd_dataset_summary(const sd_dataset *d, sd_cell_summary **out, size_t *n)
 		all->s.generated_tokens += v[k].s.generated_tokens;
 		all->chars += v[k].chars;
 		if (v[k].turns_known) {
-			all->s.silent_turns = (all->turns_known ? all->s.silent_turns : 0) +
-					      v[k].s.silent_turns;
+			all->s.silent_turns =
+			    (all->turns_known ? all->s.silent_turns : 0) +
+			    v[k].s.silent_turns;
 			all->turns_known = true;
 		}
 	}

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "run/dataset.h"
+#include "analysis/dataset.h"
 #include "util/buf.h"
 #include "util/error.h"
 
@@ -28,36 +28,46 @@ int sd_export_format_from_name(const char *name, sd_export_format *out)
 static char **column_names(const sd_dataset *d, size_t *n)
 {
 	static const char *const fixed[] = {
-		"conv_id", "cell", "condition", "discussion_index", "message_id",
-		"message_order", "syndisco_message_id", "syndisco_message_order",
-		"user", "is_moderator", "model", "instructions", "text",
+	    "conv_id",
+	    "cell",
+	    "condition",
+	    "discussion_index",
+	    "message_id",
+	    "message_order",
+	    "syndisco_message_id",
+	    "syndisco_message_order",
+	    "user",
+	    "is_moderator",
+	    "model",
+	    "instructions",
+	    "text",
 	};
 	size_t nf = sizeof(fixed) / sizeof(fixed[0]);
 	size_t total = nf + d->n_persona_fields + 1 + 2 * d->n_annotators;
 	char **v = calloc(total, sizeof(*v));
 	size_t k = 0;
-	sd_buf b;
-	sd_buf_init(&b, 0); /* the oom path frees it, whatever failed */
+	sd__buf b;
+	sd__buf_init(&b, 0); /* the oom path frees it, whatever failed */
 	if (!v)
 		return NULL;
 	for (size_t i = 0; i < nf; i++)
 		if (!(v[k++] = strdup(fixed[i])))
 			goto oom;
 	for (size_t i = 0; i < d->n_persona_fields; i++) {
-		sd_buf_init(&b, 0);
-		if (sd_buf_printf(&b, "persona_%s", d->persona_fields[i]))
+		sd__buf_init(&b, 0);
+		if (sd__buf_printf(&b, "persona_%s", d->persona_fields[i]))
 			goto oom;
-		v[k++] = sd_buf_steal(&b);
+		v[k++] = sd__buf_steal(&b);
 	}
 	if (!(v[k++] = strdup("seed")))
 		goto oom;
 	for (size_t i = 0; i < d->n_annotators; i++) {
-		static const char *const suffix[] = { "annotation", "label" };
+		static const char *const suffix[] = {"annotation", "label"};
 		for (int s = 0; s < 2; s++) {
-			sd_buf_init(&b, 0);
-			if (sd_buf_printf(&b, "%s_%s", d->annotators[i], suffix[s]))
+			sd__buf_init(&b, 0);
+			if (sd__buf_printf(&b, "%s_%s", d->annotators[i], suffix[s]))
 				goto oom;
-			v[k++] = sd_buf_steal(&b);
+			v[k++] = sd__buf_steal(&b);
 		}
 	}
 	/* unique by construction: an annotator "persona_x" and a persona field
@@ -70,33 +80,30 @@ static char **column_names(const sd_dataset *d, size_t *n)
 				j++;
 			if (j == i)
 				break;
-			sd_buf_init(&b, 0);
+			sd__buf_init(&b, 0);
 			char *base = v[i];
 			size_t bl = strlen(base);
 			/* strip the suffix this loop added last time */
 			if (sfx > 2)
 				bl = (size_t)(strrchr(base, '_') - base);
-			if (sd_buf_printf(&b, "%.*s_%u", (int)bl, base, sfx))
+			if (sd__buf_printf(&b, "%.*s_%u", (int)bl, base, sfx))
 				goto oom;
 			free(v[i]);
-			if (!(v[i] = sd_buf_steal(&b)))
+			if (!(v[i] = sd__buf_steal(&b)))
 				goto oom;
 		}
 	}
 	*n = total;
 	return v;
 oom:
-	sd_buf_free(&b);
+	sd__buf_free(&b);
 	for (size_t i = 0; i < total; i++)
 		free(v[i]);
 	free(v);
 	return NULL;
 }
 
-static json_t *str_or_null(const char *s)
-{
-	return s ? json_string(s) : json_null();
-}
+static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_null(); }
 
 /* A persona field as one cell, or null when the speaker lacks it. */
 static json_t *persona_cell(const json_t *persona, const char *field)
@@ -104,7 +111,7 @@ static json_t *persona_cell(const json_t *persona, const char *field)
 	const json_t *v = json_object_get(persona, field);
 	if (!v)
 		return json_null();
-	char *s = ds_flatten_value(v);
+	char *s = sd__ds_flatten_value(v);
 	if (!s)
 		return NULL;
 	json_t *o = json_string(s);
@@ -120,7 +127,7 @@ static json_t *annotation_cell(const json_t *a)
 		return json_null();
 	if (json_is_string(v))
 		return json_incref((json_t *)v);
-	char *s = ds_flatten_value(v);
+	char *s = sd__ds_flatten_value(v);
 	json_t *o = s ? json_string(s) : NULL;
 	free(s);
 	return o;
@@ -133,7 +140,7 @@ static json_t *label_cell(const json_t *a)
 		return json_null();
 	if (json_is_string(v) || json_is_number(v) || json_is_boolean(v))
 		return json_incref((json_t *)v);
-	char *s = ds_flatten_value(v);
+	char *s = sd__ds_flatten_value(v);
 	json_t *o = s ? json_string(s) : NULL;
 	free(s);
 	return o;
@@ -173,60 +180,61 @@ static int row_values(const sd_dataset *d, size_t r, json_t **v, size_t n)
 }
 
 /* One CSV field: quoted when it holds a quote, comma, CR or LF. */
-static int csv_field(sd_buf *b, const char *s, size_t len)
+static int csv_field(sd__buf *b, const char *s, size_t len)
 {
 	if (!memchr(s, '"', len) && !memchr(s, ',', len) && !memchr(s, '\r', len) &&
 	    !memchr(s, '\n', len))
-		return sd_buf_append(b, s, len);
-	if (sd_buf_puts(b, "\""))
+		return sd__buf_append(b, s, len);
+	if (sd__buf_puts(b, "\""))
 		return SD_ENOMEM;
-	for (const char *q; (q = memchr(s, '"', len)); len -= (size_t)(q - s) + 1, s = q + 1)
-		if (sd_buf_append(b, s, (size_t)(q - s) + 1) || sd_buf_puts(b, "\""))
+	for (const char *q; (q = memchr(s, '"', len));
+	     len -= (size_t)(q - s) + 1, s = q + 1)
+		if (sd__buf_append(b, s, (size_t)(q - s) + 1) || sd__buf_puts(b, "\""))
 			return SD_ENOMEM;
-	return sd_buf_append(b, s, len) || sd_buf_puts(b, "\"") ? SD_ENOMEM : SD_OK;
+	return sd__buf_append(b, s, len) || sd__buf_puts(b, "\"") ? SD_ENOMEM : SD_OK;
 }
 
-static int csv_value(sd_buf *b, const json_t *v)
+static int csv_value(sd__buf *b, const json_t *v)
 {
 	if (json_is_null(v))
 		return SD_OK;
 	if (json_is_string(v))
 		return csv_field(b, json_string_value(v), json_string_length(v));
-	char *s = ds_flatten_value(v);
+	char *s = sd__ds_flatten_value(v);
 	int rc = s ? csv_field(b, s, strlen(s)) : SD_ENOMEM;
 	free(s);
 	return rc;
 }
 
-static int flush(sd_buf *b, sd_write_fn write, void *ud)
+static int flush(sd__buf *b, sd_write_fn write, void *ud)
 {
 	int rc = b->len && write(b->data, b->len, ud) ? SD_EIO : SD_OK;
-	sd_buf_reset(b);
+	sd__buf_reset(b);
 	return rc;
 }
 
-int sd_dataset_export(const sd_dataset *d, sd_export_format format,
-		      sd_write_fn write, void *ud, sd_error *err)
+int sd_dataset_export(const sd_dataset *d, sd_export_format format, sd_write_fn write,
+		      void *ud, sd_error *err)
 {
 	size_t n = 0;
 	char **names = NULL;
 	json_t **v = NULL;
 	json_t *obj = NULL;
-	sd_buf b;
+	sd__buf b;
 	int rc = SD_ENOMEM;
-	sd_buf_init(&b, 0);
+	sd__buf_init(&b, 0);
 	if (!d || !write)
-		return sd_error_set(err, SD_EINVAL, NULL, NULL, "no dataset or writer");
+		return sd__error_set(err, SD_EINVAL, NULL, NULL, "no dataset or writer");
 	if (format != SD_EXPORT_CSV && format != SD_EXPORT_JSONL)
-		return sd_error_set(err, SD_EINVAL, NULL, NULL, "unknown export format");
+		return sd__error_set(err, SD_EINVAL, NULL, NULL, "unknown export format");
 	if (!(names = column_names(d, &n)) || !(v = calloc(n, sizeof(*v))))
 		goto out;
 	if (format == SD_EXPORT_CSV) {
 		for (size_t i = 0; i < n; i++)
-			if ((i && sd_buf_puts(&b, ",")) ||
+			if ((i && sd__buf_puts(&b, ",")) ||
 			    csv_field(&b, names[i], strlen(names[i])))
 				goto out;
-		if (sd_buf_puts(&b, "\r\n"))
+		if (sd__buf_puts(&b, "\r\n"))
 			goto out;
 	}
 	for (size_t r = 0; r < d->n_rows; r++) {
@@ -234,9 +242,9 @@ int sd_dataset_export(const sd_dataset *d, sd_export_format format,
 			goto out;
 		if (format == SD_EXPORT_CSV) {
 			for (size_t i = 0; i < n; i++)
-				if ((i && sd_buf_puts(&b, ",")) || csv_value(&b, v[i]))
+				if ((i && sd__buf_puts(&b, ",")) || csv_value(&b, v[i]))
 					goto out;
-			if (sd_buf_puts(&b, "\r\n"))
+			if (sd__buf_puts(&b, "\r\n"))
 				goto out;
 		} else {
 			if (!(obj = json_object()))
@@ -253,7 +261,7 @@ int sd_dataset_export(const sd_dataset *d, sd_export_format format,
 			obj = NULL;
 			if (!line)
 				goto out;
-			int bad = sd_buf_puts(&b, line) || sd_buf_puts(&b, "\n");
+			int bad = sd__buf_puts(&b, line) || sd__buf_puts(&b, "\n");
 			free(line);
 			if (bad)
 				goto out;
@@ -270,9 +278,9 @@ int sd_dataset_export(const sd_dataset *d, sd_export_format format,
 	rc = flush(&b, write, ud);
 out:
 	if (rc == SD_ENOMEM)
-		sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+		sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	else if (rc == SD_EIO)
-		sd_error_set(err, SD_EIO, NULL, NULL, "write failed");
+		sd__error_set(err, SD_EIO, NULL, NULL, "write failed");
 	if (v)
 		for (size_t i = 0; i < n; i++)
 			json_decref(v[i]);
@@ -282,6 +290,6 @@ out:
 		for (size_t i = 0; i < n; i++)
 			free(names[i]);
 	free(names);
-	sd_buf_free(&b);
+	sd__buf_free(&b);
 	return rc;
 }
