@@ -4,11 +4,7 @@
 #   hardening_test.sh SYNDISCO_BIN TINY_MODEL SOURCE_DIR
 set -u
 bin=$1 model=$(realpath "$2") src=$3
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
+. "$src/tests/lib.sh"
 logs=$src/tests/fixtures/syndisco-logs
 
 exp_cfg() { # FILE INSTRUCTIONS [extra fields]
@@ -296,5 +292,4 @@ assert users and all(r["persona_x_label"] in ("AX", "BX") for r in users), users
 PY
 
 cat "$tmp/five.log"
-echo "hardening: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish
