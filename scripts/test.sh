@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # Quick start, step two: the whole test suite, once in a normal build and
-# once under AddressSanitizer + UndefinedBehaviorSanitizer.
+# once under AddressSanitizer + UndefinedBehaviorSanitizer, then every fuzz
+# target for 10 s. Everything the tests drive is installed and built first
+# (scripts/deps.sh --tests, scripts/build-llama.sh --tools): no test
+# installs or compiles anything, and each must finish within 90 s.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 jobs=$(nproc)
+
+"$root/scripts/deps.sh" --tests
+"$root/scripts/build-llama.sh" --tools >/dev/null
 
 "$root/scripts/build.sh" "$root/build"
 (cd "$root/build" && ctest --output-on-failure -j "$jobs")
@@ -14,6 +20,6 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS=suppressions=$root/tests/lsan.supp
 (cd "$root/build-asan" && ctest --output-on-failure -j "$jobs")
 
-# every fuzz target for 10 s (clang + libFuzzer; scripts/fuzz.sh SECONDS
-# runs longer sessions)
-"$root/scripts/fuzz.sh" 10
+# every fuzz target for 10 s, one per core (clang + libFuzzer;
+# scripts/fuzz.sh SECONDS runs longer sessions)
+JOBS=$jobs "$root/scripts/fuzz.sh" 10
