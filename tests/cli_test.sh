@@ -3,29 +3,9 @@
 #   cli_test.sh SYNDISCO_BIN TINY_MODEL SOURCE_DIR
 set -u
 bin=$1 model=$2 src=$3
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
-
-# expect_fail NAME NEEDLE CMD...: non-zero exit, NEEDLE on stderr, no output
-expect_fail() {
-	local name=$1 needle=$2
-	shift 2
-	rm -f "$tmp/out.json"
-	"$@" --out "$tmp/out.json" >"$tmp/stdout" 2>"$tmp/stderr"
-	local rc=$?
-	if [ $rc -eq 0 ]; then bad "$name: exit 0"; return; fi
-	if ! grep -qF -- "$needle" "$tmp/stderr"; then
-		bad "$name: '$needle' not in stderr: $(cat "$tmp/stderr")"; return
-	fi
-	if [ -e "$tmp/out.json" ] || ls "$tmp"/out.json.tmp.* >/dev/null 2>&1; then
-		bad "$name: output file left behind"; return
-	fi
-	ok
-}
+. "$src/tests/lib.sh"
+# expect_fail's runs write here (and must not leave it)
+expect_out=(--out "$tmp/out.json")
 
 cfg() { printf '%s' "$2" >"$tmp/$1"; echo "$tmp/$1"; }
 
@@ -37,12 +17,12 @@ cfg() { printf '%s' "$2" >"$tmp/$1"; echo "$tmp/$1"; }
 "$bin" frobnicate >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "unknown command exit 2"
 
 users='"personas": [{"username": "a"}, {"username": "b"}]'
-expect_fail "missing config" "nope.json" "$bin" discuss "$tmp/nope.json"
+expect_fail "missing config" "nope.json" any "$bin" discuss "$tmp/nope.json"
 # --log-level takes error, warn, info or debug (discuss and run alike)
 good=$(cfg ok.json "{$users, \"conv_len\": 1, \"backend\": {\"type\": \"scripted\"}}")
-expect_fail "discuss bad log level" "--log-level: 'loud' is not error, warn, info or debug" \
+expect_fail "discuss bad log level" "--log-level: 'loud' is not error, warn, info or debug" any \
 	"$bin" discuss "$good" --log-level loud
-expect_fail "run bad log level" "--log-level: 'loud' is not error, warn, info or debug" \
+expect_fail "run bad log level" "--log-level: 'loud' is not error, warn, info or debug" any \
 	"$bin" run "$good" --log-level loud
 "$bin" discuss "$good" --log-level debug --out "$tmp/ll.json" >/dev/null 2>&1 && ok || bad "--log-level debug"
 # a discussion log names the model file that wrote it: its bytes, not its path
@@ -56,24 +36,24 @@ assert m["sha256"] == sha and m["size"] == os.path.getsize(model), m
 assert m["llama_cpp"], m
 PY
 rm -f "$tmp/ll.json"
-expect_fail "malformed config" "bad.json:2:" "$bin" discuss "$(cfg bad.json $'{\n "personas": [,\n}')"
-expect_fail "persona without username" "personas[1].username" \
+expect_fail "malformed config" "bad.json:2:" any "$bin" discuss "$(cfg bad.json $'{\n "personas": [,\n}')"
+expect_fail "persona without username" "personas[1].username" any \
 	"$bin" discuss "$(cfg nouser.json '{"personas": [{"username": "a"}, {"age": 3}]}')"
 printf '[{"username": "a"},\n {"username": "b",}]' >"$tmp/broken-personas.json"
-expect_fail "malformed persona file" "broken-personas.json:2:" \
+expect_fail "malformed persona file" "broken-personas.json:2:" any \
 	"$bin" discuss "$(cfg pf.json '{"personas_file": "broken-personas.json"}')"
-expect_fail "unknown turn manager" "unknown turn manager \"zigzag\"" \
+expect_fail "unknown turn manager" "unknown turn manager \"zigzag\"" any \
 	"$bin" discuss "$(cfg tm.json "{$users, \"turn_manager\": \"zigzag\"}")"
-expect_fail "p_respond out of range" "turn_manager.p_respond" \
+expect_fail "p_respond out of range" "turn_manager.p_respond" any \
 	"$bin" discuss "$(cfg pr.json "{$users, \"turn_manager\": {\"type\": \"respond\", \"p_respond\": -0.1}}")"
-expect_fail "fewer users than needed" "at least 2 users" \
+expect_fail "fewer users than needed" "at least 2 users" any \
 	"$bin" discuss "$(cfg few.json '{"personas": [{"username": "a"}], "turn_manager": "random"}')"
 good=$(cfg good.json "{$users, \"conv_len\": 2, \"sampling\": {\"max_tokens\": 8}}")
-expect_fail "missing model file" "/nonexistent/m.gguf" \
+expect_fail "missing model file" "/nonexistent/m.gguf" any \
 	"$bin" discuss "$good" --model /nonexistent/m.gguf
 echo "not a model" >"$tmp/fake.gguf"
-expect_fail "not a GGUF file" "fake.gguf" "$bin" discuss "$good" --model "$tmp/fake.gguf"
-expect_fail "bad seed" "--seed" "$bin" discuss "$good" --seed -5
+expect_fail "not a GGUF file" "fake.gguf" any "$bin" discuss "$good" --model "$tmp/fake.gguf"
+expect_fail "bad seed" "--seed" any "$bin" discuss "$good" --seed -5
 "$bin" make-test-model "$tmp/m.gguf" --vocab "$tmp/nope.gguf" 2>"$tmp/stderr"
 [ $? -ne 0 ] && grep -q "nope.gguf" "$tmp/stderr" && ok || bad "missing vocab"
 ls "$tmp"/m.gguf* >/dev/null 2>&1 && bad "make-test-model left a file" || ok
@@ -109,5 +89,4 @@ else
 fi
 ls "$tmp"/*.tmp.* >/dev/null 2>&1 && bad "temp files left" || ok
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -6,11 +6,7 @@
 set -u
 bin=$1 src=$2
 fx=$src/tests/fixtures
-tmp=$(mktemp -d)
-trap 'chmod -R u+rwX "$tmp"; rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
+. "$src/tests/lib.sh"
 check() { python3 "$src/tests/export_check.py" "$@" >"$tmp/check" 2>&1; }
 
 # help
@@ -257,23 +253,9 @@ assert not re.search(r'(src|href)=["\']?(https?:)?//', h), "external reference"
 PY
 
 # --- bad input: clear error naming the culprit, non-zero, no output ---------
-# expect_fail NAME NEEDLE EXIT CMD...
-expect_fail() {
-	local name=$1 needle=$2 code=$3
-	shift 3
-	rm -f "$tmp/out.csv"
-	"$@" -o "$tmp/out.csv" >"$tmp/stdout" 2>"$tmp/stderr"
-	local rc=$?
-	if [ $rc -ne "$code" ]; then bad "$name: exit $rc, expected $code: $(cat "$tmp/stderr")"; return; fi
-	if ! grep -qF -- "$needle" "$tmp/stderr"; then
-		bad "$name: '$needle' not in stderr: $(cat "$tmp/stderr")"; return
-	fi
-	if [ -e "$tmp/out.csv" ] || ls "$tmp"/out.csv.tmp.* >/dev/null 2>&1; then
-		bad "$name: output file left behind"; return
-	fi
-	[ -s "$tmp/stdout" ] && { bad "$name: wrote to stdout"; return; }
-	ok
-}
+# expect_fail (tests/lib.sh) appends -o OUT: nothing there, nothing on stdout
+expect_out=(-o "$tmp/out.csv")
+expect_quiet=1
 mkdir -p "$tmp/bad1" "$tmp/bad2" "$tmp/bad3" "$tmp/bad4"
 cp "$fx/syndisco-logs/qwen7b_vanilla_26-02-11-00-54-33.json" "$tmp/bad1/"
 echo '[{"username": "a"}]' >"$tmp/bad1/personas.json"
@@ -316,5 +298,4 @@ mkdir "$tmp/isdir"
 	ok || bad "write over a directory: $(cat "$tmp/stderr")"
 ls "$tmp"/*.tmp.* >/dev/null 2>&1 && bad "temp files left" || ok
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

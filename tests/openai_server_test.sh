@@ -10,23 +10,14 @@
 #   openai_server_test.sh SYNDISCO_BIN TINY_MODEL SOURCE_DIR
 set -u
 bin=$1 model=$2 src=$3
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
+. "$src/tests/lib.sh" # kills the servers in pids at exit
 
-# builds llama-server on a clean machine (once, cached), else just prints
-llama=$("$src/scripts/build-llama.sh" --tools | tail -n 1) || { echo "build-llama.sh --tools failed"; exit 1; }
+# the llama.cpp install this build uses (cached: prints its prefix); its
+# llama-server comes from scripts/build-llama.sh --tools (scripts/test.sh
+# runs it first), minutes of compiling that no test should hide
+llama=$("$src/scripts/build-llama.sh" | tail -n 1) || fail "build-llama.sh failed"
 server=$llama/bin/llama-server
-[ -x "$server" ] || { echo "no llama-server in $llama/bin"; exit 1; }
+[ -x "$server" ] || skip "no llama-server in $llama/bin: run scripts/build-llama.sh --tools"
 
 free_port() { python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"; }
 
@@ -114,9 +105,14 @@ done
 # 2b. annotation through both servers: llama-server enforces the label's
 # grammar (the "grammar" field), so every 1..5 label of SynDisco's logs
 # parses although the weights are random
+# (two of SynDisco's logs, one with a moderator and one without: 49
+# comments, each with its own prompt)
+mkdir -p "$tmp/logs"
+cp "$src/tests/fixtures/syndisco-logs/llama70b_constructive_communications_26-02-09-19-01-51.json" \
+	"$src/tests/fixtures/syndisco-logs/llama8b_nomod_26-02-11-13-25-21.json" "$tmp/logs/"
 cat >"$tmp/ann.json" <<JSON
 {
-  "seed": 5, "discussions": "$src/tests/fixtures/syndisco-logs", "history_ctx_len": 2,
+  "seed": 5, "discussions": "$tmp/logs", "history_ctx_len": 2,
   "sampling": {"max_tokens": 8},
   "backend": {"type": "openai", "base_urls": ["$url_a", "$url_b"], "model": "tiny"},
   "annotators": [{"name": "tox", "instructions": "Rate the toxicity from 1 to 5.",
@@ -132,12 +128,12 @@ for f in os.listdir(sys.argv[1]):
     for r in json.load(open(os.path.join(sys.argv[1], f)))["annotation_meta"]:
         assert r["label_status"] == "ok" and r["label"] in (1, 2, 3, 4, 5), r
         n += 1
-assert n > 100, n
+assert n == 32 + 17, n  # every comment of both logs
 print(f"annotate through llama-server: {n} labels, all parse")
 PY
 
 # 3. kill one server mid-run: nothing is lost
-exp "$tmp/exp2.json" 32 6
+exp "$tmp/exp2.json" 16 4
 "$bin" run "$tmp/exp2.json" --out "$tmp/run2" --parallel 8 --quiet --json \
 	>"$tmp/run2.json" 2>"$tmp/run2.err" &
 rpid=$!
@@ -151,12 +147,11 @@ b_before=$(served b)
 kill -9 "$pid_b"
 wait "$pid_b" 2>/dev/null
 echo "killed server b after $n discussions were written and $b_before requests served by it"
-[ "$n" -lt 32 ] && ok || bad "the run ended before the kill; make it longer"
+[ "$n" -lt 16 ] && ok || bad "the run ended before the kill; make it longer"
 wait "$rpid" && ok || bad "run after kill: exit $?: $(tail -5 "$tmp/run2.err")"
-python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['done']==32 and d['failed']==0, d" \
+python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['done']==16 and d['failed']==0, d" \
 	"$tmp/run2.json" && ok || bad "run after kill: $(cat "$tmp/run2.json")"
-"$bin" status "$tmp/run2" >"$tmp/status" && grep -q "^all *32 *32$" "$tmp/status" && ok ||
+"$bin" status "$tmp/run2" >"$tmp/status" && grep -q "^all *16 *16$" "$tmp/status" && ok ||
 	bad "status after kill: $(cat "$tmp/status")"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -6,8 +6,7 @@
 #   prefix_cache_test.sh SYNDISCO_BIN TINY_MODEL SOURCE_DIR
 set -u
 bin=$1 model=$2 src=$3
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$src/tests/lib.sh"
 # exp NAME PREFIX_CACHE
 exp() {
 	cat >"$tmp/$1.json" <<JSON
@@ -30,22 +29,20 @@ JSON
 exp on ""
 exp small ', "prefix_cache": 2'
 exp off ', "prefix_cache": 0'
-fails=0
-bad() { echo "FAIL: $1"; fails=$((fails + 1)); }
 # run NAME PARALLEL: out-NAME-PARALLEL/ and NAME-PARALLEL.sum (--json)
 run() {
 	"$bin" run "$tmp/$1.json" --model "$model" --out "$tmp/out-$1-$2" \
-		--parallel "$2" --quiet --json >"$tmp/$1-$2.sum" || bad "run $1 --parallel $2"
+		--parallel "$2" --quiet --json >"$tmp/$1-$2.sum" && ok || bad "run $1 --parallel $2"
 }
 run small 1
 run on 5
 run off 1
 run off 5
 for o in on-5 off-1 off-5; do
-	python3 "$src/tests/compare_runs.py" "$tmp/out-small-1" "$tmp/out-$o" ||
+	python3 "$src/tests/compare_runs.py" "$tmp/out-small-1" "$tmp/out-$o" && ok ||
 		bad "small-1 and $o differ"
 done
-python3 - "$tmp" <<'PY' || bad "token counts"
+python3 - "$tmp" <<'PY' && ok || bad "token counts"
 import json, sys
 t = sys.argv[1]
 s = {n: json.load(open(f"{t}/{n}.sum")) for n in ("small-1", "on-5", "off-1", "off-5")}
@@ -59,5 +56,4 @@ for n, d in s.items():
 assert s["small-1"]["prompt_tokens_decoded"] < s["off-1"]["prompt_tokens_decoded"], "no gain at 1"
 assert s["on-5"]["prompt_tokens_decoded"] < s["off-5"]["prompt_tokens_decoded"], "no gain at 5"
 PY
-[ "$fails" = 0 ] && echo "prefix cache: same files on/off, --parallel 1 and 5"
-exit "$fails"
+finish

@@ -9,8 +9,6 @@
 set -uo pipefail
 bin=$1 types=$2 root=$3 isa=${4:-}
 . "$root/tests/lib.sh"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 
 # q8_0 blocks are 32 wide: the 64-dim shape works. q4_k blocks are 256
 # wide: at 64 dims llama.cpp would fall back to other types for every

@@ -3,44 +3,23 @@
 # driven by playwright-core (npm, pinned, cached). Opens the page with no
 # network, fails on console errors, screenshots the summary and an open
 # discussion, checks the thread against the JSON log, and loads a report
-# of 1,000 discussions. Exit 77 (skipped) when no browser can be had.
+# of 1,000 discussions. Exit 77 (skipped) without a browser: scripts/deps.sh
+# --tests installs one.
 #   report_test.sh SYNDISCO_BIN SOURCE_DIR OUT_DIR
 set -u
 bin=$1 src=$2 out=$3
 fx=$src/tests/fixtures
-pw_version=1.61.0  # the last one that runs on Debian 12's Node.js 18
+pw_version=1.61.0  # as scripts/deps.sh --tests installs it
 cache=${SYNDISCO_CACHE:-$HOME/.cache/syndisco}
 pw_dir=$cache/playwright-core-$pw_version
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-skip() { echo "SKIP: $*"; exit 77; }
+. "$src/tests/lib.sh"
 
-# --- the browser ---------------------------------------------------------
+# --- the browser (scripts/deps.sh --tests installs both) ------------------
 chromium=${SYNDISCO_CHROMIUM:-$(command -v chromium || true)}
-if [ -z "$chromium" ]; then
-	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-		echo "installing Debian's chromium package (apt-get)"
-		export DEBIAN_FRONTEND=noninteractive
-		apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 chromium \
-			>"$tmp/apt.log" 2>&1 ||
-			{ apt-get update -q >>"$tmp/apt.log" 2>&1 &&
-			  apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 \
-				chromium >>"$tmp/apt.log" 2>&1; } ||
-			{ tail -5 "$tmp/apt.log"; skip "could not install chromium with apt-get"; }
-		chromium=$(command -v chromium || true)
-	fi
-	[ -n "$chromium" ] || skip "no chromium: install Debian's 'chromium' package (or set SYNDISCO_CHROMIUM), or run this test as root to let it apt-get install it"
-fi
-command -v node >/dev/null || skip "no node (needed to drive chromium with playwright-core)"
-if [ ! -f "$pw_dir/node_modules/playwright-core/package.json" ]; then
-	command -v npm >/dev/null || skip "no npm to install playwright-core@$pw_version"
-	mkdir -p "$pw_dir" && echo '{"private": true}' >"$pw_dir/package.json"
-	echo "installing playwright-core@$pw_version into $pw_dir"
-	# it drives our chromium: no browser download, no install scripts
-	(cd "$pw_dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 timeout 300 \
-		npm install --no-audit --no-fund --ignore-scripts "playwright-core@$pw_version") \
-		>"$tmp/npm.log" 2>&1 || { tail -5 "$tmp/npm.log"; skip "npm install playwright-core failed"; }
-fi
+[ -n "$chromium" ] || skip "no chromium: run scripts/deps.sh --tests (Debian's 'chromium'), or set SYNDISCO_CHROMIUM"
+command -v node >/dev/null || skip "no node (needed to drive chromium with playwright-core): run scripts/deps.sh --tests"
+[ -f "$pw_dir/node_modules/playwright-core/package.json" ] ||
+	skip "no playwright-core@$pw_version in $pw_dir: run scripts/deps.sh --tests"
 echo "browser: $("$chromium" --version 2>/dev/null | head -1), playwright-core $pw_version"
 
 # --- the data ----------------------------------------------------------------
@@ -61,20 +40,20 @@ cat >"$tmp/exp.json" <<JSON
     "conditions": {"mod": [{"name": "nomod", "moderator": null}, {"name": "vanilla"}]}
 }
 JSON
-"$bin" run "$tmp/exp.json" --out "$tmp/run" --quiet || { echo "FAIL: run"; exit 1; }
+"$bin" run "$tmp/exp.json" --out "$tmp/run" --quiet || fail "run"
 "$bin" report "$fx/syndisco-logs" "$fx/export/logs" "$tmp/run" \
 	--annotations "$fx/export/annotations" --title 'Report <test> & "friends"' \
-	-o "$out/report.html" -q || { echo "FAIL: report"; exit 1; }
+	-o "$out/report.html" -q || fail "report"
 # 1,000 discussions: the page must stay usable
 sed -e 's/"num_discussions": 4/"num_discussions": 500/' "$tmp/exp.json" >"$tmp/big.json"
-"$bin" run "$tmp/big.json" --out "$tmp/big" --quiet --parallel 64 || { echo "FAIL: big run"; exit 1; }
-"$bin" report "$tmp/big" -o "$out/report-1000.html" -q || { echo "FAIL: big report"; exit 1; }
+"$bin" run "$tmp/big.json" --out "$tmp/big" --quiet --parallel 64 || fail "big run"
+"$bin" report "$tmp/big" -o "$out/report-1000.html" -q || fail "big report"
 echo "report: $out/report.html ($(du -h "$out/report.html" | cut -f1)), " \
 	"$out/report-1000.html ($(du -h "$out/report-1000.html" | cut -f1))"
 
 # self-contained: nothing fetched from anywhere
 if grep -Eoi '(src|href)=["'"'"']?(https?:)?//[^"'"'"' >]*' "$out/report.html" | head -3 | grep -q .; then
-	echo "FAIL: the report references external resources"; exit 1
+	fail "the report references external resources"
 fi
 
 cat >"$tmp/check.json" <<JSON

@@ -4,8 +4,7 @@
 #   resume_test.sh SYNDISCO_BIN TINY_MODEL SOURCE_DIR
 set -u
 bin=$1 model=$2 src=$3
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$src/tests/lib.sh"
 cat >"$tmp/exp.json" <<JSON
 {
     "seed": 5,
@@ -24,7 +23,7 @@ JSON
 run() { "$bin" run "$tmp/exp.json" --model "$model" --parallel 4 --quiet "$@"; }
 
 start=$(date +%s.%N)
-run --out "$tmp/full" || { echo "FAIL: uninterrupted run"; exit 1; }
+run --out "$tmp/full" || fail "uninterrupted run"
 full=$(python3 -c "import time; print(time.time() - $start)")
 echo "uninterrupted run: ${full}s"
 
@@ -51,10 +50,10 @@ for attempt in 1 2 3 4; do
 	fi
 	wait "$pid" 2>/dev/null
 done
-run --out "$tmp/killed" || { echo "FAIL: final resume"; exit 1; }
-python3 "$src/tests/compare_runs.py" "$tmp/full" "$tmp/killed" || { echo "FAIL: differs"; exit 1; }
+run --out "$tmp/killed" || fail "final resume"
+python3 "$src/tests/compare_runs.py" "$tmp/full" "$tmp/killed" || fail "differs"
 if find "$tmp/killed" -name '*.tmp.*' | grep -q .; then
-	echo "FAIL: temp files left behind"; exit 1
+	fail "temp files left behind"
 fi
-[ "$kills" -ge 2 ] || { echo "FAIL: only $kills kill(s) landed mid-run"; exit 1; }
+[ "$kills" -ge 2 ] || fail "only $kills kill(s) landed mid-run"
 echo "1 passed, 0 failed ($kills kills)"

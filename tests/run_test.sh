@@ -4,11 +4,7 @@
 #   run_test.sh SYNDISCO_BIN SOURCE_DIR
 set -u
 bin=$1 src=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
+. "$src/tests/lib.sh"
 cmp_runs() { python3 "$src/tests/compare_runs.py" "$@" >"$tmp/cmp" 2>&1; }
 
 cat >"$tmp/exp.json" <<JSON
@@ -152,5 +148,4 @@ echo '{"personas_file": "p.json", "roles": [{"name": "t", "share": 0.7, "instruc
 cp "$src/examples/personas.json" "$tmp/p.json"
 "$bin" run "$tmp/r.json" --out "$tmp/rr" 2>"$tmp/err"; [ $? -eq 1 ] && grep -q "more than 1" "$tmp/err" && ok || bad "role shares"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

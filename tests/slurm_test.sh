@@ -12,8 +12,8 @@
 #
 #   slurm_test.sh SYNDISCO_BIN SOURCE_DIR TINY_MODEL
 #
-# Needs root (it installs slurm-wlm and munge with apt-get when missing and
-# runs the daemons); otherwise it exits 77 (skipped). Every daemon and job
+# Needs root (it runs the daemons) and Debian's slurm-wlm and munge
+# (scripts/deps.sh --tests); otherwise it exits 77 (skipped). Every daemon and job
 # it started is stopped by pid, and its files removed, on every exit path.
 # SLURM_TEST_KEEP=1 keeps the temp directory for debugging.
 set -u
@@ -24,37 +24,14 @@ elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv
 skip() { echo "SKIPPED: $*"; exit $SKIP; }
 say() { echo "slurm_test: $*"; }
 
-[ "$(id -u)" = 0 ] || skip "needs root (installs slurm-wlm and munge, runs slurmctld/slurmd)"
+[ "$(id -u)" = 0 ] || skip "needs root (runs munged, slurmctld, slurmd)"
 
 # --- packages ------------------------------------------------------------
 have_slurm() {
 	command -v munged && command -v slurmctld && command -v slurmd &&
 		command -v sbatch && command -v squeue && command -v scontrol
 } >/dev/null 2>&1
-installed_rc_guard=
-if ! have_slurm; then
-	command -v apt-get >/dev/null || skip "slurm-wlm/munge missing and no apt-get"
-	say "installing slurm-wlm and munge (apt-get)"
-	# keep apt from starting the system's own daemons: we start ours
-	if [ ! -e /usr/sbin/policy-rc.d ]; then
-		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-		chmod +x /usr/sbin/policy-rc.d
-		installed_rc_guard=1
-	fi
-	apt_install() {
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-			-o DPkg::Lock::Timeout=300 slurm-wlm munge >"${TMPDIR:-/tmp}/slurm_test_apt.log" 2>&1
-	}
-	apt_install || { DEBIAN_FRONTEND=noninteractive apt-get update -q \
-		-o DPkg::Lock::Timeout=300 >/dev/null 2>&1 && apt_install; }
-	apt_rc=$?
-	[ -n "$installed_rc_guard" ] && rm -f /usr/sbin/policy-rc.d
-	if [ $apt_rc -ne 0 ] || ! have_slurm; then
-		tail -n 5 "${TMPDIR:-/tmp}/slurm_test_apt.log"
-		skip "could not install slurm-wlm and munge with apt-get"
-	fi
-	rm -f "${TMPDIR:-/tmp}/slurm_test_apt.log"
-fi
+have_slurm || skip "no slurm-wlm and munge: run scripts/deps.sh --tests"
 say "packages ready after $(elapsed "$t_start") s ($(slurmctld -V))"
 
 # --- the cluster ----------------------------------------------------------

@@ -7,9 +7,7 @@
 #   syndisco_versions_test.sh SYNDISCO_BIN SOURCE_DIR [CONFORMANCE_DIR]
 set -u
 bin=$1 src=$2 conf=${3:-}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+. "$src/tests/lib.sh"
 fx=$src/tests/fixtures
 
 # the cases: the shared ones when this machine has them, else our copies
