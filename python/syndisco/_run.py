@@ -18,7 +18,8 @@ def run_blocking(fn: Callable[..., int], handle: int, out_dir: str,
                  parallel: int, shard: Optional[tuple], force: bool,
                  progress: Optional[bool], desc: str,
                  on_log: Optional[Callable[[int, str], None]] = None,
-                 stop_after: Optional[int] = None) -> "N.SdRunProgress":
+                 on_progress: Optional[Callable[[dict], None]] = None
+                 ) -> "N.SdRunProgress":
     L = N.lib()
     p = L.sd_run_default_params()
     p.out_dir = N.enc(out_dir)
@@ -30,17 +31,17 @@ def run_blocking(fn: Callable[..., int], handle: int, out_dir: str,
     p.stop = ctypes.pointer(stop)
     bar = ProgressBar(desc, progress)
 
-    def on_progress(pp, ud):
+    def progress_cb(pp, ud):
         bar.update(pp.contents)
-        # for tests: stop admitting work once this many are done
-        if stop_after is not None and pp.contents.done >= stop_after:
-            stop.value = 1
+        if on_progress is not None:
+            on_progress({k: getattr(pp.contents, k)
+                         for k, _ in N.SdRunProgress._fields_})
 
     def log(level, msg, ud):
         if on_log is not None:
             on_log(level, N.dec(msg) or "")
 
-    cbs = (N.PROGRESS_FN(on_progress), N.LOG_FN(log))
+    cbs = (N.PROGRESS_FN(progress_cb), N.LOG_FN(log))
     p.on_progress, p.on_log = cbs
     prog = N.SdRunProgress()
     err = N.SdError()

@@ -197,7 +197,8 @@ class DiscussionExperiment(_Runner):
               shard: Optional[Tuple[int, int]] = None, force: bool = False,
               progress: Optional[bool] = None,
               on_log: Optional[Callable[[int, str], None]] = None,
-              _stop_after: Optional[int] = None) -> Dict[str, Any]:
+              on_progress: Optional[Callable[[Dict[str, Any]], None]] = None
+              ) -> Dict[str, Any]:
         """Run (or resume) every discussion into
         ``discussions_output_dir/<cell>/<index>.json``.
 
@@ -208,6 +209,8 @@ class DiscussionExperiment(_Runner):
             progress: the bar on stderr; None draws it when stderr is a
                 terminal (``verbose=False`` turns it off).
             on_log: ``on_log(level, message)`` for the runner's log lines.
+            on_progress: called with the counts (total, done, skipped,
+                failed, active, turns, tokens, seconds) as the run goes.
 
         Complete files are skipped, so running again after Ctrl-C, a
         crash or a failed discussion finishes the rest. Returns the run's
@@ -222,7 +225,7 @@ class DiscussionExperiment(_Runner):
         try:
             prog = run_blocking(L.sd_experiment_run, e, out, parallel, shard,
                                 force, progress if verbose else False,
-                                "discussions", on_log, _stop_after)
+                                "discussions", on_log, on_progress)
         finally:
             L.sd_experiment_free(e)
         return {k: getattr(prog, k) for k, _ in N.SdRunProgress._fields_}
@@ -288,7 +291,8 @@ class AnnotationExperiment(_Runner):
               verbose: bool = True, *, parallel: int = 8,
               shard: Optional[Tuple[int, int]] = None, force: bool = False,
               progress: Optional[bool] = None,
-              on_log: Optional[Callable[[int, str], None]] = None
+              on_log: Optional[Callable[[int, str], None]] = None,
+              on_progress: Optional[Callable[[Dict[str, Any]], None]] = None
               ) -> Dict[str, Any]:
         """Annotate every log under ``discussions_dir`` (a directory, a file
         or a list of them) into ``output_dir/<annotator>/<conv-id>.json``;
@@ -306,7 +310,7 @@ class AnnotationExperiment(_Runner):
             prog = run_blocking(L.sd_annotate_run, a, os.fspath(output_dir),
                                 parallel, shard, force,
                                 progress if verbose else False, "annotations",
-                                on_log)
+                                on_log, on_progress)
         finally:
             L.sd_annotate_free(a)
         return {k: getattr(prog, k) for k, _ in N.SdRunProgress._fields_}
