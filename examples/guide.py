@@ -6,17 +6,18 @@ the guide does), a round-robin turn manager, five turns, the comments
 printed as the guide prints them, and the log saved in the guide's
 format. examples/guide.c is the same in C.
 
-    python3 examples/guide.py MODEL.gguf PERSONAS.json OUT.json
+    python3 examples/guide.py MODEL.gguf PERSONAS.json OUT.json [MAX_TOKENS]
 """
 import sys
 
 import syndisco
 
 
-def main(model_path, personas_path, out_path):
+def main(model_path, personas_path, out_path, max_tokens="32"):
     # 1. the model (TransformersModel(..., max_out_tokens=100)); 32 tokens
     # keep the example quick on a CPU, and the prompts do not depend on it
-    model = syndisco.LlamaModel(model_path, name="test_model", max_out_tokens=32)
+    model = syndisco.LlamaModel(model_path, name="test_model",
+                                max_out_tokens=int(max_tokens))
 
     # 2. personas from a file (LlmPersona.from_json_file)
     personas = syndisco.Persona.from_json_file(personas_path)
@@ -50,6 +51,6 @@ def main(model_path, personas_path, out_path):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4:
-        sys.exit("usage: guide.py MODEL.gguf PERSONAS.json OUT.json")
+    if len(sys.argv) not in (4, 5):
+        sys.exit("usage: guide.py MODEL.gguf PERSONAS.json OUT.json [MAX_TOKENS]")
     main(*sys.argv[1:])

@@ -98,10 +98,11 @@ class LlamaModel(BaseModel):
             ``"chatml"``, ...) or template text; default the model's own.
         stop: stop strings (the reply is cut before them).
 
-    The file is opened and checked here, so a missing or broken file
-    raises :class:`~syndisco.SynDiscoError` (``kind`` ``"ENOTFOUND"`` or
-    ``"EPARSE"``) at once. Experiments reopen it with as many sequences
-    as they run in parallel.
+    A missing file or one that is not GGUF raises
+    :class:`~syndisco.SynDiscoError` (``kind`` ``"ENOTFOUND"`` or
+    ``"EPARSE"``) here; the weights load when a discussion first uses
+    the model (a file llama.cpp refuses fails then). Experiments load it
+    themselves, with as many sequences as they run in parallel.
     """
 
     def __init__(self, gguf_path: str, name: Optional[str] = None,
@@ -121,7 +122,22 @@ class LlamaModel(BaseModel):
         self.n_gpu_layers = int(n_gpu_layers)
         self.chat_template = chat_template
         self.stop = list(stop or [])
-        self.backend()  # fail now on a bad file, as SynDisco's models do
+        self._check_file()
+
+    def _check_file(self) -> None:
+        """Fail now on a missing or non-GGUF file, as SynDisco's models
+        fail at construction; the weights load on first use (an
+        experiment loads them itself, batched, and never here)."""
+        try:
+            with open(self.gguf_path, "rb") as f:
+                magic = f.read(4)
+        except FileNotFoundError:
+            raise SynDiscoError(-7, "no such model file", self.gguf_path) from None
+        except OSError as e:
+            raise SynDiscoError(-3, "cannot read the model file: %s" % e.strerror,
+                                self.gguf_path) from None
+        if magic != b"GGUF":
+            raise SynDiscoError(-4, "not a GGUF model file", self.gguf_path)
 
     def _open(self, parallel: int = 1) -> int:
         N.global_init()

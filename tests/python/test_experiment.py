@@ -47,37 +47,55 @@ import os, signal, sys
 sys.path[:0] = [%(py)r, %(here)r]
 import syndisco
 from experiment_helpers import experiment
-out, model, kill_at = sys.argv[1], sys.argv[2], int(sys.argv[3])
+out, model, how, at = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+sig = {"int": signal.SIGINT, "kill": signal.SIGKILL}.get(how)
 def on_progress(p):
-    # a counted point: the first report with kill_at discussions done,
-    # while others are in flight
-    if kill_at and p["done"] >= kill_at:
-        os.kill(os.getpid(), signal.SIGKILL)
+    # a counted point: the first report with `at` discussions done, while
+    # others are in flight (SIGINT is Ctrl-C; SIGKILL is kill -9)
+    global sig
+    if sig and p["done"] >= at:
+        s, sig = sig, None
+        os.kill(os.getpid(), s)
 exp = experiment(syndisco.LlamaModel(model, max_out_tokens=4))
-exp.begin(out, parallel=4, progress=False, on_progress=on_progress)
+try:
+    exp.begin(out, parallel=4, progress=False, on_progress=on_progress)
+except KeyboardInterrupt:
+    print("interrupted")
+    sys.exit(3)
 """
 
 
-def run_child(out, model, kill_at):
+def run_child(out, model, how="none", at=0):
     code = CHILD % {"py": os.path.join(ROOT, "python"), "here": HERE}
-    return subprocess.run([sys.executable, "-c", code, str(out), model,
-                           str(kill_at)], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-c", code, str(out), model, how,
+                           str(at)], capture_output=True, text=True)
 
 
-def test_kill_9_then_rerun(python_run, tiny_model, tmp_path):
-    """Killed at a counted point, rerun, at parallel=4: the same files as
-    the uninterrupted parallel=16 run."""
+def logs_in(out):
+    return [f for f in files(out) if f != "run.json"]
+
+
+def test_ctrl_c_kill_9_then_rerun(python_run, tiny_model, tmp_path):
+    """Ctrl-C at a counted point stops cleanly (KeyboardInterrupt, nothing
+    partial); a rerun killed with -9 at a later counted point; a last
+    rerun at parallel=4 completes: the files of the uninterrupted
+    parallel=16 run."""
     whole, _ = python_run
-    killed = tmp_path / "killed"
-    p = run_child(killed, tiny_model, 3)
+    out = tmp_path / "out"
+    p = run_child(out, tiny_model, "int", 2)
+    assert p.returncode == 3 and p.stdout.strip() == "interrupted", p.stderr
+    first = logs_in(out)
+    assert 2 <= len(first) < 16, first
+    p = run_child(out, tiny_model, "kill", len(first) + 3)
     assert p.returncode == -signal.SIGKILL, (p.returncode, p.stderr)
-    done = [f for f in files(killed) if f != "run.json"]
-    assert 3 <= len(done) < 16, done  # stopped part way
-    assert all(f.endswith(".json") for f in done)  # no temp file left
-    p = run_child(killed, tiny_model, 0)
+    second = logs_in(out)
+    assert len(first) < len(second) < 16, second
+    for f in files(out):  # complete logs only: no temp or partial file
+        assert f.endswith(".json")
+    p = run_child(out, tiny_model)
     assert p.returncode == 0, p.stderr
-    a, b = files(whole), files(killed)
+    a, b = files(whole), files(out)
     assert sorted(a) == sorted(b)
     for name in a:
         assert masked(a[name]) == masked(b[name]), name
-    assert syndisco.run_status(killed)["complete"] is True
+    assert syndisco.run_status(out)["complete"] is True
