@@ -229,6 +229,8 @@ class Discussion:
         return self
 
     def __next__(self) -> Dict[str, Any]:
+        """Run the next request (a user's turn, or the moderator's) and
+        return its comment; StopIteration once the discussion is over."""
         L = N.lib()
         d = self._handle()
         req = N.SdRequest()
