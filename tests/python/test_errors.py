@@ -109,3 +109,22 @@ def test_handles_freed(tmp_path):
     gc.collect()
     m.close()
     m.close()
+
+
+def test_openai_model_checks_and_hides_key(monkeypatch):
+    with pytest.raises(SynDiscoError) as e:
+        syndisco.OpenAIModel("m", base_url="ftp://example.org/v1")
+    assert e.value.field.startswith("base_url")
+    with pytest.raises(ValueError, match="base_url"):
+        syndisco.OpenAIModel("m")
+    m = syndisco.OpenAIModel("m", base_url="http://127.0.0.1:9/v1",
+                             api_key="sk-secret-123")
+    assert "sk-secret" not in repr(m)
+    with pytest.raises(ValueError, match="api_key_env"):
+        m.backend_config()  # experiments never write a key to run.json
+    m.close()
+    monkeypatch.setenv("MY_KEY", "sk-other")
+    m = syndisco.OpenAIModel("m", base_url="http://127.0.0.1:9/v1", api_key_env="MY_KEY")
+    cfg = m.backend_config()
+    assert cfg["api_key_env"] == "MY_KEY" and "sk-other" not in json.dumps(cfg)
+    m.close()
