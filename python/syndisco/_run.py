@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ctypes
 import threading
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 from . import _native as N
 from ._progress import ProgressBar

@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from . import _native as N
 from ._run import run_blocking
 from .actors import Actor
-from .errors import SynDiscoError, check
+from .errors import check
 from .model import BaseModel
 from .profiles import profile_id
 from .turn_manager import TurnManager

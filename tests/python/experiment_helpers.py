@@ -1,6 +1,5 @@
 """The 16-discussion experiment the tests and bench/bench_python.sh run
 from Python and from the CLI: tiny model, few turns, short replies."""
-import json
 import os
 import re
 

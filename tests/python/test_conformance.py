@@ -64,7 +64,6 @@ def run_discussion(case, tmp_path, capsys):
         seed_opinion_usernames=rp.get("seed_opinion_usernames"),
         textwrap_len=rp.get("textwrap_len", 900000),
         on_request=lambda *r: requests.append(r))
-    exp = case["expected"]
     yielded = []
     with d:
         for entry in d:

@@ -128,3 +128,39 @@ def test_openai_model_checks_and_hides_key(monkeypatch):
     cfg = m.backend_config()
     assert cfg["api_key_env"] == "MY_KEY" and "sk-other" not in json.dumps(cfg)
     m.close()
+
+
+def test_interrupted_turn_continues():
+    """A KeyboardInterrupt during a turn leaves the discussion before that
+    turn; iterating again gives the uninterrupted log."""
+
+    class Flaky(syndisco.ScriptedModel):
+        calls = 0
+
+        def backend(self):
+            self.calls += 1
+            if self.calls == 3:
+                raise KeyboardInterrupt
+            return super().backend()
+
+    def run(model):
+        a = syndisco.Actor(model, {"username": "a"}, name="a")
+        b = syndisco.Actor(model, {"username": "b"}, name="b")
+        d = syndisco.Discussion(syndisco.QueueTurnManager(), [a, b], conv_len=4)
+        out = []
+        while True:
+            try:
+                out.extend(d)
+                break
+            except KeyboardInterrupt:
+                out.append("interrupted")
+        logs = d.get_logs().get_logs()
+        d.close()
+        return out, logs
+
+    replies = ["one", "two", "three", "four"]
+    got, got_logs = run(Flaky(replies))
+    want, want_logs = run(syndisco.ScriptedModel(replies))
+    assert got.count("interrupted") == 1
+    assert [x for x in got if x != "interrupted"] == want
+    assert got_logs == want_logs
