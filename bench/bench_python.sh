@@ -5,8 +5,8 @@
 # (DiscussionExperiment.begin) and from the CLI (`syndisco run` on the
 # config Python writes), each a fresh process timed whole (start-up,
 # model load, run), in interleaved rounds (py, cli, py, cli, ...) so that
-# drift of a loaded machine hits both alike. Prints the medians and their
-# ratio, python / cli (target <= 1.05).
+# drift of a loaded machine hits both alike. Prints the medians of wall
+# and CPU time and their ratios, python / cli (target <= 1.05).
 #   bench/bench_python.sh [BUILD_DIR] [ROUNDS] [MODEL.gguf]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,25 +33,34 @@ else:
 PY
 "$py" "$tmp/run.py" --write-config "$model" "$tmp/config.json"
 
-now() { date +%s.%N; }
-for r in $(seq 1 "$rounds"); do
-	rm -rf "$tmp/py" "$tmp/cli"
-	t0=$(now)
-	"$py" "$tmp/run.py" "$tmp/py" "$model"
-	t1=$(now)
-	"$build/syndisco" run "$tmp/config.json" --out "$tmp/cli" --parallel 16 --quiet
-	t2=$(now)
-	echo "$t0 $t1 $t2" | awk -v r="$r" '{printf "round %d: python %.3f s, cli %.3f s\n", r, $2-$1, $3-$2}' |
-		tee -a "$tmp/times"
-done
-awk '
-function median(a, n,   i, j, t) {
-	for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++)
-		if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
-	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-}
-{ n++; p[n] = $4; c[n] = $7 }
-END {
-	mp = median(p, n); mc = median(c, n)
-	printf "median python %.3f s, cli %.3f s, ratio python/cli %.3f (target <= 1.05)\n", mp, mc, mp / mc
-}' "$tmp/times"
+# each command in a fresh process: wall time, and CPU time (user + sys of
+# the process and its threads), which a loaded machine disturbs less
+"$py" - "$rounds" "$tmp" "$model" "$build/syndisco" <<'PY'
+import os, resource, shutil, statistics, subprocess, sys, time
+rounds, tmp, model, cli = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+cmds = {"python": [sys.executable, os.path.join(tmp, "run.py"), os.path.join(tmp, "py"), model],
+        "cli": [cli, "run", os.path.join(tmp, "config.json"), "--out",
+                os.path.join(tmp, "cli"), "--parallel", "16", "--quiet"]}
+wall = {k: [] for k in cmds}
+cpu = {k: [] for k in cmds}
+def cpu_now():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+for r in range(1, rounds + 1):
+    for name, cmd in cmds.items():  # interleaved: python, cli, python, ...
+        shutil.rmtree(os.path.join(tmp, "py" if name == "python" else "cli"),
+                      ignore_errors=True)
+        c0, t0 = cpu_now(), time.monotonic()
+        subprocess.run(cmd, check=True)
+        wall[name].append(time.monotonic() - t0)
+        cpu[name].append(cpu_now() - c0)
+    print("round %d: python %.3f s (cpu %.3f s), cli %.3f s (cpu %.3f s)" % (
+        r, wall["python"][-1], cpu["python"][-1], wall["cli"][-1], cpu["cli"][-1]),
+        flush=True)
+mw = {k: statistics.median(v) for k, v in wall.items()}
+mc = {k: statistics.median(v) for k, v in cpu.items()}
+print("median wall: python %.3f s, cli %.3f s, ratio python/cli %.3f (target <= 1.05)"
+      % (mw["python"], mw["cli"], mw["python"] / mw["cli"]))
+print("median cpu:  python %.3f s, cli %.3f s, ratio python/cli %.3f"
+      % (mc["python"], mc["cli"], mc["python"] / mc["cli"]))
+PY
