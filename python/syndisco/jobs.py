@@ -407,7 +407,7 @@ class Annotation:
                 rc = L.sd_annotation_next(a, ctypes.byref(req))
                 if rc == 1:
                     if self.on_request is not None:
-                        self.on_request(self.annotator.name or "", "annotate",
+                        self.on_request(self.annotator.name or "", "annotator",
                                         N.dec(req.system_prompt),
                                         N.dec(req.user_prompt))
                     check(L.sd_backend_submit(b, ctypes.byref(req)), what="submit")
