@@ -143,6 +143,13 @@ typedef struct sd_persona sd_persona;
 sd_persona *sd_persona_from_json(const char *json_text, sd_error *err);
 
 /*
+ * SynDisco 2.2.1's persona: any JSON object, "username" not required
+ * (2.2.1 actors carry their own name; the Python package's Actor(persona=
+ * {...})). Only for actors of the 2.2.1 profile. Caller frees.
+ */
+sd_persona *sd_persona_from_json_object(const char *json_text, sd_error *err);
+
+/*
  * Parse a JSON array of personas. On success *out is an array of *n
  * personas; caller frees it with sd_persona_array_free(*out, *n).
  * `source` names the origin in error messages (e.g. the file name).

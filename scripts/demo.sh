@@ -5,6 +5,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/build.sh" "$root/build"
+# the Python package carries the library it loads (docs/python.md)
+"$root/scripts/python-package.sh" "$root/build" >/dev/null
 out=${1:-$root/demo-discussion.json}
 echo
 echo "== syndisco discuss examples/guide-moderated.json --out $out"

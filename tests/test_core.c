@@ -260,6 +260,32 @@ static void test_persona_errors(void **state)
 	sd_persona_array_free(arr, n);
 }
 
+/* 2.2.1 personas: any object, no username needed; the actor names itself */
+static void test_persona_any_object(void **state)
+{
+	(void)state;
+	sd_error err;
+	sd_persona *p = sd_persona_from_json_object("{\"age\": 3, \"x\": [\"y\"]}", &err);
+	assert_non_null(p);
+	assert_null(sd_persona_username(p));
+	sd_actor_params ap = sd_actor_default_params();
+	ap.persona = p;
+	ap.name = "Ann";
+	sd_actor *a = sd_actor_create(&ap, &err);
+	assert_non_null(a);
+	char *sys = NULL;
+	assert_int_equal(sd_actor_system_prompt(a, &sys), SD_OK);
+	assert_non_null(strstr(sys, "\"persona\": {\"age\": 3, \"x\": [\"y\"]}"));
+	sd_free(sys);
+	sd_actor_free(a);
+	sd_persona_free(p);
+	assert_null(sd_persona_from_json_object("[1]", &err));
+	assert_int_equal(err.code, SD_EINVAL);
+	assert_null(sd_persona_from_json_object("{\"a\": ", &err));
+	assert_int_equal(err.code, SD_EPARSE);
+	assert_null(sd_persona_from_json_object(NULL, &err));
+}
+
 static void test_round_robin_order(void **state)
 {
 	(void)state;
@@ -717,6 +743,7 @@ int main(void)
 	    cmocka_unit_test(test_prompt_profiles),
 	    cmocka_unit_test(test_prompt_wrap_json_and_annotator),
 	    cmocka_unit_test(test_persona_errors),
+	    cmocka_unit_test(test_persona_any_object),
 	    cmocka_unit_test(test_round_robin_order),
 	    cmocka_unit_test(test_random_never_repeats),
 	    cmocka_unit_test(test_respond_frequency),

@@ -70,6 +70,27 @@ sd_persona *sd_persona_from_json(const char *json_text, sd_error *err)
 	return p;
 }
 
+sd_persona *sd_persona_from_json_object(const char *json_text, sd_error *err)
+{
+	json_t *obj = NULL;
+	if (!json_text) {
+		sd__error_set(err, SD_EINVAL, NULL, NULL, "no persona text");
+		return NULL;
+	}
+	if (parse_json(json_text, "<persona>", &obj, err))
+		return NULL;
+	if (!json_is_object(obj)) {
+		json_decref(obj);
+		sd__error_set(err, SD_EINVAL, "<persona>", NULL,
+			     "a persona must be a JSON object");
+		return NULL;
+	}
+	sd_persona *p = wrap(obj);
+	if (!p)
+		sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+	return p;
+}
+
 int sd_persona_array_from_json(const char *json_text, const char *source,
 			       sd_persona ***out, size_t *n, sd_error *err)
 {
