@@ -359,6 +359,16 @@ out:
 	return l;
 }
 
+int sd_logs_comment_set(sd_logs *l, size_t i, const char *key, json_t *v)
+{
+	json_t *c = l ? json_array_get(json_object_get(l->root, "logs"), i) : NULL;
+	if (!c || !v || syndisco_comment_key(key)) {
+		json_decref(v);
+		return v ? SD_EINVAL : SD_ENOMEM;
+	}
+	return json_object_set_new(c, key, v) ? SD_ENOMEM : SD_OK;
+}
+
 static int put(json_t *o, const char *key, json_t *v)
 {
 	if (!v)

@@ -338,7 +338,11 @@ void cfg_moderator_clear(cfg_moderator *m)
 int cfg_turn_manager(const json_t *t, const char *source, sd_turn_params *out,
 		     sd_error *err)
 {
-	static const char *const keys[] = {"type", "p_respond", "random_first", "order"};
+	static const char *const keys[] = {
+	    "type",	"p_respond", "random_first", "order",
+	    "p_mention", "fallback", "instructions", "exclude_last_speaker",
+	    "silent_turns",
+	};
 	const char *name = NULL;
 	int rc;
 	if (!t || json_is_null(t))
@@ -346,13 +350,15 @@ int cfg_turn_manager(const json_t *t, const char *source, sd_turn_params *out,
 	if (json_is_string(t)) {
 		name = json_string_value(t);
 	} else if (json_is_object(t)) {
-		if ((rc = cfg_check_keys(t, keys, 4, source, "turn_manager.", err)))
+		if ((rc = cfg_check_keys(t, keys, sizeof(keys) / sizeof(keys[0]), source,
+					 "turn_manager.", err)))
 			return rc;
 		name = json_string_value(json_object_get(t, "type"));
 		if (!name)
 			return sd_error_set(
 			    err, SD_EINVAL, source, "turn_manager.type",
-			    "missing; one of round_robin, random, respond, order");
+			    "missing; one of round_robin, random, respond, order, "
+			    "mention, director");
 		if ((rc = cfg_get_num(t, "p_respond", "turn_manager.p_respond", source,
 				      0.0, 1.0, &out->p_respond, err)))
 			return rc;
@@ -361,6 +367,8 @@ int cfg_turn_manager(const json_t *t, const char *source, sd_turn_params *out,
 			return sd_error_set(err, SD_EINVAL, source,
 					    "turn_manager.random_first", "must be true or false");
 		out->random_first = json_is_true(rf);
+		if ((rc = cfg_turn_extras(t, source, out, err)))
+			return rc;
 	} else {
 		return sd_error_set(err, SD_EINVAL, source, "turn_manager",
 				    "must be a name or an object {type, ...}");
@@ -370,9 +378,9 @@ int cfg_turn_manager(const json_t *t, const char *source, sd_turn_params *out,
 				    json_is_string(t) ? "turn_manager"
 						      : "turn_manager.type",
 				    "unknown turn manager \"%s\" (valid: round_robin, "
-				    "random, respond, order)",
+				    "random, respond, order, mention, director)",
 				    name);
-	return SD_OK;
+	return cfg_turn_extras_check(t, source, out, err);
 }
 
 int cfg_sampling(const json_t *s, const char *source, sd_sampling *sp,
