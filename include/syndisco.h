@@ -591,10 +591,11 @@ const char *sd_director_default_instructions(void);
  * wins (names that are prefixes of others), letters compare without case
  * (Latin, Greek, Cyrillic), and the name must end the mention (what
  * follows is not a letter, digit, "_" or a "-" joining more of a name).
- * Returns the index, or SIZE_MAX when nobody valid is addressed.
+ * *out gets the index, or SIZE_MAX when nobody valid is addressed.
+ * Returns SD_OK, SD_EINVAL (NULL out) or SD_ENOMEM.
  */
-size_t sd_mention_find(const char *text, const char *const *names, size_t n,
-		       const char *author);
+int sd_mention_find(const char *text, const char *const *names, size_t n,
+		    const char *author, size_t *out);
 
 /* ------------------------------------------------------------------ */
 /* Discussion logs                                                    */

@@ -102,8 +102,9 @@ int sd_director_prompt(const char *const *names, const bool *allowed, size_t n,
 		       const char *const *entries, size_t n_entries, char **user_prompt,
 		       sd_label_spec **spec);
 /*
- * The user a director's reply names: SD_OK and *out, or SD_EPARSE when
- * it names none of the allowed.
+ * The user a director's reply names (as spec's label parser would read
+ * it, without allocating): SD_OK and *out, or SD_EPARSE when it names
+ * none of the allowed.
  */
 int sd_director_parse(const sd_label_spec *spec, const char *reply,
 		      const char *const *names, const bool *allowed, size_t n, size_t *out);

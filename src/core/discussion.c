@@ -111,9 +111,12 @@ static int archive(sd_discussion *d, const char *name, const char *text,
 	d->entry_tokens[d->n_entries] = -1;
 	d->printed[d->n_entries++] = printed;
 	/* a mention manager hears whom each comment addresses */
-	if (sd_turn_manager_kind(d->tm) == SD_TURN_MENTION)
-		sd_turn_manager_observe_mention(
-		    d->tm, sd_mention_find(text, d->names, d->n_users, name));
+	if (sd_turn_manager_kind(d->tm) == SD_TURN_MENTION) {
+		size_t who;
+		if ((rc = sd_mention_find(text, d->names, d->n_users, name, &who)))
+			return rc;
+		sd_turn_manager_observe_mention(d->tm, who);
+	}
 	return SD_OK;
 }
 

@@ -106,17 +106,22 @@ int sd_logs_set_participants(sd_logs *l, const char *const *users,
 	return SD_OK;
 }
 
-static void add_tokens(json_t *root, int32_t p, int32_t g)
+/* Add to the log's token totals; SD_ENOMEM when they could not be
+ * updated (a silently wrong total would pass for a right one). */
+static int add_tokens(json_t *root, int32_t p, int32_t g)
 {
 	json_t *t = json_object_get(root, "tokens");
 	if (!json_is_object(t))
-		return;
-	if (p > 0)
-		json_object_set_new(t, "prompt",
-				    json_integer(json_integer_value(json_object_get(t, "prompt")) + p));
-	if (g > 0)
-		json_object_set_new(t, "generated",
-				    json_integer(json_integer_value(json_object_get(t, "generated")) + g));
+		return SD_OK;
+	if (p > 0 &&
+	    json_object_set_new(t, "prompt",
+				json_integer(json_integer_value(json_object_get(t, "prompt")) + p)))
+		return SD_ENOMEM;
+	if (g > 0 &&
+	    json_object_set_new(t, "generated",
+				json_integer(json_integer_value(json_object_get(t, "generated")) + g)))
+		return SD_ENOMEM;
+	return SD_OK;
 }
 
 int sd_logs_append(sd_logs *l, const char *name, const char *text, const char *model,
@@ -140,8 +145,7 @@ int sd_logs_append(sd_logs *l, const char *name, const char *text, const char *m
 	}
 	if (json_array_append_new(json_object_get(l->root, "logs"), e))
 		return SD_ENOMEM;
-	add_tokens(l->root, n_prompt_tokens, n_gen_tokens);
-	return SD_OK;
+	return add_tokens(l->root, n_prompt_tokens, n_gen_tokens);
 }
 
 /* ---- reading ---- */

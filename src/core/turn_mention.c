@@ -81,15 +81,17 @@ static bool matches_at(const uint32_t *t, size_t nt, const uint32_t *name, size_
 	return true;
 }
 
-size_t sd_mention_find(const char *text, const char *const *names, size_t n,
-		       const char *author)
+int sd_mention_find(const char *text, const char *const *names, size_t n,
+		    const char *author, size_t *out)
 {
 	uint32_t *t = NULL, **cp = NULL;
 	size_t nt = 0, *ncp = NULL, found = SIZE_MAX;
-	if (!text || !names || n == 0)
-		return SIZE_MAX;
-	if (!strchr(text, '@'))
-		return SIZE_MAX;
+	int rc = SD_ENOMEM;
+	if (!out)
+		return SD_EINVAL;
+	*out = SIZE_MAX;
+	if (!text || !names || n == 0 || !strchr(text, '@'))
+		return SD_OK;
 	cp = calloc(n, sizeof(*cp));
 	ncp = calloc(n, sizeof(*ncp));
 	if (!cp || !ncp || sd_py_decode(text, strlen(text), &t, &nt))
@@ -97,6 +99,7 @@ size_t sd_mention_find(const char *text, const char *const *names, size_t n,
 	for (size_t i = 0; i < n; i++)
 		if (names[i] && sd_py_decode(names[i], strlen(names[i]), &cp[i], &ncp[i]))
 			goto out;
+	rc = SD_OK;
 	for (size_t at = 0; at < nt && found == SIZE_MAX; at++) {
 		if (t[at] != '@')
 			continue;
@@ -119,6 +122,7 @@ size_t sd_mention_find(const char *text, const char *const *names, size_t n,
 			continue;
 		found = best;
 	}
+	*out = found;
 out:
 	if (cp)
 		for (size_t i = 0; i < n; i++)
@@ -126,5 +130,5 @@ out:
 	free(cp);
 	free(ncp);
 	free(t);
-	return found;
+	return rc;
 }
