@@ -47,7 +47,7 @@ static sd_backend *open_model(int n_seq)
 static void test_director_picks(void **state)
 {
 	(void)state;
-	const char *names[N_NAMES] = {"bob", "bobby", "Ελένη", "camel-conduit", "Zoë",
+	const char *names[N_NAMES] = {"bob", "bobby", "Ελένη", "cc-x", "Zoë",
 				      "x"};
 	const char *history[] = {"User bob posted:\nI think we should talk about it.",
 				 "User Ελένη posted:\n@bobby no way",
