@@ -31,7 +31,8 @@ static size_t mention(const char *text, const char *const *names, size_t n,
 static void test_mention_parsing(void **state)
 {
 	(void)state;
-	const char *names[] = {"anna", "anna-maria", "Bob", "Ελένη", "camel-conduit", "Zoë"};
+	const char *names[] = {"anna",	"anna-maria",	 "Bob",
+			       "Ελένη", "camel-conduit", "Zoë"};
 	size_t n = 6;
 	/* punctuation after the name, case */
 	assert_int_equal(mention("@bob, I disagree", names, n, "anna"), 2);
@@ -62,7 +63,8 @@ static void test_mention_parsing(void **state)
 	assert_int_equal(mention("", names, n, NULL), NONE);
 }
 
-static sd_turn_manager *mention_tm(double p, sd_turn_kind fallback, size_t n, uint64_t seed)
+static sd_turn_manager *mention_tm(double p, sd_turn_kind fallback, size_t n,
+				   uint64_t seed)
 {
 	sd_turn_params tp = sd_turn_default_params();
 	tp.kind = SD_TURN_MENTION;
@@ -258,7 +260,8 @@ static void test_mention_discussion(void **state)
 	/* ann (round robin), cleo, ann, bob (mentions), then round robin
 	   resumes after bob: cleo */
 	const char *want[] = {"ann", "cleo", "ann", "bob", "cleo"};
-	const char *by[] = {"round_robin", "mention", "mention", "mention", "round_robin"};
+	const char *by[] = {"round_robin", "mention", "mention", "mention",
+			    "round_robin"};
 	for (size_t i = 0; i < 5; i++) {
 		assert_string_equal(log_name(&f, i), want[i]);
 		assert_string_equal(log_chooser(&f, i), by[i]);
@@ -274,8 +277,8 @@ static void test_director_discussion(void **state)
 	(void)state;
 	const char *names[] = {"ann", "bob", "cleo"};
 	/* request order: director, user, director, user, ... */
-	const char *replies[] = {"bob",	 "hi",	" cleo\n", "hello", "nobody",
-				 "hey", "cleo", "yo"};
+	const char *replies[] = {"bob",	   "hi",  " cleo\n", "hello",
+				 "nobody", "hey", "cleo",    "yo"};
 	sd_turn_params tp = sd_turn_default_params();
 	tp.kind = SD_TURN_DIRECTOR;
 	tp.exclude_last_speaker = true;
@@ -363,8 +366,8 @@ static void test_history_tokens(void **state)
 	for (int32_t n = 1; n <= 10; n++) {
 		for (int k = 0; k < 4; k++)
 			cache[k] = -1;
-		assert_int_equal(sd_history_window(entries, cache, 4, 10, n, &hc, fmt, "x",
-						   "dddddddd", &first, &cut),
+		assert_int_equal(sd_history_window(entries, cache, 4, 10, n, &hc, fmt,
+						   "x", "dddddddd", &first, &cut),
 				 SD_OK);
 		int32_t total = 0;
 		for (size_t k = first; k < 4; k++)
@@ -385,9 +388,11 @@ static void test_history_tokens(void **state)
 	/* both limits apply */
 	for (int k = 0; k < 4; k++)
 		cache[k] = -1;
-	sd_history_window(entries, cache, 4, 1, 100, &hc, fmt, "x", "dddddddd", &first, &cut);
+	sd_history_window(entries, cache, 4, 1, 100, &hc, fmt, "x", "dddddddd", &first,
+			  &cut);
 	assert_int_equal(first, 3);
-	sd_history_window(entries, cache, 4, 100, 3, &hc, fmt, "x", "dddddddd", &first, &cut);
+	sd_history_window(entries, cache, 4, 100, 3, &hc, fmt, "x", "dddddddd", &first,
+			  &cut);
 	assert_int_equal(first, 2);
 	/* no counter: an error, not a silent window */
 	assert_int_equal(sd_history_window(entries, cache, 4, 4, 3, NULL, fmt, "x",
@@ -411,8 +416,8 @@ static void test_history_tokens_discussion(void **state)
 	run_fixture(&f, &tp, names, 2, replies, 3, 4, 40);
 	json_t *meta = json_object_get(f.log, "comment_meta");
 	/* the third prompt followed the 400-byte comment: cut to fit */
-	const char *up = json_string_value(
-	    json_object_get(json_array_get(meta, 2), "user_prompt"));
+	const char *up =
+	    json_string_value(json_object_get(json_array_get(meta, 2), "user_prompt"));
 	assert_non_null(up);
 	assert_non_null(strstr(up, "[...]"));
 	assert_null(strstr(up, "short one"));
@@ -466,13 +471,15 @@ static void test_config_errors(void **state)
 			    "\"instructions\": 3}}",
 			    "turn_manager.instructions");
 	expect_config_error("{" USERS "\"history_ctx_tokens\": 0}", "history_ctx_tokens");
-	expect_config_error("{" USERS "\"history_ctx_tokens\": -5}", "history_ctx_tokens");
+	expect_config_error("{" USERS "\"history_ctx_tokens\": -5}",
+			    "history_ctx_tokens");
 	expect_config_error("{" USERS "\"history_ctx_tokens\": \"many\"}",
 			    "history_ctx_tokens");
-	expect_config_error("{" USERS "\"history_ctx_tokens\": 10, \"backend\": {\"type\": "
-			    "\"openai\", \"base_url\": \"http://127.0.0.1:1/v1\", \"model\": "
-			    "\"m\"}}",
-			    "history_ctx_tokens");
+	expect_config_error(
+	    "{" USERS "\"history_ctx_tokens\": 10, \"backend\": {\"type\": "
+	    "\"openai\", \"base_url\": \"http://127.0.0.1:1/v1\", \"model\": "
+	    "\"m\"}}",
+	    "history_ctx_tokens");
 }
 
 int main(void)

@@ -47,8 +47,7 @@ static sd_backend *open_model(int n_seq)
 static void test_director_picks(void **state)
 {
 	(void)state;
-	const char *names[N_NAMES] = {"bob", "bobby", "Ελένη", "cc-x", "Zoë",
-				      "x"};
+	const char *names[N_NAMES] = {"bob", "bobby", "Ελένη", "cc-x", "Zoë", "x"};
 	const char *history[] = {"User bob posted:\nI think we should talk about it.",
 				 "User Ελένη posted:\n@bobby no way",
 				 "User x posted:\nok", "User Zoë posted:\nWhy not?"};
@@ -62,9 +61,9 @@ static void test_director_picks(void **state)
 		/* every third request restricts the candidates (a missing
 		   last speaker, or only a few silent ones) */
 		for (size_t k = 0; k < N_NAMES; k++)
-			allowed[i][k] = i % 3 == 0 ? true
-				      : i % 3 == 1 ? k != i % N_NAMES
-						   : (k + i) % 3 == 0;
+			allowed[i][k] = i % 3 == 0   ? true
+					: i % 3 == 1 ? k != i % N_NAMES
+						     : (k + i) % 3 == 0;
 		assert_int_equal(sd_director_prompt(names, allowed[i], N_NAMES, history,
 						    1 + i % 4, &prompts[i], &specs[i]),
 				 SD_OK);
@@ -90,10 +89,10 @@ static void test_director_picks(void **state)
 			size_t i = rep.tag, who = SIZE_MAX;
 			assert_true(i < N_PICKS);
 			assert_int_equal(rep.status, SD_OK);
-			if (sd_director_parse(specs[i], rep.text, names, allowed[i], N_NAMES,
-					      &who))
-				fail_msg("request %zu: reply \"%s\" names nobody allowed", i,
-					 rep.text);
+			if (sd_director_parse(specs[i], rep.text, names, allowed[i],
+					      N_NAMES, &who))
+				fail_msg("request %zu: reply \"%s\" names nobody allowed",
+					 i, rep.text);
 			assert_true(allowed[i][who]);
 			picked[who]++;
 			got++;
@@ -154,9 +153,9 @@ static void test_director_discussion(void **state)
 	json_t *meta = json_object_get(o, "comment_meta");
 	const char *prev = NULL;
 	for (size_t i = 0; i < json_array_size(meta); i++) {
-		assert_string_equal(
-		    json_string_value(json_object_get(json_array_get(meta, i), "chosen_by")),
-		    "director");
+		assert_string_equal(json_string_value(json_object_get(
+					json_array_get(meta, i), "chosen_by")),
+				    "director");
 		const char *who = sd_logs_comment(l, i).name;
 		if (prev)
 			assert_string_not_equal(who, prev);
@@ -201,9 +200,10 @@ static void check_log(sd_backend *b, const sd_logs *l, const char *path)
 			size_t first;
 			char *cut = NULL;
 			sd_log_comment c = sd_logs_comment(l, k - 1);
-			assert_int_equal(sd_history_window((const char *const *)entries, cache,
-							   k, 1000000, limits[li], &hc, fmt,
-							   c.name, c.text, &first, &cut),
+			assert_int_equal(sd_history_window((const char *const *)entries,
+							   cache, k, 1000000, limits[li],
+							   &hc, fmt, c.name, c.text,
+							   &first, &cut),
 					 SD_OK);
 			/* the newest is always shown */
 			assert_true(first < k);
@@ -216,12 +216,12 @@ static void check_log(sd_backend *b, const sd_logs *l, const char *path)
 				total += t;
 			}
 			if (total > limits[li])
-				fail_msg("%s: %zu comments, N=%d: window of %ld tokens", path,
-					 k, limits[li], total);
+				fail_msg("%s: %zu comments, N=%d: window of %ld tokens",
+					 path, k, limits[li], total);
 			/* and as many as fit: the next older one would not */
 			if (first > 0 && !cut)
-				assert_true(total + sd_backend_token_counter(entries[first - 1],
-									     b) >
+				assert_true(total + sd_backend_token_counter(
+							entries[first - 1], b) >
 					    limits[li]);
 			if (cut) {
 				cuts++;
@@ -263,7 +263,8 @@ static size_t walk(sd_backend *b, const char *dir)
 		if (len < 5 || strcmp(e->d_name + len - 5, ".json"))
 			continue;
 		json_t *j = json_load_file(path, 0, NULL);
-		bool is_log = json_is_object(j) && json_is_array(json_object_get(j, "logs"));
+		bool is_log =
+		    json_is_object(j) && json_is_array(json_object_get(j, "logs"));
 		json_decref(j);
 		if (!is_log)
 			continue;
@@ -271,7 +272,8 @@ static size_t walk(sd_backend *b, const char *dir)
 		FILE *f = fopen(path, "rb");
 		assert_non_null(f);
 		text = malloc((size_t)st.st_size + 1);
-		assert_int_equal(fread(text, 1, (size_t)st.st_size, f), (size_t)st.st_size);
+		assert_int_equal(fread(text, 1, (size_t)st.st_size, f),
+				 (size_t)st.st_size);
 		text[st.st_size] = '\0';
 		fclose(f);
 		sd_error err;

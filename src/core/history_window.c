@@ -150,9 +150,8 @@ static int make_entry_cut(void *vctx, size_t k, char **out)
  * long (a tiny N), the formatted entry cut and marked; then cut unmarked
  * (possibly empty, which always fits).
  */
-static int cut_newest(const sd_history_counter *hc, const sd_actor *fmt,
-		      const char *name, const char *text, const char *entry,
-		      int32_t max, char **out)
+static int cut_newest(const sd_history_counter *hc, const sd_actor *fmt, const char *name,
+		      const char *text, const char *entry, int32_t max, char **out)
 {
 	cut_ctx c = {fmt, name, text, entry, true};
 	size_t best;
@@ -160,17 +159,19 @@ static int cut_newest(const sd_history_counter *hc, const sd_actor *fmt,
 	*out = NULL;
 	/* a blank comment's entry is "" and fits; so only text cuts here */
 	if (name && text)
-		rc = longest_fitting(hc, text, strlen(text), max, make_text_cut, &c, &best,
-				     out);
+		rc = longest_fitting(hc, text, strlen(text), max, make_text_cut, &c,
+				     &best, out);
 	else
 		best = SIZE_MAX;
 	if (rc || best != SIZE_MAX)
 		return rc;
-	rc = longest_fitting(hc, entry, strlen(entry), max, make_entry_cut, &c, &best, out);
+	rc = longest_fitting(hc, entry, strlen(entry), max, make_entry_cut, &c, &best,
+			     out);
 	if (rc || best != SIZE_MAX)
 		return rc;
 	c.marker = false;
-	rc = longest_fitting(hc, entry, strlen(entry), max, make_entry_cut, &c, &best, out);
+	rc = longest_fitting(hc, entry, strlen(entry), max, make_entry_cut, &c, &best,
+			     out);
 	if (rc || best != SIZE_MAX)
 		return rc;
 	*out = strdup("");

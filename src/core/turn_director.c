@@ -78,7 +78,8 @@ out:
 }
 
 int sd_director_parse(const sd_label_spec *spec, const char *reply,
-		      const char *const *names, const bool *allowed, size_t n, size_t *out)
+		      const char *const *names, const bool *allowed, size_t n,
+		      size_t *out)
 {
 	/* what the label parser does for a values spec (ASCII blanks around
 	   it dropped, then an exact name), without its allocations and JSON
@@ -92,7 +93,8 @@ int sd_director_parse(const sd_label_spec *spec, const char *reply,
 	while (len > 0 && isspace((unsigned char)s[len - 1]))
 		len--;
 	for (size_t i = 0; i < n; i++) {
-		if (allowed[i] && strlen(names[i]) == len && memcmp(names[i], s, len) == 0) {
+		if (allowed[i] && strlen(names[i]) == len &&
+		    memcmp(names[i], s, len) == 0) {
 			*out = i;
 			return SD_OK;
 		}

@@ -55,10 +55,7 @@ static uint32_t fold(uint32_t c)
 	return c;
 }
 
-static bool name_char(uint32_t c)
-{
-	return c == '_' || sd_py_isalnum(c);
-}
+static bool name_char(uint32_t c) { return c == '_' || sd_py_isalnum(c); }
 
 /*
  * Whether name (code points) matches text at t, and what follows it ends

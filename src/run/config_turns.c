@@ -25,12 +25,14 @@ int cfg_turn_extras(const json_t *t, const char *source, sd_turn_params *out,
 		sd_turn_kind k;
 		const char *fname = json_string_value(fb);
 		if (!fname || sd_turn_kind_from_name(fname, &k) ||
-		    (k != SD_TURN_ROUND_ROBIN && k != SD_TURN_RANDOM && k != SD_TURN_RESPOND))
-			return sd_error_set(err, SD_EINVAL, source, "turn_manager.fallback",
-					    "unknown fallback %s%s%s (valid: round_robin, "
-					    "random, respond)",
-					    fname ? "\"" : "", fname ? fname : "(not a string)",
-					    fname ? "\"" : "");
+		    (k != SD_TURN_ROUND_ROBIN && k != SD_TURN_RANDOM &&
+		     k != SD_TURN_RESPOND))
+			return sd_error_set(
+			    err, SD_EINVAL, source, "turn_manager.fallback",
+			    "unknown fallback %s%s%s (valid: round_robin, "
+			    "random, respond)",
+			    fname ? "\"" : "", fname ? fname : "(not a string)",
+			    fname ? "\"" : "");
 		out->fallback = k;
 	}
 	const json_t *in = json_object_get(t, "instructions");
@@ -45,7 +47,8 @@ int cfg_turn_extras(const json_t *t, const char *source, sd_turn_params *out,
 	}
 	const json_t *ex = json_object_get(t, "exclude_last_speaker");
 	if (ex && !json_is_boolean(ex))
-		return sd_error_set(err, SD_EINVAL, source, "turn_manager.exclude_last_speaker",
+		return sd_error_set(err, SD_EINVAL, source,
+				    "turn_manager.exclude_last_speaker",
 				    "must be true or false");
 	out->exclude_last_speaker = json_is_true(ex);
 	long long k = out->silent_turns;
