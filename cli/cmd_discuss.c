@@ -183,6 +183,8 @@ int cmd_discuss(int argc, char **argv)
 	sd_backend_set_log(backend, on_backend_log, &ui);
 
 	d = sd_discussion_config_instantiate(cfg, sd_backend_model_name(backend), &err);
+	if (d)
+		sd_discussion_set_token_counter(d, sd_backend_token_counter, backend);
 	if (!d)
 		goto fail;
 	ui.d = d;

@@ -353,6 +353,15 @@ typedef struct sd_backend sd_backend;
 int sd_backend_submit(sd_backend *b, const sd_request *req);
 
 /*
+ * The number of tokens of text in the backend's tokenizer, no BOS added
+ * (llama: the model's; scripted: a stand-in, one token per 4 bytes,
+ * rounded up). ud is the sd_backend: the signature of sd_token_count_fn.
+ * Returns the count, SD_EINVAL, or SD_ESTATE when the backend has no
+ * tokenizer (openai).
+ */
+int sd_backend_token_counter(const char *text, void *backend);
+
+/*
  * Do one unit of work (one decode step for llama). Returns the number of
  * requests still pending or active (>= 0), or a negative error code for a
  * failure of the whole backend.
@@ -547,17 +556,33 @@ typedef enum sd_turn_kind {
 	SD_TURN_ROUND_ROBIN = 0,
 	SD_TURN_RANDOM = 1,  /* uniform, never the last speaker twice */
 	SD_TURN_RESPOND = 2, /* p_respond: second-to-last speaker answers */
-	SD_TURN_ORDER = 3    /* an explicit order of user indices, cycled */
+	SD_TURN_ORDER = 3,   /* an explicit order of user indices, cycled */
+	SD_TURN_MENTION = 4, /* the user the last comment @-addresses (with
+				p_mention), else the fallback manager */
+	SD_TURN_DIRECTOR = 5 /* a model names the next speaker: the
+				discussion offers a director request first */
 } sd_turn_kind;
 
 typedef struct sd_turn_params {
 	sd_turn_kind kind;
-	double p_respond;    /* respond only; in [0, 1]; default 0.5 */
-	bool random_first;   /* round robin: random first speaker */
-	uint64_t seed;	     /* the manager's own RNG */
-	const size_t *order; /* order only: user indices, copied; each
-				< n_users; used in turn and cycled */
-	size_t n_order;	     /* order only: >= 1 */
+	double p_respond;     /* respond only; in [0, 1]; default 0.5 */
+	bool random_first;    /* round robin: random first speaker */
+	uint64_t seed;        /* the manager's own RNG */
+	const size_t *order;  /* order only: user indices, copied; each
+				 < n_users; used in turn and cycled */
+	size_t n_order;       /* order only: >= 1 */
+	/* mention (docs/turns.md) */
+	double p_mention;     /* chance of following a valid @mention, in
+				 [0, 1]; default 1 */
+	sd_turn_kind fallback; /* round_robin, random or respond: who speaks
+				  when the mention is not followed; default
+				  random (p_respond and random_first apply) */
+	/* director (docs/turns.md) */
+	const char *director_instructions; /* the director's system prompt;
+					      NULL: the default; copied */
+	bool exclude_last_speaker; /* never the previous speaker */
+	int32_t silent_turns; /* > 0: only users who have not spoken in the
+				 last silent_turns user turns; 0 = off */
 } sd_turn_params;
 
 sd_turn_params sd_turn_default_params(void);
@@ -569,11 +594,52 @@ const char *sd_turn_kind_name(sd_turn_kind kind);
 typedef struct sd_turn_manager sd_turn_manager;
 
 /* n_users >= 1 (random/respond need >= 2). Caller frees. */
-sd_turn_manager *sd_turn_manager_create(const sd_turn_params *p, size_t n_users,
-					sd_error *err);
-/* Index of the next speaker in [0, n_users). */
+sd_turn_manager *sd_turn_manager_create(const sd_turn_params *p,
+					size_t n_users, sd_error *err);
+/* Index of the next speaker in [0, n_users). For a director, a uniform
+ * pick among the allowed candidates (what a discussion falls back on when
+ * the director's reply names nobody). */
 size_t sd_turn_manager_next(sd_turn_manager *tm);
 void sd_turn_manager_free(sd_turn_manager *tm);
+
+sd_turn_kind sd_turn_manager_kind(const sd_turn_manager *tm);
+/*
+ * Who chose the speaker the last sd_turn_manager_next() or
+ * sd_turn_manager_record() returned or took: "mention", "director",
+ * "director_fallback" or the kind's name ("random" when a mention manager
+ * fell back to random). Static string.
+ */
+const char *sd_turn_manager_chooser(const sd_turn_manager *tm);
+/*
+ * Mention managers: the user the latest comment addresses (SIZE_MAX: none
+ * or no valid one). A discussion calls it after every turn and seed
+ * opinion; other kinds ignore it.
+ */
+void sd_turn_manager_observe_mention(sd_turn_manager *tm, size_t user);
+/*
+ * Director: allowed[0..n_users) says who may speak next (the
+ * restrictions; relaxed, silent_turns first, when they leave nobody).
+ * Returns how many are allowed (>= 1).
+ */
+size_t sd_turn_manager_candidates(const sd_turn_manager *tm, bool *allowed);
+/* Director: the speaker a director chose (chooser: a static string). */
+void sd_turn_manager_record(sd_turn_manager *tm, size_t user, const char *chooser);
+/* Director: its system prompt (borrowed; the default when none given). */
+const char *sd_turn_manager_director_instructions(const sd_turn_manager *tm);
+/* The default director system prompt. Static string. */
+const char *sd_director_default_instructions(void);
+
+/*
+ * The user a comment addresses: the first "@name" in text naming one of
+ * names[0..n) other than author (author may be NULL). The longest name
+ * wins (names that are prefixes of others), letters compare without case
+ * (Latin, Greek, Cyrillic), and the name must end the mention (what
+ * follows is not a letter, digit, "_" or a "-" joining more of a name).
+ * *out gets the index, or SIZE_MAX when nobody valid is addressed.
+ * Returns SD_OK, SD_EINVAL (NULL out) or SD_ENOMEM.
+ */
+int sd_mention_find(const char *text, const char *const *names, size_t n,
+		    const char *author, size_t *out);
 
 /* ------------------------------------------------------------------ */
 /* Discussion logs                                                    */
@@ -662,10 +728,13 @@ typedef struct sd_seed_opinion {
 } sd_seed_opinion;
 
 typedef struct sd_discussion_params {
-	int32_t conv_len;	 /* prompted user turns; default 5 */
-	int32_t history_ctx_len; /* comments shown (>= 0); default 5 */
-	uint64_t seed;		 /* sampler seeds derive from it */
-	sd_sampling sampling;	 /* per-request sampling (seed overwritten) */
+	int32_t conv_len;         /* prompted user turns; default 5 */
+	int32_t history_ctx_len;  /* comments shown (>= 0); default 5 */
+	int32_t history_ctx_tokens; /* > 0: also at most this many tokens of
+				       history entries (needs a token
+				       counter); 0 = off */
+	uint64_t seed;            /* sampler seeds derive from it */
+	sd_sampling sampling;     /* per-request sampling (seed overwritten) */
 	const sd_seed_opinion *seed_opinions; /* copied; may be NULL */
 	size_t n_seed_opinions;
 } sd_discussion_params;
@@ -732,6 +801,19 @@ const char *sd_discussion_display(const sd_discussion *d, size_t i);
 typedef void (*sd_request_hook)(const char *speaker, const char *role,
 				const sd_request *req, void *ud);
 void sd_discussion_set_request_hook(sd_discussion *d, sd_request_hook hook, void *ud);
+
+/*
+ * Counts the tokens of text as the model's tokenizer does (no BOS).
+ * Returns the count (>= 0) or a negative SD_E* code.
+ */
+typedef int (*sd_token_count_fn)(const char *text, void *ud);
+/*
+ * The tokenizer that history_ctx_tokens measures with (e.g.
+ * sd_backend_token_counter with the backend as ud). Without one, a
+ * discussion with history_ctx_tokens fails its next turn with SD_ESTATE.
+ */
+void sd_discussion_set_token_counter(sd_discussion *d, sd_token_count_fn fn,
+				     void *ud);
 
 /* Called by sd_discussion_run for each logged comment, in log order (seed
  * opinions logged at creation included). */

@@ -145,6 +145,71 @@ out:
 	return rc;
 }
 
+/*
+ * A discussion with our own turn managers (docs/turns.md): the director
+ * (its requests, grammar and reply parsing) with history_ctx_tokens, or
+ * mentions with history_ctx_tokens; scripted replies name the speakers.
+ */
+static sd_turn_kind turns_kind = SD_TURN_DIRECTOR;
+static uint64_t turns_result, turns_baseline; /* FNV-1a of the log */
+
+static int same_turns(void)
+{
+	return turns_result == turns_baseline;
+}
+
+static int turns_scenario(void)
+{
+	static const char *const replies[] = {
+	    "Giannis", "@Emma35 a long reply that the token window has to cut short",
+	    "Emma35",  "@Giannis, fine", "nobody", "short"};
+	sd_actor *a[3] = {NULL, NULL, NULL};
+	const char *names[3] = {"Emma35", "Giannis", "Mod"};
+	sd_turn_manager *tm = NULL;
+	sd_discussion *d = NULL;
+	sd_backend *b = NULL;
+	char *json = NULL;
+	int rc = SD_ENOMEM;
+	sd_actor_params ap = sd_actor_default_params();
+	for (int i = 0; i < 3; i++) {
+		ap.name = names[i];
+		if (!(a[i] = sd_actor_create(&ap, NULL)))
+			goto out;
+	}
+	sd_turn_params tp = sd_turn_default_params();
+	tp.kind = turns_kind;
+	tp.exclude_last_speaker = turns_kind == SD_TURN_DIRECTOR;
+	tp.p_mention = 0.9;
+	if (!(tm = sd_turn_manager_create(&tp, 3, NULL)))
+		goto out;
+	sd_discussion_params dp = sd_discussion_default_params();
+	dp.conv_len = 4;
+	dp.history_ctx_tokens = 6;
+	if (!(d = sd_discussion_create(&dp, a, 3, NULL, tm, NULL)))
+		goto out;
+	sd_scripted_params sp = sd_scripted_default_params();
+	sp.mode = SD_SCRIPTED_LIST;
+	sp.replies = replies;
+	sp.n_replies = 6;
+	if (!(b = sd_backend_scripted_create(&sp, NULL)))
+		goto out;
+	sd_discussion_set_token_counter(d, sd_backend_token_counter, b);
+	if ((rc = sd_discussion_run(d, b, NULL, NULL, NULL)))
+		goto out;
+	rc = sd_logs_to_json(sd_discussion_logs(d), &json);
+	turns_result = 0xcbf29ce484222325ULL;
+	for (const char *c = json; !rc && *c; c++)
+		turns_result = (turns_result ^ (unsigned char)*c) * 0x100000001b3ULL;
+out:
+	sd_free(json);
+	sd_backend_free(b);
+	sd_discussion_free(d);
+	sd_turn_manager_free(tm);
+	for (int i = 0; i < 3; i++)
+		sd_actor_free(a[i]);
+	return rc;
+}
+
 /* What the dataset scenario wrote: its size and a hash of the bytes. */
 typedef struct sink {
 	size_t len;
@@ -274,6 +339,7 @@ static int chaos(const char *name, int (*run)(void), int (*same)(void))
 	for (n = 0;; n++) {
 		countdown = n;
 		failures = 0;
+
 		int rc = run();
 		countdown = -1;
 		if (failures == 0) {
@@ -317,6 +383,15 @@ int main(void)
 {
 	json_set_alloc_funcs(j_malloc, j_free);
 	int bad = chaos("discussion", scenario, NULL);
+	/* an absorbed failure must not change who speaks or what is shown */
+	turns_scenario();
+	turns_baseline = turns_result;
+	bad += chaos("directed discussion, history by tokens", turns_scenario, same_turns);
+	turns_kind = SD_TURN_MENTION;
+	turns_scenario();
+	turns_baseline = turns_result;
+	bad += chaos("mention-driven discussion, history by tokens", turns_scenario,
+		     same_turns);
 	if (dataset_scenario() != SD_OK) {
 		fprintf(stderr, "dataset: fails without injected failures\n");
 		return 1;
@@ -351,6 +426,6 @@ int main(void)
 		     same_label);
 	free(label_grammar);
 	free(label_baseline);
-	printf("%d passed, %d failed\n", 5 - bad, bad);
+	printf("%d passed, %d failed\n", 7 - bad, bad);
 	return bad ? 1 : 0;
 }

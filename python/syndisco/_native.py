@@ -134,7 +134,10 @@ class SdOpenaiParams(Structure):
 class SdTurnParams(Structure):
     _fields_ = [("kind", c_int), ("p_respond", c_double),
                 ("random_first", c_bool), ("seed", c_uint64),
-                ("order", POINTER(c_size_t)), ("n_order", c_size_t)]
+                ("order", POINTER(c_size_t)), ("n_order", c_size_t),
+                ("p_mention", c_double), ("fallback", c_int),
+                ("director_instructions", c_char_p),
+                ("exclude_last_speaker", c_bool), ("silent_turns", c_int32)]
 
 
 class SdLogComment(Structure):
@@ -150,6 +153,7 @@ class SdSeedOpinion(Structure):
 
 class SdDiscussionParams(Structure):
     _fields_ = [("conv_len", c_int32), ("history_ctx_len", c_int32),
+                ("history_ctx_tokens", c_int32),
                 ("seed", c_uint64), ("sampling", SdSampling),
                 ("seed_opinions", POINTER(SdSeedOpinion)),
                 ("n_seed_opinions", c_size_t)]

@@ -68,7 +68,20 @@ int sd_backend_format_chat(sd_backend *b, const char *system_prompt,
 	return b->ops->format_chat(b, system_prompt, user_prompt, out);
 }
 
-const char *sd_backend_model_name(const sd_backend *b) { return b ? b->model_name : ""; }
+int sd_backend_token_counter(const char *text, void *backend)
+{
+	sd_backend *b = backend;
+	if (!b || !text)
+		return SD_EINVAL;
+	if (!b->ops->count_tokens)
+		return SD_ESTATE;
+	return b->ops->count_tokens(b, text);
+}
+
+const char *sd_backend_model_name(const sd_backend *b)
+{
+	return b ? b->model_name : "";
+}
 
 const char *sd_backend_last_error(const sd_backend *b) { return b ? b->last_error : ""; }
 

@@ -17,6 +17,8 @@ struct sd__backend_ops {
 	int (*format_chat)(sd_backend *b, const char *system_prompt,
 			   const char *user_prompt, char **out);
 	void (*destroy)(sd_backend *b); /* frees impl, not the sd_backend */
+	/* may be NULL (no tokenizer): tokens of text, no BOS; >= 0 or SD_E* */
+	int (*count_tokens)(sd_backend *b, const char *text);
 };
 
 struct sd_backend {

@@ -999,14 +999,30 @@ static void l_destroy(sd_backend *b)
 	b->impl = NULL;
 }
 
+/* Tokens of text as the model reads it inside a prompt: special tokens
+ * parsed, no BOS (history_ctx_tokens). */
+static int l_count_tokens(sd_backend *b, const char *text)
+{
+	lbackend *s = b->impl;
+	size_t len = strlen(text);
+	if (len > INT32_MAX - 8)
+		return SD_EINVAL;
+	int32_t r = llama_tokenize(s->vocab, text, (int32_t)len, NULL, 0, false, true);
+	if (r == INT32_MIN)
+		return SD_EBACKEND;
+	/* with no room it says how many it needs, as a negative number */
+	return r < 0 ? -r : r;
+}
+
 static const struct sd__backend_ops llama_ops = {
-    .kind = "llama",
-    .submit = l_submit,
-    .step = l_step,
-    .collect = l_collect,
-    .cancel = l_cancel,
-    .format_chat = l_format_chat,
-    .destroy = l_destroy,
+	.kind = "llama",
+	.submit = l_submit,
+	.step = l_step,
+	.collect = l_collect,
+	.cancel = l_cancel,
+	.format_chat = l_format_chat,
+	.destroy = l_destroy,
+	.count_tokens = l_count_tokens,
 };
 
 /* ------------------------------------------------------------------ */

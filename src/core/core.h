@@ -30,6 +30,10 @@ int sd__logs_set_participants(sd_logs *l, const char *const *users,
 			      const char *moderator, const char *moderator_prompt,
 			      int32_t ctx_length, uint64_t seed);
 
+/* Set one of our fields on comment i (written under comment_meta).
+ * Takes v (a new reference), also on failure. */
+int sd__sd_logs_comment_set(sd_logs *l, size_t i, const char *key, json_t *v);
+
 /* Borrowed top-level field of a log (NULL if absent). */
 const json_t *sd__logs_get(const sd_logs *l, const char *key);
 
@@ -68,5 +72,47 @@ int sd__template_check(const char *tmpl, const char *const *known, size_t n_know
 /* Hand the comments logged since the last call to on_comment (if not
  * NULL), in order; run/discussion_run.c calls it after every turn. */
 void sd__discussion_report(sd_discussion *d, sd_comment_cb on_comment, void *ud);
+
+/* ---- history by tokens (history_window.c) ---- */
+
+typedef struct sd_history_counter {
+	sd_token_count_fn fn;
+	void *ud;
+} sd_history_counter;
+
+/*
+ * The history window over entries[0..n): the last max_comments of them,
+ * and with max_tokens > 0 only as many of the newest as fit in
+ * max_tokens tokens (each entry counted alone through entry_tokens[],
+ * a cache where -1 is "not counted yet"). The newest entry always shows:
+ * when it alone is too long, *newest_cut (caller frees) is the entry to
+ * show instead, its comment (newest_name, newest_text; formatted by fmt)
+ * cut and marked " [...]" so it fits. *first is the first entry shown.
+ * SD_ESTATE when max_tokens is set and hc has no function.
+ */
+int sd__sd_history_window(const char *const *entries, int32_t *entry_tokens, size_t n,
+		      int32_t max_comments, int32_t max_tokens,
+		      const sd_history_counter *hc, const sd_actor *fmt,
+		      const char *newest_name, const char *newest_text, size_t *first,
+		      char **newest_cut);
+
+/* ---- the director's request (turn_director.c) ---- */
+
+/*
+ * The director's request: *user_prompt lists the allowed participants
+ * and shows the history entries; *spec is a label spec of exactly the
+ * allowed names (its grammar constrains the reply). Caller frees both
+ * (free, sd_label_spec_free).
+ */
+int sd__sd_director_prompt(const char *const *names, const bool *allowed, size_t n,
+		       const char *const *entries, size_t n_entries, char **user_prompt,
+		       sd_label_spec **spec);
+/*
+ * The user a director's reply names (as spec's label parser would read
+ * it, without allocating): SD_OK and *out, or SD_EPARSE when it names
+ * none of the allowed.
+ */
+int sd__sd_director_parse(const sd_label_spec *spec, const char *reply,
+		      const char *const *names, const bool *allowed, size_t n, size_t *out);
 
 #endif

@@ -3,6 +3,8 @@
  * and accepts its reply. It never blocks and never calls a backend, which
  * is what lets a scheduler hold many discussions and batch their turns.
  */
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,7 +15,7 @@
 #include "util/rng.h"
 #include "util/utf8.h"
 
-enum pending_kind { PENDING_NONE, PENDING_USER, PENDING_MODERATOR };
+enum pending_kind { PENDING_NONE, PENDING_USER, PENDING_MODERATOR, PENDING_DIRECTOR };
 
 struct sd_discussion {
 	sd_discussion_params p;
@@ -43,17 +45,28 @@ struct sd_discussion {
 	char *bare_prompt; /* 2.2.1 seed opinions' "prompt" */
 	sd_request_hook hook;
 	void *hook_ud;
+	/* history_ctx_tokens: tokens per entry (-1 not counted yet) */
+	int32_t *entry_tokens;
+	sd_history_counter counter;
+	/* mention and director turn managers (docs/turns.md) */
+	const char **names;      /* users' names, borrowed from the actors */
+	bool *allowed;           /* director: candidates of the pending pick */
+	sd_label_spec *dir_spec; /* director: the pending request's names */
+	bool have_choice;        /* director: the next user turn is chosen */
+	size_t choice;
+	const char *chooser;     /* who chose the pending user (static) */
 };
 
 sd_discussion_params sd_discussion_default_params(void)
 {
 	sd_discussion_params p = {
-	    .conv_len = 5,
-	    .history_ctx_len = 5,
-	    .seed = 0,
-	    .sampling = sd_sampling_default(),
-	    .seed_opinions = NULL,
-	    .n_seed_opinions = 0,
+		.conv_len = 5,
+		.history_ctx_len = 5,
+		.history_ctx_tokens = 0,
+		.seed = 0,
+		.sampling = sd_sampling_default(),
+		.seed_opinions = NULL,
+		.n_seed_opinions = 0,
 	};
 	return p;
 }
@@ -79,6 +92,10 @@ static int archive(sd_discussion *d, const char *name, const char *text,
 		if (!p)
 			return SD_ENOMEM;
 		d->printed = p;
+		int32_t *t = realloc(d->entry_tokens, cap * sizeof(*t));
+		if (!t)
+			return SD_ENOMEM;
+		d->entry_tokens = t;
 		d->cap_entries = cap;
 	}
 	if ((rc = sd__actor_format_entry(d->users[0], name, text, &entry)))
@@ -91,13 +108,31 @@ static int archive(sd_discussion *d, const char *name, const char *text,
 		return rc;
 	}
 	d->entries[d->n_entries] = entry;
+	d->entry_tokens[d->n_entries] = -1;
 	d->printed[d->n_entries++] = printed;
+	/* a mention manager hears whom each comment addresses */
+	if (sd_turn_manager_kind(d->tm) == SD_TURN_MENTION) {
+		size_t who;
+		if ((rc = sd_mention_find(text, d->names, d->n_users, name, &who)))
+			return rc;
+		sd_turn_manager_observe_mention(d->tm, who);
+	}
 	return SD_OK;
 }
 
-sd_discussion *sd_discussion_create(const sd_discussion_params *p, sd_actor *const *users,
-				    size_t n_users, sd_actor *moderator,
-				    sd_turn_manager *tm, sd_error *err)
+/* Record in the comment's meta (comment_meta) who chose its speaker. */
+static int note_chooser(sd_discussion *d, size_t comment)
+{
+	sd_turn_kind k = sd_turn_manager_kind(d->tm);
+	if ((k != SD_TURN_MENTION && k != SD_TURN_DIRECTOR) || !d->chooser)
+		return SD_OK;
+	return sd__sd_logs_comment_set(d->logs, comment, "chosen_by", json_string(d->chooser));
+}
+
+sd_discussion *sd_discussion_create(const sd_discussion_params *p,
+				    sd_actor *const *users, size_t n_users,
+				    sd_actor *moderator, sd_turn_manager *tm,
+				    sd_error *err)
 {
 	sd_discussion *d = NULL;
 	const char **names = NULL;
@@ -116,6 +151,12 @@ sd_discussion *sd_discussion_create(const sd_discussion_params *p, sd_actor *con
 	if (p->history_ctx_len < 0) {
 		sd__error_set(err, SD_EINVAL, NULL, "history_ctx_len",
 			      "must be >= 0, got %d", (int)p->history_ctx_len);
+		return NULL;
+	}
+	if (p->history_ctx_tokens < 0) {
+		sd__error_set(err, SD_EINVAL, NULL, "history_ctx_tokens",
+			     "must be > 0 (or 0 for no token limit), got %d",
+			     (int)p->history_ctx_tokens);
 		return NULL;
 	}
 	for (size_t i = 0; i < n_users; i++) {
@@ -179,6 +220,12 @@ sd_discussion *sd_discussion_create(const sd_discussion_params *p, sd_actor *con
 	d->profile = sd__actor_profile(users[0]);
 	d->logs = sd__logs_new(d->profile);
 	d->system_prompts = calloc(n_users, sizeof(char *));
+	d->names = calloc(n_users, sizeof(char *));
+	d->allowed = calloc(n_users, sizeof(bool));
+	if (!d->names || !d->allowed)
+		goto oom;
+	for (size_t i = 0; i < n_users; i++)
+		d->names[i] = sd_actor_name(users[i]);
 	names = calloc(n_users, sizeof(char *));
 	const char **prompts = calloc(n_users, sizeof(char *));
 	if (!d->logs || !d->system_prompts || !names || !prompts) {
@@ -214,6 +261,12 @@ sd_discussion *sd_discussion_create(const sd_discussion_params *p, sd_actor *con
 	if (d->profile == SD_PROFILE_2_2_1 &&
 	    sd__profile_bare_system_prompt(d->profile, &d->bare_prompt))
 		goto oom;
+	if (p->history_ctx_tokens > 0) {
+		char n[32];
+		snprintf(n, sizeof(n), "%d", (int)p->history_ctx_tokens);
+		if (sd_logs_set_extra(d->logs, "history_ctx_tokens", n))
+			goto oom;
+	}
 	/* seed opinions open the thread; they are hard-coded, not prompted.
 	   seed and 2.0.8 skip blank ones and print the others; 2.2.1 logs
 	   every one, blank too, and prints none */
@@ -249,19 +302,118 @@ void sd_discussion_free(sd_discussion *d)
 		free(d->entries[i]);
 	free(d->entries);
 	free(d->printed);
+	free(d->entry_tokens);
+	free(d->names);
+	free(d->allowed);
+	sd_label_spec_free(d->dir_spec);
 	free(d->bare_prompt);
 	sd_logs_free(d->logs);
 	free(d);
 }
 
-/* The user prompt for `a` over the last history_ctx_len entries. */
+/*
+ * The history window (history_ctx_len, history_ctx_tokens) as entries:
+ * *shown points into d->entries, or into *owned when the newest entry
+ * had to be cut (caller frees *owned and *cut).
+ */
+static int window(sd_discussion *d, const char *const **shown, size_t *n_shown,
+		  const char ***owned, char **cut)
+{
+	size_t n = d->n_entries, first;
+	const char *name = NULL, *text = NULL;
+	*owned = NULL;
+	if (n > 0) {
+		sd_log_comment c = sd_logs_comment(d->logs, n - 1);
+		name = c.name;
+		text = c.text;
+	}
+	int rc = sd__sd_history_window((const char *const *)d->entries, d->entry_tokens, n,
+				   d->p.history_ctx_len, d->p.history_ctx_tokens,
+				   &d->counter, d->users[0], name, text, &first, cut);
+	if (rc)
+		return rc;
+	*shown = (const char *const *)d->entries + first;
+	*n_shown = n - first;
+	if (*cut) {
+		const char **e = malloc(*n_shown * sizeof(*e));
+		if (!e) {
+			free(*cut);
+			*cut = NULL;
+			return SD_ENOMEM;
+		}
+		memcpy(e, *shown, *n_shown * sizeof(*e));
+		e[*n_shown - 1] = *cut;
+		*owned = e;
+		*shown = e;
+	}
+	return SD_OK;
+}
+
+/* The user prompt for `a` over the history window. */
 static int render_prompt(sd_discussion *d, const sd_actor *a, char **out)
 {
-	size_t n = d->n_entries;
-	size_t w = (size_t)d->p.history_ctx_len;
-	size_t first = n > w ? n - w : 0;
-	return sd__actor_prompt_from_entries(a, (const char *const *)d->entries + first,
-					     n - first, out);
+	const char *const *shown;
+	const char **owned;
+	char *cut = NULL;
+	size_t n;
+	int rc = window(d, &shown, &n, &owned, &cut);
+	if (rc)
+		return rc;
+	rc = sd__actor_prompt_from_entries(a, shown, n, out);
+	free(owned);
+	free(cut);
+	return rc;
+}
+
+/* The director's prompt and the names its reply may be. */
+static int render_director(sd_discussion *d, char **out)
+{
+	const char *const *shown;
+	const char **owned;
+	char *cut = NULL;
+	size_t n;
+	sd_label_spec_free(d->dir_spec);
+	d->dir_spec = NULL;
+	sd_turn_manager_candidates(d->tm, d->allowed);
+	int rc = window(d, &shown, &n, &owned, &cut);
+	if (rc)
+		return rc;
+	rc = sd__sd_director_prompt(d->names, d->allowed, d->n_users, shown, n, out,
+				&d->dir_spec);
+	free(owned);
+	free(cut);
+	return rc;
+}
+
+static const char *pending_system(const sd_discussion *d)
+{
+	switch (d->pending) {
+	case PENDING_MODERATOR:
+		return d->moderator_system;
+	case PENDING_DIRECTOR:
+		return sd_turn_manager_director_instructions(d->tm);
+	default:
+		return d->system_prompts[d->pending_user];
+	}
+}
+
+/* The pending request, as offered (strings borrowed from d). */
+static void fill_request(const sd_discussion *d, sd_request *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->tag = d->n_requests;
+	r->system_prompt = pending_system(d);
+	r->user_prompt = d->pending_prompt;
+	r->sampling = d->p.sampling;
+	/* each request gets its own seed so a retry or a reorder by the
+	 * scheduler cannot change what a given turn samples */
+	r->sampling.seed = (uint32_t)sd__seed_mix(d->p.seed, d->n_requests);
+	if (d->pending == PENDING_DIRECTOR) {
+		/* a name is all the director says: its longest, one token per
+		   byte at worst, always completes */
+		r->grammar = sd_label_spec_grammar(d->dir_spec);
+		r->sampling.max_tokens = (int32_t)sd_label_spec_max_bytes(d->dir_spec) + 1;
+	}
 }
 
 int sd_discussion_next(sd_discussion *d, sd_request *req)
@@ -269,23 +421,39 @@ int sd_discussion_next(sd_discussion *d, sd_request *req)
 	if (!d || !req)
 		return SD_EINVAL;
 	if (d->pending == PENDING_NONE) {
-		const sd_actor *speaker;
+		const sd_actor *speaker = NULL;
+		int rc;
 		if (d->moderator && d->moderator_due) {
 			d->pending = PENDING_MODERATOR;
 			speaker = d->moderator;
 		} else if (d->turns_done < d->p.conv_len) {
-			d->pending = PENDING_USER;
-			d->pending_user = sd_turn_manager_next(d->tm);
-			if (d->pending_user >= d->n_users) {
-				d->pending = PENDING_NONE;
-				return SD_ESTATE;
+			if (sd_turn_manager_kind(d->tm) == SD_TURN_DIRECTOR &&
+			    !d->have_choice) {
+				/* ask the director first: an ordinary request,
+				   batched with everyone else's */
+				d->pending = PENDING_DIRECTOR;
+			} else if (d->have_choice) {
+				d->pending = PENDING_USER;
+				d->pending_user = d->choice;
+				d->have_choice = false;
+			} else {
+				d->pending = PENDING_USER;
+				d->pending_user = sd_turn_manager_next(d->tm);
+				d->chooser = sd_turn_manager_chooser(d->tm);
 			}
-			speaker = d->users[d->pending_user];
+			if (d->pending == PENDING_USER) {
+				if (d->pending_user >= d->n_users) {
+					d->pending = PENDING_NONE;
+					return SD_ESTATE;
+				}
+				speaker = d->users[d->pending_user];
+			}
 		} else {
 			d->done = true;
 			return 0;
 		}
-		int rc = render_prompt(d, speaker, &d->pending_prompt);
+		rc = speaker ? render_prompt(d, speaker, &d->pending_prompt)
+			     : render_director(d, &d->pending_prompt);
 		if (rc) {
 			d->pending = PENDING_NONE;
 			return rc;
@@ -293,41 +461,55 @@ int sd_discussion_next(sd_discussion *d, sd_request *req)
 		d->n_requests++;
 		if (d->hook) {
 			sd_request r;
-			memset(&r, 0, sizeof(r));
-			r.tag = d->n_requests;
-			r.system_prompt = d->pending == PENDING_MODERATOR
-					      ? d->moderator_system
-					      : d->system_prompts[d->pending_user];
-			r.user_prompt = d->pending_prompt;
-			r.sampling = d->p.sampling;
-			r.sampling.seed =
-			    (uint32_t)sd__seed_mix(d->p.seed, d->n_requests);
-			d->hook(sd_actor_name(speaker),
-				d->pending == PENDING_MODERATOR ? "moderator" : "turn",
+			fill_request(d, &r);
+			d->hook(speaker ? sd_actor_name(speaker) : "director",
+				d->pending == PENDING_MODERATOR	  ? "moderator"
+				: d->pending == PENDING_DIRECTOR ? "director"
+								  : "turn",
 				&r, d->hook_ud);
 		}
 	}
-	memset(req, 0, sizeof(*req));
-	req->tag = d->n_requests;
-	req->system_prompt = d->pending == PENDING_MODERATOR
-				 ? d->moderator_system
-				 : d->system_prompts[d->pending_user];
-	req->user_prompt = d->pending_prompt;
-	req->sampling = d->p.sampling;
-	/* each request gets its own seed so a retry or a reorder by the
-	 * scheduler cannot change what a given turn samples */
-	req->sampling.seed = (uint32_t)sd__seed_mix(d->p.seed, d->n_requests);
+	fill_request(d, req);
 	return 1;
 }
 
-int sd_discussion_accept(sd_discussion *d, const char *text, const sd_reply *reply)
+/* The director's reply: the name of the next speaker. A reply naming
+ * nobody allowed (a backend that enforces no grammar) falls back to a
+ * seeded pick among the candidates, and the log says so. */
+static int accept_director(sd_discussion *d, const char *text)
+{
+	size_t who;
+	int rc = sd__sd_director_parse(d->dir_spec, text, d->names, d->allowed, d->n_users,
+				   &who);
+	if (rc == SD_ENOMEM)
+		return rc;
+	if (rc == SD_OK) {
+		sd_turn_manager_record(d->tm, who, "director");
+	} else {
+		who = sd_turn_manager_next(d->tm);
+	}
+	d->chooser = sd_turn_manager_chooser(d->tm);
+	d->choice = who;
+	d->have_choice = true;
+	sd_label_spec_free(d->dir_spec);
+	d->dir_spec = NULL;
+	free(d->pending_prompt);
+	d->pending_prompt = NULL;
+	d->pending = PENDING_NONE;
+	return SD_OK;
+}
+
+int sd_discussion_accept(sd_discussion *d, const char *text,
+			 const sd_reply *reply)
 {
 	if (!d || !text)
 		return SD_EINVAL;
 	if (d->pending == PENDING_NONE)
 		return SD_ESTATE;
-	const sd_actor *a =
-	    d->pending == PENDING_MODERATOR ? d->moderator : d->users[d->pending_user];
+	if (d->pending == PENDING_DIRECTOR)
+		return accept_director(d, text);
+	const sd_actor *a = d->pending == PENDING_MODERATOR
+				    ? d->moderator : d->users[d->pending_user];
 	bool was_user = d->pending == PENDING_USER;
 	char *fixed = NULL, *post = NULL;
 	int rc = SD_OK;
@@ -352,6 +534,11 @@ int sd_discussion_accept(sd_discussion *d, const char *text, const sd_reply *rep
 			     d->pending_prompt, !was_user, true, reply);
 		if (rc)
 			goto out;
+		if (was_user && (rc = note_chooser(d, d->n_entries - 1)))
+			goto out;
+	} else if (sd_turn_manager_kind(d->tm) == SD_TURN_MENTION) {
+		/* a turn that left no comment addresses nobody */
+		sd_turn_manager_observe_mention(d->tm, SIZE_MAX);
 	}
 	if (was_user) {
 		d->turns_done++;
@@ -374,6 +561,14 @@ const char *sd_discussion_display(const sd_discussion *d, size_t i)
 	if (!d || i >= d->n_entries || !d->printed[i])
 		return NULL;
 	return d->entries[i];
+}
+
+void sd_discussion_set_token_counter(sd_discussion *d, sd_token_count_fn fn, void *ud)
+{
+	if (!d)
+		return;
+	d->counter.fn = fn;
+	d->counter.ud = ud;
 }
 
 void sd_discussion_set_request_hook(sd_discussion *d, sd_request_hook hook, void *ud)
@@ -401,8 +596,10 @@ const char *sd_discussion_pending_speaker(const sd_discussion *d)
 {
 	if (!d || d->pending == PENDING_NONE)
 		return NULL;
-	return sd_actor_name(d->pending == PENDING_MODERATOR ? d->moderator
-							     : d->users[d->pending_user]);
+	if (d->pending == PENDING_DIRECTOR)
+		return "director";
+	return sd_actor_name(d->pending == PENDING_MODERATOR
+				     ? d->moderator : d->users[d->pending_user]);
 }
 
 const sd_logs *sd_discussion_logs(const sd_discussion *d) { return d ? d->logs : NULL; }

@@ -106,20 +106,22 @@ int sd__logs_set_participants(sd_logs *l, const char *const *users,
 	return SD_OK;
 }
 
-static void add_tokens(json_t *root, int32_t p, int32_t g)
+/* Add to the log's token totals; SD_ENOMEM when they could not be
+ * updated (a silently wrong total would pass for a right one). */
+static int add_tokens(json_t *root, int32_t p, int32_t g)
 {
 	json_t *t = json_object_get(root, "tokens");
 	if (!json_is_object(t))
-		return;
-	if (p > 0)
-		json_object_set_new(
-		    t, "prompt",
-		    json_integer(json_integer_value(json_object_get(t, "prompt")) + p));
-	if (g > 0)
-		json_object_set_new(
-		    t, "generated",
-		    json_integer(json_integer_value(json_object_get(t, "generated")) +
-				 g));
+		return SD_OK;
+	if (p > 0 &&
+	    json_object_set_new(t, "prompt",
+				json_integer(json_integer_value(json_object_get(t, "prompt")) + p)))
+		return SD_ENOMEM;
+	if (g > 0 &&
+	    json_object_set_new(t, "generated",
+				json_integer(json_integer_value(json_object_get(t, "generated")) + g)))
+		return SD_ENOMEM;
+	return SD_OK;
 }
 
 int sd__logs_append(sd_logs *l, const char *name, const char *text, const char *model,
@@ -143,8 +145,7 @@ int sd__logs_append(sd_logs *l, const char *name, const char *text, const char *
 	}
 	if (json_array_append_new(json_object_get(l->root, "logs"), e))
 		return SD_ENOMEM;
-	add_tokens(l->root, n_prompt_tokens, n_gen_tokens);
-	return SD_OK;
+	return add_tokens(l->root, n_prompt_tokens, n_gen_tokens);
 }
 
 /* ---- reading ---- */
@@ -360,6 +361,16 @@ out:
 	}
 	*out = l;
 	return SD_OK;
+}
+
+int sd__sd_logs_comment_set(sd_logs *l, size_t i, const char *key, json_t *v)
+{
+	json_t *c = l ? json_array_get(json_object_get(l->root, "logs"), i) : NULL;
+	if (!c || !v || syndisco_comment_key(key)) {
+		json_decref(v);
+		return v ? SD_EINVAL : SD_ENOMEM;
+	}
+	return json_object_set_new(c, key, v) ? SD_ENOMEM : SD_OK;
 }
 
 static int put(json_t *o, const char *key, json_t *v)

@@ -67,7 +67,7 @@ static const char *const top_keys[] = {
     "history_ctx_len", "seed_opinions", "seed",
     "sampling",	       "backend",	"templates",
     "description",     "syndisco",	"actors",
-    "remove_strings",  "textwrap_len",
+    "remove_strings",  "textwrap_len",	"history_ctx_tokens",
 };
 
 /*
@@ -362,6 +362,9 @@ int sd_discussion_config_load(const char *path, sd_discussion_config **out, sd_e
 				  1000000, &i, err)))
 		goto out;
 	c->disc.history_ctx_len = (int32_t)i;
+	if ((rc = sd__cfg_history_tokens(c->root, path, c->backend.type,
+				     &c->disc.history_ctx_tokens, err)))
+		goto out;
 	i = c->textwrap_len;
 	if ((rc = sd__cfg_get_int(c->root, "textwrap_len", "textwrap_len", path, 1,
 				  INT32_MAX, &i, err)))
@@ -373,6 +376,8 @@ int sd_discussion_config_load(const char *path, sd_discussion_config **out, sd_e
 	c->disc.seed = (uint64_t)i;
 	/* the turn manager must be able to run with these users */
 	if (c->turn.kind != SD_TURN_ROUND_ROBIN && c->turn.kind != SD_TURN_ORDER &&
+	    c->turn.kind != SD_TURN_DIRECTOR &&
+	    !(c->turn.kind == SD_TURN_MENTION && c->turn.fallback == SD_TURN_ROUND_ROBIN) &&
 	    c->n_users < 2) {
 		rc = sd__error_set(err, SD_EINVAL, path, "users",
 				   "the %s turn manager needs at least 2 users, got %zu",

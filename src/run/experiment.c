@@ -33,33 +33,14 @@ enum {
 };
 
 static const char *const top_keys[] = {
-    "description",
-    "seed",
-    "output_dir",
-    "conditions",
-    "personas",
-    "personas_file",
-    "users",
-    "random_usernames",
-    "context",
-    "instructions",
-    "instructions_file",
-    "roles",
-    "moderator",
-    "turn_manager",
-    "num_discussions",
-    "num_active_users",
-    "num_turns",
-    "history_ctx_len",
-    "seed_opinions",
-    "seed_opinions_file",
-    "seed_opinion_posters",
-    "sampling",
-    "backend",
-    "templates",
-    "syndisco",
-    "remove_strings",
-    "textwrap_len",
+	"description", "seed", "output_dir", "conditions",
+	"personas", "personas_file", "users", "random_usernames",
+	"context", "instructions", "instructions_file", "roles", "moderator",
+	"turn_manager", "num_discussions", "num_active_users", "num_turns",
+	"history_ctx_len", "history_ctx_tokens", "seed_opinions", "seed_opinions_file",
+	"seed_opinion_posters",
+	"sampling", "backend", "templates", "syndisco", "remove_strings",
+	"textwrap_len",
 };
 
 /* Keys a condition level may not override. */
@@ -429,6 +410,9 @@ static int parse_cell(sd__exp_cell *c, const char *path, sd_error *err)
 				  1000000, &v, err)))
 		return rc;
 	c->history_ctx_len = (int32_t)v;
+	if ((rc = sd__cfg_history_tokens(c->json, path, c->backend.type,
+				     &c->history_ctx_tokens, err)))
+		return rc;
 	const json_t *ru = json_object_get(c->json, "random_usernames");
 	if (ru && !json_is_boolean(ru))
 		return sd__error_set(err, SD_EINVAL, path, "random_usernames",
@@ -1079,6 +1063,7 @@ sd_job *sd_experiment_job_create(const sd_experiment *e, size_t cell, size_t ind
 	sd_discussion_params dp = sd_discussion_default_params();
 	dp.conv_len = c->num_turns;
 	dp.history_ctx_len = c->history_ctx_len;
+	dp.history_ctx_tokens = c->history_ctx_tokens;
 	dp.seed = sd__seed_mix(s, STREAM_SAMPLER);
 	dp.sampling = c->sampling;
 	dp.seed_opinions = j->seeds;

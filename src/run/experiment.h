@@ -40,6 +40,7 @@ typedef struct sd__exp_cell {
 	size_t num_active_users;
 	int32_t num_turns;
 	int32_t history_ctx_len;
+	int32_t history_ctx_tokens; /* 0 = off */
 	bool random_usernames;
 	sd_profile profile;  /* "syndisco" */
 	const char **remove; /* remove_strings, borrowed from json */

@@ -124,6 +124,9 @@ static void *w_job_create(void *wp, size_t item, sd_backend *b, sd_error *err)
 		free(j);
 		return NULL;
 	}
+	/* history_ctx_tokens measures with the model's own tokenizer */
+	sd_discussion_set_token_counter(sd_job_discussion(j->job),
+					sd_backend_token_counter, b);
 	return j;
 }
 
