@@ -44,6 +44,7 @@ typedef struct loop {
 	size_t in_flight;
 	uint64_t serial;
 	double t0, last_report;
+	size_t reported_ended; /* done + failed at the last report */
 } loop;
 
 static double clock_seconds(clockid_t id)
@@ -70,12 +71,20 @@ void sd__run_log(const sd_run_params *p, sd_log_level lvl, const char *fmt, ...)
 	p->on_log(lvl, msg, p->ud);
 }
 
+/*
+ * Progress goes out at most every 0.2 s, and at once when a discussion
+ * finished or failed since the last report: a caller that acts at a
+ * counted point ("after 5 done") sees every count, however fast the
+ * discussions are.
+ */
 static void report(loop *L, bool force)
 {
 	double t = now_seconds();
-	if (!force && t - L->last_report < 0.2)
+	size_t ended = L->prog->done + L->prog->failed;
+	if (!force && t - L->last_report < 0.2 && ended == L->reported_ended)
 		return;
 	L->last_report = t;
+	L->reported_ended = ended;
 	L->prog->seconds = t - L->t0;
 	if (L->p->on_progress)
 		L->p->on_progress(L->prog, L->p->ud);

@@ -43,7 +43,7 @@ def test_parallel_16_same_files_as_cli(cli, python_run, tmp_path):
 
 
 CHILD = r"""
-import os, signal, sys
+import os, signal, sys, time
 sys.path[:0] = [%(py)r, %(here)r]
 import syndisco
 from experiment_helpers import experiment
@@ -56,6 +56,11 @@ def on_progress(p):
     if sig and p["done"] >= at:
         s, sig = sig, None
         os.kill(os.getpid(), s)
+        # SIGINT: Python runs the handler in the main thread, which polls
+        # its join every 0.1 s; hold this report (the GIL is free while
+        # sleeping) until the stop flag is set, so the stop lands here and
+        # not a dozen short discussions later
+        time.sleep(0.5)
 exp = experiment(syndisco.LlamaModel(model, max_out_tokens=4))
 try:
     exp.begin(out, parallel=4, progress=False, on_progress=on_progress)
