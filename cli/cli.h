@@ -12,6 +12,7 @@ int cmd_discuss(int argc, char **argv);
 int cmd_make_model(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_annotate(int argc, char **argv);
+int cmd_evaluate(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_report(int argc, char **argv);

@@ -16,6 +16,9 @@ static const char usage[] =
 	"  annotate CONFIG.json [DIR...]\n"
 	"                            label every comment of every discussion\n"
 	"                            log with LLM annotators\n"
+	"  evaluate CONFIG.json [DIR...]\n"
+	"                            score every whole discussion on a rubric\n"
+	"                            with LLM judges\n"
 	"  export DIR...             one row per comment as CSV or JSON lines,\n"
 	"                            with personas and annotations\n"
 	"  report DIR... -o F.html   one self-contained HTML report: summary,\n"
@@ -51,6 +54,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(cmd, "annotate"))
 		return cmd_annotate(argc - 1, argv + 1);
+	if (!strcmp(cmd, "evaluate"))
+		return cmd_evaluate(argc - 1, argv + 1);
 	if (!strcmp(cmd, "status"))
 		return cmd_status(argc - 1, argv + 1);
 	if (!strcmp(cmd, "export"))
