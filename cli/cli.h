@@ -80,4 +80,13 @@ int cli_out_write(const char *data, size_t len, void *ud); /* sd_write_fn */
 int cli_out_commit(cli_out *o);          /* exit code; frees o */
 void cli_out_abort(cli_out *o);          /* frees o */
 
+/*
+ * stats' condition comparisons (stats_compare.c): tables on stdout, or
+ * the JSON object of sd_dataset_compare_json when json; in table mode
+ * nothing when there is nothing to compare, unless always. Returns an
+ * exit code.
+ */
+int cli_print_comparisons(const sd_dataset *d, const sd_compare_params *p, bool json,
+			  bool always);
+
 #endif

@@ -278,7 +278,8 @@ int sd_dataset_compare_json(const sd_dataset *d, const sd_compare_params *p, cha
 	int rc = sd__dataset_compare(d, p, &j, err);
 	if (rc)
 		return rc;
-	*out = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+	*out = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII |
+					 JSON_REAL_PRECISION(15));
 	json_decref(j);
 	return *out ? SD_OK : sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 }

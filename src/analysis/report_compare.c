@@ -72,7 +72,8 @@ char *sd__report_compare_html(const sd_dataset *d, const sd_compare_params *p, s
 		json_decref(j);
 		return strdup(""); /* nothing to compare: no section */
 	}
-	if (!(json = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII)))
+	if (!(json = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII |
+				  JSON_REAL_PRECISION(15))))
 		goto oom;
 	int rc = sd_buf_printf(&b,
 			       "<section id=\"compare\"><h2>Conditions compared</h2>"

@@ -155,7 +155,7 @@ static int walk(sd_annotate *a, const char *path, int depth, run_dirset *seen,
 		/* regular files only: a FIFO named *.json would block the read */
 		else if (st_ok && S_ISREG(cs.st_mode) && ends_with(n, ".json") &&
 			 strcmp(n, "run.json") &&
-			 strcmp(n, "annotate.json"))
+			 strcmp(n, "annotate.json") && strcmp(n, "evaluate.json"))
 			rc = add_path(a, child, false) ? SD_ENOMEM : SD_OK;
 		if (rc == SD_ENOMEM)
 			sd_error_set(err, rc, NULL, NULL, "out of memory");
