@@ -175,14 +175,16 @@ static int parse_judge(sd_evaluate *v, size_t i, const json_t *o, const char *co
 		free(own);
 		return rc;
 	}
+	/* a failed allocation must not leave a judge without its rubric */
 	char *desc = sd__rubric_describe(x->rubric);
 	sd_buf b;
 	sd_buf_init(&b, 0);
-	if (desc && own && strspn(own, " \t\r\n") != strlen(own))
-		sd_buf_printf(&b, "%s\n\n", own);
-	if (desc)
-		sd_buf_puts(&b, desc);
-	x->instructions = sd_buf_steal(&b);
+	int brc = desc ? 0 : SD_ENOMEM;
+	if (!brc && own && strspn(own, " \t\r\n") != strlen(own))
+		brc = sd_buf_printf(&b, "%s\n\n", own);
+	if (!brc)
+		brc = sd_buf_puts(&b, desc);
+	x->instructions = brc ? NULL : sd_buf_steal(&b);
 	sd_buf_free(&b);
 	free(own);
 	free(desc);
