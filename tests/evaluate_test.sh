@@ -102,6 +102,11 @@ PY
 head -1 "$tmp/rows.csv" | grep -q "eval_strict_persona" || fail "export has no evaluation columns"
 "$bin" stats "$tmp/run" | grep -q "^strict.coh (score)" || fail "stats compares no scores"
 
+# annotate passes the evaluations (and evaluate.json) in the run by
+printf '%s' '{"backend": {"type": "scripted", "replies": ["2"]}, "annotators": [{"name": "t", "instructions": "x", "label": {"range": [1, 5]}}]}' >"$tmp/ann.json"
+"$bin" annotate "$tmp/ann.json" "$tmp/run" --out "$tmp/ann" -q || fail "annotate of a run with evaluations"
+[ "$(ls "$tmp/ann/t" | wc -l)" = 4 ] || fail "annotate took evaluations for logs: $(ls "$tmp/ann/t")"
+
 # a different config is refused in the same OUT
 sed 's/"seed": 5/"seed": 6/' "$tmp/ev.json" >"$tmp/ev2.json"
 "$bin" evaluate "$tmp/ev2.json" "$tmp/run" --model "$model" --out "$tmp/run/evaluations" -q \
