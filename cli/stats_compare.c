@@ -40,18 +40,21 @@ static void print_tables(const json_t *j)
 		const json_t *byc = json_object_get(m, "by_condition");
 		const json_t *ds = json_object_get(m, "differences");
 		printf("\n%s (%s)\n", str(m, "name"), str(m, "kind"));
-		printf("  %-*s  %11s  %8s  %19s\n", w, "condition", "discussions", "mean", "95% CI");
+		printf("  %-*s  %11s  %8s  %19s\n", w, "condition", "discussions", "mean",
+		       "95% CI");
 		for (size_t k = 0; k < json_array_size(byc); k++) {
 			const json_t *c = json_array_get(byc, k);
-			printf("  %-*s  %11lld  %8.3f  [%7.3f, %7.3f]\n", w, str(c, "condition"),
-			       (long long)json_integer_value(json_object_get(c, "n")), num(c, "mean"),
-			       num(c, "lo"), num(c, "hi"));
+			printf("  %-*s  %11lld  %8.3f  [%7.3f, %7.3f]\n", w,
+			       str(c, "condition"),
+			       (long long)json_integer_value(json_object_get(c, "n")),
+			       num(c, "mean"), num(c, "lo"), num(c, "hi"));
 		}
 		for (size_t k = 0; k < json_array_size(ds); k++) {
 			const json_t *d = json_array_get(ds, k);
 			double lo = num(d, "lo"), hi = num(d, "hi");
-			printf("  %s - %s: %+.3f  [%.3f, %.3f]%s\n", str(d, "b"), str(d, "a"),
-			       num(d, "diff"), lo, hi, lo > 0 || hi < 0 ? "  *" : "");
+			printf("  %s - %s: %+.3f  [%.3f, %.3f]%s\n", str(d, "b"),
+			       str(d, "a"), num(d, "diff"), lo, hi,
+			       lo > 0 || hi < 0 ? "  *" : "");
 		}
 	}
 	if (json_array_size(metrics))

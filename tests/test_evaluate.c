@@ -43,12 +43,14 @@ static sd__rubric *rubric(const char *json)
 static void test_grammar(void **state)
 {
 	(void)state;
-	sd__rubric *r = rubric("[{\"name\": \"toxicity\", \"description\": \"d\", \"range\": [1, 3]},"
-			       " {\"name\": \"coherence\", \"range\": [-1, 1]}]");
-	assert_string_equal(r->grammar,
-			    "root ::= \"{\\\"toxicity\\\": \" d0 \", \\\"coherence\\\": \" d1 \"}\"\n"
-			    "d0 ::= \"1\" | \"2\" | \"3\"\n"
-			    "d1 ::= \"-1\" | \"0\" | \"1\"\n");
+	sd__rubric *r =
+	    rubric("[{\"name\": \"toxicity\", \"description\": \"d\", \"range\": [1, 3]},"
+		   " {\"name\": \"coherence\", \"range\": [-1, 1]}]");
+	assert_string_equal(
+	    r->grammar,
+	    "root ::= \"{\\\"toxicity\\\": \" d0 \", \\\"coherence\\\": \" d1 \"}\"\n"
+	    "d0 ::= \"1\" | \"2\" | \"3\"\n"
+	    "d1 ::= \"-1\" | \"0\" | \"1\"\n");
 	char why[256];
 	assert_int_equal(sd_grammar_check(r->grammar, why, sizeof(why)), 0);
 	/* the longest reply: {"toxicity": 3, "coherence": -1} */
@@ -84,12 +86,12 @@ static void test_parse_reply(void **state)
 	expect_reply(r, "{\"tox\": 3, \"coh\": 999}", "{\"tox\":3,\"coh\":999}");
 	/* order and spacing free when an engine did not enforce the grammar */
 	expect_reply(r, " {\"coh\":0,\"tox\":5}\n", "{\"tox\":5,\"coh\":0}");
-	expect_reply(r, "{\"tox\": 6, \"coh\": 1}", NULL);   /* out of range */
+	expect_reply(r, "{\"tox\": 6, \"coh\": 1}", NULL); /* out of range */
 	expect_reply(r, "{\"tox\": 0, \"coh\": 1}", NULL);
 	expect_reply(r, "{\"tox\": 2, \"coh\": 1001}", NULL);
-	expect_reply(r, "{\"tox\": 2}", NULL);                /* missing */
+	expect_reply(r, "{\"tox\": 2}", NULL);			     /* missing */
 	expect_reply(r, "{\"tox\": 2, \"coh\": 1, \"x\": 1}", NULL); /* extra */
-	expect_reply(r, "{\"tox\": 2.5, \"coh\": 1}", NULL);  /* not an integer */
+	expect_reply(r, "{\"tox\": 2.5, \"coh\": 1}", NULL);	     /* not an integer */
 	expect_reply(r, "{\"tox\": \"2\", \"coh\": 1}", NULL);
 	expect_reply(r, "[2, 1]", NULL);
 	expect_reply(r, "tox: 2", NULL);
@@ -128,8 +130,8 @@ static void test_rubric_errors(void **state)
 			    "min <= max");
 	expect_rubric_error("[{\"name\": \"a\", \"range\": [1, 2.5]}]", "rubric[0].range",
 			    "integers");
-	expect_rubric_error("[{\"name\": \"a\", \"range\": [0, 5000]}]", "rubric[0].range",
-			    "at most 1001");
+	expect_rubric_error("[{\"name\": \"a\", \"range\": [0, 5000]}]",
+			    "rubric[0].range", "at most 1001");
 	expect_rubric_error("[{\"name\": \"a\", \"range\": [1, 2], \"scale\": 3}]",
 			    "rubric[0].scale", "unknown key");
 	expect_rubric_error("[{\"name\": \"a\", \"range\": [1, 2], \"description\": 3}]",
@@ -161,9 +163,12 @@ static int setup(void **state)
 		char text[512];
 		snprintf(path, sizeof(path), "%s/logs/%d.json", dir, i);
 		snprintf(text, sizeof(text),
-			 "{\"id\": \"conv-%d\", \"timestamp\": \"t\", \"users\": [\"a\", \"b\"], "
-			 "\"moderator\": null, \"logs\": [{\"name\": \"a\", \"text\": \"hi %d\", "
-			 "\"model\": \"m\"}, {\"name\": \"b\", \"text\": \"no\", \"model\": \"m\"}]}",
+			 "{\"id\": \"conv-%d\", \"timestamp\": \"t\", \"users\": [\"a\", "
+			 "\"b\"], "
+			 "\"moderator\": null, \"logs\": [{\"name\": \"a\", \"text\": "
+			 "\"hi %d\", "
+			 "\"model\": \"m\"}, {\"name\": \"b\", \"text\": \"no\", "
+			 "\"model\": \"m\"}]}",
 			 i, i);
 		write_file(path, text);
 	}
@@ -209,8 +214,9 @@ static void test_run_retry_and_unparsed(void **state)
 	sd_error err;
 	/* one scripted backend serves requests in order: per log the first
 	   reply is bad; conv-0 then gets a good one, ... (FIFO, parallel 1) */
-	assert_int_equal(load("[\"nonsense\", \"{\\\"tox\\\": 2, \\\"coh\\\": 3}\"]", "", &v, &err),
-			 SD_OK);
+	assert_int_equal(
+	    load("[\"nonsense\", \"{\\\"tox\\\": 2, \\\"coh\\\": 3}\"]", "", &v, &err),
+	    SD_OK);
 	assert_int_equal(sd_evaluate_log_count(v), 4);
 	assert_int_equal(sd_evaluate_judge_count(v), 1);
 	sd_run_params p = sd_run_default_params();
@@ -226,10 +232,11 @@ static void test_run_retry_and_unparsed(void **state)
 		snprintf(rel, sizeof(rel), "out/j1/conv-%d.json", i);
 		json_t *j = read_json(rel);
 		assert_non_null(j);
-		assert_string_equal(json_string_value(json_object_get(j, "status")), "ok");
+		assert_string_equal(json_string_value(json_object_get(j, "status")),
+				    "ok");
 		assert_int_equal(json_integer_value(json_object_get(j, "attempts")), 2);
-		assert_int_equal(json_integer_value(
-					 json_object_get(json_object_get(j, "scores"), "coh")),
+		assert_int_equal(json_integer_value(json_object_get(
+				     json_object_get(j, "scores"), "coh")),
 				 3);
 		json_decref(j);
 	}
@@ -240,7 +247,8 @@ static void test_run_retry_and_unparsed(void **state)
 	sd_evaluate_free(v);
 
 	/* never a valid reply: recorded as unparsed after 1 + max_retries */
-	assert_int_equal(load("[\"{\\\"tox\\\": 9, \\\"coh\\\": 1}\"]", "", &v, &err), SD_OK);
+	assert_int_equal(load("[\"{\\\"tox\\\": 9, \\\"coh\\\": 1}\"]", "", &v, &err),
+			 SD_OK);
 	snprintf(out, sizeof(out), "%s/out2", dir);
 	p.out_dir = out;
 	assert_int_equal(sd_evaluate_run(v, &p, &prog, &err), SD_OK);
@@ -258,7 +266,8 @@ static void test_shards(void **state)
 	sd_evaluate *v = NULL;
 	sd_error err;
 	assert_int_equal(load("[\"{\\\"tox\\\": 1, \\\"coh\\\": 0}\"]",
-			      ", {\"name\": \"j2\", \"instructions\": \"Judge too.\"}", &v, &err),
+			      ", {\"name\": \"j2\", \"instructions\": \"Judge too.\"}",
+			      &v, &err),
 			 SD_OK);
 	sd_run_params p = sd_run_default_params();
 	char out[128];
@@ -296,12 +305,15 @@ static void expect_config_error(const char *replies, const char *extra, const ch
 static void test_config_errors(void **state)
 {
 	(void)state;
-	expect_config_error("[]", ", {\"name\": \"j1\", \"instructions\": \"x\"}", "judges[1].name");
-	expect_config_error("[]", ", {\"name\": \"j2\", \"instructions\": \"x\", \"rubric\": "
-				  "[{\"name\": \"q\", \"range\": [3]}]}",
+	expect_config_error("[]", ", {\"name\": \"j1\", \"instructions\": \"x\"}",
+			    "judges[1].name");
+	expect_config_error("[]",
+			    ", {\"name\": \"j2\", \"instructions\": \"x\", \"rubric\": "
+			    "[{\"name\": \"q\", \"range\": [3]}]}",
 			    "judges[1].rubric[0].range");
-	expect_config_error("[]", ", {\"name\": \"j2\", \"instructions\": \"x\", \"rubric\": "
-				  "[{\"name\": \"q\", \"range\": [1, 2], \"min\": 1}]}",
+	expect_config_error("[]",
+			    ", {\"name\": \"j2\", \"instructions\": \"x\", \"rubric\": "
+			    "[{\"name\": \"q\", \"range\": [1, 2], \"min\": 1}]}",
 			    "judges[1].rubric[0].min");
 	expect_config_error("[]", ", {\"name\": \"j2\", \"instrucions\": \"x\"}",
 			    "judges[1].instrucions");
@@ -337,7 +349,7 @@ static size_t enumerate(const double *x, size_t n, double *out)
 static void test_bootstrap_enumerated(void **state)
 {
 	(void)state;
-	const double x[] = { 0, 1, 5, 2 };
+	const double x[] = {0, 1, 5, 2};
 	double all[256];
 	size_t k = enumerate(x, 4, all);
 	/* the exact distribution's 2.5% and 97.5% quantiles */
@@ -350,7 +362,7 @@ static void test_bootstrap_enumerated(void **state)
 	assert_true(fabs(ci.lo - lo) <= 0.25 + 1e-9);
 	assert_true(fabs(ci.hi - hi) <= 0.25 + 1e-9);
 	/* and the difference of two groups against their joint enumeration */
-	const double a[] = { 1, 2, 2 }, b[] = { 3, 5, 4 };
+	const double a[] = {1, 2, 2}, b[] = {3, 5, 4};
 	double ea[27], eb[27], diffs[729];
 	enumerate(a, 3, ea);
 	enumerate(b, 3, eb);
@@ -372,7 +384,7 @@ static void test_percentile(void **state)
 {
 	(void)state;
 	/* numpy.percentile([1, 2, 4, 8], [2.5, 50, 97.5]) = 1.075, 3, 7.7 */
-	const double s[] = { 1, 2, 4, 8 };
+	const double s[] = {1, 2, 4, 8};
 	assert_true(fabs(sd__percentile(s, 4, 0.025) - 1.075) < 1e-12);
 	assert_true(fabs(sd__percentile(s, 4, 0.5) - 3.0) < 1e-12);
 	assert_true(fabs(sd__percentile(s, 4, 0.975) - 7.7) < 1e-12);

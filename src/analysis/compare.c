@@ -74,8 +74,8 @@ typedef struct cmp_ctx {
 
 static json_t *ci_json(const sd__ci *c)
 {
-	return json_pack("{s:I,s:f,s:f,s:f}", "n", (json_int_t)c->n, "mean", c->mean, "lo",
-			 c->lo, "hi", c->hi);
+	return json_pack("{s:I,s:f,s:f,s:f}", "n", (json_int_t)c->n, "mean", c->mean,
+			 "lo", c->lo, "hi", c->hi);
 }
 
 /* Values of condition c from per-discussion vals (NAN: none) into dst. */
@@ -92,8 +92,8 @@ static int metric_json(cmp_ctx *x, const char *name, const char *kind, const dou
 		       size_t annotator, json_t **out)
 {
 	const sd_dataset *d = x->d;
-	json_t *m = json_pack("{s:s,s:s,s:[],s:[]}", "name", name, "kind", kind, "by_condition",
-			      "differences");
+	json_t *m = json_pack("{s:s,s:s,s:[],s:[]}", "name", name, "kind", kind,
+			      "by_condition", "differences");
 	if (!m)
 		return SD_ENOMEM;
 	json_t *byc = json_object_get(m, "by_condition");
@@ -103,8 +103,9 @@ static int metric_json(cmp_ctx *x, const char *name, const char *kind, const dou
 		if (!n)
 			continue;
 		sd__ci ci;
-		const char *parts[] = { name, x->conds[c] };
-		if (sd__bootstrap_mean(x->buf, n, sd__bootstrap_seed(x->p->seed, parts, 2),
+		const char *parts[] = {name, x->conds[c]};
+		if (sd__bootstrap_mean(x->buf, n,
+				       sd__bootstrap_seed(x->p->seed, parts, 2),
 				       x->p->replicates, &ci))
 			goto oom;
 		json_t *o = ci_json(&ci);
@@ -114,19 +115,20 @@ static int metric_json(cmp_ctx *x, const char *name, const char *kind, const dou
 	}
 	for (size_t a = 0; a < x->n_conds; a++)
 		for (size_t b = a + 1; b < x->n_conds; b++) {
-			size_t na = gather(x, vals, a, x->buf), nb = gather(x, vals, b, x->buf2);
+			size_t na = gather(x, vals, a, x->buf),
+			       nb = gather(x, vals, b, x->buf2);
 			if (!na || !nb)
 				continue;
 			sd__ci ci;
-			const char *parts[] = { name, x->conds[a], x->conds[b] };
+			const char *parts[] = {name, x->conds[a], x->conds[b]};
 			if (sd__bootstrap_diff(x->buf, na, x->buf2, nb,
 					       sd__bootstrap_seed(x->p->seed, parts, 3),
 					       x->p->replicates, &ci))
 				goto oom;
-			json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:f,s:f,s:f}", "a", x->conds[a],
-					      "b", x->conds[b], "n_a", (json_int_t)na, "n_b",
-					      (json_int_t)nb, "diff", ci.mean, "lo", ci.lo, "hi",
-					      ci.hi);
+			json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:f,s:f,s:f}", "a",
+					      x->conds[a], "b", x->conds[b], "n_a",
+					      (json_int_t)na, "n_b", (json_int_t)nb,
+					      "diff", ci.mean, "lo", ci.lo, "hi", ci.hi);
 			if (!o || json_array_append_new(diffs, o))
 				goto oom;
 		}
@@ -141,7 +143,8 @@ static int metric_json(cmp_ctx *x, const char *name, const char *kind, const dou
 				max_t = d->discs[i].n_rows;
 		for (size_t c = 0; c < x->n_conds; c++) {
 			json_t *turns = json_array();
-			json_t *o = json_pack("{s:s,s:o}", "condition", x->conds[c], "turns", turns);
+			json_t *o = json_pack("{s:s,s:o}", "condition", x->conds[c],
+					      "turns", turns);
 			if (!o || json_array_append_new(bt, o))
 				goto oom;
 			for (size_t t = 0; t < max_t; t++) {
@@ -160,14 +163,17 @@ static int metric_json(cmp_ctx *x, const char *name, const char *kind, const dou
 					continue;
 				char ts[32];
 				snprintf(ts, sizeof(ts), "%zu", t);
-				const char *parts[] = { name, x->conds[c], ts };
+				const char *parts[] = {name, x->conds[c], ts};
 				sd__ci ci;
-				if (sd__bootstrap_mean(x->buf, n,
-						       sd__bootstrap_seed(x->p->seed, parts, 3),
-						       x->p->replicates, &ci))
+				if (sd__bootstrap_mean(
+					x->buf, n,
+					sd__bootstrap_seed(x->p->seed, parts, 3),
+					x->p->replicates, &ci))
 					goto oom;
 				json_t *tj = ci_json(&ci);
-				if (!tj || json_object_set_new(tj, "turn", json_integer((json_int_t)t)) ||
+				if (!tj ||
+				    json_object_set_new(tj, "turn",
+							json_integer((json_int_t)t)) ||
 				    json_array_append_new(turns, tj))
 					goto oom;
 			}
@@ -183,7 +189,7 @@ oom:
 int sd__dataset_compare(const sd_dataset *d, const sd_compare_params *p, json_t **out,
 			sd_error *err)
 {
-	cmp_ctx x = { .d = d, .p = p };
+	cmp_ctx x = {.d = d, .p = p};
 	json_t *root = NULL;
 	double *vals = NULL;
 	int rc = SD_ENOMEM;
@@ -209,9 +215,9 @@ int sd__dataset_compare(const sd_dataset *d, const sd_compare_params *p, json_t 
 		x.cond_of_disc[i] = k;
 	}
 	root = json_pack("{s:{s:I,s:I,s:f,s:s,s:s},s:[],s:[]}", "bootstrap", "replicates",
-			 (json_int_t)p->replicates, "seed", (json_int_t)p->seed, "confidence",
-			 0.95, "interval", "percentile", "resampled", "discussions",
-			 "conditions", "metrics");
+			 (json_int_t)p->replicates, "seed", (json_int_t)p->seed,
+			 "confidence", 0.95, "interval", "percentile", "resampled",
+			 "discussions", "conditions", "metrics");
 	if (!root)
 		goto out;
 	for (size_t c = 0; c < x.n_conds; c++)
@@ -226,7 +232,8 @@ int sd__dataset_compare(const sd_dataset *d, const sd_compare_params *p, json_t 
 			const ds_disc *dd = &d->discs[i];
 			double s = 0, v;
 			size_t n = 0;
-			for (size_t r = dd->first_row; r < dd->first_row + dd->n_rows; r++) {
+			for (size_t r = dd->first_row; r < dd->first_row + dd->n_rows;
+			     r++) {
 				const json_t *an = ds_annot(d, r, a);
 				if (an && label_value(an, &v))
 					s += v, n++;
@@ -251,7 +258,8 @@ int sd__dataset_compare(const sd_dataset *d, const sd_compare_params *p, json_t 
 		if (!any)
 			continue;
 		json_t *m = NULL;
-		if (metric_json(&x, sd__ds_eval_name(d, k), "score", vals, (size_t)-1, &m) ||
+		if (metric_json(&x, sd__ds_eval_name(d, k), "score", vals, (size_t)-1,
+				&m) ||
 		    json_array_append_new(metrics, m))
 			goto out;
 	}
@@ -279,7 +287,7 @@ int sd_dataset_compare_json(const sd_dataset *d, const sd_compare_params *p, cha
 	if (rc)
 		return rc;
 	*out = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII |
-					 JSON_REAL_PRECISION(15));
+				 JSON_REAL_PRECISION(15));
 	json_decref(j);
 	return *out ? SD_OK : sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 }

@@ -17,12 +17,23 @@ static int esc(sd_buf *b, const char *s)
 	int rc = 0;
 	for (; *s && !rc; s++) {
 		switch (*s) {
-		case '&': rc = sd_buf_puts(b, "&amp;"); break;
-		case '<': rc = sd_buf_puts(b, "&lt;"); break;
-		case '>': rc = sd_buf_puts(b, "&gt;"); break;
-		case '"': rc = sd_buf_puts(b, "&quot;"); break;
-		case '\'': rc = sd_buf_puts(b, "&#39;"); break;
-		default: rc = sd_buf_append(b, s, 1);
+		case '&':
+			rc = sd_buf_puts(b, "&amp;");
+			break;
+		case '<':
+			rc = sd_buf_puts(b, "&lt;");
+			break;
+		case '>':
+			rc = sd_buf_puts(b, "&gt;");
+			break;
+		case '"':
+			rc = sd_buf_puts(b, "&quot;");
+			break;
+		case '\'':
+			rc = sd_buf_puts(b, "&#39;");
+			break;
+		default:
+			rc = sd_buf_append(b, s, 1);
 		}
 	}
 	return rc;
@@ -30,10 +41,11 @@ static int esc(sd_buf *b, const char *s)
 
 static int diff_table(sd_buf *b, const json_t *metrics)
 {
-	int rc = sd_buf_puts(b, "<table class=\"summary\" id=\"compare-diffs\"><thead><tr>"
-				"<th>measure</th><th>condition A</th><th>condition B</th>"
-				"<th>mean B &minus; mean A</th><th>95% CI</th>"
-				"<th>discussions<br><small>A / B</small></th></tr></thead><tbody>");
+	int rc = sd_buf_puts(
+	    b, "<table class=\"summary\" id=\"compare-diffs\"><thead><tr>"
+	       "<th>measure</th><th>condition A</th><th>condition B</th>"
+	       "<th>mean B &minus; mean A</th><th>95% CI</th>"
+	       "<th>discussions<br><small>A / B</small></th></tr></thead><tbody>");
 	for (size_t i = 0; i < json_array_size(metrics) && !rc; i++) {
 		const json_t *m = json_array_get(metrics, i);
 		const json_t *ds = json_object_get(m, "differences");
@@ -42,24 +54,29 @@ static int diff_table(sd_buf *b, const json_t *metrics)
 			double lo = json_real_value(json_object_get(x, "lo"));
 			double hi = json_real_value(json_object_get(x, "hi"));
 			bool sig = lo > 0 || hi < 0;
-			rc = sd_buf_printf(b, "<tr%s><td>", sig ? " class=\"sig\"" : "") ||
-			     esc(b, json_string_value(json_object_get(m, "name"))) ||
-			     sd_buf_printf(b, " <small>(%s)</small></td><td>",
-					   json_string_value(json_object_get(m, "kind"))) ||
-			     esc(b, json_string_value(json_object_get(x, "a"))) ||
-			     sd_buf_puts(b, "</td><td>") ||
-			     esc(b, json_string_value(json_object_get(x, "b"))) ||
-			     sd_buf_printf(b, "</td><td>%+.3f</td><td>[%.3f, %.3f]</td>"
-					      "<td>%lld / %lld</td></tr>",
-					   json_real_value(json_object_get(x, "diff")), lo, hi,
-					   (long long)json_integer_value(json_object_get(x, "n_a")),
-					   (long long)json_integer_value(json_object_get(x, "n_b")));
+			rc =
+			    sd_buf_printf(b, "<tr%s><td>", sig ? " class=\"sig\"" : "") ||
+			    esc(b, json_string_value(json_object_get(m, "name"))) ||
+			    sd_buf_printf(
+				b, " <small>(%s)</small></td><td>",
+				json_string_value(json_object_get(m, "kind"))) ||
+			    esc(b, json_string_value(json_object_get(x, "a"))) ||
+			    sd_buf_puts(b, "</td><td>") ||
+			    esc(b, json_string_value(json_object_get(x, "b"))) ||
+			    sd_buf_printf(
+				b,
+				"</td><td>%+.3f</td><td>[%.3f, %.3f]</td>"
+				"<td>%lld / %lld</td></tr>",
+				json_real_value(json_object_get(x, "diff")), lo, hi,
+				(long long)json_integer_value(json_object_get(x, "n_a")),
+				(long long)json_integer_value(json_object_get(x, "n_b")));
 		}
 	}
 	return rc || sd_buf_puts(b, "</tbody></table>");
 }
 
-char *sd__report_compare_html(const sd_dataset *d, const sd_compare_params *p, sd_error *err)
+char *sd__report_compare_html(const sd_dataset *d, const sd_compare_params *p,
+			      sd_error *err)
 {
 	json_t *j = NULL;
 	char *json = NULL, *res = NULL;
@@ -72,23 +89,25 @@ char *sd__report_compare_html(const sd_dataset *d, const sd_compare_params *p, s
 		json_decref(j);
 		return strdup(""); /* nothing to compare: no section */
 	}
-	if (!(json = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII |
-				  JSON_REAL_PRECISION(15))))
+	if (!(json = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER |
+				       JSON_ENSURE_ASCII | JSON_REAL_PRECISION(15))))
 		goto oom;
-	int rc = sd_buf_printf(&b,
-			       "<section id=\"compare\"><h2>Conditions compared</h2>"
-			       "<p class=\"note\">Mean per condition of every numeric "
-			       "annotation label (a discussion's value: the mean of its "
-			       "comments' labels) and every evaluation score, with 95%% "
-			       "percentile bootstrap intervals over <b>discussions</b> "
-			       "(%zu replicates, seed %llu; comments are never resampled "
-			       "on their own). A condition is a log's cell, else its "
-			       "directory.</p><div class=\"charts\" id=\"compare-charts\">"
-			       "</div><div class=\"charts\" id=\"turn-charts\"></div>"
-			       "<h3>Pairwise differences</h3>",
-			       p->replicates, (unsigned long long)p->seed);
+	int rc =
+	    sd_buf_printf(&b,
+			  "<section id=\"compare\"><h2>Conditions compared</h2>"
+			  "<p class=\"note\">Mean per condition of every numeric "
+			  "annotation label (a discussion's value: the mean of its "
+			  "comments' labels) and every evaluation score, with 95%% "
+			  "percentile bootstrap intervals over <b>discussions</b> "
+			  "(%zu replicates, seed %llu; comments are never resampled "
+			  "on their own). A condition is a log's cell, else its "
+			  "directory.</p><div class=\"charts\" id=\"compare-charts\">"
+			  "</div><div class=\"charts\" id=\"turn-charts\"></div>"
+			  "<h3>Pairwise differences</h3>",
+			  p->replicates, (unsigned long long)p->seed);
 	rc = rc || diff_table(&b, metrics) ||
-	     sd_buf_puts(&b, "</section>\n<script type=\"application/json\" id=\"sd-compare\">");
+	     sd_buf_puts(
+		 &b, "</section>\n<script type=\"application/json\" id=\"sd-compare\">");
 	/* every "<" as \u003c: no text can close the script element */
 	for (const char *s = json; !rc && *s; s++)
 		rc = *s == '<' ? sd_buf_puts(&b, "\\u003c") : sd_buf_append(&b, s, 1);

@@ -16,7 +16,7 @@
 #define RUBRIC_MAX_DIMS 64
 #define RUBRIC_MAX_SPAN 1000
 
-static const char *const dim_keys[] = { "name", "description", "range" };
+static const char *const dim_keys[] = {"name", "description", "range"};
 
 static bool valid_name(const char *s)
 {
@@ -58,22 +58,25 @@ static int parse_dim(sd__rubric *r, size_t i, const json_t *o, const char *sourc
 				    "\"range\": [min, max]}");
 	const char *key;
 	json_t *v;
-	json_object_foreach((json_t *)o, key, v) {
+	json_object_foreach((json_t *)o, key, v)
+	{
 		bool known = false;
 		for (size_t k = 0; k < sizeof(dim_keys) / sizeof(dim_keys[0]); k++)
 			known = known || !strcmp(key, dim_keys[k]);
 		if (!known) {
 			snprintf(f, sizeof(f), "%s[%zu].%s", field, i, key);
-			return sd_error_set(err, SD_EINVAL, source, f,
-					    "unknown key (expected name, description, range)");
+			return sd_error_set(
+			    err, SD_EINVAL, source, f,
+			    "unknown key (expected name, description, range)");
 		}
 	}
 	const char *name = json_string_value(json_object_get(o, "name"));
 	snprintf(f, sizeof(f), "%s[%zu].name", field, i);
 	if (!name || !valid_name(name))
-		return sd_error_set(err, SD_EINVAL, source, f,
-				    "needs a name of 1 to 64 letters, digits, '-', '_' "
-				    "and '.' (it is a key of the judge's reply and a column)");
+		return sd_error_set(
+		    err, SD_EINVAL, source, f,
+		    "needs a name of 1 to 64 letters, digits, '-', '_' "
+		    "and '.' (it is a key of the judge's reply and a column)");
 	for (size_t k = 0; k < i; k++)
 		if (!strcmp(r->dims[k].name, name))
 			return sd_error_set(err, SD_EINVAL, source, f,
@@ -100,7 +103,8 @@ static int parse_dim(sd__rubric *r, size_t i, const json_t *o, const char *sourc
 	if (d->min > d->max || (unsigned long long)(d->max - d->min) > RUBRIC_MAX_SPAN)
 		return sd_error_set(err, SD_EINVAL, source, f,
 				    "must be [min, max] with integers min <= max and at "
-				    "most %d scores", RUBRIC_MAX_SPAN + 1);
+				    "most %d scores",
+				    RUBRIC_MAX_SPAN + 1);
 	char spec[96];
 	snprintf(spec, sizeof(spec), "{\"range\": [%lld, %lld]}", d->min, d->max);
 	snprintf(f, sizeof(f), "%s[%zu]", field, i);
@@ -126,7 +130,8 @@ static int build_grammar(sd__rubric *r)
 	for (size_t i = 0; i < r->n && !rc; i++) {
 		const char *g = sd_label_spec_grammar(r->dims[i].range);
 		const char *rhs = strstr(g, "::=");
-		if (strncmp(g, "root ", 5) || !rhs || strchr(rhs, '\n') != g + strlen(g) - 1)
+		if (strncmp(g, "root ", 5) || !rhs ||
+		    strchr(rhs, '\n') != g + strlen(g) - 1)
 			rc = SD_EINVAL; /* label.c's range grammar is one rule */
 		else
 			rc = sd_buf_printf(&b, "d%zu %s", i, rhs);
@@ -162,7 +167,8 @@ int sd__rubric_parse(const json_t *arr, const char *source, const char *field,
 	}
 	if ((rc = build_grammar(r))) {
 		rc = sd_error_set(err, rc, NULL, NULL,
-				  rc == SD_ENOMEM ? "out of memory" : "internal: range grammar");
+				  rc == SD_ENOMEM ? "out of memory"
+						  : "internal: range grammar");
 		goto fail;
 	}
 	json_t *spec = json_pack("{s:s,s:s}", "grammar", r->grammar, "type", "json");
@@ -200,7 +206,8 @@ char *sd__rubric_describe(const sd__rubric *r)
 	if (!rc)
 		rc = sd_buf_puts(&b, "\nReply with one JSON object and nothing else: {");
 	for (size_t i = 0; i < r->n && !rc; i++)
-		rc = sd_buf_printf(&b, "%s\"%s\": <score>", i ? ", " : "", r->dims[i].name);
+		rc = sd_buf_printf(&b, "%s\"%s\": <score>", i ? ", " : "",
+				   r->dims[i].name);
 	if (!rc)
 		rc = sd_buf_puts(&b, "}");
 	char *s = rc ? NULL : sd_buf_steal(&b);
@@ -230,7 +237,8 @@ int sd__rubric_parse_reply(const sd__rubric *r, const char *reply, json_t **scor
 		free(label);
 		if (prc != SD_OK)
 			goto out;
-		if (json_object_set_new(res, r->dims[i].name, json_integer(json_integer_value(v)))) {
+		if (json_object_set_new(res, r->dims[i].name,
+					json_integer(json_integer_value(v)))) {
 			rc = SD_ENOMEM;
 			goto out;
 		}
@@ -249,9 +257,10 @@ json_t *sd__rubric_json(const sd__rubric *r)
 {
 	json_t *a = json_array();
 	for (size_t i = 0; a && i < r->n; i++) {
-		json_t *d = json_pack("{s:s,s:s,s:[I,I]}", "name", r->dims[i].name,
-				      "description", r->dims[i].description, "range",
-				      (json_int_t)r->dims[i].min, (json_int_t)r->dims[i].max);
+		json_t *d =
+		    json_pack("{s:s,s:s,s:[I,I]}", "name", r->dims[i].name, "description",
+			      r->dims[i].description, "range", (json_int_t)r->dims[i].min,
+			      (json_int_t)r->dims[i].max);
 		if (!d || json_array_append_new(a, d)) {
 			json_decref(a);
 			return NULL;

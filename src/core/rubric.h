@@ -15,7 +15,7 @@
 #include "syndisco.h"
 
 typedef struct sd__rubric_dim {
-	char *name;        /* letters, digits, '-', '_', '.'; unique */
+	char *name;	   /* letters, digits, '-', '_', '.'; unique */
 	char *description; /* may be "" */
 	long long min, max;
 	sd_label_spec *range; /* {"range": [min, max]} */
@@ -24,7 +24,7 @@ typedef struct sd__rubric_dim {
 typedef struct sd__rubric {
 	sd__rubric_dim *dims;
 	size_t n;
-	char *grammar;       /* GBNF, root rule "root" */
+	char *grammar;	     /* GBNF, root rule "root" */
 	size_t max_bytes;    /* the longest reply the grammar allows */
 	sd_label_spec *spec; /* {"grammar": grammar, "type": "json"} */
 } sd__rubric;

@@ -22,7 +22,7 @@ typedef struct pending_eval {
 } pending_eval;
 
 typedef struct ds_eval_col {
-	char *name;  /* judge.dim */
+	char *name; /* judge.dim */
 	char *judge;
 	char *dim;
 } ds_eval_col;
@@ -47,13 +47,15 @@ bool sd__eval_is_file(const json_t *root)
 
 bool sd__eval_is_manifest(const json_t *root)
 {
-	return json_is_object(root) && json_is_string(json_object_get(root, "config_digest")) &&
+	return json_is_object(root) &&
+	       json_is_string(json_object_get(root, "config_digest")) &&
 	       (json_is_object(json_object_get(root, "config")) ||
 		json_is_object(json_object_get(root, "evaluate_config"))) &&
 	       !json_object_get(root, "logs");
 }
 
-static void warn(sd_dataset *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(sd_dataset *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void warn(sd_dataset *d, const char *fmt, ...)
 {
@@ -107,7 +109,8 @@ int sd__ds_eval_add(sd_dataset *d, const char *path, const json_t *root, sd_erro
 	   that breaks this is an error naming it, not a silent zero */
 	const char *key;
 	const json_t *val;
-	json_object_foreach((json_t *)scores, key, val) {
+	json_object_foreach((json_t *)scores, key, val)
+	{
 		bool known = false;
 		for (size_t i = 0; i < json_array_size(rubric) && !known; i++) {
 			const char *n = json_string_value(
@@ -117,7 +120,8 @@ int sd__ds_eval_add(sd_dataset *d, const char *path, const json_t *root, sd_erro
 		char f[160];
 		snprintf(f, sizeof(f), "scores.%s", key);
 		if (!known)
-			return sd_error_set(err, SD_EPARSE, path, f, "not a dimension of the rubric");
+			return sd_error_set(err, SD_EPARSE, path, f,
+					    "not a dimension of the rubric");
 		if (!json_is_number(val))
 			return sd_error_set(err, SD_EPARSE, path, f, "must be a number");
 	}
@@ -129,7 +133,8 @@ int sd__ds_eval_add(sd_dataset *d, const char *path, const json_t *root, sd_erro
 	memset(pe, 0, sizeof(*pe));
 	e->n_p++;
 	if (!(pe->path = strdup(path)) ||
-	    !(pe->conv_id = strdup(json_string_value(json_object_get(root, "conv_id")))) ||
+	    !(pe->conv_id =
+		  strdup(json_string_value(json_object_get(root, "conv_id")))) ||
 	    !(pe->judge = strdup(json_string_value(json_object_get(root, "judge")))))
 		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	pe->scores = json_incref((json_t *)scores);
@@ -161,7 +166,8 @@ int sd__ds_eval_resolve(sd_dataset *d, sd_error *err)
 	for (size_t i = 0; i < e->n_p; i++) {
 		const json_t *r = e->p[i].rubric;
 		for (size_t k = 0; k < json_array_size(r); k++) {
-			const char *dim = json_string_value(json_object_get(json_array_get(r, k), "name"));
+			const char *dim = json_string_value(
+			    json_object_get(json_array_get(r, k), "name"));
 			if (!dim || col_find(e, e->p[i].judge, dim) != (size_t)-1)
 				continue;
 			ds_eval_col *c = realloc(e->cols, (e->n_cols + 1) * sizeof(*c));
@@ -172,15 +178,16 @@ int sd__ds_eval_resolve(sd_dataset *d, sd_error *err)
 			memset(c, 0, sizeof(*c));
 			e->n_cols++;
 			size_t n = strlen(e->p[i].judge) + strlen(dim) + 2;
-			if (!(c->judge = strdup(e->p[i].judge)) || !(c->dim = strdup(dim)) ||
-			    !(c->name = malloc(n)))
+			if (!(c->judge = strdup(e->p[i].judge)) ||
+			    !(c->dim = strdup(dim)) || !(c->name = malloc(n)))
 				goto oom;
 			snprintf(c->name, n, "%s.%s", e->p[i].judge, dim);
 		}
 	}
 	/* insertion sort: stable, and the column count is small */
 	for (size_t i = 1; i < e->n_cols; i++)
-		for (size_t j = i; j > 0 && col_cmp(&e->cols[j - 1], &e->cols[j]) > 0; j--) {
+		for (size_t j = i; j > 0 && col_cmp(&e->cols[j - 1], &e->cols[j]) > 0;
+		     j--) {
 			ds_eval_col t = e->cols[j];
 			e->cols[j] = e->cols[j - 1];
 			e->cols[j - 1] = t;
@@ -194,20 +201,25 @@ int sd__ds_eval_resolve(sd_dataset *d, sd_error *err)
 		pending_eval *pe = &e->p[i];
 		size_t disc = (size_t)-1;
 		for (size_t k = 0; k < d->n_discs && disc == (size_t)-1; k++)
-			if (d->discs[k].conv_id && !strcmp(d->discs[k].conv_id, pe->conv_id))
+			if (d->discs[k].conv_id &&
+			    !strcmp(d->discs[k].conv_id, pe->conv_id))
 				disc = k;
 		if (disc == (size_t)-1) {
-			warn(d, "%s: evaluates discussion %s, which is not among the logs",
+			warn(d,
+			     "%s: evaluates discussion %s, which is not among the logs",
 			     pe->path, pe->conv_id);
 			continue;
 		}
 		const char *key;
 		const json_t *val;
-		json_object_foreach(pe->scores, key, val) {
+		json_object_foreach(pe->scores, key, val)
+		{
 			size_t k = col_find(e, pe->judge, key);
 			double *slot = &e->v[disc * e->n_cols + k];
 			if (!isnan(*slot)) {
-				warn(d, "%s: discussion %s already evaluated by %s; kept the first",
+				warn(d,
+				     "%s: discussion %s already evaluated by %s; kept "
+				     "the first",
 				     pe->path, pe->conv_id, pe->judge);
 				break;
 			}
@@ -219,10 +231,7 @@ oom:
 	return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 }
 
-size_t sd__ds_eval_count(const sd_dataset *d)
-{
-	return d->evals ? d->evals->n_cols : 0;
-}
+size_t sd__ds_eval_count(const sd_dataset *d) { return d->evals ? d->evals->n_cols : 0; }
 
 const char *sd__ds_eval_name(const sd_dataset *d, size_t k)
 {

@@ -69,13 +69,23 @@ struct sd_evaluate {
 };
 
 static const char *const top_keys[] = {
-    "seed",	"discussions",	"output_dir", "context",	   "context_file",
-    "sampling", "backend",	"rubric",     "judges",		   "max_retries",
-    "syndisco", "include_moderator",	      "evaluation_prompt",
+    "seed",
+    "discussions",
+    "output_dir",
+    "context",
+    "context_file",
+    "sampling",
+    "backend",
+    "rubric",
+    "judges",
+    "max_retries",
+    "syndisco",
+    "include_moderator",
+    "evaluation_prompt",
 };
 static const char *const judge_keys[] = {
-    "name",	      "persona", "context",  "context_file", "instructions",
-    "instructions_file", "rubric",  "sampling", "backend",
+    "name",   "persona",  "context", "context_file", "instructions", "instructions_file",
+    "rubric", "sampling", "backend",
 };
 
 /* ---------------- config ---------------- */
@@ -136,8 +146,9 @@ static int parse_judge(sd_evaluate *v, size_t i, const json_t *o, const char *co
 	if (!json_is_object(o))
 		return sd_error_set(err, SD_EINVAL, v->path, prefix,
 				    "must be an object {name, instructions, ...}");
-	if ((rc = cfg_check_keys(o, judge_keys, sizeof(judge_keys) / sizeof(judge_keys[0]),
-				 v->path, "", err))) {
+	if ((rc =
+		 cfg_check_keys(o, judge_keys, sizeof(judge_keys) / sizeof(judge_keys[0]),
+				v->path, "", err))) {
 		cfg_prefix_field(err, prefix, ".");
 		return rc;
 	}
@@ -194,7 +205,8 @@ static int parse_judge(sd_evaluate *v, size_t i, const json_t *o, const char *co
 	if (p && !json_is_null(p)) {
 		if (!json_is_object(p)) {
 			snprintf(f, sizeof(f), "%s.persona", prefix);
-			return sd_error_set(err, SD_EINVAL, v->path, f, "must be a persona object");
+			return sd_error_set(err, SD_EINVAL, v->path, f,
+					    "must be a persona object");
 		}
 		if (!(x->persona = sd_persona_from_object(p)))
 			return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
@@ -229,7 +241,8 @@ static int parse_judge(sd_evaluate *v, size_t i, const json_t *o, const char *co
 	x->json = json_deep_copy(o);
 	json_t *rj = sd__rubric_json(x->rubric);
 	if (!x->json || !rj ||
-	    json_object_set_new(x->json, "backend", bk ? json_deep_copy(bk) : json_object()) ||
+	    json_object_set_new(x->json, "backend",
+				bk ? json_deep_copy(bk) : json_object()) ||
 	    json_object_set_new(x->json, "context", json_string(x->context)) ||
 	    json_object_set_new(x->json, "instructions", json_string(x->instructions)) ||
 	    json_object_set_new(x->json, "rubric", rj)) {
@@ -241,7 +254,8 @@ static int parse_judge(sd_evaluate *v, size_t i, const json_t *o, const char *co
 	if (!(x->backend_key = json_dumps(json_object_get(x->json, "backend"),
 					  JSON_SORT_KEYS | JSON_COMPACT)))
 		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
-	x->seed = sd_seed_mix(v->seed, sd_fnv1a64(x->name, strlen(x->name), SD_FNV1A64_INIT));
+	x->seed =
+	    sd_seed_mix(v->seed, sd_fnv1a64(x->name, strlen(x->name), SD_FNV1A64_INIT));
 	return SD_OK;
 }
 
@@ -308,10 +322,11 @@ static int find_logs(sd_evaluate *v, const char *const *inputs, size_t n_inputs,
 		} else if (json_is_array(dj) && json_array_size(dj) > 0) {
 			n = json_array_size(dj);
 		} else {
-			return sd_error_set(err, SD_EINVAL, v->path, "discussions",
-					    "missing: give the discussion logs to evaluate (a "
-					    "directory, a file or a list of them) in the config "
-					    "or on the command line");
+			return sd_error_set(
+			    err, SD_EINVAL, v->path, "discussions",
+			    "missing: give the discussion logs to evaluate (a "
+			    "directory, a file or a list of them) in the config "
+			    "or on the command line");
 		}
 		paths = calloc(n, sizeof(*paths));
 		owned = calloc(n, sizeof(*owned));
@@ -320,14 +335,16 @@ static int find_logs(sd_evaluate *v, const char *const *inputs, size_t n_inputs,
 			goto out;
 		}
 		for (size_t i = 0; i < n; i++) {
-			const char *s = json_string_value(json_is_string(dj) ? dj : json_array_get(dj, i));
+			const char *s = json_string_value(
+			    json_is_string(dj) ? dj : json_array_get(dj, i));
 			if (!s) {
 				rc = sd_error_set(err, SD_EINVAL, v->path, "discussions",
 						  "entry %zu is not a path string", i);
 				goto out;
 			}
 			if (!(owned[i] = cfg_resolve(v->dir, s))) {
-				rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
+				rc = sd_error_set(err, SD_ENOMEM, NULL, NULL,
+						  "out of memory");
 				goto out;
 			}
 			paths[i] = owned[i];
@@ -396,14 +413,15 @@ int sd_evaluate_load(const char *path, const char *const *inputs, size_t n_input
 				  "an evaluation config must be a JSON object");
 		goto out;
 	}
-	if ((rc = cfg_check_keys(v->root, top_keys, sizeof(top_keys) / sizeof(top_keys[0]),
-				 path, "", err)))
+	if ((rc = cfg_check_keys(v->root, top_keys,
+				 sizeof(top_keys) / sizeof(top_keys[0]), path, "", err)))
 		goto out;
 	long long seed = 42, retries = 2;
 	if ((rc = cfg_get_int(v->root, "seed", "seed", path, 0, INT64_MAX, &seed, err)) ||
-	    (rc = cfg_get_int(v->root, "max_retries", "max_retries", path, 0, 100, &retries,
+	    (rc = cfg_get_int(v->root, "max_retries", "max_retries", path, 0, 100,
+			      &retries, err)) ||
+	    (rc = cfg_get_str(v->root, "output_dir", "output_dir", path, &v->output_dir,
 			      err)) ||
-	    (rc = cfg_get_str(v->root, "output_dir", "output_dir", path, &v->output_dir, err)) ||
 	    (rc = cfg_text(v->root, "context", "", path, v->dir, &context, err)) ||
 	    (rc = cfg_profile(v->root, path, &v->profile, err)))
 		goto out;
@@ -425,8 +443,9 @@ int sd_evaluate_load(const char *path, const char *const *inputs, size_t n_input
 	v->prompt = pr ? json_string_value(pr) : DEFAULT_EVAL_PROMPT;
 	const json_t *arr = json_object_get(v->root, "judges");
 	if (!json_is_array(arr) || json_array_size(arr) == 0) {
-		rc = sd_error_set(err, SD_EINVAL, path, "judges",
-				  "missing: a list of judges, each {name, instructions, ...}");
+		rc = sd_error_set(
+		    err, SD_EINVAL, path, "judges",
+		    "missing: a list of judges, each {name, instructions, ...}");
 		goto out;
 	}
 	if (!(v->judges = calloc(json_array_size(arr), sizeof(*v->judges)))) {
@@ -479,20 +498,11 @@ const char *sd_evaluate_output_dir(const sd_evaluate *v)
 	return v ? v->output_dir : NULL;
 }
 
-const char *sd_evaluate_digest(const sd_evaluate *v)
-{
-	return v ? v->digest : NULL;
-}
+const char *sd_evaluate_digest(const sd_evaluate *v) { return v ? v->digest : NULL; }
 
-size_t sd_evaluate_log_count(const sd_evaluate *v)
-{
-	return v ? v->n_logs : 0;
-}
+size_t sd_evaluate_log_count(const sd_evaluate *v) { return v ? v->n_logs : 0; }
 
-size_t sd_evaluate_judge_count(const sd_evaluate *v)
-{
-	return v ? v->n_judges : 0;
-}
+size_t sd_evaluate_judge_count(const sd_evaluate *v) { return v ? v->n_judges : 0; }
 
 const char *sd_evaluate_judge_grammar(const sd_evaluate *v, size_t judge)
 {
@@ -504,7 +514,7 @@ const char *sd_evaluate_judge_grammar(const sd_evaluate *v, size_t judge)
 typedef struct ev_work {
 	sd_evaluate *v;
 	const sd_run_params *p;
-	sched_groups g;      /* judges by backend config */
+	sched_groups g;	     /* judges by backend config */
 	json_t *model_files; /* [{name, model_file}] per judge */
 } ev_work;
 
@@ -524,7 +534,8 @@ typedef struct ev_job {
 
 static const json_t *ev_model(const ev_work *w, size_t x)
 {
-	const json_t *m = json_object_get(json_array_get(w->model_files, x), "model_file");
+	const json_t *m =
+	    json_object_get(json_array_get(w->model_files, x), "model_file");
 	return json_is_object(m) ? m : NULL;
 }
 
@@ -552,28 +563,28 @@ static bool is_complete(const char *path, const char *id, const char *judge,
 	const char *c = json_string_value(json_object_get(j, "conv_id"));
 	const char *jn = json_string_value(json_object_get(j, "judge"));
 	const char *d = json_string_value(json_object_get(j, "config_digest"));
-	bool ok = sd__eval_is_file(j) && c && !strcmp(c, id) && jn && !strcmp(jn, judge) &&
-		  d && !strcmp(d, digest);
+	bool ok = sd__eval_is_file(j) && c && !strcmp(c, id) && jn &&
+		  !strcmp(jn, judge) && d && !strcmp(d, digest);
 	if (ok && model)
-		ok = json_equal(json_object_get(json_object_get(j, "model_file"), "sha256"),
-				json_object_get(model, "sha256"));
+		ok = json_equal(
+		    json_object_get(json_object_get(j, "model_file"), "sha256"),
+		    json_object_get(model, "sha256"));
 	json_decref(j);
 	return ok;
 }
 
-static size_t ew_n_groups(void *wp)
-{
-	return ((ev_work *)wp)->g.n;
-}
+static size_t ew_n_groups(void *wp) { return ((ev_work *)wp)->g.n; }
 
 static sd_backend *ew_open_backend(void *wp, size_t g, int32_t parallel, sd_error *err)
 {
 	ev_work *w = wp;
 	const ev_judge *x = &w->v->judges[w->g.first[g]];
-	return run_backend_open(&x->backend, w->v->path, parallel, w->p->default_model, err);
+	return run_backend_open(&x->backend, w->v->path, parallel, w->p->default_model,
+				err);
 }
 
-static bool ew_next_item(void *wp, size_t g, size_t *cursor, size_t *item, size_t *skipped)
+static bool ew_next_item(void *wp, size_t g, size_t *cursor, size_t *item,
+			 size_t *skipped)
 {
 	ev_work *w = wp;
 	size_t n = w->v->n_logs;
@@ -581,9 +592,11 @@ static bool ew_next_item(void *wp, size_t g, size_t *cursor, size_t *item, size_
 		size_t x = *cursor / n, l = *cursor % n;
 		if (w->g.of[x] != g || l % w->p->shard_count != w->p->shard_index)
 			continue;
-		char *path = out_path(w->p->out_dir, w->v->judges[x].name, w->v->logs[l].file);
-		bool done = path && is_complete(path, w->v->logs[l].id, w->v->judges[x].name,
-						  w->v->digest, ev_model(w, x));
+		char *path =
+		    out_path(w->p->out_dir, w->v->judges[x].name, w->v->logs[l].file);
+		bool done =
+		    path && is_complete(path, w->v->logs[l].id, w->v->judges[x].name,
+					w->v->digest, ev_model(w, x));
 		free(path);
 		if (done) {
 			(*skipped)++;
@@ -682,8 +695,8 @@ static int ew_job_next(void *jp, sd_request *req)
 	req->user_prompt = j->user;
 	req->sampling = j->x->sampling;
 	/* a new seed per attempt: a retry must not repeat the reply */
-	uint64_t s = sd_seed_mix(j->x->seed, sd_fnv1a64(j->l->id, strlen(j->l->id),
-							SD_FNV1A64_INIT));
+	uint64_t s = sd_seed_mix(j->x->seed,
+				 sd_fnv1a64(j->l->id, strlen(j->l->id), SD_FNV1A64_INIT));
 	req->sampling.seed = (uint32_t)sd_seed_mix(s, (uint64_t)j->attempts);
 	req->grammar = j->x->rubric->grammar;
 	j->asked = true;
@@ -721,26 +734,30 @@ static int ew_job_save(void *wp, void *jp, size_t item, sd_error *err)
 	int bad = !o || !rj;
 	bad = bad || json_object_set_new(o, "conv_id", json_string(j->l->id));
 	bad = bad || json_object_set_new(o, "judge", json_string(j->x->name));
-	bad = bad || json_object_set_new(o, "judge_model", sd_json_string_repair(j->model));
+	bad =
+	    bad || json_object_set_new(o, "judge_model", sd_json_string_repair(j->model));
 	bad = bad || json_object_set_new(o, "timestamp", json_string(ts));
 	bad = bad || json_object_set_new(o, "source", sd_json_string_repair(j->l->path));
-	bad = bad || json_object_set_new(o, "cell", j->l->cell ? sd_json_string_repair(j->l->cell)
-							     : json_null());
+	bad = bad || json_object_set_new(o, "cell",
+					 j->l->cell ? sd_json_string_repair(j->l->cell)
+						    : json_null());
 	bad = bad || json_object_set_new(o, "rubric", rj);
 	rj = NULL;
-	bad = bad || json_object_set_new(o, "scores", j->scores ? json_incref(j->scores)
-								: json_null());
+	bad = bad || json_object_set_new(
+			 o, "scores", j->scores ? json_incref(j->scores) : json_null());
 	bad = bad || json_object_set_new(o, "status",
 					 json_string(j->scores ? "ok" : "unparsed"));
 	bad = bad || json_object_set_new(o, "reply", sd_json_string_repair(j->reply));
 	bad = bad || json_object_set_new(o, "attempts", json_integer(j->attempts));
-	bad = bad || json_object_set_new(o, "judge_prompt", sd_json_string_repair(j->system));
+	bad = bad ||
+	      json_object_set_new(o, "judge_prompt", sd_json_string_repair(j->system));
 	bad = bad || json_object_set_new(o, "seed", json_integer((json_int_t)j->x->seed));
 	bad = bad || json_object_set_new(o, "config_digest", json_string(w->v->digest));
 	if (model)
 		bad = bad || json_object_set(o, "model_file", (json_t *)model);
-	char *text = bad ? NULL
-			 : json_dumps(o, JSON_INDENT(4) | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+	char *text =
+	    bad ? NULL
+		: json_dumps(o, JSON_INDENT(4) | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
 	json_decref(o);
 	json_decref(rj);
 	if (!text)
@@ -754,15 +771,15 @@ static int ew_job_save(void *wp, void *jp, size_t item, sd_error *err)
 }
 
 static const sched_ops ev_ops = {
-	.n_groups = ew_n_groups,
-	.open_backend = ew_open_backend,
-	.next_item = ew_next_item,
-	.job_create = ew_job_create,
-	.job_next = ew_job_next,
-	.job_accept = ew_job_accept,
-	.job_save = ew_job_save,
-	.job_free = ew_job_free,
-	.item_name = ew_item_name,
+    .n_groups = ew_n_groups,
+    .open_backend = ew_open_backend,
+    .next_item = ew_next_item,
+    .job_create = ew_job_create,
+    .job_next = ew_job_next,
+    .job_accept = ew_job_accept,
+    .job_save = ew_job_save,
+    .job_free = ew_job_free,
+    .item_name = ew_item_name,
 };
 
 /* OUT/evaluate.json: the config, its digest and the model files. */
@@ -795,7 +812,8 @@ int sd_evaluate_run(sd_evaluate *v, const sd_run_params *p, sd_run_progress *pro
 		progress = &local;
 	memset(progress, 0, sizeof(*progress));
 	if (!v || !p)
-		return sd_error_set(err, SD_EINVAL, NULL, NULL, "no config or run parameters");
+		return sd_error_set(err, SD_EINVAL, NULL, NULL,
+				    "no config or run parameters");
 	memset(&w, 0, sizeof(w));
 	w.v = v;
 	w.p = p;
@@ -803,12 +821,12 @@ int sd_evaluate_run(sd_evaluate *v, const sd_run_params *p, sd_run_progress *pro
 		return sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	for (size_t x = 0; x < v->n_judges; x++) {
 		json_t *id = NULL;
-		if ((rc = run_model_identity(&v->judges[x].backend, v->path, p->default_model,
-					      &id, err)))
+		if ((rc = run_model_identity(&v->judges[x].backend, v->path,
+					     p->default_model, &id, err)))
 			goto out_models;
-		if (json_array_append_new(w.model_files,
-					  json_pack("{s:s,s:o}", "name", v->judges[x].name,
-						    "model_file", id ? id : json_null()))) {
+		if (json_array_append_new(
+			w.model_files, json_pack("{s:s,s:o}", "name", v->judges[x].name,
+						 "model_file", id ? id : json_null()))) {
 			rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 			goto out_models;
 		}
@@ -818,8 +836,8 @@ int sd_evaluate_run(sd_evaluate *v, const sd_run_params *p, sd_run_progress *pro
 		rc = sd_error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 		goto out_models;
 	}
-	rc = sched_prepare(p, "evaluate.json", v->digest, manifest, "evaluations", &created,
-			   err);
+	rc = sched_prepare(p, "evaluate.json", v->digest, manifest, "evaluations",
+			   &created, err);
 	free(manifest);
 	if (rc)
 		goto out_models;
@@ -843,9 +861,10 @@ out:
 		sched_unprepare(p, "evaluate.json", created);
 	sched_groups_free(&w.g);
 	if (rc == SD_OK && progress->failed > 0)
-		rc = sd_error_set(err, SD_EBACKEND, NULL, NULL,
-				  "%zu evaluation(s) failed; run the same command again to retry them",
-				  progress->failed);
+		rc = sd_error_set(
+		    err, SD_EBACKEND, NULL, NULL,
+		    "%zu evaluation(s) failed; run the same command again to retry them",
+		    progress->failed);
 out_models:
 	json_decref(w.model_files);
 	return rc;
