@@ -28,7 +28,8 @@ cat >"$tmp/exp.json" <<JSON
 JSON
 "$bin" run "$tmp/exp.json" --out "$tmp/run" --quiet || fail "run"
 cat >"$tmp/ann.json" <<'JSON'
-{"seed": 1, "backend": {"type": "scripted", "replies": ["1", "3", "2", "5", "4", "2", "1", "5", "3"]},
+{"seed": 1, "max_retries": 0,
+ "backend": {"type": "scripted", "replies": ["1", "3", "2", "5", "9", "4", "2", "1", "5", "3"]},
  "annotators": [{"name": "toxicity", "instructions": "Rate 1-5.", "label": {"range": [1, 5]}}]}
 JSON
 "$bin" annotate "$tmp/ann.json" "$tmp/run" --out "$tmp/ann" --quiet --parallel 1 || fail "annotate"
@@ -116,6 +117,9 @@ for r in rows:
     d["rows"].append(r)
     if d["cond"] not in conds: conds.append(d["cond"])
 assert got["conditions"] == conds, (got["conditions"], conds)
+# "9" is out of range: unparsed, no label, and not a value of the measure
+unparsed = [r for r in rows if r["toxicity_annotation"] == "9"]
+assert unparsed and all(r["toxicity_label"] is None for r in unparsed)
 metrics = {}
 def lab(r): return r.get("toxicity_label")
 metrics["toxicity"] = ({k: (sum(lab(r) for r in d["rows"] if lab(r) is not None) /

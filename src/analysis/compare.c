@@ -35,7 +35,8 @@ static const char *cond_of(const ds_disc *dd)
 }
 
 /* A label as a number: a JSON number, or an annotation text that is one
- * number and nothing else (SynDisco's files have no parsed labels). */
+ * number and nothing else (SynDisco's files have no parsed labels; ours
+ * without a label spec), unless the annotation says it did not parse. */
 static bool label_value(const json_t *a, double *out)
 {
 	const json_t *l = json_object_get(a, "label");
@@ -43,6 +44,9 @@ static bool label_value(const json_t *a, double *out)
 		*out = json_number_value(l);
 		return true;
 	}
+	const char *st = json_string_value(json_object_get(a, "label_status"));
+	if (st && !strcmp(st, "unparsed"))
+		return false; /* its text failed the spec: never a value */
 	const char *s = json_string_value(json_object_get(a, "annotation"));
 	if (!json_is_null(l) && l)
 		return false; /* a label that is not a number: a category */
