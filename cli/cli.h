@@ -12,6 +12,7 @@ int cmd_discuss(int argc, char **argv);
 int cmd_make_model(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_annotate(int argc, char **argv);
+int cmd_evaluate(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_report(int argc, char **argv);
@@ -77,5 +78,14 @@ cli_out *cli_out_open(const char *path);		   /* NULL: error printed */
 int cli_out_write(const char *data, size_t len, void *ud); /* sd_write_fn */
 int cli_out_commit(cli_out *o);				   /* exit code; frees o */
 void cli_out_abort(cli_out *o);				   /* frees o */
+
+/*
+ * stats' condition comparisons (stats_compare.c): tables on stdout, or
+ * the JSON object of sd_dataset_compare_json when json; in table mode
+ * nothing when there is nothing to compare, unless always. Returns an
+ * exit code.
+ */
+int cli_print_comparisons(const sd_dataset *d, const sd_compare_params *p, bool json,
+			  bool always);
 
 #endif

@@ -69,16 +69,51 @@ static const char annotate_usage[] =
     "Exit status: 0 all done, 1 error, 2 usage, 3 interrupted (run again to\n"
     "resume), 10+N when N annotations failed (N capped at 100).\n";
 
-/* What differs between `run` (an experiment) and `annotate`. */
+static const char evaluate_usage[] =
+    "usage: syndisco evaluate CONFIG.json [DIR|FILE ...] [options]\n"
+    "\n"
+    "Evaluate whole discussions: every judge of the config scores every\n"
+    "discussion log found (recursively) under the DIRs and FILEs, or under\n"
+    "the config's \"discussions\", on the config's rubric, as one JSON\n"
+    "object per judge and discussion (grammar-constrained, so it parses).\n"
+    "Each evaluation is written to OUT/<judge>/<conv-id>.json atomically;\n"
+    "running the same command again skips what is complete. Put OUT inside\n"
+    "the run (e.g. RUN/evaluations) and export, stats and report join it.\n"
+    "\n"
+    "options:\n"
+    "  --out DIR          output directory (default: output_dir in the config)\n"
+    "  --parallel N       requests in flight on the model (default 8)\n"
+    "  --shard K/N        evaluate only logs i with i %% N == K, in path order\n"
+    "                     (default: from SLURM_ARRAY_TASK_ID/_COUNT, else 0/1)\n"
+    "  --model PATH       GGUF model for every judge (default:\n"
+    "                     backend.model, else the tiny test model)\n"
+    "  --force            resume even though OUT holds another config's run\n"
+    "  --log-level L      error, warn, info (default) or debug\n"
+    "  --log-file FILE    also append log lines to FILE, rotated daily\n"
+    "  --json             print the final summary as JSON on stdout\n"
+    "  --quiet            no progress, only errors\n"
+    "  --trace-requests FILE\n"
+    "                     write every request (speaker, role, system and\n"
+    "                     user prompt) to FILE, one JSON object a line\n"
+    "  -h, --help         this help\n"
+    "\n"
+    "Exit status: 0 all done, 1 error, 2 usage, 3 interrupted (run again to\n"
+    "resume), 10+N when N evaluations failed (N capped at 100).\n";
+
+/* What differs between `run` (an experiment), `annotate` and `evaluate`. */
 typedef struct workload {
 	bool annotate;
+	bool evaluate;
 	sd_experiment *e;
 	sd_annotate *a;
+	sd_evaluate *v;
 } workload;
 
 static int wl_load(workload *w, const char *config, const char *const *inputs,
 		   size_t n_inputs, sd_error *err)
 {
+	if (w->evaluate)
+		return sd_evaluate_load(config, inputs, n_inputs, &w->v, err);
 	if (w->annotate)
 		return sd_annotate_load(config, inputs, n_inputs, &w->a, err);
 	return sd_experiment_load(config, &w->e, err);
@@ -86,24 +121,31 @@ static int wl_load(workload *w, const char *config, const char *const *inputs,
 
 static int wl_set_model(workload *w, const char *model)
 {
+	if (w->evaluate)
+		return sd_evaluate_set_model(w->v, model);
 	return w->annotate ? sd_annotate_set_model(w->a, model)
 			   : sd_experiment_set_model(w->e, model);
 }
 
 static const char *wl_output_dir(const workload *w)
 {
-	return w->annotate ? sd_annotate_output_dir(w->a)
-			   : sd_experiment_output_dir(w->e);
+	if (w->evaluate)
+		return sd_evaluate_output_dir(w->v);
+	return w->annotate ? sd_annotate_output_dir(w->a) : sd_experiment_output_dir(w->e);
 }
 
 static const char *wl_digest(const workload *w)
 {
+	if (w->evaluate)
+		return sd_evaluate_digest(w->v);
 	return w->annotate ? sd_annotate_digest(w->a) : sd_experiment_digest(w->e);
 }
 
 static int wl_run(workload *w, const sd_run_params *p, sd_run_progress *prog,
 		  sd_error *err)
 {
+	if (w->evaluate)
+		return sd_evaluate_run(w->v, p, prog, err);
 	return w->annotate ? sd_annotate_run(w->a, p, prog, err)
 			   : sd_experiment_run(w->e, p, prog, err);
 }
@@ -111,6 +153,7 @@ static int wl_run(workload *w, const sd_run_params *p, sd_run_progress *prog,
 static void wl_free(workload *w)
 {
 	sd_annotate_free(w->a);
+	sd_evaluate_free(w->v);
 	sd_experiment_free(w->e);
 }
 
@@ -307,17 +350,17 @@ static double cpu_seconds(void)
 	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
 }
 
-static int run_main(int argc, char **argv, bool annotate)
+static int run_main(int argc, char **argv, bool annotate, bool evaluate)
 {
 	const char *config = NULL, *out = NULL, *model = NULL, *shard = NULL;
-	const char *help = annotate ? annotate_usage : usage;
+	const char *help = evaluate ? evaluate_usage : annotate ? annotate_usage : usage;
 	const char *inputs[argc > 0 ? argc : 1]; /* annotate: logs to read */
 	size_t n_inputs = 0;
 	const char *log_file = NULL, *v, *trace = NULL;
 	int parallel = 8;
 	bool force = false, json = false, print = false;
 	run_ui ui = {.level = SD_LOG_INFO};
-	workload wl = {.annotate = annotate};
+	workload wl = {.annotate = annotate, .evaluate = evaluate};
 	char *default_model = NULL;
 	sd_error err;
 	int status = 1;
@@ -350,7 +393,7 @@ static int run_main(int argc, char **argv, bool annotate)
 			force = true;
 		} else if (!strcmp(argv[i], "--json")) {
 			json = true;
-		} else if (annotate && !strcmp(argv[i], "--print")) {
+		} else if (annotate && !evaluate && !strcmp(argv[i], "--print")) {
 			print = true;
 		} else if (annotate &&
 			   (v = cli_opt(argc, argv, &i, "--trace-requests"))) {
@@ -435,7 +478,7 @@ static int run_main(int argc, char **argv, bool annotate)
 
 	char line[256];
 	snprintf(line, sizeof(line), "%s %s -> %s, shard %u/%u, %d in flight, config %s",
-		 annotate ? "annotate" : "run", config, rp.out_dir, rp.shard_index,
+		 evaluate ? "evaluate" : annotate ? "annotate" : "run", config, rp.out_dir, rp.shard_index,
 		 rp.shard_count, parallel, wl_digest(&wl));
 	on_log(SD_LOG_INFO, line, &ui);
 
@@ -508,9 +551,20 @@ out:
 	return status;
 }
 
-int cmd_run(int argc, char **argv) { return run_main(argc, argv, false); }
+int cmd_run(int argc, char **argv)
+{
+	return run_main(argc, argv, false, false);
+}
 
-int cmd_annotate(int argc, char **argv) { return run_main(argc, argv, true); }
+int cmd_annotate(int argc, char **argv)
+{
+	return run_main(argc, argv, true, false);
+}
+
+int cmd_evaluate(int argc, char **argv)
+{
+	return run_main(argc, argv, true, true);
+}
 
 static const char status_usage[] =
     "usage: syndisco status OUT [--json] [--shards N]\n"

@@ -1179,8 +1179,47 @@ size_t sd_annotate_annotator_count(const sd_annotate *a);
  * skipped. Shards split the logs (log i with i % N == K, in path order).
  * Returns like sd_experiment_run.
  */
-int sd_annotate_run(sd_annotate *a, const sd_run_params *p, sd_run_progress *progress,
+int sd_annotate_run(sd_annotate *a, const sd_run_params *p,
+		    sd_run_progress *progress, sd_error *err);
+/* ------------------------------------------------------------------ */
+/* Evaluation runs: judges x discussion logs (run layer)              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * An evaluation config (docs/evaluate.md): judges (name, persona,
+ * context, instructions, sampling, backend) that score each whole
+ * discussion on a rubric (dimensions with a name, a description and an
+ * integer range), as one grammar-constrained JSON object per judge and
+ * discussion. Logs are found as sd_dataset_load finds them.
+ */
+typedef struct sd_evaluate sd_evaluate;
+
+/*
+ * Load the config and find the logs; inputs (may be empty) replace the
+ * config's "discussions". Errors name the file and field. Caller frees
+ * *out with sd_evaluate_free().
+ */
+int sd_evaluate_load(const char *path, const char *const *inputs, size_t n_inputs,
+		     sd_evaluate **out, sd_error *err);
+void sd_evaluate_free(sd_evaluate *v);
+int sd_evaluate_set_model(sd_evaluate *v, const char *path);
+/* output_dir from the config, or NULL. Borrowed. */
+const char *sd_evaluate_output_dir(const sd_evaluate *v);
+const char *sd_evaluate_digest(const sd_evaluate *v);
+size_t sd_evaluate_log_count(const sd_evaluate *v);
+size_t sd_evaluate_judge_count(const sd_evaluate *v);
+/* The GBNF grammar every reply of judge i must match. Borrowed. */
+const char *sd_evaluate_judge_grammar(const sd_evaluate *v, size_t judge);
+
+/*
+ * Evaluate every log with every judge into
+ * out_dir/<judge>/<conv-id>.json, atomically; complete files are
+ * skipped, shards split the logs (i % N == K, in path order). Returns
+ * like sd_annotate_run.
+ */
+int sd_evaluate_run(sd_evaluate *v, const sd_run_params *p, sd_run_progress *progress,
 		    sd_error *err);
+
 /*
  * The indices 0..total-1 of `cell` in out_dir whose file is not a
  * complete log of that cell and index (missing, partial or corrupt), in
@@ -1299,8 +1338,35 @@ typedef struct sd_cell_summary {
  */
 int sd_dataset_summary(const sd_dataset *d, sd_cell_summary **out, size_t *n);
 
+/*
+ * Condition comparisons (docs/export.md#condition-comparisons): for every
+ * numeric annotation label and evaluation score, the mean per condition
+ * (a log's cell, else the name of its directory) with a 95% percentile
+ * bootstrap interval over discussions, pairwise differences of means,
+ * and for labels the mean per turn index.
+ */
+typedef struct sd_compare_params {
+	size_t replicates; /* bootstrap replicates B; default 1000 */
+	uint64_t seed;     /* default 42 */
+} sd_compare_params;
+
+sd_compare_params sd_compare_default_params(void);
+
+/*
+ * The comparisons as one JSON object (compact, ASCII): {"bootstrap":
+ * {replicates, seed, confidence, interval, resampled}, "conditions":
+ * [...], "metrics": [{name, kind: "label"|"score", by_condition: [{condition,
+ * n, mean, lo, hi}], differences: [{a, b, n_a, n_b, diff, lo, hi}],
+ * by_turn (labels): [{condition, turns: [{turn, n, mean, lo, hi}]}]}]}.
+ * Caller frees *out with free(). SD_EINVAL for replicates outside
+ * 1..1000000, SD_ENOMEM.
+ */
+int sd_dataset_compare_json(const sd_dataset *d, const sd_compare_params *p, char **out,
+			    sd_error *err);
+
 typedef struct sd_report_params {
 	const char *title; /* default "syndisco report" */
+	sd_compare_params compare; /* the report's condition comparisons */
 } sd_report_params;
 
 sd_report_params sd_report_default_params(void);

@@ -241,7 +241,10 @@ mkdir -p "$tmp/gone" && cp -r "$tmp/run/run.json" "$tmp/run/mod" "$tmp/gone/"
 python3 - "$tmp/r.html" <<'PY' && ok || bad "report escaping"
 import json, re, sys
 h = open(sys.argv[1], encoding="utf-8").read()
-assert h.count("</script") == 2, h.count("</script")   # the two script elements
+# the data, the browser, the comparisons' drawing and their data (numeric
+# labels here): no other script element
+assert h.count("</script") == 3 + ('id="sd-compare"' in h), h.count("</script")
+assert 'id="sd-compare"' in h
 assert h.count("<!--") == 1                              # the template's comment
 assert "<title>&lt;/script&gt;&lt;b&gt;x&lt;/b&gt;</title>" in h
 m = re.search(r'<script type="application/json" id="sd-data">(.*?)</script>', h, re.S)

@@ -98,7 +98,10 @@ for (const want of cfg.open) {
 	});
 	const badges = shown.reduce((a, s) => a + s.badges, 0);
 	check(badges === want.annotations, `${where}: ${badges} annotation badges, expected ${want.annotations}`);
-	check(await page.locator('script').count() === 2, `${where}: extra script elements`);
+	// the data, the browser, the comparisons' drawing and (with numeric
+	// labels or scores) their data: no other script element
+	const wantScripts = 3 + (await page.locator('#sd-compare').count());
+	check(await page.locator('script').count() === wantScripts, `${where}: extra script elements`);
 	// persona on click
 	await page.locator('#comments .comment .user').first().click();
 	const persona = page.locator('#comments .comment .persona').first();

@@ -75,6 +75,40 @@ cat >"$tmp/check.json" <<JSON
 JSON
 NODE_PATH= node "$src/tests/report_check.mjs" "$tmp/check.json"
 rc=$?
+
+# --- conditions compared ------------------------------------------------------
+# three conditions, a label on every comment and two scores per discussion
+# (scripted annotators and judges), drawn by the page
+sed -e 's/"num_discussions": 4/"num_discussions": 6/' \
+    -e 's/{"name": "vanilla"}]/{"name": "vanilla"}, {"name": "strict", "instructions": "Moderate strictly."}]/' \
+	"$tmp/exp.json" >"$tmp/cond.json"
+"$bin" run "$tmp/cond.json" --out "$tmp/cond" --quiet || { echo "FAIL: conditions run"; exit 1; }
+cat >"$tmp/cond-ann.json" <<'JSON'
+{"seed": 1, "backend": {"type": "scripted", "replies": ["1", "3", "2", "5", "4", "2", "1", "5", "3", "2", "4"]},
+ "annotators": [{"name": "toxicity", "instructions": "Rate 1-5.", "label": {"range": [1, 5]}}]}
+JSON
+cat >"$tmp/cond-ev.json" <<'JSON'
+{"seed": 2, "backend": {"type": "scripted", "replies": [
+   "{\"hostility\": 2, \"coherence\": 7}", "{\"hostility\": 5, \"coherence\": 3}",
+   "{\"hostility\": 1, \"coherence\": 9}", "{\"hostility\": 4, \"coherence\": 4}",
+   "{\"hostility\": 3, \"coherence\": 8}"]},
+ "rubric": [{"name": "hostility", "range": [1, 5]}, {"name": "coherence", "range": [0, 10]}],
+ "judges": [{"name": "judge", "instructions": "Judge."}]}
+JSON
+"$bin" annotate "$tmp/cond-ann.json" "$tmp/cond" --out "$tmp/cond-annotations" --quiet \
+	--parallel 1 || { echo "FAIL: conditions annotate"; exit 1; }
+"$bin" evaluate "$tmp/cond-ev.json" "$tmp/cond" --out "$tmp/cond/evaluations" --quiet \
+	--parallel 1 || { echo "FAIL: conditions evaluate"; exit 1; }
+"$bin" report "$tmp/cond" --annotations "$tmp/cond-annotations" --title "Conditions compared" \
+	--bootstrap 500 -o "$out/report-conditions.html" -q || { echo "FAIL: conditions report"; exit 1; }
+"$bin" stats "$tmp/cond" --annotations "$tmp/cond-annotations" --compare --json --bootstrap 500 \
+	>"$tmp/cond-stats.json" || { echo "FAIL: conditions stats"; exit 1; }
+cat >"$tmp/cond-check.json" <<JSON
+{"playwright": "$pw_dir/node_modules/playwright-core", "chromium": "$chromium",
+ "report": "$out/report-conditions.html", "stats": "$tmp/cond-stats.json",
+ "shot": "$out/report-conditions.png"}
+JSON
+NODE_PATH= node "$src/tests/report_compare_check.mjs" "$tmp/cond-check.json" || rc=1
 [ $rc -eq 0 ] && echo "screenshots: $out/report-summary.png $out/report-discussion.png" \
-	"$out/report-discussion-tricky.png"
+	"$out/report-discussion-tricky.png $out/report-conditions.png"
 exit $rc

@@ -371,6 +371,34 @@ static int chaos(const char *name, int (*run)(void), int (*same)(void))
 	return failed_cleanly > 0 ? 0 : 1;
 }
 
+/* An evaluation config: rubrics into grammars, the logs found. */
+static sink evaluate_result;
+
+static int evaluate_scenario(void)
+{
+	sd_evaluate *v = NULL;
+	evaluate_result = (sink){ 0, 0xcbf29ce484222325ULL };
+	int rc = sd_evaluate_load(FIXTURES "/evaluate/evaluate.json", NULL, 0, &v, NULL);
+	if (rc)
+		return rc;
+	const char *g = sd_evaluate_judge_grammar(v, 0);
+	const char *dg = sd_evaluate_digest(v);
+	sink_write(g, strlen(g), &evaluate_result);
+	sink_write(dg, strlen(dg), &evaluate_result);
+	if (sd_evaluate_log_count(v) != 1 || sd_evaluate_judge_count(v) != 2)
+		rc = SD_EINVAL;
+	sd_evaluate_free(v);
+	return rc;
+}
+
+static sink evaluate_baseline;
+
+static int same_evaluate(void)
+{
+	return evaluate_result.len == evaluate_baseline.len &&
+	       evaluate_result.hash == evaluate_baseline.hash;
+}
+
 static sink export_baseline;
 
 static int same_export(void)
@@ -426,6 +454,13 @@ int main(void)
 		     same_label);
 	free(label_grammar);
 	free(label_baseline);
-	printf("%d passed, %d failed\n", 7 - bad, bad);
+	if (evaluate_scenario() != SD_OK) {
+		fprintf(stderr, "evaluate config: fails without injected failures\n");
+		return 1;
+	}
+	evaluate_baseline = evaluate_result;
+	bad += chaos("evaluate config (jansson's allocations spared)", evaluate_scenario,
+		     same_evaluate);
+	printf("%d passed, %d failed\n", 8 - bad, bad);
 	return bad ? 1 : 0;
 }

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "analysis/dataset.h"
+#include "analysis/dataset_eval.h"
 #include "core/core.h"
 #include "run/files.h"
 #include "run/log_walk.h"
@@ -268,12 +269,16 @@ out:
 
 /* ---- what a JSON file is ---- */
 
-enum { KIND_OTHER, KIND_LOG, KIND_ANNOTATION, KIND_MANIFEST };
+enum { KIND_OTHER, KIND_LOG, KIND_ANNOTATION, KIND_MANIFEST, KIND_EVALUATION };
 
 static int classify(const json_t *root)
 {
 	if (!json_is_object(root))
 		return KIND_OTHER;
+	if (sd__eval_is_file(root))
+		return KIND_EVALUATION;
+	if (sd__eval_is_manifest(root))
+		return KIND_MANIFEST;
 	if (sd__lc_is_annotation(root))
 		return KIND_ANNOTATION;
 	if (json_is_array(json_object_get(root, "cells")) &&
@@ -494,6 +499,10 @@ static int load_logs(sd_dataset *d, const sd_dataset_params *p, sd_error *err)
 			}
 		} else if (kind == KIND_LOG) {
 			if ((rc = load_discussion(d, path, text, err)))
+				goto out;
+		} else if (kind == KIND_EVALUATION) {
+			/* evaluations in the run directory are joined */
+			if ((rc = sd__ds_eval_add(d, path, root, err)))
 				goto out;
 		} else if (ex[i] || (kind != KIND_ANNOTATION && kind != KIND_MANIFEST)) {
 			rc = sd__error_set(
@@ -993,7 +1002,10 @@ static int load_annotations(sd_dataset *d, const sd_dataset_params *p, sd_error 
 		if (kind == KIND_LOG && !json_object_get(root, "id") &&
 		    (ex[i] || !is_discussion(&a, files.v[i])))
 			kind = KIND_ANNOTATION;
-		if (kind == KIND_ANNOTATION) {
+		if (kind == KIND_EVALUATION) {
+			if ((rc = sd__ds_eval_add(d, files.v[i], root, err)))
+				goto out;
+		} else if (kind == KIND_ANNOTATION) {
 			if ((rc = load_annotation_file(&a, files.v[i], root, err)))
 				goto out;
 		} else if (ex[i]) {
@@ -1072,7 +1084,7 @@ int sd_dataset_load(const sd_dataset_params *p, sd_dataset **out, sd_error *err)
 		return sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
 	int rc;
 	if ((rc = load_logs(d, p, err)) || (rc = build_rows(d, err)) ||
-	    (rc = load_annotations(d, p, err))) {
+	    (rc = load_annotations(d, p, err)) || (rc = sd__ds_eval_resolve(d, err))) {
 		sd_dataset_free(d);
 		return rc;
 	}
@@ -1114,6 +1126,7 @@ void sd_dataset_free(sd_dataset *d)
 	for (size_t i = 0; i < d->n_warnings; i++)
 		free(d->warnings[i]);
 	free(d->warnings);
+	sd__ds_evals_free(d->evals);
 	free(d);
 }
 

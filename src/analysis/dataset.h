@@ -66,6 +66,7 @@ struct sd_dataset {
 	char **warnings;
 	size_t n_warnings;
 	size_t n_warnings_dropped;
+	struct ds_evals *evals; /* dataset_eval.h; NULL when none */
 };
 
 /* The annotation of row r by annotator a (borrowed), or NULL. */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "analysis/dataset.h"
+#include "analysis/dataset_eval.h"
 #include "util/buf.h"
 #include "util/error.h"
 
@@ -43,7 +44,8 @@ static char **column_names(const sd_dataset *d, size_t *n)
 	    "text",
 	};
 	size_t nf = sizeof(fixed) / sizeof(fixed[0]);
-	size_t total = nf + d->n_persona_fields + 1 + 2 * d->n_annotators;
+	size_t total = nf + d->n_persona_fields + 1 + 2 * d->n_annotators +
+		       sd__ds_eval_count(d);
 	char **v = calloc(total, sizeof(*v));
 	size_t k = 0;
 	sd__buf b;
@@ -69,6 +71,13 @@ static char **column_names(const sd_dataset *d, size_t *n)
 				goto oom;
 			v[k++] = sd__buf_steal(&b);
 		}
+	}
+	/* evaluation scores: the discussion's, on each of its comments */
+	for (size_t i = 0; i < sd__ds_eval_count(d); i++) {
+		sd__buf_init(&b, 0);
+		if (sd__buf_printf(&b, "eval_%s_%s", sd__ds_eval_judge(d, i), sd__ds_eval_dim(d, i)))
+			goto oom;
+		v[k++] = sd__buf_steal(&b);
 	}
 	/* unique by construction: an annotator "persona_x" and a persona field
 	   "x_label" would both give persona_x_label; a later column whose
@@ -172,6 +181,12 @@ static int row_values(const sd_dataset *d, size_t r, json_t **v, size_t n)
 		const json_t *a = ds_annot(d, r, i);
 		v[k++] = a ? annotation_cell(a) : json_null();
 		v[k++] = a ? label_cell(a) : json_null();
+	}
+	for (size_t i = 0; i < sd__ds_eval_count(d); i++) {
+		double x;
+		v[k++] = !sd__ds_eval_value(d, row->disc, i, &x) ? json_null()
+			 : x == (double)(json_int_t)x ? json_integer((json_int_t)x)
+						      : json_real(x);
 	}
 	for (size_t i = 0; i < n; i++)
 		if (!v[i])

@@ -13,6 +13,8 @@
 
 #include "analysis/dataset.h"
 #include "core/core.h"
+#include "analysis/compare.h"
+#include "analysis/dataset.h"
 #include "util/buf.h"
 #include "util/error.h"
 
@@ -25,6 +27,7 @@ sd_report_params sd_report_default_params(void)
 	sd_report_params p;
 	memset(&p, 0, sizeof(p));
 	p.title = "syndisco report";
+	p.compare = sd_compare_default_params();
 	return p;
 }
 
@@ -678,6 +681,18 @@ int sd_dataset_report_html(const sd_dataset *d, const sd_report_params *p,
 			warnings(&o, d);
 		else if (n == 4 && !strncmp(m + 2, "DATA", n))
 			data_json(&o, d);
+		else if (n == 7 && !strncmp(m + 2, "COMPARE", n)) {
+			/* params filled by hand, without the defaults */
+			sd_compare_params cp = p->compare.replicates
+						       ? p->compare : sd_compare_default_params();
+			char *html = sd__report_compare_html(d, &cp, err);
+			if (!html) {
+				sd__buf_free(&o.b);
+				return err ? err->code : SD_ENOMEM;
+			}
+			puts_(&o, html);
+			free(html);
+		}
 		else
 			put(&o, m, (size_t)(close + 2 - m)); /* not ours: keep it */
 		s = close + 2;
