@@ -4,27 +4,27 @@
 #include "cli.h"
 
 static const char usage[] =
-	"usage: syndisco report DIR... [--annotations DIR...] -o REPORT.html\n"
-	"\n"
-	"Write one self-contained HTML page (no external assets, no network)\n"
-	"about the discussion logs under DIR: a summary per cell, charts of\n"
-	"comment lengths, comments per participant and labels per annotator,\n"
-	"and a browser to read each discussion as a thread (personas on\n"
-	"click, moderator comments set apart, annotations as badges). With\n"
-	"numeric labels or evaluation scores (evaluations under DIR or\n"
-	"--annotations are joined), the conditions compared: means with 95%\n"
-	"bootstrap CIs, each label through the turns, pairwise differences.\n"
-	"\n"
-	"options:\n"
-	"  --annotations DIR...  annotation files to show with the comments;\n"
-	"                        takes every argument up to the next option\n"
-	"  -o, --output FILE     the page, written atomically (\"-\": stdout)\n"
-	"  --title TEXT          page title (default \"syndisco report\")\n"
-	"  --bootstrap B         bootstrap replicates of the condition\n"
-	"                        comparisons (default 1000)\n"
-	"  --seed S              their seed (default 42)\n"
-	"  --quiet               no warnings\n"
-	"  -h, --help            this help\n";
+    "usage: syndisco report DIR... [--annotations DIR...] -o REPORT.html\n"
+    "\n"
+    "Write one self-contained HTML page (no external assets, no network)\n"
+    "about the discussion logs under DIR: a summary per cell, charts of\n"
+    "comment lengths, comments per participant and labels per annotator,\n"
+    "and a browser to read each discussion as a thread (personas on\n"
+    "click, moderator comments set apart, annotations as badges). With\n"
+    "numeric labels or evaluation scores (evaluations under DIR or\n"
+    "--annotations are joined), the conditions compared: means with 95%\n"
+    "bootstrap CIs, each label through the turns, pairwise differences.\n"
+    "\n"
+    "options:\n"
+    "  --annotations DIR...  annotation files to show with the comments;\n"
+    "                        takes every argument up to the next option\n"
+    "  -o, --output FILE     the page, written atomically (\"-\": stdout)\n"
+    "  --title TEXT          page title (default \"syndisco report\")\n"
+    "  --bootstrap B         bootstrap replicates of the condition\n"
+    "                        comparisons (default 1000)\n"
+    "  --seed S              their seed (default 42)\n"
+    "  --quiet               no warnings\n"
+    "  -h, --help            this help\n";
 
 int cmd_report(int argc, char **argv)
 {
@@ -49,14 +49,18 @@ int cmd_report(int argc, char **argv)
 		} else if ((v = cli_opt(argc, argv, &i, "--bootstrap"))) {
 			uint64_t u;
 			if (!cli_parse_u64(v, &u) || u < 1 || u > 1000000) {
-				cli_errorf(2, "--bootstrap: '%s' is not a number from 1 to 1000000", v);
+				cli_errorf(
+				    2,
+				    "--bootstrap: '%s' is not a number from 1 to 1000000",
+				    v);
 				goto out;
 			}
 			rp.compare.replicates = (size_t)u;
 		} else if ((v = cli_opt(argc, argv, &i, "--seed"))) {
 			uint64_t u;
 			if (!cli_parse_u64(v, &u)) {
-				cli_errorf(2, "--seed: '%s' is not a whole number >= 0", v);
+				cli_errorf(2, "--seed: '%s' is not a whole number >= 0",
+					   v);
 				goto out;
 			}
 			rp.compare.seed = u;

@@ -131,7 +131,8 @@ static const char *wl_output_dir(const workload *w)
 {
 	if (w->evaluate)
 		return sd_evaluate_output_dir(w->v);
-	return w->annotate ? sd_annotate_output_dir(w->a) : sd_experiment_output_dir(w->e);
+	return w->annotate ? sd_annotate_output_dir(w->a)
+			   : sd_experiment_output_dir(w->e);
 }
 
 static const char *wl_digest(const workload *w)
@@ -478,8 +479,11 @@ static int run_main(int argc, char **argv, bool annotate, bool evaluate)
 
 	char line[256];
 	snprintf(line, sizeof(line), "%s %s -> %s, shard %u/%u, %d in flight, config %s",
-		 evaluate ? "evaluate" : annotate ? "annotate" : "run", config, rp.out_dir, rp.shard_index,
-		 rp.shard_count, parallel, wl_digest(&wl));
+		 evaluate   ? "evaluate"
+		 : annotate ? "annotate"
+			    : "run",
+		 config, rp.out_dir, rp.shard_index, rp.shard_count, parallel,
+		 wl_digest(&wl));
 	on_log(SD_LOG_INFO, line, &ui);
 
 	sd_run_progress prog;
@@ -487,19 +491,22 @@ static int run_main(int argc, char **argv, bool annotate, bool evaluate)
 	double rate = prog.seconds > 0 ? (double)prog.gen_tokens / prog.seconds : 0;
 	long rss = peak_rss_kib();
 	if (json)
-		printf("{\"total\": %zu, \"done\": %zu, \"skipped\": %zu, \"failed\": %zu, "
-		       "\"turns\": %llu, \"generated_tokens\": %llu, \"prompt_tokens\": %llu, "
-		       "\"prompt_tokens_cached\": %llu, \"prompt_tokens_decoded\": %llu, "
-		       "\"seconds\": %.3f, \"load_seconds\": %.3f, \"tokens_per_second\": %.2f, "
-		       "\"cpu_seconds\": %.3f, \"load_cpu_seconds\": %.3f, "
-		       "\"peak_rss_kib\": %ld, \"parallel\": %d}\n",
-		       prog.total, prog.done, prog.skipped, prog.failed,
-		       (unsigned long long)prog.turns, (unsigned long long)prog.gen_tokens,
-		       (unsigned long long)prog.prompt_tokens,
-		       (unsigned long long)prog.prompt_cached,
-		       (unsigned long long)(prog.prompt_tokens - prog.prompt_cached), prog.seconds,
-		       prog.load_seconds, rate, cpu_seconds(), prog.load_cpu_seconds, rss,
-		       parallel);
+		printf(
+		    "{\"total\": %zu, \"done\": %zu, \"skipped\": %zu, \"failed\": %zu, "
+		    "\"turns\": %llu, \"generated_tokens\": %llu, \"prompt_tokens\": "
+		    "%llu, "
+		    "\"prompt_tokens_cached\": %llu, \"prompt_tokens_decoded\": %llu, "
+		    "\"seconds\": %.3f, \"load_seconds\": %.3f, \"tokens_per_second\": "
+		    "%.2f, "
+		    "\"cpu_seconds\": %.3f, \"load_cpu_seconds\": %.3f, "
+		    "\"peak_rss_kib\": %ld, \"parallel\": %d}\n",
+		    prog.total, prog.done, prog.skipped, prog.failed,
+		    (unsigned long long)prog.turns, (unsigned long long)prog.gen_tokens,
+		    (unsigned long long)prog.prompt_tokens,
+		    (unsigned long long)prog.prompt_cached,
+		    (unsigned long long)(prog.prompt_tokens - prog.prompt_cached),
+		    prog.seconds, prog.load_seconds, rate, cpu_seconds(),
+		    prog.load_cpu_seconds, rss, parallel);
 	snprintf(line, sizeof(line),
 		 "%zu done, %zu skipped, %zu failed in %.1f s; %llu tokens generated "
 		 "(%.1f tok/s); %llu prompt tokens sent, %llu decoded; peak RSS %.1f MiB",
@@ -551,20 +558,11 @@ out:
 	return status;
 }
 
-int cmd_run(int argc, char **argv)
-{
-	return run_main(argc, argv, false, false);
-}
+int cmd_run(int argc, char **argv) { return run_main(argc, argv, false, false); }
 
-int cmd_annotate(int argc, char **argv)
-{
-	return run_main(argc, argv, true, false);
-}
+int cmd_annotate(int argc, char **argv) { return run_main(argc, argv, true, false); }
 
-int cmd_evaluate(int argc, char **argv)
-{
-	return run_main(argc, argv, true, true);
-}
+int cmd_evaluate(int argc, char **argv) { return run_main(argc, argv, true, true); }
 
 static const char status_usage[] =
     "usage: syndisco status OUT [--json] [--shards N]\n"

@@ -4,27 +4,27 @@
 #include "cli.h"
 
 static const char usage[] =
-	"usage: syndisco stats DIR... [--annotations DIR...] [--json] [--compare]\n"
-	"\n"
-	"Summary per cell of the discussion logs under DIR (searched\n"
-	"recursively): discussions found (/ expected, from run.json), comments,\n"
-	"mean comment length in characters, moderator interventions per\n"
-	"discussion, seed and blank comments, silent turns (prompted user turns\n"
-	"whose reply was empty; needs run.json) and missing discussions.\n"
-	"Then, for every numeric annotation label and evaluation score, the\n"
-	"conditions compared (a condition is a log's cell, else its directory):\n"
-	"the mean per condition with a 95% percentile bootstrap CI over\n"
-	"discussions, and the pairwise differences of those means.\n"
-	"\n"
-	"options:\n"
-	"  --json      one JSON object per cell, one per line\n"
-	"  --compare   only the comparisons (with --json: one JSON object,\n"
-	"              per-turn means of labels included)\n"
-	"  --annotations DIR...  annotation and evaluation files to join\n"
-	"  --bootstrap B  bootstrap replicates (default 1000)\n"
-	"  --seed S    bootstrap seed (default 42)\n"
-	"  --quiet     no warnings\n"
-	"  -h, --help  this help\n";
+    "usage: syndisco stats DIR... [--annotations DIR...] [--json] [--compare]\n"
+    "\n"
+    "Summary per cell of the discussion logs under DIR (searched\n"
+    "recursively): discussions found (/ expected, from run.json), comments,\n"
+    "mean comment length in characters, moderator interventions per\n"
+    "discussion, seed and blank comments, silent turns (prompted user turns\n"
+    "whose reply was empty; needs run.json) and missing discussions.\n"
+    "Then, for every numeric annotation label and evaluation score, the\n"
+    "conditions compared (a condition is a log's cell, else its directory):\n"
+    "the mean per condition with a 95% percentile bootstrap CI over\n"
+    "discussions, and the pairwise differences of those means.\n"
+    "\n"
+    "options:\n"
+    "  --json      one JSON object per cell, one per line\n"
+    "  --compare   only the comparisons (with --json: one JSON object,\n"
+    "              per-turn means of labels included)\n"
+    "  --annotations DIR...  annotation and evaluation files to join\n"
+    "  --bootstrap B  bootstrap replicates (default 1000)\n"
+    "  --seed S    bootstrap seed (default 42)\n"
+    "  --quiet     no warnings\n"
+    "  -h, --help  this help\n";
 
 static void print_json(const sd_cell_summary *s, size_t n)
 {
@@ -96,7 +96,7 @@ static void print_table(const sd_cell_summary *s, size_t n)
 
 int cmd_stats(int argc, char **argv)
 {
-	cli_inputs in = { 0 };
+	cli_inputs in = {0};
 	bool json = false, quiet = false, compare = false;
 	sd_compare_params cp = sd_compare_default_params();
 	const char *v;
@@ -117,13 +117,17 @@ int cmd_stats(int argc, char **argv)
 			compare = true;
 		} else if ((v = cli_opt(argc, argv, &i, "--bootstrap"))) {
 			if (!cli_parse_u64(v, &u) || u < 1 || u > 1000000) {
-				cli_errorf(2, "--bootstrap: '%s' is not a number from 1 to 1000000", v);
+				cli_errorf(
+				    2,
+				    "--bootstrap: '%s' is not a number from 1 to 1000000",
+				    v);
 				goto out;
 			}
 			cp.replicates = (size_t)u;
 		} else if ((v = cli_opt(argc, argv, &i, "--seed"))) {
 			if (!cli_parse_u64(v, &u)) {
-				cli_errorf(2, "--seed: '%s' is not a whole number >= 0", v);
+				cli_errorf(2, "--seed: '%s' is not a whole number >= 0",
+					   v);
 				goto out;
 			}
 			cp.seed = u;

@@ -565,24 +565,24 @@ typedef enum sd_turn_kind {
 
 typedef struct sd_turn_params {
 	sd_turn_kind kind;
-	double p_respond;     /* respond only; in [0, 1]; default 0.5 */
-	bool random_first;    /* round robin: random first speaker */
-	uint64_t seed;        /* the manager's own RNG */
-	const size_t *order;  /* order only: user indices, copied; each
-				 < n_users; used in turn and cycled */
-	size_t n_order;       /* order only: >= 1 */
+	double p_respond;    /* respond only; in [0, 1]; default 0.5 */
+	bool random_first;   /* round robin: random first speaker */
+	uint64_t seed;	     /* the manager's own RNG */
+	const size_t *order; /* order only: user indices, copied; each
+				< n_users; used in turn and cycled */
+	size_t n_order;	     /* order only: >= 1 */
 	/* mention (docs/turns.md) */
-	double p_mention;     /* chance of following a valid @mention, in
-				 [0, 1]; default 1 */
+	double p_mention;      /* chance of following a valid @mention, in
+				  [0, 1]; default 1 */
 	sd_turn_kind fallback; /* round_robin, random or respond: who speaks
 				  when the mention is not followed; default
 				  random (p_respond and random_first apply) */
 	/* director (docs/turns.md) */
 	const char *director_instructions; /* the director's system prompt;
 					      NULL: the default; copied */
-	bool exclude_last_speaker; /* never the previous speaker */
-	int32_t silent_turns; /* > 0: only users who have not spoken in the
-				 last silent_turns user turns; 0 = off */
+	bool exclude_last_speaker;	   /* never the previous speaker */
+	int32_t silent_turns;		   /* > 0: only users who have not spoken in the
+					      last silent_turns user turns; 0 = off */
 } sd_turn_params;
 
 sd_turn_params sd_turn_default_params(void);
@@ -594,8 +594,8 @@ const char *sd_turn_kind_name(sd_turn_kind kind);
 typedef struct sd_turn_manager sd_turn_manager;
 
 /* n_users >= 1 (random/respond need >= 2). Caller frees. */
-sd_turn_manager *sd_turn_manager_create(const sd_turn_params *p,
-					size_t n_users, sd_error *err);
+sd_turn_manager *sd_turn_manager_create(const sd_turn_params *p, size_t n_users,
+					sd_error *err);
 /* Index of the next speaker in [0, n_users). For a director, a uniform
  * pick among the allowed candidates (what a discussion falls back on when
  * the director's reply names nobody). */
@@ -728,13 +728,13 @@ typedef struct sd_seed_opinion {
 } sd_seed_opinion;
 
 typedef struct sd_discussion_params {
-	int32_t conv_len;         /* prompted user turns; default 5 */
-	int32_t history_ctx_len;  /* comments shown (>= 0); default 5 */
+	int32_t conv_len;	    /* prompted user turns; default 5 */
+	int32_t history_ctx_len;    /* comments shown (>= 0); default 5 */
 	int32_t history_ctx_tokens; /* > 0: also at most this many tokens of
 				       history entries (needs a token
 				       counter); 0 = off */
-	uint64_t seed;            /* sampler seeds derive from it */
-	sd_sampling sampling;     /* per-request sampling (seed overwritten) */
+	uint64_t seed;		    /* sampler seeds derive from it */
+	sd_sampling sampling;	    /* per-request sampling (seed overwritten) */
 	const sd_seed_opinion *seed_opinions; /* copied; may be NULL */
 	size_t n_seed_opinions;
 } sd_discussion_params;
@@ -812,8 +812,7 @@ typedef int (*sd_token_count_fn)(const char *text, void *ud);
  * sd_backend_token_counter with the backend as ud). Without one, a
  * discussion with history_ctx_tokens fails its next turn with SD_ESTATE.
  */
-void sd_discussion_set_token_counter(sd_discussion *d, sd_token_count_fn fn,
-				     void *ud);
+void sd_discussion_set_token_counter(sd_discussion *d, sd_token_count_fn fn, void *ud);
 
 /* Called by sd_discussion_run for each logged comment, in log order (seed
  * opinions logged at creation included). */
@@ -1090,13 +1089,13 @@ typedef struct sd_run_progress {
 	uint64_t turns; /* replies accepted */
 	uint64_t gen_tokens;
 	uint64_t prompt_tokens;
-	uint64_t prompt_cached; /* of prompt_tokens, taken from a cache:
-				   prompt_tokens - prompt_cached were decoded */
-	double seconds;    /* since the run started */
-	double load_seconds; /* of that, opening backends (loading models) */
+	uint64_t prompt_cached;	 /* of prompt_tokens, taken from a cache:
+				    prompt_tokens - prompt_cached were decoded */
+	double seconds;		 /* since the run started */
+	double load_seconds;	 /* of that, opening backends (loading models) */
 	double load_cpu_seconds; /* CPU time of this process spent opening
 				    backends (all threads) */
-	bool finished;     /* last call */
+	bool finished;		 /* last call */
 } sd_run_progress;
 
 typedef struct sd_run_params {
@@ -1179,8 +1178,8 @@ size_t sd_annotate_annotator_count(const sd_annotate *a);
  * skipped. Shards split the logs (log i with i % N == K, in path order).
  * Returns like sd_experiment_run.
  */
-int sd_annotate_run(sd_annotate *a, const sd_run_params *p,
-		    sd_run_progress *progress, sd_error *err);
+int sd_annotate_run(sd_annotate *a, const sd_run_params *p, sd_run_progress *progress,
+		    sd_error *err);
 /* ------------------------------------------------------------------ */
 /* Evaluation runs: judges x discussion logs (run layer)              */
 /* ------------------------------------------------------------------ */
@@ -1347,7 +1346,7 @@ int sd_dataset_summary(const sd_dataset *d, sd_cell_summary **out, size_t *n);
  */
 typedef struct sd_compare_params {
 	size_t replicates; /* bootstrap replicates B; default 1000 */
-	uint64_t seed;     /* default 42 */
+	uint64_t seed;	   /* default 42 */
 } sd_compare_params;
 
 sd_compare_params sd_compare_default_params(void);
@@ -1365,7 +1364,7 @@ int sd_dataset_compare_json(const sd_dataset *d, const sd_compare_params *p, cha
 			    sd_error *err);
 
 typedef struct sd_report_params {
-	const char *title; /* default "syndisco report" */
+	const char *title;	   /* default "syndisco report" */
 	sd_compare_params compare; /* the report's condition comparisons */
 } sd_report_params;
 

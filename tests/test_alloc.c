@@ -153,16 +153,14 @@ out:
 static sd_turn_kind turns_kind = SD_TURN_DIRECTOR;
 static uint64_t turns_result, turns_baseline; /* FNV-1a of the log */
 
-static int same_turns(void)
-{
-	return turns_result == turns_baseline;
-}
+static int same_turns(void) { return turns_result == turns_baseline; }
 
 static int turns_scenario(void)
 {
 	static const char *const replies[] = {
 	    "Giannis", "@Emma35 a long reply that the token window has to cut short",
-	    "Emma35",  "@Giannis, fine", "nobody", "short"};
+	    "Emma35",  "@Giannis, fine",
+	    "nobody",  "short"};
 	sd_actor *a[3] = {NULL, NULL, NULL};
 	const char *names[3] = {"Emma35", "Giannis", "Mod"};
 	sd_turn_manager *tm = NULL;
@@ -377,7 +375,7 @@ static sink evaluate_result;
 static int evaluate_scenario(void)
 {
 	sd_evaluate *v = NULL;
-	evaluate_result = (sink){ 0, 0xcbf29ce484222325ULL };
+	evaluate_result = (sink){0, 0xcbf29ce484222325ULL};
 	int rc = sd_evaluate_load(FIXTURES "/evaluate/evaluate.json", NULL, 0, &v, NULL);
 	if (rc)
 		return rc;
@@ -414,7 +412,8 @@ int main(void)
 	/* an absorbed failure must not change who speaks or what is shown */
 	turns_scenario();
 	turns_baseline = turns_result;
-	bad += chaos("directed discussion, history by tokens", turns_scenario, same_turns);
+	bad +=
+	    chaos("directed discussion, history by tokens", turns_scenario, same_turns);
 	turns_kind = SD_TURN_MENTION;
 	turns_scenario();
 	turns_baseline = turns_result;

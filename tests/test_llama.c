@@ -168,7 +168,7 @@ static char *reply_of(const sd_sampling *sp, const char *user)
 static void test_greedy_fast_path_is_argmax(void **state)
 {
 	(void)state;
-	static const float penalties[] = { 1.1f, 1.0f };
+	static const float penalties[] = {1.1f, 1.0f};
 	for (size_t i = 0; i < sizeof(penalties) / sizeof(*penalties); i++) {
 		sd_sampling g = sd_sampling_default();
 		g.max_tokens = 24;
@@ -317,13 +317,13 @@ int main(int argc, char **argv)
 	model_path = argv[1];
 	sd_global_init(true);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_chat_prompt_is_llama3),
-		cmocka_unit_test(test_deterministic_and_valid),
-		cmocka_unit_test(test_many_in_flight),
-		cmocka_unit_test(test_greedy_fast_path_is_argmax),
-		cmocka_unit_test(test_grammar_replies),
-		cmocka_unit_test(test_bad_model_files),
-		cmocka_unit_test(test_make_model_types),
+	    cmocka_unit_test(test_chat_prompt_is_llama3),
+	    cmocka_unit_test(test_deterministic_and_valid),
+	    cmocka_unit_test(test_many_in_flight),
+	    cmocka_unit_test(test_greedy_fast_path_is_argmax),
+	    cmocka_unit_test(test_grammar_replies),
+	    cmocka_unit_test(test_bad_model_files),
+	    cmocka_unit_test(test_make_model_types),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	sd_global_free();

@@ -398,7 +398,10 @@ static void test_retry_after_capped(void **state)
 	json_t *log = seen("r429huge");
 	assert_int_equal(attempts_of(log, 1000, NULL, NULL), 2);
 	json_decref(log);
-	assert_int_equal(count_since(m, "asks to wait 100000 s (Retry-After); waiting 0.2 s (backoff_max)"), 1);
+	assert_int_equal(
+	    count_since(
+		m, "asks to wait 100000 s (Retry-After); waiting 0.2 s (backoff_max)"),
+	    1);
 }
 
 /* A first attempt that fails this way is retried and then succeeds. */

@@ -367,7 +367,7 @@ static void test_history_tokens(void **state)
 		for (int k = 0; k < 4; k++)
 			cache[k] = -1;
 		assert_int_equal(sd__sd_history_window(entries, cache, 4, 10, n, &hc, fmt,
-						   "x", "dddddddd", &first, &cut),
+						       "x", "dddddddd", &first, &cut),
 				 SD_OK);
 		int32_t total = 0;
 		for (size_t k = first; k < 4; k++)
@@ -388,15 +388,15 @@ static void test_history_tokens(void **state)
 	/* both limits apply */
 	for (int k = 0; k < 4; k++)
 		cache[k] = -1;
-	sd__sd_history_window(entries, cache, 4, 1, 100, &hc, fmt, "x", "dddddddd", &first,
-			  &cut);
+	sd__sd_history_window(entries, cache, 4, 1, 100, &hc, fmt, "x", "dddddddd",
+			      &first, &cut);
 	assert_int_equal(first, 3);
-	sd__sd_history_window(entries, cache, 4, 100, 3, &hc, fmt, "x", "dddddddd", &first,
-			  &cut);
+	sd__sd_history_window(entries, cache, 4, 100, 3, &hc, fmt, "x", "dddddddd",
+			      &first, &cut);
 	assert_int_equal(first, 2);
 	/* no counter: an error, not a silent window */
 	assert_int_equal(sd__sd_history_window(entries, cache, 4, 4, 3, NULL, fmt, "x",
-					   "dddddddd", &first, &cut),
+					       "dddddddd", &first, &cut),
 			 SD_ESTATE);
 	sd_actor_free(fmt);
 }

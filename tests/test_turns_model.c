@@ -64,8 +64,9 @@ static void test_director_picks(void **state)
 			allowed[i][k] = i % 3 == 0   ? true
 					: i % 3 == 1 ? k != i % N_NAMES
 						     : (k + i) % 3 == 0;
-		assert_int_equal(sd__sd_director_prompt(names, allowed[i], N_NAMES, history,
-						    1 + i % 4, &prompts[i], &specs[i]),
+		assert_int_equal(sd__sd_director_prompt(names, allowed[i], N_NAMES,
+							history, 1 + i % 4, &prompts[i],
+							&specs[i]),
 				 SD_OK);
 		sd_request r;
 		memset(&r, 0, sizeof(r));
@@ -90,7 +91,7 @@ static void test_director_picks(void **state)
 			assert_true(i < N_PICKS);
 			assert_int_equal(rep.status, SD_OK);
 			if (sd__sd_director_parse(specs[i], rep.text, names, allowed[i],
-					      N_NAMES, &who))
+						  N_NAMES, &who))
 				fail_msg("request %zu: reply \"%s\" names nobody allowed",
 					 i, rep.text);
 			assert_true(allowed[i][who]);
@@ -200,11 +201,11 @@ static void check_log(sd_backend *b, const sd_logs *l, const char *path)
 			size_t first;
 			char *cut = NULL;
 			sd_log_comment c = sd_logs_comment(l, k - 1);
-			assert_int_equal(sd__sd_history_window((const char *const *)entries,
-							   cache, k, 1000000, limits[li],
-							   &hc, fmt, c.name, c.text,
-							   &first, &cut),
-					 SD_OK);
+			assert_int_equal(
+			    sd__sd_history_window((const char *const *)entries, cache, k,
+						  1000000, limits[li], &hc, fmt, c.name,
+						  c.text, &first, &cut),
+			    SD_OK);
 			/* the newest is always shown */
 			assert_true(first < k);
 			/* measured again, entry by entry, with the tokenizer */

@@ -199,8 +199,9 @@ int sd__dataset_compare(const sd_dataset *d, const sd_compare_params *p, json_t 
 	int rc = SD_ENOMEM;
 	*out = NULL;
 	if (!p || p->replicates < 1 || p->replicates > 1000000)
-		return sd__error_set(err, SD_EINVAL, NULL, "bootstrap",
-				    "the number of replicates must be from 1 to 1000000");
+		return sd__error_set(
+		    err, SD_EINVAL, NULL, "bootstrap",
+		    "the number of replicates must be from 1 to 1000000");
 	size_t nd = d->n_discs;
 	x.conds = calloc(nd + 1, sizeof(*x.conds));
 	x.cond_of_disc = calloc(nd + 1, sizeof(*x.cond_of_disc));

@@ -121,7 +121,7 @@ int sd__ds_eval_add(sd_dataset *d, const char *path, const json_t *root, sd_erro
 		snprintf(f, sizeof(f), "scores.%s", key);
 		if (!known)
 			return sd__error_set(err, SD_EPARSE, path, f,
-					    "not a dimension of the rubric");
+					     "not a dimension of the rubric");
 		if (!json_is_number(val))
 			return sd__error_set(err, SD_EPARSE, path, f, "must be a number");
 	}

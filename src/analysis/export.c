@@ -44,8 +44,8 @@ static char **column_names(const sd_dataset *d, size_t *n)
 	    "text",
 	};
 	size_t nf = sizeof(fixed) / sizeof(fixed[0]);
-	size_t total = nf + d->n_persona_fields + 1 + 2 * d->n_annotators +
-		       sd__ds_eval_count(d);
+	size_t total =
+	    nf + d->n_persona_fields + 1 + 2 * d->n_annotators + sd__ds_eval_count(d);
 	char **v = calloc(total, sizeof(*v));
 	size_t k = 0;
 	sd__buf b;
@@ -75,7 +75,8 @@ static char **column_names(const sd_dataset *d, size_t *n)
 	/* evaluation scores: the discussion's, on each of its comments */
 	for (size_t i = 0; i < sd__ds_eval_count(d); i++) {
 		sd__buf_init(&b, 0);
-		if (sd__buf_printf(&b, "eval_%s_%s", sd__ds_eval_judge(d, i), sd__ds_eval_dim(d, i)))
+		if (sd__buf_printf(&b, "eval_%s_%s", sd__ds_eval_judge(d, i),
+				   sd__ds_eval_dim(d, i)))
 			goto oom;
 		v[k++] = sd__buf_steal(&b);
 	}

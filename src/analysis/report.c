@@ -11,10 +11,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "analysis/dataset.h"
-#include "core/core.h"
 #include "analysis/compare.h"
 #include "analysis/dataset.h"
+#include "core/core.h"
 #include "util/buf.h"
 #include "util/error.h"
 
@@ -684,7 +683,8 @@ int sd_dataset_report_html(const sd_dataset *d, const sd_report_params *p,
 		else if (n == 7 && !strncmp(m + 2, "COMPARE", n)) {
 			/* params filled by hand, without the defaults */
 			sd_compare_params cp = p->compare.replicates
-						       ? p->compare : sd_compare_default_params();
+						   ? p->compare
+						   : sd_compare_default_params();
 			char *html = sd__report_compare_html(d, &cp, err);
 			if (!html) {
 				sd__buf_free(&o.b);
@@ -692,8 +692,7 @@ int sd_dataset_report_html(const sd_dataset *d, const sd_report_params *p,
 			}
 			puts_(&o, html);
 			free(html);
-		}
-		else
+		} else
 			put(&o, m, (size_t)(close + 2 - m)); /* not ours: keep it */
 		s = close + 2;
 	}

@@ -55,7 +55,8 @@ static int diff_table(sd__buf *b, const json_t *metrics)
 			double hi = json_real_value(json_object_get(x, "hi"));
 			bool sig = lo > 0 || hi < 0;
 			rc =
-			    sd__buf_printf(b, "<tr%s><td>", sig ? " class=\"sig\"" : "") ||
+			    sd__buf_printf(b, "<tr%s><td>",
+					   sig ? " class=\"sig\"" : "") ||
 			    esc(b, json_string_value(json_object_get(m, "name"))) ||
 			    sd__buf_printf(
 				b, " <small>(%s)</small></td><td>",
@@ -94,17 +95,17 @@ char *sd__report_compare_html(const sd_dataset *d, const sd_compare_params *p,
 		goto oom;
 	int rc =
 	    sd__buf_printf(&b,
-			  "<section id=\"compare\"><h2>Conditions compared</h2>"
-			  "<p class=\"note\">Mean per condition of every numeric "
-			  "annotation label (a discussion's value: the mean of its "
-			  "comments' labels) and every evaluation score, with 95%% "
-			  "percentile bootstrap intervals over <b>discussions</b> "
-			  "(%zu replicates, seed %llu; comments are never resampled "
-			  "on their own). A condition is a log's cell, else its "
-			  "directory.</p><div class=\"charts\" id=\"compare-charts\">"
-			  "</div><div class=\"charts\" id=\"turn-charts\"></div>"
-			  "<h3>Pairwise differences</h3>",
-			  p->replicates, (unsigned long long)p->seed);
+			   "<section id=\"compare\"><h2>Conditions compared</h2>"
+			   "<p class=\"note\">Mean per condition of every numeric "
+			   "annotation label (a discussion's value: the mean of its "
+			   "comments' labels) and every evaluation score, with 95%% "
+			   "percentile bootstrap intervals over <b>discussions</b> "
+			   "(%zu replicates, seed %llu; comments are never resampled "
+			   "on their own). A condition is a log's cell, else its "
+			   "directory.</p><div class=\"charts\" id=\"compare-charts\">"
+			   "</div><div class=\"charts\" id=\"turn-charts\"></div>"
+			   "<h3>Pairwise differences</h3>",
+			   p->replicates, (unsigned long long)p->seed);
 	rc = rc || diff_table(&b, metrics) ||
 	     sd__buf_puts(
 		 &b, "</section>\n<script type=\"application/json\" id=\"sd-compare\">");

@@ -78,10 +78,7 @@ int sd_backend_token_counter(const char *text, void *backend)
 	return b->ops->count_tokens(b, text);
 }
 
-const char *sd_backend_model_name(const sd_backend *b)
-{
-	return b ? b->model_name : "";
-}
+const char *sd_backend_model_name(const sd_backend *b) { return b ? b->model_name : ""; }
 
 const char *sd_backend_last_error(const sd_backend *b) { return b ? b->last_error : ""; }
 

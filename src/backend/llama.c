@@ -1015,14 +1015,14 @@ static int l_count_tokens(sd_backend *b, const char *text)
 }
 
 static const struct sd__backend_ops llama_ops = {
-	.kind = "llama",
-	.submit = l_submit,
-	.step = l_step,
-	.collect = l_collect,
-	.cancel = l_cancel,
-	.format_chat = l_format_chat,
-	.destroy = l_destroy,
-	.count_tokens = l_count_tokens,
+    .kind = "llama",
+    .submit = l_submit,
+    .step = l_step,
+    .collect = l_collect,
+    .cancel = l_cancel,
+    .format_chat = l_format_chat,
+    .destroy = l_destroy,
+    .count_tokens = l_count_tokens,
 };
 
 /* ------------------------------------------------------------------ */

@@ -228,14 +228,14 @@ static int s_count_tokens(sd_backend *b, const char *text)
 }
 
 static const struct sd__backend_ops scripted_ops = {
-	.kind = "scripted",
-	.submit = s_submit,
-	.step = s_step,
-	.collect = s_collect,
-	.cancel = s_cancel,
-	.format_chat = NULL,
-	.destroy = s_destroy,
-	.count_tokens = s_count_tokens,
+    .kind = "scripted",
+    .submit = s_submit,
+    .step = s_step,
+    .collect = s_collect,
+    .cancel = s_cancel,
+    .format_chat = NULL,
+    .destroy = s_destroy,
+    .count_tokens = s_count_tokens,
 };
 
 sd_backend *sd_backend_scripted_create(const sd_scripted_params *p, sd_error *err)

@@ -91,10 +91,10 @@ typedef struct sd_history_counter {
  * SD_ESTATE when max_tokens is set and hc has no function.
  */
 int sd__sd_history_window(const char *const *entries, int32_t *entry_tokens, size_t n,
-		      int32_t max_comments, int32_t max_tokens,
-		      const sd_history_counter *hc, const sd_actor *fmt,
-		      const char *newest_name, const char *newest_text, size_t *first,
-		      char **newest_cut);
+			  int32_t max_comments, int32_t max_tokens,
+			  const sd_history_counter *hc, const sd_actor *fmt,
+			  const char *newest_name, const char *newest_text, size_t *first,
+			  char **newest_cut);
 
 /* ---- the director's request (turn_director.c) ---- */
 
@@ -105,14 +105,15 @@ int sd__sd_history_window(const char *const *entries, int32_t *entry_tokens, siz
  * (free, sd_label_spec_free).
  */
 int sd__sd_director_prompt(const char *const *names, const bool *allowed, size_t n,
-		       const char *const *entries, size_t n_entries, char **user_prompt,
-		       sd_label_spec **spec);
+			   const char *const *entries, size_t n_entries,
+			   char **user_prompt, sd_label_spec **spec);
 /*
  * The user a director's reply names (as spec's label parser would read
  * it, without allocating): SD_OK and *out, or SD_EPARSE when it names
  * none of the allowed.
  */
 int sd__sd_director_parse(const sd_label_spec *spec, const char *reply,
-		      const char *const *names, const bool *allowed, size_t n, size_t *out);
+			  const char *const *names, const bool *allowed, size_t n,
+			  size_t *out);
 
 #endif

@@ -49,24 +49,24 @@ struct sd_discussion {
 	int32_t *entry_tokens;
 	sd_history_counter counter;
 	/* mention and director turn managers (docs/turns.md) */
-	const char **names;      /* users' names, borrowed from the actors */
-	bool *allowed;           /* director: candidates of the pending pick */
+	const char **names;	 /* users' names, borrowed from the actors */
+	bool *allowed;		 /* director: candidates of the pending pick */
 	sd_label_spec *dir_spec; /* director: the pending request's names */
-	bool have_choice;        /* director: the next user turn is chosen */
+	bool have_choice;	 /* director: the next user turn is chosen */
 	size_t choice;
-	const char *chooser;     /* who chose the pending user (static) */
+	const char *chooser; /* who chose the pending user (static) */
 };
 
 sd_discussion_params sd_discussion_default_params(void)
 {
 	sd_discussion_params p = {
-		.conv_len = 5,
-		.history_ctx_len = 5,
-		.history_ctx_tokens = 0,
-		.seed = 0,
-		.sampling = sd_sampling_default(),
-		.seed_opinions = NULL,
-		.n_seed_opinions = 0,
+	    .conv_len = 5,
+	    .history_ctx_len = 5,
+	    .history_ctx_tokens = 0,
+	    .seed = 0,
+	    .sampling = sd_sampling_default(),
+	    .seed_opinions = NULL,
+	    .n_seed_opinions = 0,
 	};
 	return p;
 }
@@ -126,13 +126,13 @@ static int note_chooser(sd_discussion *d, size_t comment)
 	sd_turn_kind k = sd_turn_manager_kind(d->tm);
 	if ((k != SD_TURN_MENTION && k != SD_TURN_DIRECTOR) || !d->chooser)
 		return SD_OK;
-	return sd__sd_logs_comment_set(d->logs, comment, "chosen_by", json_string(d->chooser));
+	return sd__sd_logs_comment_set(d->logs, comment, "chosen_by",
+				       json_string(d->chooser));
 }
 
-sd_discussion *sd_discussion_create(const sd_discussion_params *p,
-				    sd_actor *const *users, size_t n_users,
-				    sd_actor *moderator, sd_turn_manager *tm,
-				    sd_error *err)
+sd_discussion *sd_discussion_create(const sd_discussion_params *p, sd_actor *const *users,
+				    size_t n_users, sd_actor *moderator,
+				    sd_turn_manager *tm, sd_error *err)
 {
 	sd_discussion *d = NULL;
 	const char **names = NULL;
@@ -155,8 +155,8 @@ sd_discussion *sd_discussion_create(const sd_discussion_params *p,
 	}
 	if (p->history_ctx_tokens < 0) {
 		sd__error_set(err, SD_EINVAL, NULL, "history_ctx_tokens",
-			     "must be > 0 (or 0 for no token limit), got %d",
-			     (int)p->history_ctx_tokens);
+			      "must be > 0 (or 0 for no token limit), got %d",
+			      (int)p->history_ctx_tokens);
 		return NULL;
 	}
 	for (size_t i = 0; i < n_users; i++) {
@@ -327,9 +327,9 @@ static int window(sd_discussion *d, const char *const **shown, size_t *n_shown,
 		name = c.name;
 		text = c.text;
 	}
-	int rc = sd__sd_history_window((const char *const *)d->entries, d->entry_tokens, n,
-				   d->p.history_ctx_len, d->p.history_ctx_tokens,
-				   &d->counter, d->users[0], name, text, &first, cut);
+	int rc = sd__sd_history_window((const char *const *)d->entries, d->entry_tokens,
+				       n, d->p.history_ctx_len, d->p.history_ctx_tokens,
+				       &d->counter, d->users[0], name, text, &first, cut);
 	if (rc)
 		return rc;
 	*shown = (const char *const *)d->entries + first;
@@ -379,7 +379,7 @@ static int render_director(sd_discussion *d, char **out)
 	if (rc)
 		return rc;
 	rc = sd__sd_director_prompt(d->names, d->allowed, d->n_users, shown, n, out,
-				&d->dir_spec);
+				    &d->dir_spec);
 	free(owned);
 	free(cut);
 	return rc;
@@ -412,7 +412,8 @@ static void fill_request(const sd_discussion *d, sd_request *r)
 		/* a name is all the director says: its longest, one token per
 		   byte at worst, always completes */
 		r->grammar = sd_label_spec_grammar(d->dir_spec);
-		r->sampling.max_tokens = (int32_t)sd_label_spec_max_bytes(d->dir_spec) + 1;
+		r->sampling.max_tokens =
+		    (int32_t)sd_label_spec_max_bytes(d->dir_spec) + 1;
 	}
 }
 
@@ -463,9 +464,9 @@ int sd_discussion_next(sd_discussion *d, sd_request *req)
 			sd_request r;
 			fill_request(d, &r);
 			d->hook(speaker ? sd_actor_name(speaker) : "director",
-				d->pending == PENDING_MODERATOR	  ? "moderator"
+				d->pending == PENDING_MODERATOR	 ? "moderator"
 				: d->pending == PENDING_DIRECTOR ? "director"
-								  : "turn",
+								 : "turn",
 				&r, d->hook_ud);
 		}
 	}
@@ -479,8 +480,8 @@ int sd_discussion_next(sd_discussion *d, sd_request *req)
 static int accept_director(sd_discussion *d, const char *text)
 {
 	size_t who;
-	int rc = sd__sd_director_parse(d->dir_spec, text, d->names, d->allowed, d->n_users,
-				   &who);
+	int rc = sd__sd_director_parse(d->dir_spec, text, d->names, d->allowed,
+				       d->n_users, &who);
 	if (rc == SD_ENOMEM)
 		return rc;
 	if (rc == SD_OK) {
@@ -499,8 +500,7 @@ static int accept_director(sd_discussion *d, const char *text)
 	return SD_OK;
 }
 
-int sd_discussion_accept(sd_discussion *d, const char *text,
-			 const sd_reply *reply)
+int sd_discussion_accept(sd_discussion *d, const char *text, const sd_reply *reply)
 {
 	if (!d || !text)
 		return SD_EINVAL;
@@ -508,8 +508,8 @@ int sd_discussion_accept(sd_discussion *d, const char *text,
 		return SD_ESTATE;
 	if (d->pending == PENDING_DIRECTOR)
 		return accept_director(d, text);
-	const sd_actor *a = d->pending == PENDING_MODERATOR
-				    ? d->moderator : d->users[d->pending_user];
+	const sd_actor *a =
+	    d->pending == PENDING_MODERATOR ? d->moderator : d->users[d->pending_user];
 	bool was_user = d->pending == PENDING_USER;
 	char *fixed = NULL, *post = NULL;
 	int rc = SD_OK;
@@ -598,8 +598,8 @@ const char *sd_discussion_pending_speaker(const sd_discussion *d)
 		return NULL;
 	if (d->pending == PENDING_DIRECTOR)
 		return "director";
-	return sd_actor_name(d->pending == PENDING_MODERATOR
-				     ? d->moderator : d->users[d->pending_user]);
+	return sd_actor_name(d->pending == PENDING_MODERATOR ? d->moderator
+							     : d->users[d->pending_user]);
 }
 
 const sd_logs *sd_discussion_logs(const sd_discussion *d) { return d ? d->logs : NULL; }

@@ -179,10 +179,10 @@ static int cut_newest(const sd_history_counter *hc, const sd_actor *fmt, const c
 }
 
 int sd__sd_history_window(const char *const *entries, int32_t *entry_tokens, size_t n,
-		      int32_t max_comments, int32_t max_tokens,
-		      const sd_history_counter *hc, const sd_actor *fmt,
-		      const char *newest_name, const char *newest_text, size_t *first,
-		      char **newest_cut)
+			  int32_t max_comments, int32_t max_tokens,
+			  const sd_history_counter *hc, const sd_actor *fmt,
+			  const char *newest_name, const char *newest_text, size_t *first,
+			  char **newest_cut)
 {
 	size_t w = max_comments < 0 ? 0 : (size_t)max_comments;
 	size_t lo = n > w ? n - w : 0;

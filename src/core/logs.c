@@ -114,12 +114,14 @@ static int add_tokens(json_t *root, int32_t p, int32_t g)
 	if (!json_is_object(t))
 		return SD_OK;
 	if (p > 0 &&
-	    json_object_set_new(t, "prompt",
-				json_integer(json_integer_value(json_object_get(t, "prompt")) + p)))
+	    json_object_set_new(
+		t, "prompt",
+		json_integer(json_integer_value(json_object_get(t, "prompt")) + p)))
 		return SD_ENOMEM;
 	if (g > 0 &&
-	    json_object_set_new(t, "generated",
-				json_integer(json_integer_value(json_object_get(t, "generated")) + g)))
+	    json_object_set_new(
+		t, "generated",
+		json_integer(json_integer_value(json_object_get(t, "generated")) + g)))
 		return SD_ENOMEM;
 	return SD_OK;
 }

@@ -82,7 +82,7 @@ sd_persona *sd_persona_from_json_object(const char *json_text, sd_error *err)
 	if (!json_is_object(obj)) {
 		json_decref(obj);
 		sd__error_set(err, SD_EINVAL, "<persona>", NULL,
-			     "a persona must be a JSON object");
+			      "a persona must be a JSON object");
 		return NULL;
 	}
 	sd_persona *p = wrap(obj);

@@ -54,8 +54,8 @@ static int parse_dim(sd__rubric *r, size_t i, const json_t *o, const char *sourc
 	snprintf(f, sizeof(f), "%s[%zu]", field, i);
 	if (!json_is_object(o))
 		return sd__error_set(err, SD_EINVAL, source, f,
-				    "must be an object {\"name\", \"description\", "
-				    "\"range\": [min, max]}");
+				     "must be an object {\"name\", \"description\", "
+				     "\"range\": [min, max]}");
 	const char *key;
 	json_t *v;
 	json_object_foreach((json_t *)o, key, v)
@@ -80,7 +80,7 @@ static int parse_dim(sd__rubric *r, size_t i, const json_t *o, const char *sourc
 	for (size_t k = 0; k < i; k++)
 		if (!strcmp(r->dims[k].name, name))
 			return sd__error_set(err, SD_EINVAL, source, f,
-					    "\"%s\" is used twice", name);
+					     "\"%s\" is used twice", name);
 	const json_t *desc = json_object_get(o, "description");
 	snprintf(f, sizeof(f), "%s[%zu].description", field, i);
 	if (desc && !json_is_string(desc))
@@ -92,19 +92,19 @@ static int parse_dim(sd__rubric *r, size_t i, const json_t *o, const char *sourc
 	snprintf(f, sizeof(f), "%s[%zu].range", field, i);
 	if (!range)
 		return sd__error_set(err, SD_EINVAL, source, f,
-				    "missing: the integer scores allowed, [min, max]");
+				     "missing: the integer scores allowed, [min, max]");
 	if (!json_is_array(range) || json_array_size(range) != 2 ||
 	    !json_is_integer(json_array_get(range, 0)) ||
 	    !json_is_integer(json_array_get(range, 1)))
 		return sd__error_set(err, SD_EINVAL, source, f,
-				    "must be [min, max] with integers min <= max");
+				     "must be [min, max] with integers min <= max");
 	d->min = json_integer_value(json_array_get(range, 0));
 	d->max = json_integer_value(json_array_get(range, 1));
 	if (d->min > d->max || (unsigned long long)(d->max - d->min) > RUBRIC_MAX_SPAN)
 		return sd__error_set(err, SD_EINVAL, source, f,
-				    "must be [min, max] with integers min <= max and at "
-				    "most %d scores",
-				    RUBRIC_MAX_SPAN + 1);
+				     "must be [min, max] with integers min <= max and at "
+				     "most %d scores",
+				     RUBRIC_MAX_SPAN + 1);
 	char spec[96];
 	snprintf(spec, sizeof(spec), "{\"range\": [%lld, %lld]}", d->min, d->max);
 	snprintf(f, sizeof(f), "%s[%zu]", field, i);
@@ -121,7 +121,7 @@ static int build_grammar(sd__rubric *r)
 	size_t fixed = 2; /* "{" and "}" */
 	for (size_t i = 0; i < r->n && !rc; i++) {
 		rc = sd__buf_printf(&b, "%s\\\"%s\\\": \" d%zu \"", i ? ", " : "",
-				   r->dims[i].name, i);
+				    r->dims[i].name, i);
 		fixed += (i ? 2 : 0) + strlen(r->dims[i].name) + 4;
 		r->max_bytes += sd_label_spec_max_bytes(r->dims[i].range);
 	}
@@ -150,11 +150,11 @@ int sd__rubric_parse(const json_t *arr, const char *source, const char *field,
 	*out = NULL;
 	if (!json_is_array(arr) || json_array_size(arr) == 0)
 		return sd__error_set(err, SD_EINVAL, source, field,
-				    "missing: a list of dimensions, each {\"name\", "
-				    "\"description\", \"range\": [min, max]}");
+				     "missing: a list of dimensions, each {\"name\", "
+				     "\"description\", \"range\": [min, max]}");
 	if (json_array_size(arr) > RUBRIC_MAX_DIMS)
 		return sd__error_set(err, SD_EINVAL, source, field,
-				    "has more than %d dimensions", RUBRIC_MAX_DIMS);
+				     "has more than %d dimensions", RUBRIC_MAX_DIMS);
 	sd__rubric *r = calloc(1, sizeof(*r));
 	if (!r || !(r->dims = calloc(json_array_size(arr), sizeof(*r->dims)))) {
 		free(r);
@@ -167,8 +167,8 @@ int sd__rubric_parse(const json_t *arr, const char *source, const char *field,
 	}
 	if ((rc = build_grammar(r))) {
 		rc = sd__error_set(err, rc, NULL, NULL,
-				  rc == SD_ENOMEM ? "out of memory"
-						  : "internal: range grammar");
+				   rc == SD_ENOMEM ? "out of memory"
+						   : "internal: range grammar");
 		goto fail;
 	}
 	json_t *spec = json_pack("{s:s,s:s}", "grammar", r->grammar, "type", "json");
@@ -182,7 +182,7 @@ int sd__rubric_parse(const json_t *arr, const char *source, const char *field,
 	char why[256];
 	if (sd_grammar_check(r->grammar, why, sizeof(why))) {
 		rc = sd__error_set(err, SD_EINVAL, source, field,
-				  "the rubric's grammar does not parse: %s", why);
+				   "the rubric's grammar does not parse: %s", why);
 		goto fail;
 	}
 	*out = r;
@@ -196,18 +196,19 @@ char *sd__rubric_describe(const sd__rubric *r)
 {
 	sd__buf b;
 	sd__buf_init(&b, 0);
-	int rc = sd__buf_puts(&b, "Rate the whole discussion on each of these dimensions, "
-				 "with an integer score in the range given:");
+	int rc =
+	    sd__buf_puts(&b, "Rate the whole discussion on each of these dimensions, "
+			     "with an integer score in the range given:");
 	for (size_t i = 0; i < r->n && !rc; i++)
 		rc = sd__buf_printf(&b, "\n- %s (%lld to %lld)%s%s", r->dims[i].name,
-				   r->dims[i].min, r->dims[i].max,
-				   r->dims[i].description[0] ? ": " : "",
-				   r->dims[i].description);
+				    r->dims[i].min, r->dims[i].max,
+				    r->dims[i].description[0] ? ": " : "",
+				    r->dims[i].description);
 	if (!rc)
 		rc = sd__buf_puts(&b, "\nReply with one JSON object and nothing else: {");
 	for (size_t i = 0; i < r->n && !rc; i++)
 		rc = sd__buf_printf(&b, "%s\"%s\": <score>", i ? ", " : "",
-				   r->dims[i].name);
+				    r->dims[i].name);
 	if (!rc)
 		rc = sd__buf_puts(&b, "}");
 	char *s = rc ? NULL : sd__buf_steal(&b);

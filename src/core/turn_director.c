@@ -13,8 +13,8 @@
 #include "util/buf.h"
 
 int sd__sd_director_prompt(const char *const *names, const bool *allowed, size_t n,
-		       const char *const *entries, size_t n_entries, char **user_prompt,
-		       sd_label_spec **spec)
+			   const char *const *entries, size_t n_entries,
+			   char **user_prompt, sd_label_spec **spec)
 {
 	json_t *spec_json = NULL, *values = NULL;
 	char *spec_text = NULL;
@@ -59,7 +59,7 @@ int sd__sd_director_prompt(const char *const *names, const bool *allowed, size_t
 		if ((i && sd__buf_puts(&b, "\n")) || sd__buf_puts(&b, entries[i]))
 			goto out;
 	if (sd__buf_puts(&b, "\n\nWho writes the next comment? Answer with the username "
-			    "only.") ||
+			     "only.") ||
 	    sd__buf_append(&b, "", 0))
 		goto out;
 	if (!(*user_prompt = sd__buf_steal(&b)))
@@ -78,8 +78,8 @@ out:
 }
 
 int sd__sd_director_parse(const sd_label_spec *spec, const char *reply,
-		      const char *const *names, const bool *allowed, size_t n,
-		      size_t *out)
+			  const char *const *names, const bool *allowed, size_t n,
+			  size_t *out)
 {
 	/* what the label parser does for a values spec (ASCII blanks around
 	   it dropped, then an exact name), without its allocations and JSON

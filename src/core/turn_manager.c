@@ -17,11 +17,11 @@ struct sd_turn_manager {
 	size_t *order; /* order: owned copy */
 	/* mention and director (turn_mention.c, docs/turns.md) */
 	sd_turn_manager *fallback; /* mention: who speaks otherwise */
-	size_t addressed;          /* mention: SIZE_MAX = nobody */
-	const char *chooser;       /* who chose the last speaker */
-	char *instructions;        /* director: owned copy, or NULL */
-	int64_t *spoke_at;         /* director: user turn each last spoke, -1 */
-	int64_t n_turns;           /* director: speakers recorded */
+	size_t addressed;	   /* mention: SIZE_MAX = nobody */
+	const char *chooser;	   /* who chose the last speaker */
+	char *instructions;	   /* director: owned copy, or NULL */
+	int64_t *spoke_at;	   /* director: user turn each last spoke, -1 */
+	int64_t n_turns;	   /* director: speakers recorded */
 };
 
 sd_turn_params sd_turn_default_params(void)
@@ -103,7 +103,7 @@ sd_turn_manager *sd_turn_manager_create(const sd_turn_params *p, size_t n_users,
 	    p->kind != SD_TURN_RESPOND && p->kind != SD_TURN_ORDER &&
 	    p->kind != SD_TURN_MENTION && p->kind != SD_TURN_DIRECTOR) {
 		sd__error_set(err, SD_EINVAL, NULL, "turn_manager",
-			     "unknown turn manager kind %d", (int)p->kind);
+			      "unknown turn manager kind %d", (int)p->kind);
 		return NULL;
 	}
 	/* !(x >= 0 && x <= 1) also rejects NaN */
@@ -114,19 +114,19 @@ sd_turn_manager *sd_turn_manager_create(const sd_turn_params *p, size_t n_users,
 	}
 	if (p->kind == SD_TURN_MENTION && !(p->p_mention >= 0.0 && p->p_mention <= 1.0)) {
 		sd__error_set(err, SD_EINVAL, NULL, "turn_manager.p_mention",
-			     "must be between 0 and 1, got %g", p->p_mention);
+			      "must be between 0 and 1, got %g", p->p_mention);
 		return NULL;
 	}
 	if (p->kind == SD_TURN_MENTION && p->fallback != SD_TURN_ROUND_ROBIN &&
 	    p->fallback != SD_TURN_RANDOM && p->fallback != SD_TURN_RESPOND) {
 		sd__error_set(err, SD_EINVAL, NULL, "turn_manager.fallback",
-			     "must be round_robin, random or respond, got %s",
-			     sd_turn_kind_name(p->fallback));
+			      "must be round_robin, random or respond, got %s",
+			      sd_turn_kind_name(p->fallback));
 		return NULL;
 	}
 	if (p->kind == SD_TURN_DIRECTOR && p->silent_turns < 0) {
 		sd__error_set(err, SD_EINVAL, NULL, "turn_manager.silent_turns",
-			     "must be >= 0, got %d", (int)p->silent_turns);
+			      "must be >= 0, got %d", (int)p->silent_turns);
 		return NULL;
 	}
 	if (p->kind == SD_TURN_ORDER) {
@@ -148,8 +148,8 @@ sd_turn_manager *sd_turn_manager_create(const sd_turn_params *p, size_t n_users,
 		    !(p->kind == SD_TURN_MENTION && p->fallback == SD_TURN_ROUND_ROBIN) &&
 		    n_users < 2)) {
 		sd__error_set(err, SD_EINVAL, NULL, "users",
-			     "the %s turn manager needs at least %d users, got %zu",
-			     sd_turn_kind_name(p->kind), n_users < 1 ? 1 : 2, n_users);
+			      "the %s turn manager needs at least %d users, got %zu",
+			      sd_turn_kind_name(p->kind), n_users < 1 ? 1 : 2, n_users);
 		return NULL;
 	}
 	sd_turn_manager *tm = calloc(1, sizeof(*tm));

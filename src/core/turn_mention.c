@@ -94,7 +94,8 @@ int sd_mention_find(const char *text, const char *const *names, size_t n,
 	if (!cp || !ncp || sd__py_decode(text, strlen(text), &t, &nt))
 		goto out;
 	for (size_t i = 0; i < n; i++)
-		if (names[i] && sd__py_decode(names[i], strlen(names[i]), &cp[i], &ncp[i]))
+		if (names[i] &&
+		    sd__py_decode(names[i], strlen(names[i]), &cp[i], &ncp[i]))
 			goto out;
 	rc = SD_OK;
 	for (size_t at = 0; at < nt && found == SIZE_MAX; at++) {

@@ -73,8 +73,8 @@ static int add_found(const char *path, void *ud) { return add_path(ud, path, fal
  * manifests of runs and annotations that sit among them). */
 static int walk(sd_annotate *a, const char *path, sd__dirset *seen, sd_error *err)
 {
-	static const char *const manifests[] = {"run.json", "annotate.json", "evaluate.json",
-						NULL};
+	static const char *const manifests[] = {"run.json", "annotate.json",
+						"evaluate.json", NULL};
 	struct stat st;
 	if (stat(path, &st) != 0)
 		return sd__error_set(err, SD_ENOTFOUND, path, NULL, "cannot open: %s",

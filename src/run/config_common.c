@@ -347,8 +347,8 @@ int sd__cfg_turn_manager(const json_t *t, const char *source, sd_turn_params *ou
 			 sd_error *err)
 {
 	static const char *const keys[] = {
-	    "type",	"p_respond", "random_first", "order",
-	    "p_mention", "fallback", "instructions", "exclude_last_speaker",
+	    "type",	    "p_respond", "random_first", "order",
+	    "p_mention",    "fallback",	 "instructions", "exclude_last_speaker",
 	    "silent_turns",
 	};
 	const char *name = NULL;
@@ -358,8 +358,8 @@ int sd__cfg_turn_manager(const json_t *t, const char *source, sd_turn_params *ou
 	if (json_is_string(t)) {
 		name = json_string_value(t);
 	} else if (json_is_object(t)) {
-		if ((rc = sd__cfg_check_keys(t, keys, sizeof(keys) / sizeof(keys[0]), source,
-					 "turn_manager.", err)))
+		if ((rc = sd__cfg_check_keys(t, keys, sizeof(keys) / sizeof(keys[0]),
+					     source, "turn_manager.", err)))
 			return rc;
 		name = json_string_value(json_object_get(t, "type"));
 		if (!name)
@@ -367,8 +367,8 @@ int sd__cfg_turn_manager(const json_t *t, const char *source, sd_turn_params *ou
 			    err, SD_EINVAL, source, "turn_manager.type",
 			    "missing; one of round_robin, random, respond, order, "
 			    "mention, director");
-		if ((rc = sd__cfg_get_num(t, "p_respond", "turn_manager.p_respond", source,
-				      0.0, 1.0, &out->p_respond, err)))
+		if ((rc = sd__cfg_get_num(t, "p_respond", "turn_manager.p_respond",
+					  source, 0.0, 1.0, &out->p_respond, err)))
 			return rc;
 		const json_t *rf = json_object_get(t, "random_first");
 		if (rf && !json_is_boolean(rf))
@@ -384,11 +384,11 @@ int sd__cfg_turn_manager(const json_t *t, const char *source, sd_turn_params *ou
 	}
 	if (sd_turn_kind_from_name(name, &out->kind))
 		return sd__error_set(err, SD_EINVAL, source,
-				    json_is_string(t) ? "turn_manager"
-						      : "turn_manager.type",
-				    "unknown turn manager \"%s\" (valid: round_robin, "
-				    "random, respond, order, mention, director)",
-				    name);
+				     json_is_string(t) ? "turn_manager"
+						       : "turn_manager.type",
+				     "unknown turn manager \"%s\" (valid: round_robin, "
+				     "random, respond, order, mention, director)",
+				     name);
 	return sd__cfg_turn_extras_check(t, source, out, err);
 }
 

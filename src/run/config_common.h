@@ -61,15 +61,15 @@ void sd__cfg_moderator_actor_params(const sd__cfg_moderator *m,
 /* config_turns.c: the mention and director fields of a turn_manager
  * object, and the check that each is given to its own kind only. */
 int sd__cfg_turn_extras(const json_t *t, const char *source, sd_turn_params *out,
-		    sd_error *err);
-int sd__cfg_turn_extras_check(const json_t *t, const char *source, const sd_turn_params *p,
-			  sd_error *err);
+			sd_error *err);
+int sd__cfg_turn_extras_check(const json_t *t, const char *source,
+			      const sd_turn_params *p, sd_error *err);
 /*
  * "history_ctx_tokens" of o (absent: *out stays 0): an integer >= 1, and
  * only with a backend that has a tokenizer (llama, scripted).
  */
 int sd__cfg_history_tokens(const json_t *o, const char *source, const char *backend_type,
-		       int32_t *out, sd_error *err);
+			   int32_t *out, sd_error *err);
 int sd__cfg_turn_manager(const json_t *t, const char *source, sd_turn_params *out,
 			 sd_error *err);
 int sd__cfg_sampling(const json_t *s, const char *source, sd_sampling *out,

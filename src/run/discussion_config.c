@@ -363,7 +363,7 @@ int sd_discussion_config_load(const char *path, sd_discussion_config **out, sd_e
 		goto out;
 	c->disc.history_ctx_len = (int32_t)i;
 	if ((rc = sd__cfg_history_tokens(c->root, path, c->backend.type,
-				     &c->disc.history_ctx_tokens, err)))
+					 &c->disc.history_ctx_tokens, err)))
 		goto out;
 	i = c->textwrap_len;
 	if ((rc = sd__cfg_get_int(c->root, "textwrap_len", "textwrap_len", path, 1,
@@ -377,7 +377,8 @@ int sd_discussion_config_load(const char *path, sd_discussion_config **out, sd_e
 	/* the turn manager must be able to run with these users */
 	if (c->turn.kind != SD_TURN_ROUND_ROBIN && c->turn.kind != SD_TURN_ORDER &&
 	    c->turn.kind != SD_TURN_DIRECTOR &&
-	    !(c->turn.kind == SD_TURN_MENTION && c->turn.fallback == SD_TURN_ROUND_ROBIN) &&
+	    !(c->turn.kind == SD_TURN_MENTION &&
+	      c->turn.fallback == SD_TURN_ROUND_ROBIN) &&
 	    c->n_users < 2) {
 		rc = sd__error_set(err, SD_EINVAL, path, "users",
 				   "the %s turn manager needs at least 2 users, got %zu",

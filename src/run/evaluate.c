@@ -13,16 +13,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/dataset.h"
+#include "analysis/dataset_eval.h"
 #include "core/core.h"
 #include "core/rubric.h"
 #include "run/backend_open.h"
 #include "run/config_common.h"
-#include "analysis/dataset.h"
-#include "analysis/dataset_eval.h"
 #include "run/files.h"
 #include "run/logcompat.h"
-#include "run/model_id.h"
 #include "run/loop.h"
+#include "run/model_id.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/hash.h"
@@ -145,10 +145,10 @@ static int parse_judge(sd_evaluate *v, size_t i, const json_t *o, const char *co
 	snprintf(prefix, sizeof(prefix), "judges[%zu]", i);
 	if (!json_is_object(o))
 		return sd__error_set(err, SD_EINVAL, v->path, prefix,
-				    "must be an object {name, instructions, ...}");
-	if ((rc =
-		 sd__cfg_check_keys(o, judge_keys, sizeof(judge_keys) / sizeof(judge_keys[0]),
-				v->path, "", err))) {
+				     "must be an object {name, instructions, ...}");
+	if ((rc = sd__cfg_check_keys(o, judge_keys,
+				     sizeof(judge_keys) / sizeof(judge_keys[0]), v->path,
+				     "", err))) {
 		sd__cfg_prefix_field(err, prefix, ".");
 		return rc;
 	}
@@ -157,12 +157,12 @@ static int parse_judge(sd_evaluate *v, size_t i, const json_t *o, const char *co
 		return rc;
 	if (!x->name || !valid_name(x->name))
 		return sd__error_set(err, SD_EINVAL, v->path, f,
-				    "needs a name of letters, digits, '-', '_' and '.' "
-				    "(it names the output directory)");
+				     "needs a name of letters, digits, '-', '_' and '.' "
+				     "(it names the output directory)");
 	for (size_t k = 0; k < i; k++)
 		if (!strcmp(v->judges[k].name, x->name))
 			return sd__error_set(err, SD_EINVAL, v->path, f,
-					    "\"%s\" is used twice", x->name);
+					     "\"%s\" is used twice", x->name);
 	snprintf(f, sizeof(f), "%s.", prefix);
 	char *own = NULL;
 	if ((rc = sd__cfg_text(o, "instructions", f, v->path, v->dir, &own, err)))
@@ -206,7 +206,7 @@ static int parse_judge(sd_evaluate *v, size_t i, const json_t *o, const char *co
 		if (!json_is_object(p)) {
 			snprintf(f, sizeof(f), "%s.persona", prefix);
 			return sd__error_set(err, SD_EINVAL, v->path, f,
-					    "must be a persona object");
+					     "must be a persona object");
 		}
 		if (!(x->persona = sd__persona_from_object(p)))
 			return sd__error_set(err, SD_ENOMEM, NULL, NULL, "out of memory");
@@ -339,12 +339,12 @@ static int find_logs(sd_evaluate *v, const char *const *inputs, size_t n_inputs,
 			    json_is_string(dj) ? dj : json_array_get(dj, i));
 			if (!s) {
 				rc = sd__error_set(err, SD_EINVAL, v->path, "discussions",
-						  "entry %zu is not a path string", i);
+						   "entry %zu is not a path string", i);
 				goto out;
 			}
 			if (!(owned[i] = sd__cfg_resolve(v->dir, s))) {
 				rc = sd__error_set(err, SD_ENOMEM, NULL, NULL,
-						  "out of memory");
+						   "out of memory");
 				goto out;
 			}
 			paths[i] = owned[i];
@@ -371,9 +371,9 @@ static int find_logs(sd_evaluate *v, const char *const *inputs, size_t n_inputs,
 		for (size_t k = 0; k < i; k++)
 			if (!strcmp(v->logs[k].file, l->file)) {
 				rc = sd__error_set(err, SD_EINVAL, l->path, "id",
-						  "\"%s\" is also the id of %s; each "
-						  "discussion must be given once",
-						  l->id, v->logs[k].path);
+						   "\"%s\" is also the id of %s; each "
+						   "discussion must be given once",
+						   l->id, v->logs[k].path);
 				goto out;
 			}
 	}
@@ -405,23 +405,25 @@ int sd_evaluate_load(const char *path, const char *const *inputs, size_t n_input
 	v->root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
 	if (!v->root) {
 		rc = sd__error_set_at(err, SD_EPARSE, path, jerr.line, jerr.column, "%s",
-				     jerr.text);
+				      jerr.text);
 		goto out;
 	}
 	if (!json_is_object(v->root)) {
 		rc = sd__error_set(err, SD_EINVAL, path, NULL,
-				  "an evaluation config must be a JSON object");
+				   "an evaluation config must be a JSON object");
 		goto out;
 	}
 	if ((rc = sd__cfg_check_keys(v->root, top_keys,
-				 sizeof(top_keys) / sizeof(top_keys[0]), path, "", err)))
+				     sizeof(top_keys) / sizeof(top_keys[0]), path, "",
+				     err)))
 		goto out;
 	long long seed = 42, retries = 2;
-	if ((rc = sd__cfg_get_int(v->root, "seed", "seed", path, 0, INT64_MAX, &seed, err)) ||
+	if ((rc = sd__cfg_get_int(v->root, "seed", "seed", path, 0, INT64_MAX, &seed,
+				  err)) ||
 	    (rc = sd__cfg_get_int(v->root, "max_retries", "max_retries", path, 0, 100,
-			      &retries, err)) ||
-	    (rc = sd__cfg_get_str(v->root, "output_dir", "output_dir", path, &v->output_dir,
-			      err)) ||
+				  &retries, err)) ||
+	    (rc = sd__cfg_get_str(v->root, "output_dir", "output_dir", path,
+				  &v->output_dir, err)) ||
 	    (rc = sd__cfg_text(v->root, "context", "", path, v->dir, &context, err)) ||
 	    (rc = sd__cfg_profile(v->root, path, &v->profile, err)))
 		goto out;
@@ -430,14 +432,14 @@ int sd_evaluate_load(const char *path, const char *const *inputs, size_t n_input
 	const json_t *im = json_object_get(v->root, "include_moderator");
 	if (im && !json_is_boolean(im)) {
 		rc = sd__error_set(err, SD_EINVAL, path, "include_moderator",
-				  "must be true or false");
+				   "must be true or false");
 		goto out;
 	}
 	v->include_moderator = im ? json_is_true(im) : true;
 	const json_t *pr = json_object_get(v->root, "evaluation_prompt");
 	if (pr && (!json_is_string(pr) || !strstr(json_string_value(pr), "{history}"))) {
 		rc = sd__error_set(err, SD_EINVAL, path, "evaluation_prompt",
-				  "must be a string with {history} in it");
+				   "must be a string with {history} in it");
 		goto out;
 	}
 	v->prompt = pr ? json_string_value(pr) : DEFAULT_EVAL_PROMPT;
@@ -578,8 +580,8 @@ static sd_backend *ew_open_backend(void *wp, size_t g, int32_t parallel, sd_erro
 {
 	ev_work *w = wp;
 	const ev_judge *x = &w->v->judges[w->g.first[g]];
-	return sd__run_backend_open(&x->backend, w->v->path, parallel, w->p->default_model,
-				err);
+	return sd__run_backend_open(&x->backend, w->v->path, parallel,
+				    w->p->default_model, err);
 }
 
 static bool ew_next_item(void *wp, size_t g, size_t *cursor, size_t *item,
@@ -694,8 +696,8 @@ static int ew_job_next(void *jp, sd_request *req)
 	req->user_prompt = j->user;
 	req->sampling = j->x->sampling;
 	/* a new seed per attempt: a retry must not repeat the reply */
-	uint64_t s = sd__seed_mix(j->x->seed,
-				 sd__fnv1a64(j->l->id, strlen(j->l->id), SD_FNV1A64_INIT));
+	uint64_t s = sd__seed_mix(
+	    j->x->seed, sd__fnv1a64(j->l->id, strlen(j->l->id), SD_FNV1A64_INIT));
 	req->sampling.seed = (uint32_t)sd__seed_mix(s, (uint64_t)j->attempts);
 	req->grammar = j->x->rubric->grammar;
 	j->asked = true;
@@ -733,8 +735,8 @@ static int ew_job_save(void *wp, void *jp, size_t item, sd_error *err)
 	int bad = !o || !rj;
 	bad = bad || json_object_set_new(o, "conv_id", json_string(j->l->id));
 	bad = bad || json_object_set_new(o, "judge", json_string(j->x->name));
-	bad =
-	    bad || json_object_set_new(o, "judge_model", sd__json_string_repair(j->model));
+	bad = bad ||
+	      json_object_set_new(o, "judge_model", sd__json_string_repair(j->model));
 	bad = bad || json_object_set_new(o, "timestamp", json_string(ts));
 	bad = bad || json_object_set_new(o, "source", sd__json_string_repair(j->l->path));
 	bad = bad || json_object_set_new(o, "cell",
@@ -812,7 +814,7 @@ int sd_evaluate_run(sd_evaluate *v, const sd_run_params *p, sd_run_progress *pro
 	memset(progress, 0, sizeof(*progress));
 	if (!v || !p)
 		return sd__error_set(err, SD_EINVAL, NULL, NULL,
-				    "no config or run parameters");
+				     "no config or run parameters");
 	memset(&w, 0, sizeof(w));
 	w.v = v;
 	w.p = p;
@@ -821,7 +823,7 @@ int sd_evaluate_run(sd_evaluate *v, const sd_run_params *p, sd_run_progress *pro
 	for (size_t x = 0; x < v->n_judges; x++) {
 		json_t *id = NULL;
 		if ((rc = sd__run_model_identity(&v->judges[x].backend, v->path,
-					     p->default_model, &id, err)))
+						 p->default_model, &id, err)))
 			goto out_models;
 		if (json_array_append_new(
 			w.model_files, json_pack("{s:s,s:o}", "name", v->judges[x].name,
@@ -836,7 +838,7 @@ int sd_evaluate_run(sd_evaluate *v, const sd_run_params *p, sd_run_progress *pro
 		goto out_models;
 	}
 	rc = sd__store_prepare(p, "evaluate.json", v->digest, manifest, "evaluations",
-			   &created, err);
+			       &created, err);
 	free(manifest);
 	if (rc)
 		goto out_models;

@@ -33,14 +33,34 @@ enum {
 };
 
 static const char *const top_keys[] = {
-	"description", "seed", "output_dir", "conditions",
-	"personas", "personas_file", "users", "random_usernames",
-	"context", "instructions", "instructions_file", "roles", "moderator",
-	"turn_manager", "num_discussions", "num_active_users", "num_turns",
-	"history_ctx_len", "history_ctx_tokens", "seed_opinions", "seed_opinions_file",
-	"seed_opinion_posters",
-	"sampling", "backend", "templates", "syndisco", "remove_strings",
-	"textwrap_len",
+    "description",
+    "seed",
+    "output_dir",
+    "conditions",
+    "personas",
+    "personas_file",
+    "users",
+    "random_usernames",
+    "context",
+    "instructions",
+    "instructions_file",
+    "roles",
+    "moderator",
+    "turn_manager",
+    "num_discussions",
+    "num_active_users",
+    "num_turns",
+    "history_ctx_len",
+    "history_ctx_tokens",
+    "seed_opinions",
+    "seed_opinions_file",
+    "seed_opinion_posters",
+    "sampling",
+    "backend",
+    "templates",
+    "syndisco",
+    "remove_strings",
+    "textwrap_len",
 };
 
 /* Keys a condition level may not override. */
@@ -411,7 +431,7 @@ static int parse_cell(sd__exp_cell *c, const char *path, sd_error *err)
 		return rc;
 	c->history_ctx_len = (int32_t)v;
 	if ((rc = sd__cfg_history_tokens(c->json, path, c->backend.type,
-				     &c->history_ctx_tokens, err)))
+					 &c->history_ctx_tokens, err)))
 		return rc;
 	const json_t *ru = json_object_get(c->json, "random_usernames");
 	if (ru && !json_is_boolean(ru))

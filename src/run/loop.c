@@ -54,10 +54,7 @@ static double clock_seconds(clockid_t id)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static double now_seconds(void)
-{
-	return clock_seconds(CLOCK_MONOTONIC);
-}
+static double now_seconds(void) { return clock_seconds(CLOCK_MONOTONIC); }
 
 void sd__run_log(const sd_run_params *p, sd_log_level lvl, const char *fmt, ...)
 {
@@ -299,7 +296,8 @@ int sd__loop_run(const sd__loop_ops *ops, void *w, const sd_run_params *p,
 		double c_open = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
 		sd_backend *b = ops->open_backend(w, g, p->parallel, err);
 		prog->load_seconds += now_seconds() - t_open;
-		prog->load_cpu_seconds += clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - c_open;
+		prog->load_cpu_seconds +=
+		    clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - c_open;
 		if (!b) {
 			rc = err ? err->code : SD_EBACKEND;
 			break;
