@@ -4,7 +4,8 @@
 #   16 discussions x 4 users x 8 turns x 48 max tokens, history 3, the
 #   study personas and instructions (examples/study/)
 # three ways, on the same model file:
-#  1. server p1: llama-server -np 1 (built from the same tree, defaults:
+#  1. server p1: llama-server -np 1 (built from the same tree with
+#     llama.cpp's default switches, PEER_LLAMA_ARGS; its defaults:
 #     its slot prompt cache and host prompt cache on), driven by our
 #     openai backend with --parallel 1, i.e. one request at a time;
 #  2. ours p1:  the embedded engine, --parallel 1;
@@ -47,7 +48,11 @@ threads=${THREADS:-$(nproc)}
 rounds=${ROUNDS:-3}
 models=${MODELS:-tiny 512}
 discussions=${DISCUSSIONS:-16}
-llama=$("$root/scripts/build-llama.sh" --tools | tail -n 1)
+# The server is llama.cpp as its own build makes it (llamafile's tinyBLAS
+# on: faster prompt processing), not our engine's build without it;
+# PEER_LLAMA_ARGS="" serves from our build instead.
+peer_args=${PEER_LLAMA_ARGS--DGGML_LLAMAFILE=ON}
+llama=$(LLAMA_CMAKE_ARGS="$peer_args" "$root/scripts/build-llama.sh" --tools | tail -n 1)
 
 # exp FILE BACKEND_JSON
 exp() {
