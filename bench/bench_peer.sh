@@ -48,11 +48,15 @@ threads=${THREADS:-$(nproc)}
 rounds=${ROUNDS:-3}
 models=${MODELS:-tiny 512}
 discussions=${DISCUSSIONS:-16}
-# The server is llama.cpp as its own build makes it (llamafile's tinyBLAS
-# on: faster prompt processing), not our engine's build without it;
-# PEER_LLAMA_ARGS="" serves from our build instead.
-peer_args=${PEER_LLAMA_ARGS--DGGML_LLAMAFILE=ON}
-llama=$(LLAMA_CMAKE_ARGS="$peer_args" "$root/scripts/build-llama.sh" --tools | tail -n 1)
+# The server is llama.cpp as its own build makes it (tinyBLAS on, our
+# default too); with SYNDISCO_LLAMA_TINYBLAS=0 for our engine, the
+# server still gets tinyBLAS (PEER_LLAMA_ARGS="" serves from our build).
+if [ "${SYNDISCO_LLAMA_TINYBLAS:-1}" = 0 ]; then
+	peer_args=${PEER_LLAMA_ARGS--DGGML_LLAMAFILE=ON}
+else
+	peer_args=${PEER_LLAMA_ARGS-}
+fi
+llama=$(SYNDISCO_LLAMA_TINYBLAS=1 LLAMA_CMAKE_ARGS="$peer_args" "$root/scripts/build-llama.sh" --tools | tail -n 1)
 
 # exp FILE BACKEND_JSON
 exp() {

@@ -16,6 +16,8 @@
 #                       a list such as "sse4.2 avx f16c fma avx2 bmi2" (the
 #                       oldest node of a cluster), or "native" (-march=native,
 #                       which trusts CPUID alone)
+#   SYNDISCO_LLAMA_TINYBLAS  1 (default): llamafile's tinyBLAS, faster
+#                       batches; 0: without, faster at --parallel 1
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -27,7 +29,7 @@ for a in "$@"; do
 	case "$a" in
 	--tools) want_tools=1 ;;
 	-h | --help)
-		sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,/^set -e/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
@@ -93,11 +95,21 @@ x86_64 | i?86)
 	;;
 esac
 
-# llamafile's tinyBLAS is off: for a batch of one row it asks the
-# scheduler for a partner row, so one stream decoded two rows per step
-# (3,072 rows for 1,536 steps) and ran at 0.65-0.75x of the same model
-# without it; the bytes are the same either way (docs/design.md).
-engine_args="-DGGML_LLAMAFILE=OFF"
+# llamafile's tinyBLAS (llama.cpp's default) stays on: it decodes
+# prompts and batches of many rows much faster (512-dim f16 model, 16
+# discussions in flight: 160 against 98 generated tokens/s). Its cost is
+# at --parallel 1, where one generating row gets a partner row to stay
+# deterministic (docs/design.md). SYNDISCO_LLAMA_TINYBLAS=0 builds
+# without it: one stream then runs about 1.5x faster and batches slower;
+# the bytes are the same either way.
+case ${SYNDISCO_LLAMA_TINYBLAS:-1} in
+0) engine_args="-DGGML_LLAMAFILE=OFF" ;;
+1) engine_args="-DGGML_LLAMAFILE=ON" ;;
+*)
+	log "SYNDISCO_LLAMA_TINYBLAS: '${SYNDISCO_LLAMA_TINYBLAS}' is not 0 or 1"
+	exit 2
+	;;
+esac
 extra=${LLAMA_CMAKE_ARGS:-}
 key="llama-${LLAMA_CPP_RELEASE}-npm${NODE_LLAMA_CPP_VERSION}"
 # The instruction sets are part of the key: a cache in a home directory
