@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Python package's overhead: the same 16-discussion experiment
 # (tests/python/experiment_helpers.py: tiny model, 16 discussions of 3
-# users, 2 turns, 4-token replies, parallel 16) run from Python
+# users, 2 turns, TOKENS-token replies (48), parallel 16) run from Python
 # (DiscussionExperiment.begin) and from the CLI (`syndisco run` on the
 # config Python writes), each a fresh process timed whole (start-up,
 # model load, run), in interleaved rounds (py, cli, py, cli, ...) so that
@@ -19,12 +19,18 @@ model=${3:-$tmp/tiny.gguf}
 py=/usr/bin/python3
 [ -x "$py" ] || py=python3
 export SYNDISCO_LIBRARY=$build/libsyndisco.so PYTHONPATH=$root/python:$root/tests/python
+# TOKENS: the replies' max tokens (48, as the other benches; the tests'
+# experiment uses 4, where the interpreter's start-up of about 0.13 s is
+# a tenth of the run)
+export SD_BENCH_TOKENS=${TOKENS:-48}
 
 cat >"$tmp/run.py" <<'PY'
 import sys
 import syndisco
 from experiment_helpers import experiment
-exp = experiment(syndisco.LlamaModel(sys.argv[2], max_out_tokens=4))
+import os
+exp = experiment(syndisco.LlamaModel(sys.argv[2],
+                                     max_out_tokens=int(os.environ["SD_BENCH_TOKENS"])))
 if sys.argv[1] == "--write-config":
     exp.write_config(sys.argv[3])
 else:
