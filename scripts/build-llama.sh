@@ -111,10 +111,14 @@ case ${SYNDISCO_LLAMA_TINYBLAS:-1} in
 	;;
 esac
 extra=${LLAMA_CMAKE_ARGS:-}
+# Our patches to the source (scripts/llama-patches, applied in name order
+# once fetched): each says at its top what it changes and why.
+patches=("$here"/llama-patches/*.patch)
+patch_sum=$(cat "${patches[@]}" | sha256sum | cut -c1-16)
 key="llama-${LLAMA_CPP_RELEASE}-npm${NODE_LLAMA_CPP_VERSION}"
 # The instruction sets are part of the key: a cache in a home directory
 # shared by a cluster's nodes must not hand one node's build to another.
-key="$key-$(printf '%s|%s|%s|%s' "$isa_mode" "$isa_args" "$engine_args" "$extra" | sha256sum | cut -c1-10)"
+key="$key-$(printf '%s|%s|%s|%s|%s' "$isa_mode" "$isa_args" "$engine_args" "$extra" "$patch_sum" | sha256sum | cut -c1-10)"
 cache_root=${SYNDISCO_CACHE:-$HOME/.cache/syndisco}
 dir="$cache_root/$key"
 jobs=${SYNDISCO_JOBS:-$(nproc)}
@@ -156,6 +160,13 @@ fetch_source() {
 	rm -rf "$dir/src.tmp" "$dir/src"
 	git -c advice.detachedHead=false clone --quiet "$tmp/package/llama/gitRelease.bundle" "$dir/src.tmp"
 	rm -rf "$tmp"
+	local p
+	for p in "${patches[@]}"; do
+		git -C "$dir/src.tmp" apply "$p" || {
+			log "could not apply $p to llama.cpp $LLAMA_CPP_RELEASE"
+			exit 1
+		}
+	done
 	touch "$dir/src.tmp/.complete"
 	mv "$dir/src.tmp" "$dir/src"
 }

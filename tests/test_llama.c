@@ -158,6 +158,58 @@ static char *reply_of(const sd_sampling *sp, const char *user)
 	return text;
 }
 
+static void keep_profile(sd_log_level level, const char *msg, void *ud)
+{
+	if (level == SD_LOG_DEBUG && strncmp(msg, "llama: ", 7) == 0)
+		snprintf(ud, 512, "%s", msg);
+}
+
+/*
+ * A sequence decoded alone needs no partner row: llamafile's sgemm takes
+ * one-row products too (scripts/llama-patches/sgemm-few-rows.patch, set
+ * by sd_global_init), so a lone row sums as it would among others, the
+ * load-time probe finds no difference, and every step of one request on
+ * a 1-sequence backend decodes one row, not two. (The bytes staying the
+ * same at every --parallel is tests/turns_parallel_test.sh's and
+ * prefix_cache_test.sh's to check.)
+ */
+static void test_lone_sequence_has_no_partner(void **state)
+{
+	(void)state;
+	char line[512] = "";
+	sd_backend *b = open_model(1);
+	sd_backend_set_log(b, keep_profile, line);
+	sd_request r;
+	memset(&r, 0, sizeof(r));
+	r.system_prompt = "You are terse.";
+	r.user_prompt = "Say something.";
+	r.sampling = sd_sampling_default();
+	r.sampling.max_tokens = 12;
+	assert_int_equal(sd_backend_submit(b, &r), SD_OK);
+	int done = 0;
+	for (int steps = 0; !done; steps++) {
+		assert_true(sd_backend_step(b) >= 0);
+		assert_true(steps < 1000);
+		sd_reply rep;
+		if (sd_backend_collect(b, &rep) == 1) {
+			assert_int_equal(rep.status, SD_OK);
+			done = 1;
+			sd_reply_clear(&rep);
+		}
+	}
+	sd_backend_free(b); /* writes the profile line */
+	const char *p = strstr(line, " steps of ");
+	assert_non_null(p);
+	while (p > line && p[-1] >= '0' && p[-1] <= '9')
+		p--;
+	long long n_steps = 0, n_rows = 0;
+	assert_int_equal(sscanf(p, "%lld steps of %lld rows", &n_steps, &n_rows), 2);
+	assert_true(n_steps >= 1);
+	if (n_rows != n_steps)
+		fail_msg("%lld steps decoded %lld rows: a partner row per step (%s)",
+			 n_steps, n_rows, line);
+}
+
 /*
  * Greedy decoding takes the fast path (a top-1 pass over the logits row,
  * the penalty applied in place); a temperature of 1e-6 with no top-k goes
@@ -321,6 +373,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_deterministic_and_valid),
 	    cmocka_unit_test(test_many_in_flight),
 	    cmocka_unit_test(test_greedy_fast_path_is_argmax),
+	    cmocka_unit_test(test_lone_sequence_has_no_partner),
 	    cmocka_unit_test(test_grammar_replies),
 	    cmocka_unit_test(test_bad_model_files),
 	    cmocka_unit_test(test_make_model_types),

@@ -27,6 +27,15 @@ static struct {
 	size_t capture_size;
 } g_global;
 
+/*
+ * Defined by scripts/llama-patches/sgemm-few-rows.patch: 1 has llamafile's
+ * sgemm compute one-row products too, so a lone row's sums are grouped
+ * as they are among other rows and a sequence decoded alone needs no
+ * partner row (src/backend/llama.c). Weak: a llama.cpp without the patch
+ * leaves it NULL, and the engine's probe then finds the rows differ.
+ */
+extern int syndisco_sgemm_one_row __attribute__((weak));
+
 static void log_sink(enum ggml_log_level level, const char *text, void *ud)
 {
 	(void)ud;
@@ -56,6 +65,8 @@ void sd_global_init(bool quiet)
 	if (g_global.initialized)
 		return;
 	llama_backend_init();
+	if (&syndisco_sgemm_one_row)
+		syndisco_sgemm_one_row = 1;
 	g_global.initialized = true;
 }
 

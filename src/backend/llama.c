@@ -52,9 +52,14 @@
  *    on the neighbours. That split also means a chunk never shares a
  *    pass over the weights with the generating rows: one llama_decode
  *    per chunk costs nothing more;
- *  - where a one-row product differs from the same row among others
- *    (probe_lone_rows; f32 and f16 weights), a sequence generating
- *    alone gets a partner row (plan_dummies).
+ *  - a one-row product computed like a product of many: our patch to
+ *    llama.cpp (scripts/llama-patches/sgemm-few-rows.patch, switched on
+ *    by sd_global_init) lets llamafile's sgemm take one-row products
+ *    too. Where that is not so (a llama.cpp without the patch, or a
+ *    kernel that still changes with the row count), probe_lone_rows
+ *    finds the difference at load and a sequence generating alone gets
+ *    a partner row (plan_dummies), which costs a second row through
+ *    every layer and the output at every step of a lone sequence.
  * Not covered: weights that the CPU backend repacks (q4_0, q4_K, iq4_nl
  * on AVX2), whose kernels change at four rows, and the GPU backends,
  * which pick kernels by batch size in their own ways.
