@@ -39,7 +39,17 @@ static sd_backend *open_model(int n_seq)
 	return b;
 }
 
-#define N_PICKS 1000 /* the issue asks for 1,000 */
+/*
+ * The issue asks for 1,000, and the plain build runs 1,000. Under
+ * AddressSanitizer, llama.cpp's grammar sampler (a small allocation per
+ * vocabulary entry per token, each a page-faulting mmap there) made them
+ * 36 s of the suite: 200 walk the same paths.
+ */
+#ifdef __SANITIZE_ADDRESS__
+#define N_PICKS 200
+#else
+#define N_PICKS 1000
+#endif
 #define N_NAMES 6
 
 /* 1,000 director requests, batched: every reply parses as an allowed
