@@ -133,10 +133,10 @@ static void test_many_in_flight(void **state)
 	sd_backend_free(b);
 }
 
-/* One request on a fresh 1-sequence backend; returns its reply text. */
-static char *reply_of(const sd_sampling *sp, const char *user)
+/* One request on backend b (1 sequence, nothing else in flight), driven
+ * to its reply; returns the reply text. */
+static char *drive_one(sd_backend *b, const sd_sampling *sp, const char *user)
 {
-	sd_backend *b = open_model(1);
 	sd_request r;
 	memset(&r, 0, sizeof(r));
 	r.system_prompt = "You are terse.";
@@ -154,6 +154,14 @@ static char *reply_of(const sd_sampling *sp, const char *user)
 			sd_reply_clear(&rep);
 		}
 	}
+	return text;
+}
+
+/* One request on a fresh 1-sequence backend; returns its reply text. */
+static char *reply_of(const sd_sampling *sp, const char *user)
+{
+	sd_backend *b = open_model(1);
+	char *text = drive_one(b, sp, user);
 	sd_backend_free(b);
 	return text;
 }
@@ -179,24 +187,9 @@ static void test_lone_sequence_has_no_partner(void **state)
 	char line[512] = "";
 	sd_backend *b = open_model(1);
 	sd_backend_set_log(b, keep_profile, line);
-	sd_request r;
-	memset(&r, 0, sizeof(r));
-	r.system_prompt = "You are terse.";
-	r.user_prompt = "Say something.";
-	r.sampling = sd_sampling_default();
-	r.sampling.max_tokens = 12;
-	assert_int_equal(sd_backend_submit(b, &r), SD_OK);
-	int done = 0;
-	for (int steps = 0; !done; steps++) {
-		assert_true(sd_backend_step(b) >= 0);
-		assert_true(steps < 1000);
-		sd_reply rep;
-		if (sd_backend_collect(b, &rep) == 1) {
-			assert_int_equal(rep.status, SD_OK);
-			done = 1;
-			sd_reply_clear(&rep);
-		}
-	}
+	sd_sampling sp = sd_sampling_default();
+	sp.max_tokens = 12;
+	free(drive_one(b, &sp, "Say something."));
 	sd_backend_free(b); /* writes the profile line */
 	const char *p = strstr(line, " steps of ");
 	assert_non_null(p);
