@@ -235,9 +235,16 @@ static void heap_down(llama_token_data *h, int32_t n, int32_t i)
 /* Logits scanned per test in top_k_pass. */
 #define SCAN_BLOCK 64
 
+/* gcc vectorizes loops from -O3 only (or -O2 since gcc 12) unless asked;
+ * clang does at -O2 and knows no such attribute */
+#if defined(__GNUC__) && !defined(__clang__)
+#define SD_VECTORIZE __attribute__((optimize("tree-vectorize")))
+#else
+#define SD_VECTORIZE
+#endif
+
 /* Is any of x[0..SCAN_BLOCK) above floor? Written so that it vectorizes. */
-__attribute__((optimize("tree-vectorize"))) static bool any_above(const float *x,
-								  float floor)
+SD_VECTORIZE static bool any_above(const float *x, float floor)
 {
 	int any = 0;
 	for (int i = 0; i < SCAN_BLOCK; i++)
