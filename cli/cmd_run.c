@@ -21,7 +21,7 @@ static const char usage[] =
     "options:\n"
     "  --out DIR          output directory (default: output_dir in the config)\n"
     "  --parallel N       discussions in flight on the model (default 8)\n"
-    "  --shard K/N        run only indices i with i %% N == K (default: the\n"
+    "  --shard K/N        run only indices i with i % N == K (default: the\n"
     "                     task's position in a Slurm job array, from\n"
     "                     SLURM_ARRAY_TASK_ID/_COUNT/_MIN/_MAX/_STEP, else 0/1)\n"
     "  --model PATH       GGUF model for every cell (default: backend.model,\n"
@@ -50,7 +50,7 @@ static const char annotate_usage[] =
     "options:\n"
     "  --out DIR          output directory (default: output_dir in the config)\n"
     "  --parallel N       requests in flight on the model (default 8)\n"
-    "  --shard K/N        annotate only logs i with i %% N == K, in path order\n"
+    "  --shard K/N        annotate only logs i with i % N == K, in path order\n"
     "                     (default: from SLURM_ARRAY_TASK_ID/_COUNT, else 0/1)\n"
     "  --model PATH       GGUF model for every annotator (default:\n"
     "                     backend.model, else the tiny test model)\n"
@@ -83,7 +83,7 @@ static const char evaluate_usage[] =
     "options:\n"
     "  --out DIR          output directory (default: output_dir in the config)\n"
     "  --parallel N       requests in flight on the model (default 8)\n"
-    "  --shard K/N        evaluate only logs i with i %% N == K, in path order\n"
+    "  --shard K/N        evaluate only logs i with i % N == K, in path order\n"
     "                     (default: from SLURM_ARRAY_TASK_ID/_COUNT, else 0/1)\n"
     "  --model PATH       GGUF model for every judge (default:\n"
     "                     backend.model, else the tiny test model)\n"
@@ -369,7 +369,7 @@ static int run_main(int argc, char **argv, bool annotate, bool evaluate)
 	sd_error_clear(&err);
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			printf(help);
+			fputs(help, stdout);
 			return 0;
 		} else if ((v = cli_opt(argc, argv, &i, "--out"))) {
 			out = v;
@@ -402,7 +402,7 @@ static int run_main(int argc, char **argv, bool annotate, bool evaluate)
 		} else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) {
 			ui.quiet = true;
 		} else if (argv[i][0] == '-' && argv[i][1]) {
-			fprintf(stderr, help);
+			fputs(help, stderr);
 			return cli_errorf(2, "unknown option '%s'", argv[i]);
 		} else if (!config) {
 			config = argv[i];
@@ -414,7 +414,7 @@ static int run_main(int argc, char **argv, bool annotate, bool evaluate)
 		}
 	}
 	if (!config) {
-		fprintf(stderr, help);
+		fputs(help, stderr);
 		return cli_errorf(2, "no CONFIG.json given");
 	}
 	sd_run_params rp = sd_run_default_params();
@@ -572,7 +572,7 @@ static const char status_usage[] =
     "options:\n"
     "  --json        print JSON instead: per cell done, total and the list of\n"
     "                missing indices; \"complete\" for the whole run\n"
-    "  --shards N    also name the shards K of N (indices i with i %% N == K)\n"
+    "  --shards N    also name the shards K of N (indices i with i % N == K)\n"
     "                that own a missing discussion: a last line\n"
     "                \"missing shards: K,K,...\" (\"none\" when complete), or\n"
     "                \"missing_shards\" in the JSON; the list is the syntax of\n"
@@ -626,7 +626,7 @@ int cmd_status(int argc, char **argv)
 	uint32_t shards = 0;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			printf(status_usage);
+			fputs(status_usage, stdout);
 			return 0;
 		} else if (!strcmp(argv[i], "--json")) {
 			json = true;
@@ -638,7 +638,7 @@ int cmd_status(int argc, char **argv)
 				    UINT32_MAX);
 			shards = (uint32_t)n;
 		} else if (argv[i][0] == '-' && argv[i][1]) {
-			fprintf(stderr, status_usage);
+			fputs(status_usage, stderr);
 			return cli_errorf(2, "unknown option '%s'", argv[i]);
 		} else if (!out) {
 			out = argv[i];
@@ -648,7 +648,7 @@ int cmd_status(int argc, char **argv)
 		}
 	}
 	if (!out) {
-		fprintf(stderr, status_usage);
+		fputs(status_usage, stderr);
 		return cli_errorf(2, "no OUT directory given");
 	}
 	sd_error err;
