@@ -444,29 +444,17 @@ int sd_annotate_load(const char *path, const char *const *inputs, size_t n_input
 		     sd_annotate **out, sd_error *err)
 {
 	sd_annotate *a = NULL;
-	char *text = NULL, *context = NULL;
-	json_error_t jerr;
+	char *context = NULL;
 	int rc;
 
 	*out = NULL;
-	if ((rc = sd_file_read(path, &text, NULL, err)))
-		return rc;
 	a = calloc(1, sizeof(*a));
 	if (!a || !(a->path = strdup(path)) || !(a->dir = sd__cfg_dirname(path))) {
 		rc = sd__error_set(err, SD_ENOMEM, path, NULL, "out of memory");
 		goto out;
 	}
-	a->root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
-	if (!a->root) {
-		rc = sd__error_set_at(err, SD_EPARSE, path, jerr.line, jerr.column, "%s",
-				      jerr.text);
+	if ((rc = sd__cfg_load_object(path, "an annotation config", &a->root, err)))
 		goto out;
-	}
-	if (!json_is_object(a->root)) {
-		rc = sd__error_set(err, SD_EINVAL, path, NULL,
-				   "an annotation config must be a JSON object");
-		goto out;
-	}
 	if ((rc = sd__cfg_check_keys(a->root, top_keys,
 				     sizeof(top_keys) / sizeof(top_keys[0]), path, "",
 				     err)))
@@ -533,7 +521,6 @@ int sd_annotate_load(const char *path, const char *const *inputs, size_t n_input
 	*out = a;
 	a = NULL;
 out:
-	free(text);
 	free(context);
 	sd_annotate_free(a);
 	return rc;

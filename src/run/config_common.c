@@ -124,6 +124,29 @@ char *sd__cfg_dirname(const char *path)
 	return d;
 }
 
+int sd__cfg_load_object(const char *path, const char *what, json_t **root, sd_error *err)
+{
+	char *text = NULL;
+	json_error_t jerr;
+	int rc;
+
+	*root = NULL;
+	if ((rc = sd_file_read(path, &text, NULL, err)))
+		return rc;
+	json_t *o = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+	free(text);
+	if (!o)
+		return sd__error_set_at(err, SD_EPARSE, path, jerr.line, jerr.column,
+					"%s", jerr.text);
+	if (!json_is_object(o)) {
+		json_decref(o);
+		return sd__error_set(err, SD_EINVAL, path, NULL,
+				     "%s must be a JSON object", what);
+	}
+	*root = o;
+	return SD_OK;
+}
+
 int sd__cfg_text(const json_t *o, const char *key, const char *prefix, const char *source,
 		 const char *dir, char **out, sd_error *err)
 {

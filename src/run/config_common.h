@@ -27,6 +27,13 @@ void sd__cfg_prefix_field(sd_error *err, const char *prefix, const char *sep);
 char *sd__cfg_resolve(const char *dir, const char *p);
 /* Directory part of path. Caller frees. */
 char *sd__cfg_dirname(const char *path);
+/*
+ * Reads the config file at path as one JSON object, duplicate keys
+ * rejected, into *root (caller decrefs). Errors name the file: a parse
+ * error with its line and column, else "<what> must be a JSON object"
+ * (what: "an annotation config", ...).
+ */
+int sd__cfg_load_object(const char *path, const char *what, json_t **root, sd_error *err);
 
 /*
  * Text from "key" (a string) or "key_file" (a path read as it is). Both

@@ -275,32 +275,18 @@ static int load_seeds(sd_discussion_config *c, sd_error *err)
 
 int sd_discussion_config_load(const char *path, sd_discussion_config **out, sd_error *err)
 {
-	char *text = NULL;
-	json_error_t jerr;
 	sd_discussion_config *c = NULL;
 	int rc;
 	long long i;
 
 	*out = NULL;
-	rc = sd_file_read(path, &text, NULL, err);
-	if (rc)
-		return rc;
 	c = calloc(1, sizeof(*c));
 	if (!c || !(c->path = strdup(path)) || !(c->dir = sd__cfg_dirname(path))) {
 		rc = sd__error_set(err, SD_ENOMEM, path, NULL, "out of memory");
 		goto out;
 	}
-	c->root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
-	if (!c->root) {
-		rc = sd__error_set_at(err, SD_EPARSE, path, jerr.line, jerr.column, "%s",
-				      jerr.text);
+	if ((rc = sd__cfg_load_object(path, "a discussion config", &c->root, err)))
 		goto out;
-	}
-	if (!json_is_object(c->root)) {
-		rc = sd__error_set(err, SD_EINVAL, path, NULL,
-				   "a discussion config must be a JSON object");
-		goto out;
-	}
 	if ((rc = sd__cfg_check_keys(c->root, top_keys,
 				     sizeof(top_keys) / sizeof(top_keys[0]), path, "",
 				     err)))
@@ -399,7 +385,6 @@ int sd_discussion_config_load(const char *path, sd_discussion_config **out, sd_e
 	c = NULL;
 	rc = SD_OK;
 out:
-	free(text);
 	sd_discussion_config_free(c);
 	return rc;
 }

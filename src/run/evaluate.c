@@ -390,29 +390,17 @@ int sd_evaluate_load(const char *path, const char *const *inputs, size_t n_input
 		     sd_evaluate **out, sd_error *err)
 {
 	sd_evaluate *v = NULL;
-	char *text = NULL, *context = NULL;
-	json_error_t jerr;
+	char *context = NULL;
 	int rc;
 
 	*out = NULL;
-	if ((rc = sd_file_read(path, &text, NULL, err)))
-		return rc;
 	v = calloc(1, sizeof(*v));
 	if (!v || !(v->path = strdup(path)) || !(v->dir = sd__cfg_dirname(path))) {
 		rc = sd__error_set(err, SD_ENOMEM, path, NULL, "out of memory");
 		goto out;
 	}
-	v->root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
-	if (!v->root) {
-		rc = sd__error_set_at(err, SD_EPARSE, path, jerr.line, jerr.column, "%s",
-				      jerr.text);
+	if ((rc = sd__cfg_load_object(path, "an evaluation config", &v->root, err)))
 		goto out;
-	}
-	if (!json_is_object(v->root)) {
-		rc = sd__error_set(err, SD_EINVAL, path, NULL,
-				   "an evaluation config must be a JSON object");
-		goto out;
-	}
 	if ((rc = sd__cfg_check_keys(v->root, top_keys,
 				     sizeof(top_keys) / sizeof(top_keys[0]), path, "",
 				     err)))
@@ -468,7 +456,6 @@ int sd_evaluate_load(const char *path, const char *const *inputs, size_t n_input
 	*out = v;
 	v = NULL;
 out:
-	free(text);
 	free(context);
 	sd_evaluate_free(v);
 	return rc;
