@@ -432,7 +432,9 @@ typedef struct sd_llama_params {
 	int32_t n_ctx;			    /* total context, all sequences; 4096 */
 	int32_t n_seq_max;		    /* sequences decoded together; default 1 */
 	int32_t n_batch;		    /* default 512 */
-	int32_t n_threads;		    /* default: number of CPUs */
+	int32_t n_threads;		    /* default: OMP_NUM_THREADS, else the
+					       CPUs this process may run on
+					       (affinity: Slurm, taskset) */
 	int32_t n_gpu_layers;		    /* default 0; -1 = all */
 	const char *chat_template;	    /* override: a built-in name ("llama3",
 					       "chatml", ...) or template text; NULL =

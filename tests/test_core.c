@@ -13,6 +13,7 @@
 
 #include "syndisco.h"
 #include "util/buf.h"
+#include "util/cpus.h"
 #include "util/utf8.h"
 
 static const char emma_json[] =
@@ -734,10 +735,33 @@ static void test_logs_reject_non_discussions(void **state)
 	free(t);
 }
 
+/*
+ * The default thread count: OMP_NUM_THREADS when it is a positive
+ * number, else the affinity mask (a Slurm task's CPUs), else the CPUs
+ * online.
+ */
+static void test_default_threads(void **state)
+{
+	(void)state;
+	assert_int_equal(sd__threads_from(NULL, 3, 64), 3);
+	assert_int_equal(sd__threads_from("1", 3, 64), 1);
+	assert_int_equal(sd__threads_from("4,2", 3, 64), 4);
+	assert_int_equal(sd__threads_from("0", 3, 64), 3);
+	assert_int_equal(sd__threads_from("-2", 3, 64), 3);
+	assert_int_equal(sd__threads_from("two", 3, 64), 3);
+	assert_int_equal(sd__threads_from("", 3, 64), 3);
+	assert_int_equal(sd__threads_from("2x", 3, 64), 3);
+	assert_int_equal(sd__threads_from(NULL, 0, 64), 64);
+	assert_int_equal(sd__threads_from(NULL, 0, -1), 1);
+	assert_true(sd__default_threads() >= 1);
+	assert_int_equal(sd_llama_default_params().n_threads, sd__default_threads());
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_version),
+	    cmocka_unit_test(test_default_threads),
 	    cmocka_unit_test(test_buf_sticky_failure),
 	    cmocka_unit_test(test_prompt_worked_example),
 	    cmocka_unit_test(test_prompt_profiles),

@@ -92,7 +92,8 @@ class LlamaModel(BaseModel):
         remove_string_list: strings removed from every reply, in order,
             after the reply is stripped.
         n_ctx: context per discussion, in tokens.
-        n_threads: decode threads (default: every CPU).
+        n_threads: decode threads (default: OMP_NUM_THREADS, else the CPUs
+            this process may run on).
         n_gpu_layers: layers offloaded to a GPU (-1 all; needs a GPU build).
         chat_template: force a llama.cpp built-in template (``"llama3"``,
             ``"chatml"``, ...) or template text; default the model's own.

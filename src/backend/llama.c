@@ -76,6 +76,7 @@
 
 #include "backend/llama_internal.h"
 #include "util/cpu_isa.h"
+#include "util/cpus.h"
 #include "util/error.h"
 #include "util/utf8.h"
 
@@ -85,14 +86,13 @@
 
 sd_llama_params sd_llama_default_params(void)
 {
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	sd_llama_params p = {
 	    .model_path = NULL,
 	    .model_name = NULL,
 	    .n_ctx = 4096,
 	    .n_seq_max = 1,
 	    .n_batch = 512,
-	    .n_threads = n > 0 ? (int32_t)n : 1,
+	    .n_threads = sd__default_threads(),
 	    .n_gpu_layers = 0,
 	    .chat_template = NULL,
 	    .fallback_chat_template = "llama3",
