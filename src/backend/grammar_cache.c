@@ -65,6 +65,26 @@ static void g_accept(struct llama_sampler *s, llama_token tok)
 		g->key = 1;
 }
 
+/*
+ * llama.cpp's grammar sampler, given a whole vocabulary, builds arrays the
+ * size of it on every call (128k candidates: three of about 4 MB, plus a
+ * decoded copy of every token), which are fresh pages each time where
+ * the allocator maps large blocks anew (AddressSanitizer's always does).
+ * A candidate's fate depends on it alone (its text against the grammar's
+ * stacks; end-of-generation tokens on whether a stack is complete), so
+ * the same mask comes out of chunks small enough to be reused.
+ */
+#define APPLY_CHUNK 2048
+
+static void apply_in_chunks(struct llama_sampler *inner, llama_token_data_array *cur)
+{
+	for (size_t off = 0; off < cur->size; off += APPLY_CHUNK) {
+		size_t n = cur->size - off < APPLY_CHUNK ? cur->size - off : APPLY_CHUNK;
+		llama_token_data_array part = {cur->data + off, n, -1, cur->sorted};
+		llama_sampler_apply(inner, &part);
+	}
+}
+
 static void g_apply(struct llama_sampler *s, llama_token_data_array *cur)
 {
 	gsampler *g = s->ctx;
@@ -89,7 +109,7 @@ static void g_apply(struct llama_sampler *s, llama_token_data_array *cur)
 		return;
 	}
 full:
-	llama_sampler_apply(g->inner, cur);
+	apply_in_chunks(g->inner, cur);
 	if (found || !in_order || g->cache->used >= GC_FILL)
 		return;
 	int32_t n = 0;
