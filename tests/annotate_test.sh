@@ -25,7 +25,7 @@ cat >"$tmp/ann.json" <<JSON
     "include_moderator": false,
     "context": "You are annotating comments of an online discussion.",
     "sampling": {"max_tokens": 12},
-    "backend": {"n_ctx": 1024, "n_threads": 2},
+    "backend": {"n_ctx": 1024},
     "annotators": [
         {"name": "toxicity", "persona": {"username": "ann1", "age": 30},
          "instructions": "Rate the toxicity of the last comment from 1 to 5. Answer with the number only.",
@@ -121,7 +121,7 @@ for kind in implicit explicit; do
 	fi
 	cat >"$tmp/$kind.json" <<JSON
 {"seed": 5, "discussions": "$tmp/one", "context": "Annotate.", $samp
- "backend": {"n_ctx": 1024, "n_threads": 2},
+ "backend": {"n_ctx": 1024},
  "annotators": [{"name": "free", "instructions": "Say something about the last comment."}]}
 JSON
 	"$bin" annotate "$tmp/$kind.json" --model "$model" --out "$tmp/out-$kind" --quiet \
@@ -141,11 +141,11 @@ PY
 # (grouped by config); annotator_model says which answered
 cat >"$tmp/two.json" <<JSON
 {"seed": 5, "discussions": "$tmp/one", "context": "Annotate.", "sampling": {"max_tokens": 4},
- "backend": {"n_ctx": 1024, "n_threads": 2},
+ "backend": {"n_ctx": 1024},
  "annotators": [
-   {"name": "a1", "instructions": "Rate it.", "backend": {"n_ctx": 1024, "n_threads": 2, "model_name": "tinyA"}},
-   {"name": "b1", "instructions": "Rate it.", "backend": {"n_ctx": 1024, "n_threads": 2, "model_name": "tinyB"}},
-   {"name": "a2", "instructions": "Rate it.", "backend": {"n_ctx": 1024, "n_threads": 2, "model_name": "tinyA"}}]}
+   {"name": "a1", "instructions": "Rate it.", "backend": {"n_ctx": 1024, "model_name": "tinyA"}},
+   {"name": "b1", "instructions": "Rate it.", "backend": {"n_ctx": 1024, "model_name": "tinyB"}},
+   {"name": "a2", "instructions": "Rate it.", "backend": {"n_ctx": 1024, "model_name": "tinyA"}}]}
 JSON
 "$bin" annotate "$tmp/two.json" --model "$model" --out "$tmp/out-two" --quiet || fail "annotate two backends"
 for x in a1:tinyA b1:tinyB a2:tinyA; do

@@ -31,7 +31,7 @@ cat >"$tmp/ev.json" <<'JSON'
 {
     "seed": 5,
     "context": "You judge online discussions.",
-    "backend": {"n_ctx": 2048, "n_threads": 2},
+    "backend": {"n_ctx": 2048},
     "rubric": [
         {"name": "tox", "description": "how hostile it is", "range": [1, 5]},
         {"name": "coh", "description": "whether comments follow each other", "range": [0, 10]},

@@ -79,7 +79,7 @@ cat >"$tmp/L.json" <<JSON
 {"seed": 3, "personas": [{"username": "a"}, {"username": "b"}],
  "instructions": "Talk.", "num_discussions": 2, "num_turns": 1,
  "sampling": {"max_tokens": 4},
- "backend": {"model": "$tmp/m.gguf", "n_ctx": 512, "n_threads": 2}}
+ "backend": {"model": "$tmp/m.gguf", "n_ctx": 512}}
 JSON
 "$bin" run "$tmp/L.json" --out "$tmp/L" --quiet || bad "3b: run"
 sha=$(sha256sum "$tmp/m.gguf" | cut -d' ' -f1)
@@ -110,7 +110,7 @@ PY
 ls "$tmp/cache/"* >/dev/null 2>&1 && ok || bad "3b: no cached sha256"
 cat >"$tmp/LA.json" <<JSON
 {"discussions": "$tmp/L/default", "sampling": {"max_tokens": 2},
- "backend": {"model": "$tmp/m.gguf", "n_ctx": 512, "n_threads": 2},
+ "backend": {"model": "$tmp/m.gguf", "n_ctx": 512},
  "annotators": [{"name": "x", "instructions": "Rate."}]}
 JSON
 "$bin" annotate "$tmp/LA.json" --out "$tmp/LA" --quiet || bad "3b: annotate"
@@ -131,21 +131,17 @@ unset SYNDISCO_CACHE_DIR
 # ---- 5. errors found late leave no OUT behind -------------------------------
 echo "[${SECONDS}s] item 5"
 long=$(printf 'x%.0s' $(seq 100))
-# A 16M-token context cannot be had. Uncapped, llama.cpp tries for real
-# and a machine with much memory pages for minutes (30 s of CPU and more)
-# before it fails; under a 1 GiB address-space cap the allocation fails at
-# once (4 s), with the same late error. A sanitizer build cannot run under
-# a cap (its shadow memory): there the allocator returns NULL instead.
-# Under ASan, one KV stream (--parallel 1, no prefix cache): llama.cpp
-# zeroes its per-cell tables (about 40 bytes a cell) for every stream
-# before the KV buffer of over 1 GiB fails, 7 GiB and 40 s for eight
-# streams of 16M cells; one stream fails the same way in 5 s.
-huge_ctx="\"n_ctx\": 16777216, \"n_threads\": 2"
-huge_par=4
-if ldd "$bin" 2>/dev/null | grep -q libasan; then
-	huge_ctx="$huge_ctx, \"prefix_cache\": 0"
-	huge_par=1
-fi
+# A context too large to have: 4.5M tokens, whose KV cache on the tiny
+# model (256 bytes a token) is 1.1 GiB, over the 1 GiB allowed below.
+# Uncapped, llama.cpp would try for real and a machine with much memory
+# pages for minutes before it fails; under a 1 GiB address-space cap the
+# allocation fails at once, with the same late error. A sanitizer build
+# cannot run under a cap (its shadow memory): there the allocator returns
+# NULL past 1 GiB instead. One stream (--parallel 1, no prefix cache):
+# llama.cpp zeroes per-cell tables (about 40 bytes a cell) for every
+# stream before the KV buffer fails, and with more streams those alone
+# filled the cap, 4 s of page faults (16M tokens on 20 streams).
+huge_ctx="\"n_ctx\": 4500000, \"prefix_cache\": 0"
 capped() {
 	if ldd "$bin" 2>/dev/null | grep -q libasan; then
 		"$@"
@@ -171,7 +167,7 @@ five key_env '"backend": {"type": "openai", "base_url": "http://127.0.0.1:9/v1",
 five key_file '"backend": {"type": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "m", "api_key_file": "no-such-key"}'
 five openai_model '"backend": {"type": "openai", "base_url": "http://127.0.0.1:9/v1", "model": ""}'
 five model '"backend": {"model": ""}'
-five n_ctx "\"backend\": {\"model\": \"$model\", $huge_ctx}" --parallel $huge_par
+five n_ctx "\"backend\": {\"model\": \"$model\", $huge_ctx}" --parallel 1
 five cell_name "\"backend\": {\"type\": \"scripted\"}, \"conditions\": {\"f\": [{\"name\": \"$long\"}], \"g\": [{\"name\": \"$long\"}], \"h\": [{\"name\": \"$long\"}]}"
 grep -q "cell\|name" "$tmp/err" && ok || bad "5: cell_name: message: $(cat "$tmp/err")"
 # an OUT that existed (empty) before stays; only what the run made goes
@@ -182,7 +178,7 @@ cat >"$tmp/5.json" <<JSON
  "backend": {"model": "$model", $huge_ctx}}
 JSON
 ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}allocator_may_return_null=1:max_allocation_size_mb=1024 \
-	capped "$bin" run "$tmp/5.json" --out "$tmp/o5-pre" --quiet --parallel $huge_par 2>"$tmp/err" && bad "5: pre: ran" || true
+	capped "$bin" run "$tmp/5.json" --out "$tmp/o5-pre" --quiet --parallel 1 2>"$tmp/err" && bad "5: pre: ran" || true
 grep -q "could not create a context" "$tmp/err" || bad "5: pre: $(tail -1 "$tmp/err")"
 [ -d "$tmp/o5-pre" ] && [ -z "$(ls -A "$tmp/o5-pre")" ] && ok || bad "5: pre-existing OUT removed or left dirty"
 cat >"$tmp/5a.json" <<JSON
@@ -219,7 +215,7 @@ cp "$logs/llama8b_nomod_26-02-11-13-25-21.json" "$tmp/l14/"
 cat >"$tmp/14.json" <<JSON
 {"discussions": "$tmp/l14", "history_ctx_len": 1, "max_retries": 0,
  "sampling": {"max_tokens": 2},
- "backend": {"model": "$model", "n_ctx": 1024, "n_threads": 2},
+ "backend": {"model": "$model", "n_ctx": 1024},
  "annotators": [
    {"name": "yn", "instructions": "Yes or no?", "label": {"values": ["yes", "no"], "json": true}}]}
 JSON

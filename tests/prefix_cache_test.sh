@@ -22,7 +22,7 @@ exp() {
     "history_ctx_len": 3,
     "seed_opinions_file": "$src/examples/study/seed_opinions.txt",
     "sampling": {"max_tokens": 8},
-    "backend": {"n_ctx": 2048, "n_threads": 2$2}
+    "backend": {"n_ctx": 2048$2}
 }
 JSON
 }

@@ -17,7 +17,7 @@ cat >"$tmp/exp.json" <<JSON
     "history_ctx_len": 3,
     "seed_opinions": ["Cats are better than dogs."],
     "sampling": {"max_tokens": 24},
-    "backend": {"n_ctx": 2048, "n_threads": 2}
+    "backend": {"n_ctx": 2048}
 }
 JSON
 run() { "$bin" run "$tmp/exp.json" --model "$model" --parallel 4 --quiet "$@"; }
