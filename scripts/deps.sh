@@ -7,14 +7,18 @@
 #                              and munge (the slurm test). Tests never
 #                              install anything: without these they skip
 #                              (exit 77) and say what to run.
+#   scripts/deps.sh --llama    only what scripts/build-llama.sh needs (so
+#                              that llama.cpp compiles while the rest is
+#                              fetched, as scripts/test.sh does)
 set -euo pipefail
 
-want_tests=0
+want_tests=0 only_llama=0
 for a in "$@"; do
 	case "$a" in
 	--tests) want_tests=1 ;;
+	--llama) only_llama=1 ;;
 	-h | --help)
-		sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
@@ -24,15 +28,17 @@ for a in "$@"; do
 	esac
 done
 
-pkgs=(cmake ninja-build pkg-config gcc g++ make git ca-certificates
-      libjansson-dev libcurl4-openssl-dev libcmocka-dev
-      curl   # the HTTP tests talk to their servers with it
-      clang libclang-rt-14-dev  # the fuzz targets (libFuzzer)
-      python3-pytest python3-pandas python3-venv)  # the Python package's tests
+pkgs=(cmake ninja-build gcc g++ make git ca-certificates)
+if [ "$only_llama" = 0 ]; then
+	pkgs+=(pkg-config libjansson-dev libcurl4-openssl-dev libcmocka-dev
+		curl # the HTTP tests talk to their servers with it
+		clang libclang-rt-14-dev # the fuzz targets (libFuzzer)
+		python3-pytest python3-pandas python3-venv) # the Python package's tests
+	command -v python3 >/dev/null 2>&1 || pkgs+=(python3)
+fi
 # npm fetches the pinned llama.cpp; Debian's nodejs/npm are enough
 command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
-command -v python3 >/dev/null 2>&1 || pkgs+=(python3)
-if [ "$want_tests" = 1 ]; then
+if [ "$want_tests" = 1 ] && [ "$only_llama" = 0 ]; then
 	command -v chromium >/dev/null 2>&1 || [ -n "${SYNDISCO_CHROMIUM:-}" ] || pkgs+=(chromium)
 	pkgs+=(slurm-wlm munge)
 fi
@@ -70,7 +76,7 @@ fi
 # playwright-core drives the report test's Chromium (pinned: 1.61.0 is the
 # last that runs on Debian 12's Node.js 18); no browser download, no
 # install scripts; cached next to llama.cpp
-if [ "$want_tests" = 1 ]; then
+if [ "$want_tests" = 1 ] && [ "$only_llama" = 0 ]; then
 	pw_version=1.61.0
 	pw_dir=${SYNDISCO_CACHE:-$HOME/.cache/syndisco}/playwright-core-$pw_version
 	if [ ! -f "$pw_dir/node_modules/playwright-core/package.json" ]; then

@@ -14,8 +14,16 @@ jobs=$(nproc)
 # wrapper), and the shell tests start Python a few hundred times.
 export PATH="/usr/bin:/bin:$PATH"
 
+# llama.cpp and its server compile (minutes, once) while apt fetches and
+# installs what else the suite needs
+"$root/scripts/deps.sh" --llama
+# (its own process group, so that a failure or Ctrl-C here stops it all)
+setsid "$root/scripts/build-llama.sh" --tools >/dev/null &
+llama=$!
+trap 'kill -- "-$llama" 2>/dev/null || true' EXIT
 "$root/scripts/deps.sh" --tests
-"$root/scripts/build-llama.sh" --tools >/dev/null
+wait "$llama"
+trap - EXIT
 
 # -Werror here and in CI (zstd's zero-warning policy); a plain
 # scripts/build.sh leaves it off so that a newer compiler's new warning
