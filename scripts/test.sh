@@ -43,7 +43,13 @@ trap - EXIT
 # of the suite, <name>-fuzz, is not run). One queue keeps both cores busy
 # where two in a row each left one idle at their ends and while a test
 # waits (Slurm's scheduler, a server's timeouts).
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+# A 64 MB quarantine of freed memory rather than ASan's 256 MB: a use
+# after free is still caught while 64 MB of other frees have not pushed
+# the block out, and llama.cpp's model loads (hundreds of thousands of
+# vocabulary allocations) no longer touch fresh pages for every one: an
+# annotate run of the tiny model took 4.4 s of CPU, now 3.6 (page faults
+# 167k -> 114k).
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:quarantine_size_mb=64
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS=suppressions=$root/tests/lsan.supp
 suite=$root/build-suite
