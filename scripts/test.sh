@@ -39,10 +39,11 @@ trap - EXIT
 
 # One ctest over the three builds: the plain suite, the same suite under
 # AddressSanitizer + UndefinedBehaviorSanitizer (its tests named
-# <name>-asan) and the fuzz sessions (fuzz_<target>; the fuzz build's copy
-# of the suite, <name>-fuzz, is not run). One queue keeps both cores busy
-# where two in a row each left one idle at their ends and while a test
-# waits (Slurm's scheduler, a server's timeouts).
+# <name>-asan) and the fuzz sessions (fuzz_<target>; not the fuzz build's
+# copy of the suite, <name>-fuzz, nor the fuzz_extra sessions). One queue
+# keeps both cores busy where two in a row each left one idle at their
+# ends and while a test waits (Slurm's scheduler, a server's timeouts).
+#
 # A 64 MB quarantine of freed memory rather than ASan's 256 MB: a use
 # after free is still caught while 64 MB of other frees have not pushed
 # the block out, and llama.cpp's model loads (hundreds of thousands of
@@ -60,4 +61,4 @@ printf 'subdirs("%s" "%s" "%s")\n' "$root/build" "$root/build-asan" "$root/build
 # scheduler, a server's timeouts, a browser), and every test decodes on
 # one thread (OMP_NUM_THREADS=1, tests/CMakeLists.txt), so a third keeps
 # the two cores busy (2 cores: 282 s against 338 with two at a time).
-cd "$suite" && ctest --output-on-failure --no-tests=error -j $((jobs + 1)) -E '[-]fuzz$'
+cd "$suite" && ctest --output-on-failure --no-tests=error -j $((jobs + 1)) -E '[-]fuzz$' -LE fuzz_extra
